@@ -1,0 +1,38 @@
+// Plain data shared by the LSP-free engine. Shapes mirror LSP (0-based lines and characters,
+// UTF-16 code units) so adapters in server/src/features convert without arithmetic.
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export type Severity = "error" | "warning" | "information" | "hint";
+
+/** One finding about one file. `code` is stable and documented in README.md (DL#### codes). */
+export interface Diagnostic {
+  file: string;
+  range: Range;
+  severity: Severity;
+  code: string;
+  message: string;
+}
+
+/** The four artifact kinds Driftlens understands, plus "unknown" for everything else. */
+export type ArtifactKind = "config" | "prompt" | "evalset" | "adapter" | "unknown";
+
+/** Which artifact kind a path is, by name alone. */
+export function artifactKind(file: string): ArtifactKind {
+  const base = file.replace(/\\/g, "/").split("/").pop() ?? "";
+  if (base === "driftlens.yaml" || base === "driftlens.yml") return "config";
+  if (base.endsWith(".prompt")) return "prompt";
+  if (/\.eval\.(ya?ml|jsonl)$/.test(base)) return "evalset";
+  if (/\.adapter\.ya?ml$/.test(base)) return "adapter";
+  return "unknown";
+}
+
+export const ZERO_RANGE: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };

@@ -1,0 +1,62 @@
+// The `driftlens` command: a thin dispatcher. Each command lives in server/src/cli/<name>.ts and
+// exports a `Command`; this file only routes argv and turns thrown errors into exit codes.
+import { commands } from "./cli/commands";
+import { CliError, EXIT_USAGE, type CliIO } from "./cli/common";
+
+const HELP = `driftlens — prompt and adapter engineering on local GGUF models
+
+Usage: driftlens <command> [options]
+
+Commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join("\n")}
+
+Run 'driftlens <command> --help' for a command's options.`;
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    io.out(HELP + "\n");
+    return name ? 0 : EXIT_USAGE;
+  }
+  if (name === "--version" || name === "-v") {
+    io.out(`${require("../../package.json").version}\n`);
+    return 0;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!command) {
+    io.err(`driftlens: unknown command '${name}'. Run 'driftlens --help' for the list.\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof CliError) {
+      io.err(`driftlens ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    // Never a stack trace to the user; DRIFTLENS_DEBUG=1 shows it.
+    io.err(`driftlens ${name}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (process.env.DRIFTLENS_DEBUG) io.err(`${e instanceof Error ? e.stack : ""}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+if (require.main === module) {
+  const io: CliIO = {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    isTTY: Boolean(process.stdout.isTTY),
+    cwd: process.cwd(),
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`driftlens: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = EXIT_USAGE;
+    },
+  );
+}

@@ -1,0 +1,128 @@
+// The engine's contract, as plain data. The engine itself (server/src/llm/engine.ts) runs inside a
+// supervised child process (server/src/llm/worker.ts → dist/engine-worker.js); callers use
+// EngineClient (server/src/llm/client.ts), which speaks this contract over IPC and never imports
+// node-llama-cpp. Wire messages for it are validated in server/src/protocol/engine.ts.
+
+/** One rendered message, text only (media parts are dropped before generation, with a note). */
+export interface ChatMessage {
+  role: "system" | "user" | "model" | "tool";
+  text: string;
+}
+
+export interface AdapterRef {
+  /** Absolute path of the LoRA GGUF. */
+  path: string;
+  scale: number;
+}
+
+/** What to load: a base GGUF plus zero or more LoRA adapters (one context per adapter set). */
+export interface ModelSpec {
+  /** The variant as the user writes it, e.g. "tiny/q4_0" or "tiny/f16+formal@0.5"; for messages. */
+  variant: string;
+  /** Absolute path of the base GGUF. */
+  modelPath: string;
+  adapters: AdapterRef[];
+}
+
+export interface SamplingParams {
+  /** 0 = greedy. */
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  maxTokens: number;
+  stop: string[];
+  /** Per-case seed (derived from run seed + case id by the caller). */
+  seed: number;
+}
+
+export interface GenerateRequest {
+  /** Caller's id, echoed in the result (e.g. the case id). */
+  id: string;
+  model: ModelSpec;
+  messages: ChatMessage[];
+  params: SamplingParams;
+  /** How many top alternatives to record per generated token (default 5; 0 = none). */
+  topLogprobs: number;
+}
+
+export interface TokenAlternative {
+  token: number;
+  text: string;
+  prob: number;
+}
+
+export interface GeneratedToken {
+  token: number;
+  text: string;
+  /** Probability the model gave this token when it was chosen. */
+  prob: number;
+  /** Top alternatives at this position, most likely first (includes the chosen token if in top-k). */
+  top: TokenAlternative[];
+}
+
+export interface GenerateResult {
+  id: string;
+  text: string;
+  tokens: GeneratedToken[];
+  promptTokens: number;
+  /** "chat": the GGUF's chat template was applied; "completion": plain text of the messages. */
+  template: "chat" | "completion";
+  stopReason: "eos" | "stop" | "maxTokens" | "cancelled";
+  timeToFirstTokenMs: number;
+  wallMs: number;
+  tokensPerSecond: number;
+}
+
+/** Teacher forcing: feed `tokens` after the prompt and report the distribution at every position. */
+export interface ScoreRequest {
+  id: string;
+  model: ModelSpec;
+  messages: ChatMessage[];
+  /** The forced continuation (token ids, usually the reference variant's greedy output). */
+  tokens: number[];
+  /** Top-K of this model's own distribution to return per position. */
+  topK: number;
+  /** Optional per-position token ids whose probabilities must be returned (the reference's top-K). */
+  probe?: number[][];
+}
+
+export interface ScoredPosition {
+  /** Probability of the forced token at this position. */
+  forcedProb: number;
+  /** This model's top-K, most likely first. */
+  top: { token: number; prob: number }[];
+  /** Probabilities of the probe ids, in probe order (absent when no probe was given). */
+  probe?: number[];
+}
+
+export interface ScoreResult {
+  id: string;
+  positions: ScoredPosition[];
+  wallMs: number;
+}
+
+export interface EngineSettings {
+  gpu: "auto" | "cuda" | "vulkan" | "metal" | "cpu";
+  /** "auto" = measured once per machine and cached; a number forces it. */
+  threads: "auto" | number;
+  contextSize: number;
+  parallelSequences: number;
+  /** LRU budget for loaded models, bytes. */
+  memoryBudgetBytes: number;
+}
+
+export interface EngineInfo {
+  backend: "cpu" | "cuda" | "vulkan" | "metal";
+  threads: number;
+  threadsSource: "auto-measured" | "auto-cached" | "setting";
+  engineVersion: string;
+  loadedModels: { variant: string; modelPath: string; bytes: number }[];
+}
+
+/** A failure the caller can show as is: names the variant and file and says what to do. */
+export interface EngineFailure {
+  kind: "model-missing" | "model-corrupt" | "adapter-mismatch" | "out-of-memory" | "crashed" | "cancelled" | "other";
+  message: string;
+  variant?: string;
+  file?: string;
+}
