@@ -11,10 +11,13 @@ export interface BenchResult {
   notes: string;
 }
 
-/** Whether DRIFTLENS_BENCH_ONLY selects this benchmark (empty selects all; a prefix ending in "." selects a group). */
+/**
+ * Whether DRIFTLENS_BENCH_ONLY selects this benchmark: empty selects all, a full name selects one,
+ * a prefix ending in "." (e.g. "lsp.") selects a group. Call it before any expensive setup.
+ */
 export function selected(name: string): boolean {
   const only = process.env.DRIFTLENS_BENCH_ONLY ?? "";
-  return !only || only === name || (only.endsWith(".") && name.startsWith(only)) || name.startsWith(only + ".") || !only.includes(".") && name.startsWith(only);
+  return !only || only === name || (only.endsWith(".") && name.startsWith(only));
 }
 
 export function report(
