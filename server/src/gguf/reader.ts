@@ -1,0 +1,359 @@
+// A bounded GGUF header reader: metadata and tensor infos, without loading llama.cpp. Used for
+// diagnostics and hover, so it must be fast and must never trust the file: every count and length
+// is checked against what the file can still hold and against fixed caps before anything is
+// allocated, and a truncated or hostile header gives a GgufError with a clear message.
+import fs from "node:fs";
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GgufValueType,
+  LLAMA_FTYPE_NAMES,
+  ggmlTensorBytes,
+  ggmlTypeName,
+} from "./constants";
+
+export type GgufValue = number | bigint | string | boolean | GgufValue[];
+
+export interface GgufTensorInfo {
+  name: string;
+  /** Dimensions as GGUF stores them: ne[0] (the row length) first. */
+  shape: number[];
+  type: number;
+  typeName: string;
+  /** Offset of the tensor's data relative to dataOffset. */
+  offset: number;
+}
+
+export interface GgufHeader {
+  version: number;
+  metadata: Record<string, GgufValue>;
+  tensors: GgufTensorInfo[];
+  alignment: number;
+  /** Absolute file offset where tensor data begins. */
+  dataOffset: number;
+  /** Size of the file (or buffer) the header was read from. */
+  fileBytes: number;
+}
+
+export interface GgufFacts {
+  architecture?: string;
+  name?: string;
+  fileType?: number;
+  /** Quantization name, e.g. "Q4_K_M"; from general.file_type, else the dominant weight type. */
+  quant?: string;
+  parameterCount: number;
+  contextLength?: number;
+  embeddingLength?: number;
+  blockCount?: number;
+  headCount?: number;
+  vocabSize?: number;
+  tokenizerModel?: string;
+  hasChatTemplate: boolean;
+  isLora: boolean;
+  loraAlpha?: number;
+}
+
+/** A GGUF file that cannot be read: truncated, not GGUF, or claiming more than it can hold. */
+export class GgufError extends Error {
+  constructor(
+    message: string,
+    readonly offset?: number,
+  ) {
+    super(message);
+    this.name = "GgufError";
+  }
+}
+
+/** Caps that no real header comes near; they keep hostile files from costing memory or time. */
+const LIMITS = {
+  maxHeaderBytes: 512 * 1024 * 1024,
+  maxStringBytes: 64 * 1024 * 1024,
+  maxKeyBytes: 65536,
+  maxArrayDepth: 8,
+  maxDims: 8,
+  maxTensors: 1_000_000,
+  maxKv: 1_000_000,
+};
+
+/** Byte source: a whole buffer, or a file read in chunks on demand. */
+interface Source {
+  readonly size: number;
+  /** Returns a view of [pos, pos+n); throws GgufError if the source ends first. */
+  bytes(pos: number, n: number): Uint8Array;
+}
+
+class BufferSource implements Source {
+  constructor(private readonly buf: Uint8Array) {}
+  get size(): number {
+    return this.buf.length;
+  }
+  bytes(pos: number, n: number): Uint8Array {
+    if (pos + n > this.buf.length) throw new GgufError(`truncated: needs ${n} bytes at offset ${pos}, the data ends at ${this.buf.length}`, pos);
+    return this.buf.subarray(pos, pos + n);
+  }
+}
+
+class FileSource implements Source {
+  private chunk = new Uint8Array(0);
+  private chunkStart = 0;
+  constructor(
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
+  bytes(pos: number, n: number): Uint8Array {
+    if (pos + n > this.size) throw new GgufError(`truncated: needs ${n} bytes at offset ${pos}, the file ends at ${this.size}`, pos);
+    if (pos < this.chunkStart || pos + n > this.chunkStart + this.chunk.length) {
+      const len = Math.min(this.size - pos, Math.max(n, 1 << 20));
+      const buf = new Uint8Array(len);
+      let got = 0;
+      while (got < len) {
+        const r = fs.readSync(this.fd, buf, got, len - got, pos + got);
+        if (r === 0) break;
+        got += r;
+      }
+      if (got < n) throw new GgufError(`truncated: could read only ${got} of ${n} bytes at offset ${pos}`, pos);
+      this.chunk = buf.subarray(0, got);
+      this.chunkStart = pos;
+    }
+    return this.chunk.subarray(pos - this.chunkStart, pos - this.chunkStart + n);
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+class Cursor {
+  pos = 0;
+  constructor(
+    private readonly src: Source,
+    private readonly version: number = 3,
+  ) {}
+  private view(n: number): DataView {
+    const b = this.src.bytes(this.pos, n);
+    if (this.pos + n > LIMITS.maxHeaderBytes) throw new GgufError(`header larger than ${LIMITS.maxHeaderBytes} bytes`, this.pos);
+    this.pos += n;
+    return new DataView(b.buffer, b.byteOffset, n);
+  }
+  u8 = () => this.view(1).getUint8(0);
+  i8 = () => this.view(1).getInt8(0);
+  u16 = () => this.view(2).getUint16(0, true);
+  i16 = () => this.view(2).getInt16(0, true);
+  u32 = () => this.view(4).getUint32(0, true);
+  i32 = () => this.view(4).getInt32(0, true);
+  f32 = () => this.view(4).getFloat32(0, true);
+  f64 = () => this.view(8).getFloat64(0, true);
+  u64big = () => this.view(8).getBigUint64(0, true);
+  i64big = () => this.view(8).getBigInt64(0, true);
+  /** A u64 that must fit a JS number (counts, lengths, offsets). */
+  u64num(what: string): number {
+    const v = this.u64big();
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new GgufError(`${what} is implausibly large (${v})`, this.pos - 8);
+    return Number(v);
+  }
+  /** Counts are u32 in GGUF v1, u64 after. */
+  count(what: string): number {
+    return this.version === 1 ? this.u32() : this.u64num(what);
+  }
+  remaining(): number {
+    return this.src.size - this.pos;
+  }
+  string(what: string, cap = LIMITS.maxStringBytes): string {
+    const at = this.pos;
+    const len = this.count(`${what} length`);
+    if (len > cap) throw new GgufError(`${what} claims ${len} bytes, more than the ${cap}-byte limit`, at);
+    if (len > this.remaining()) throw new GgufError(`truncated: ${what} claims ${len} bytes but only ${this.remaining()} remain`, at);
+    const b = this.src.bytes(this.pos, len);
+    this.pos += len;
+    return utf8.decode(b);
+  }
+}
+
+function minValueBytes(type: number): number {
+  switch (type) {
+    case GgufValueType.UINT8:
+    case GgufValueType.INT8:
+    case GgufValueType.BOOL:
+      return 1;
+    case GgufValueType.UINT16:
+    case GgufValueType.INT16:
+      return 2;
+    case GgufValueType.UINT32:
+    case GgufValueType.INT32:
+    case GgufValueType.FLOAT32:
+      return 4;
+    default:
+      return 8; // u64/i64/f64, and strings/arrays carry an 8-byte length at least
+  }
+}
+
+function readValue(c: Cursor, type: number, key: string, depth: number): GgufValue {
+  switch (type) {
+    case GgufValueType.UINT8:
+      return c.u8();
+    case GgufValueType.INT8:
+      return c.i8();
+    case GgufValueType.UINT16:
+      return c.u16();
+    case GgufValueType.INT16:
+      return c.i16();
+    case GgufValueType.UINT32:
+      return c.u32();
+    case GgufValueType.INT32:
+      return c.i32();
+    case GgufValueType.FLOAT32:
+      return c.f32();
+    case GgufValueType.BOOL:
+      return c.u8() !== 0;
+    case GgufValueType.STRING:
+      return c.string(`value of '${key}'`);
+    case GgufValueType.UINT64: {
+      const v = c.u64big();
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    }
+    case GgufValueType.INT64: {
+      const v = c.i64big();
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
+    }
+    case GgufValueType.FLOAT64:
+      return c.f64();
+    case GgufValueType.ARRAY: {
+      if (depth >= LIMITS.maxArrayDepth) throw new GgufError(`'${key}' nests arrays deeper than ${LIMITS.maxArrayDepth}`, c.pos);
+      const at = c.pos;
+      const elemType = c.u32();
+      const n = c.count(`array '${key}' length`);
+      // Never allocate more elements than the remaining bytes could possibly encode.
+      if (n * minValueBytes(elemType) > c.remaining()) {
+        throw new GgufError(`truncated: array '${key}' claims ${n} elements but only ${c.remaining()} bytes remain`, at);
+      }
+      const out: GgufValue[] = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = readValue(c, elemType, key, depth + 1);
+      return out;
+    }
+    default:
+      throw new GgufError(`'${key}' has unknown value type ${type}`, c.pos - 4);
+  }
+}
+
+function parse(src: Source): GgufHeader {
+  if (src.size < 8) throw new GgufError(`not a GGUF file: ${src.size} bytes is too short for a header`, 0);
+  const first = new Cursor(src);
+  const magic = first.u32();
+  if (magic !== GGUF_MAGIC) throw new GgufError("not a GGUF file: the first four bytes are not 'GGUF'", 0);
+  const version = first.u32();
+  if (version < 1 || version > 3) throw new GgufError(`unsupported GGUF version ${version} (this reader knows 1 to 3)`, 4);
+  const c = new Cursor(src, version);
+  c.pos = first.pos;
+  const tensorCount = c.count("tensor count");
+  const kvCount = c.count("metadata count");
+  if (tensorCount > LIMITS.maxTensors) throw new GgufError(`tensor count ${tensorCount} is implausibly large`, 8);
+  if (kvCount > LIMITS.maxKv) throw new GgufError(`metadata count ${kvCount} is implausibly large`, 16);
+
+  const metadata: Record<string, GgufValue> = Object.create(null);
+  for (let i = 0; i < kvCount; i++) {
+    const key = c.string(`metadata key #${i}`, LIMITS.maxKeyBytes);
+    const type = c.u32();
+    metadata[key] = readValue(c, type, key, 0);
+  }
+
+  // A tensor info needs at least a name length, n_dims, one dim, type and offset.
+  if (tensorCount * 28 > c.remaining()) throw new GgufError(`truncated: ${tensorCount} tensor infos cannot fit in the ${c.remaining()} bytes that remain`, c.pos);
+  const tensors: GgufTensorInfo[] = [];
+  for (let i = 0; i < tensorCount; i++) {
+    const name = c.string(`tensor #${i} name`, LIMITS.maxKeyBytes);
+    const nDims = c.u32();
+    if (nDims < 1 || nDims > LIMITS.maxDims) throw new GgufError(`tensor '${name}' has ${nDims} dimensions (expected 1 to ${LIMITS.maxDims})`, c.pos - 4);
+    const shape: number[] = [];
+    for (let d = 0; d < nDims; d++) shape.push(version === 1 ? c.u32() : c.u64num(`tensor '${name}' dimension`));
+    const type = c.u32();
+    const offset = c.u64num(`tensor '${name}' offset`);
+    tensors.push({ name, shape, type, typeName: ggmlTypeName(type), offset });
+  }
+
+  const alignRaw = metadata["general.alignment"];
+  const alignment = typeof alignRaw === "number" && alignRaw > 0 && (alignRaw & (alignRaw - 1)) === 0 ? alignRaw : GGUF_DEFAULT_ALIGNMENT;
+  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  return { version, metadata, tensors, alignment, dataOffset, fileBytes: src.size };
+}
+
+/** Parses a GGUF header held in memory (the buffer may hold only the header). */
+export function parseGgufHeader(buf: Uint8Array): GgufHeader {
+  return parse(new BufferSource(buf));
+}
+
+/** Reads a GGUF file's header with bounded, on-demand reads (never the tensor data). */
+export function readGgufHeader(file: string): GgufHeader {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new GgufError(code === "ENOENT" ? `file not found: ${file}` : `cannot open ${file}: ${code ?? String(e)}`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    return parse(new FileSource(fd, size));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Checks that every tensor's data lies inside the file. Separate from parsing because a header
+ * read from a partial buffer cannot know the file size.
+ */
+export function checkTensorBounds(h: GgufHeader): string[] {
+  const problems: string[] = [];
+  for (const t of h.tensors) {
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = ggmlTensorBytes(t.type, elements);
+    if (bytes === undefined) {
+      problems.push(`tensor '${t.name}' has type ${t.typeName} and ${elements} elements, which do not form whole blocks`);
+      continue;
+    }
+    if (h.dataOffset + t.offset + bytes > h.fileBytes) {
+      problems.push(`tensor '${t.name}' ends at byte ${h.dataOffset + t.offset + bytes}, past the end of the file (${h.fileBytes} bytes)`);
+    }
+  }
+  return problems;
+}
+
+function str(v: GgufValue | undefined): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+function num(v: GgufValue | undefined): number | undefined {
+  return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : undefined;
+}
+
+/** The facts users ask about a model or adapter file, from its header alone. */
+export function ggufFacts(h: GgufHeader): GgufFacts {
+  const m = h.metadata;
+  const arch = str(m["general.architecture"]);
+  const fileType = num(m["general.file_type"]);
+  let quant = fileType !== undefined ? LLAMA_FTYPE_NAMES[fileType] : undefined;
+  if (!quant) {
+    // No file_type: name it after the type holding most weight elements among 2-D tensors.
+    const byType = new Map<string, number>();
+    for (const t of h.tensors) {
+      if (t.shape.length < 2) continue;
+      byType.set(t.typeName, (byType.get(t.typeName) ?? 0) + t.shape.reduce((a, b) => a * b, 1));
+    }
+    quant = [...byType.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  }
+  const tokens = m["tokenizer.ggml.tokens"];
+  const prefix = arch ? `${arch}.` : "";
+  return {
+    architecture: arch,
+    name: str(m["general.name"]),
+    fileType,
+    quant,
+    parameterCount: h.tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0),
+    contextLength: num(m[`${prefix}context_length`]),
+    embeddingLength: num(m[`${prefix}embedding_length`]),
+    blockCount: num(m[`${prefix}block_count`]),
+    headCount: num(m[`${prefix}attention.head_count`]),
+    vocabSize: Array.isArray(tokens) ? tokens.length : num(m[`${prefix}vocab_size`]),
+    tokenizerModel: str(m["tokenizer.ggml.model"]),
+    hasChatTemplate: typeof m["tokenizer.chat_template"] === "string",
+    isLora: str(m["general.type"]) === "adapter" && str(m["adapter.type"]) === "lora",
+    loraAlpha: num(m["adapter.lora.alpha"]),
+  };
+}
