@@ -1,0 +1,116 @@
+// Diagnostics: debounced per document, cancellable (a newer edit aborts the older pass before it
+// publishes), dependents re-checked after a longer delay, and every artifact in the workspace
+// checked once at startup in the background so closed files show up in the Problems panel too.
+import fs from "node:fs";
+import type { FeatureContext } from "./support/context";
+import { toLspDiagnostic } from "./support/convert";
+import { yieldToLoop } from "./support/scheduler";
+import { pathToUri, uriToPath } from "./support/workspaces";
+import { artifactKind, type Diagnostic } from "../artifacts/types";
+import { DiagnosticsSettledMethod, type DiagnosticsSettled } from "../protocol/lsp";
+
+export function register(ctx: FeatureContext): void {
+  const { connection, documents, workspaces, log, scheduler, events } = ctx;
+  /** Files whose last publish was non-empty or came from a scan: cleared when deleted. */
+  const published = new Set<string>();
+
+  const settled = (p: DiagnosticsSettled) => void connection.sendNotification(DiagnosticsSettledMethod, p);
+
+  /** Diagnoses one file and publishes the result unless the pass was aborted meanwhile. */
+  async function diagnoseAndPublish(file: string, signal: AbortSignal): Promise<string | undefined> {
+    const uri = pathToUri(file);
+    const doc = documents.get(uri);
+    if (!doc && !fs.existsSync(file)) {
+      if (published.delete(uri)) await connection.sendDiagnostics({ uri, diagnostics: [] });
+      return uri;
+    }
+    const { ws } = workspaces.forFile(file);
+    let diags: Diagnostic[];
+    try {
+      diags = await ws.diagnose(file);
+    } catch (e) {
+      log.error(`diagnostics for ${file} failed`, e);
+      diags = [];
+    }
+    if (signal.aborted) return undefined;
+    const lsp = diags.filter((d) => d.file === file || !d.file).map(toLspDiagnostic);
+    published.add(uri);
+    await connection.sendDiagnostics({ uri, version: doc?.version, diagnostics: lsp });
+    return uri;
+  }
+
+  function scheduleFile(file: string, reason: "document", withDependents: boolean): void {
+    const uri = pathToUri(file);
+    scheduler.schedule(`diag:${uri}`, ctx.settings().diagnosticsDebounceMs, async (signal) => {
+      const done = await diagnoseAndPublish(file, signal);
+      if (done) settled({ reason, uris: [done] });
+    });
+    if (withDependents) scheduleDependents(file);
+  }
+
+  function scheduleDependents(file: string): void {
+    const uri = pathToUri(file);
+    scheduler.schedule(`deps:${uri}`, ctx.settings().dependentsDebounceMs, async (signal) => {
+      const { ws } = workspaces.forFile(file);
+      let deps: string[] = [];
+      try {
+        deps = ws.dependents(file);
+      } catch (e) {
+        log.error(`dependents of ${file} failed`, e);
+      }
+      const uris: string[] = [];
+      for (const dep of deps) {
+        if (signal.aborted) return;
+        await yieldToLoop();
+        const done = await diagnoseAndPublish(dep, signal);
+        if (done) uris.push(done);
+      }
+      if (uris.length) settled({ reason: "document", uris });
+    });
+  }
+
+  events.onDocumentChange((doc) => {
+    const file = uriToPath(doc.uri);
+    if (file && artifactKind(file) !== "unknown") scheduleFile(file, "document", true);
+  });
+
+  events.onDocumentClose((doc) => {
+    const file = uriToPath(doc.uri);
+    if (!file || artifactKind(file) === "unknown") return;
+    // The overlay is gone: what is on disk is now the truth for this file and its dependents.
+    scheduleFile(file, "document", true);
+  });
+
+  events.onFilesChanged((files) => {
+    for (const file of files) {
+      if (artifactKind(file) === "unknown") continue;
+      if (documents.get(pathToUri(file))) continue; // the open buffer wins over disk
+      scheduleFile(file, "document", true);
+    }
+  });
+
+  events.onReady(() => {
+    if (!ctx.settings().scanOnStartup) return;
+    scheduler.schedule("startup-scan", 0, async (signal) => {
+      const uris: string[] = [];
+      for (const { ws, isFolder } of workspaces.all()) {
+        if (!isFolder) continue;
+        let files: string[] = [];
+        try {
+          files = ws.listArtifacts();
+        } catch (e) {
+          log.error("listing workspace artifacts failed", e);
+        }
+        for (const file of files) {
+          if (signal.aborted) return;
+          // Open documents get their own (newer) pass; one file at a time keeps requests flowing.
+          if (documents.get(pathToUri(file))) continue;
+          await yieldToLoop();
+          const done = await diagnoseAndPublish(file, signal);
+          if (done) uris.push(done);
+        }
+      }
+      settled({ reason: "startup-scan", uris });
+    });
+  });
+}

@@ -1,0 +1,7 @@
+// Every language-server feature, one module per file. server.ts registers them in this order.
+// To add a feature: create server/src/features/<name>.ts exporting `register(ctx)` (and optionally
+// `capabilities`), then add one line here.
+import type { FeatureModule } from "./support/context";
+import * as diagnostics from "./diagnostics";
+
+export const features: FeatureModule<any>[] = [diagnostics];

@@ -1,0 +1,178 @@
+// The Driftlens language server: creates the connection (stdio, IPC or socket, as the client
+// launched it), keeps text documents in sync, owns one artifact Workspace per workspace folder,
+// and registers every feature listed in features/index.ts. Logs go to connection.console only:
+// stdout is the protocol.
+import {
+  createConnection,
+  DidChangeWatchedFilesNotification,
+  FileChangeType,
+  ProposedFeatures,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type ClientCapabilities,
+  type InitializeResult,
+  type ServerCapabilities,
+} from "vscode-languageserver/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import { features } from "./features/index";
+import { createWorkspace, type ServerWorkspace } from "./features/support/artifact-bridge";
+import type { FeatureContext, Logger, ServerEvents } from "./features/support/context";
+import { createScheduler } from "./features/support/scheduler";
+import { uriToPath, WorkspaceManager } from "./features/support/workspaces";
+import { parseServerSettings, type ServerSettings } from "./protocol/lsp";
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new TextDocuments(TextDocument);
+
+const log: Logger = {
+  info: (m) => connection.console.info(m),
+  warn: (m) => connection.console.warn(m),
+  error: (m, e) => {
+    const detail = e instanceof Error ? `: ${e.message}` : e === undefined ? "" : `: ${String(e)}`;
+    connection.console.error(`${m}${detail}`);
+    if (process.env.DRIFTLENS_DEBUG && e instanceof Error && e.stack) connection.console.log(e.stack);
+  },
+};
+
+// Last-resort guards: a bug in one handler must not take the server down with it.
+process.on("uncaughtException", (e) => log.error("uncaught exception", e));
+process.on("unhandledRejection", (e) => log.error("unhandled rejection", e));
+
+let settings: ServerSettings = parseServerSettings(undefined);
+let clientCaps: ClientCapabilities = {};
+const workspaces = new WorkspaceManager<ServerWorkspace>((root) => createWorkspace(root));
+
+type Listeners = { [K in keyof ServerEvents]: Parameters<ServerEvents[K]>[0][] };
+const listeners: Listeners = { onReady: [], onDocumentChange: [], onDocumentClose: [], onFilesChanged: [], onSettingsChange: [] };
+const events: ServerEvents = {
+  onReady: (fn) => void listeners.onReady.push(fn),
+  onDocumentChange: (fn) => void listeners.onDocumentChange.push(fn),
+  onDocumentClose: (fn) => void listeners.onDocumentClose.push(fn),
+  onFilesChanged: (fn) => void listeners.onFilesChanged.push(fn),
+  onSettingsChange: (fn) => void listeners.onSettingsChange.push(fn),
+};
+function emit<K extends keyof Listeners>(name: K, ...args: Parameters<Listeners[K][number]>): void {
+  for (const fn of listeners[name] as ((...a: unknown[]) => unknown)[]) {
+    try {
+      const r = fn(...args);
+      if (r instanceof Promise) r.catch((e) => log.error(`${name} listener failed`, e));
+    } catch (e) {
+      log.error(`${name} listener failed`, e);
+    }
+  }
+}
+
+const scheduler = createScheduler((key, e) => log.error(`background job ${key} failed`, e));
+
+const ctx: FeatureContext<ServerWorkspace> = {
+  connection,
+  documents,
+  workspaces,
+  log,
+  settings: () => settings,
+  scheduler,
+  events,
+  clientCapabilities: () => clientCaps,
+};
+
+const capabilities: ServerCapabilities = {
+  textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: false },
+  workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
+};
+for (const f of features) {
+  try {
+    f.register(ctx);
+    if (f.capabilities) Object.assign(capabilities, f.capabilities);
+  } catch (e) {
+    log.error("a language server feature failed to register", e);
+  }
+}
+
+connection.onInitialize((params): InitializeResult => {
+  clientCaps = params.capabilities;
+  settings = parseServerSettings(params.initializationOptions);
+  const roots: string[] = [];
+  for (const f of params.workspaceFolders ?? []) {
+    const p = uriToPath(f.uri);
+    if (p) roots.push(p);
+  }
+  if (roots.length === 0 && params.rootUri) {
+    const p = uriToPath(params.rootUri);
+    if (p) roots.push(p);
+  }
+  workspaces.setFolders(roots);
+  return { capabilities, serverInfo: { name: "driftlens", version: require("../../package.json").version } };
+});
+
+connection.onInitialized(() => {
+  if (clientCaps.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
+    void connection.client
+      .register(DidChangeWatchedFilesNotification.type, {
+        watchers: [{ globPattern: "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml,*.gguf}" }],
+      })
+      .catch((e) => log.warn(`could not register file watchers: ${e instanceof Error ? e.message : e}`));
+  }
+  if (clientCaps.workspace?.workspaceFolders) {
+    connection.workspace.onDidChangeWorkspaceFolders((ev) => {
+      for (const r of ev.removed) {
+        const p = uriToPath(r.uri);
+        if (p) workspaces.removeFolder(p);
+      }
+      for (const a of ev.added) {
+        const p = uriToPath(a.uri);
+        if (p) workspaces.addFolder(p);
+      }
+    });
+  }
+  emit("onReady");
+});
+
+connection.onDidChangeConfiguration((p) => {
+  const raw = (p.settings as Record<string, unknown> | undefined)?.driftlens ?? p.settings;
+  settings = parseServerSettings({ ...settings, ...(raw && typeof raw === "object" ? raw : {}) });
+  emit("onSettingsChange", settings);
+});
+
+connection.onDidChangeWatchedFiles((p) => {
+  const files: string[] = [];
+  for (const c of p.changes) {
+    const file = uriToPath(c.uri);
+    if (!file) continue;
+    // A changed file on disk is not an overlay; tell its workspace nothing changed in memory.
+    if (c.type === FileChangeType.Deleted || c.type === FileChangeType.Changed || c.type === FileChangeType.Created) files.push(file);
+  }
+  if (files.length) emit("onFilesChanged", files);
+});
+
+function setOverlay(doc: TextDocument, text: string | undefined): void {
+  const file = uriToPath(doc.uri);
+  if (!file) return;
+  try {
+    workspaces.forFile(file).ws.setOverlay(file, text);
+  } catch (e) {
+    log.error(`could not update ${file}`, e);
+  }
+}
+
+const openVersions = new Map<string, number>();
+documents.onDidOpen((e) => {
+  openVersions.set(e.document.uri, e.document.version);
+  setOverlay(e.document, e.document.getText());
+  emit("onDocumentChange", e.document, "open");
+});
+documents.onDidChangeContent((e) => {
+  // onDidChangeContent also fires on open; the open handler above already covered that version.
+  if (e.document.version === openVersions.get(e.document.uri)) return;
+  setOverlay(e.document, e.document.getText());
+  emit("onDocumentChange", e.document, "change");
+});
+documents.onDidClose((e) => {
+  openVersions.delete(e.document.uri);
+  setOverlay(e.document, undefined);
+  emit("onDocumentClose", e.document);
+});
+
+connection.onShutdown(() => scheduler.dispose());
+
+documents.listen(connection);
+connection.listen();
