@@ -1,0 +1,2 @@
+// The store's public surface (see docs/store.md).
+export * from "./store";
