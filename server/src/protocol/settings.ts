@@ -1,0 +1,98 @@
+// The VS Code settings the language server reads (section "driftlens"), as one zod schema.
+// package.json `contributes.configuration` declares the same keys, types and defaults; the unit
+// test test/unit/extension/settings-sync.test.ts keeps the two in step.
+//
+// Engine, gate and store settings override driftlens.yaml when set; `null` (the default) means
+// "use driftlens.yaml, or its default", so a workspace config stays the source of truth for CI.
+import { z } from "zod";
+
+const nullableNumber = (min: number, max?: number) =>
+  (max === undefined ? z.number().min(min) : z.number().min(min).max(max)).nullable().default(null);
+
+export const ServerSettingsSchema = z.object({
+  /** How the extension starts the language server (read by the client, never by the server). */
+  server: z
+    .object({
+      /** Node executable that runs dist/server.js; "" = the first `node` on PATH. */
+      nodePath: z.string().default(""),
+      /** Extra environment for the server process. */
+      extraEnv: z.record(z.string(), z.string()).default({}),
+    })
+    .prefault({}),
+  engine: z
+    .object({
+      gpu: z.enum(["auto", "cpu", "cuda", "vulkan", "metal"]).nullable().default(null),
+      /** llama.cpp threads; 0 = chosen by measurement (never llama.cpp's own default). */
+      threads: z.number().int().min(0).max(256).nullable().default(null),
+      contextSize: z.number().int().min(128).max(1048576).nullable().default(null),
+      parallelSequences: z.number().int().min(1).max(256).nullable().default(null),
+      /** Memory budget for loaded models, in MiB. */
+      memoryBudgetMb: z.number().int().min(64).nullable().default(null),
+    })
+    .prefault({}),
+  gate: z
+    .object({
+      maxPassRateDrop: nullableNumber(0, 1),
+      maxSliceDrop: nullableNumber(0, 1),
+      alpha: nullableNumber(0, 1),
+    })
+    .prefault({}),
+  store: z
+    .object({
+      /** SQLite store, relative to the workspace root; "" = driftlens.yaml's `store`. */
+      path: z.string().default(""),
+    })
+    .prefault({}),
+  run: z
+    .object({
+      /** Variants a run uses when none are picked, e.g. ["tiny/f16", "tiny/q4_0"]; [] = all. */
+      defaultVariants: z.array(z.string()).default([]),
+      /** Run seed (per-case seeds derive from it). */
+      seed: z.number().int().min(0).default(0),
+      /** Git ref that CodeLens deltas compare against. */
+      baseRef: z.string().default("HEAD"),
+    })
+    .prefault({}),
+  trace: z
+    .object({
+      server: z.enum(["off", "messages", "verbose"]).default("off"),
+    })
+    .prefault({}),
+});
+
+export type ServerSettings = z.infer<typeof ServerSettingsSchema>;
+
+/**
+ * Parses whatever the client sent (workspace/configuration or initializationOptions), filling
+ * defaults. Invalid values are dropped key by key so one bad setting does not discard the rest;
+ * `problems` says which, for the log.
+ */
+export function parseServerSettings(raw: unknown): { settings: ServerSettings; problems: string[] } {
+  const r = ServerSettingsSchema.safeParse(raw ?? {});
+  if (r.success) return { settings: r.data, problems: [] };
+  const problems = r.error.issues.map((i) => `driftlens.${i.path.join(".")}: ${i.message}`);
+  const cleaned = structuredClone((raw ?? {}) as Record<string, unknown>);
+  for (const issue of r.error.issues) {
+    let node: unknown = cleaned;
+    const keys = issue.path.map(String);
+    for (const k of keys.slice(0, -1)) node = node && typeof node === "object" ? (node as Record<string, unknown>)[k] : undefined;
+    const last = keys[keys.length - 1];
+    if (node && typeof node === "object" && last !== undefined) delete (node as Record<string, unknown>)[last];
+  }
+  const again = ServerSettingsSchema.safeParse(cleaned);
+  return { settings: again.success ? again.data : ServerSettingsSchema.parse({}), problems };
+}
+
+/** Every setting as a flat "section.key" → default map (the shape of package.json's configuration). */
+export function flatDefaults(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const walk = (o: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(o)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length && key.split(".").length < 2) walk(v as Record<string, unknown>, key);
+      else out[key] = v;
+    }
+  };
+  walk(ServerSettingsSchema.parse({}) as unknown as Record<string, unknown>, "");
+  return out;
+}
