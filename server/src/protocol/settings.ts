@@ -1,4 +1,6 @@
-// The VS Code settings the language server reads (section "driftlens"), as one zod schema.
+// The VS Code settings of the extension (section "driftlens"), as one zod schema: what the client
+// reads (server.*, trace.*) and what the language server and its run features read (engine.*,
+// gate.*, store.*, run.*).
 // package.json `contributes.configuration` declares the same keys, types and defaults; the unit
 // test test/unit/extension/settings-sync.test.ts keeps the two in step.
 //
@@ -96,3 +98,8 @@ export function flatDefaults(): Record<string, unknown> {
   walk(ServerSettingsSchema.parse({}) as unknown as Record<string, unknown>, "");
   return out;
 }
+
+/** Aliases: the same schema under the name the settings carry in the docs (both names are stable). */
+export const DriftlensSettingsSchema = ServerSettingsSchema;
+export type DriftlensSettings = ServerSettings;
+export const parseDriftlensSettings = parseServerSettings;
