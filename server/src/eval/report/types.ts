@@ -1,0 +1,165 @@
+// The JSON shapes of `driftlens compare` and `driftlens diff` (issue 5), as plain data. Renderers in
+// this folder take these and nothing else, so the CLI, the extension and tests all print the same.
+import type { Summary } from "../stats";
+
+export type Outcome = "pass" | "fail";
+
+export interface Gate {
+  maxPassRateDrop: number;
+  maxSliceDrop: number;
+  alpha: number;
+}
+
+export interface GateResult {
+  passed: boolean;
+  /** Why it failed; one sentence each, naming the variant/prompt and slice. */
+  reasons: string[];
+  /** Not failures: e.g. slices too small to detect a drop of the gate's size. */
+  warnings: string[];
+}
+
+export interface SliceDelta {
+  name: string;
+  cases: number;
+  /** Pass rate of the candidate (compare) or head (diff). */
+  passRate: number;
+  /** Pass rate of the reference (compare) or base (diff). */
+  basePassRate: number;
+  delta: number;
+  ci: [number, number];
+  pValue: number;
+  /** Smallest drop this slice could show as significant at the gate's alpha; null = none. */
+  minDetectableDrop: number | null;
+  regressions: number;
+  fixes: number;
+  /** This slice's drop exceeds the gate's maxSliceDrop. */
+  failsGate: boolean;
+}
+
+export interface CompareFlip {
+  id: string;
+  from: Outcome;
+  to: Outcome;
+  tags: string[];
+  evalSet: string;
+}
+
+export interface CaseKld {
+  id: string;
+  evalSet: string;
+  positions: number;
+  mean: number;
+  median: number;
+  p99: number;
+  max: number;
+  top1Agreement: number;
+  meanDeltaP: number;
+  firstDivergence: number | null;
+}
+
+export interface SliceKld extends Summary {
+  name: string;
+  positions: number;
+  top1Agreement: number;
+}
+
+export interface CompareVariant {
+  variant: string;
+  quant: string | null;
+  isReference: boolean;
+  /** The variant this one was compared against (the reference, or an adapter's base). */
+  comparedTo: string;
+  fileBytes: number | null;
+  cases: number;
+  passRate: number;
+  referencePassRate: number;
+  delta: number;
+  ci: [number, number];
+  pValue: number;
+  /** Worst slice (most negative delta) first. */
+  slices: SliceDelta[];
+  kld: Summary;
+  top1Agreement: number;
+  meanDeltaP: number;
+  /** Cases whose greedy output departs from the reference's somewhere. */
+  divergedCases: number;
+  kldSlices: SliceKld[];
+  /** Highest mean KLD first. */
+  kldCases: CaseKld[];
+  flips: CompareFlip[];
+  gate: GateResult;
+  /** Timing fields (vary run to run). */
+  tokensPerSecond: number | null;
+  timeToFirstTokenMs: number | null;
+  memoryBytes: number | null;
+  runIds: string[];
+}
+
+export interface CompareReport {
+  reference: string;
+  evalSets: string[];
+  topK: number;
+  gate: Gate & { passed: boolean; reasons: string[] };
+  variants: CompareVariant[];
+}
+
+/** One part of a word-level output diff. */
+export interface WordDiffPart {
+  op: "=" | "+" | "-";
+  text: string;
+}
+
+export interface DiffFlip {
+  id: string;
+  from: Outcome;
+  to: Outcome;
+  tags: string[];
+  baseOutput: string;
+  headOutput: string;
+  outputDiff: WordDiffPart[];
+}
+
+export interface DiffCase {
+  id: string;
+  tags: string[];
+  /** null: the case does not exist on that side. */
+  base: Outcome | null;
+  head: Outcome | null;
+  headOutput: string | null;
+  /** First failing assertion's message on head, for JUnit. */
+  headMessage: string | null;
+}
+
+export interface DiffPrompt {
+  /** Path at head (repository-relative); for a deleted prompt, its base path. */
+  file: string;
+  /** Path at base when it was renamed (or the same path). null when added. */
+  baseFile: string | null;
+  status: "modified" | "renamed" | "added" | "deleted" | "evals-changed";
+  variant: string;
+  evalSet: string;
+  baseEvalSet: string | null;
+  baseHash: string | null;
+  headHash: string | null;
+  basePassRate: number | null;
+  headPassRate: number | null;
+  delta: number | null;
+  ci: [number, number] | null;
+  pValue: number | null;
+  /** Common cases compared. */
+  cases: number;
+  slices: SliceDelta[];
+  flips: DiffFlip[];
+  evalSetChanged: boolean;
+  added: string[];
+  removed: string[];
+  caseResults: DiffCase[];
+  gate: GateResult;
+}
+
+export interface DiffReport {
+  base: { ref: string; commit: string };
+  head: { ref: string; commit: string | null };
+  prompts: DiffPrompt[];
+  gate: GateResult & Gate;
+}
