@@ -39,6 +39,7 @@ process.on("uncaughtException", (e) => log.error("uncaught exception", e));
 process.on("unhandledRejection", (e) => log.error("unhandled rejection", e));
 
 let settings: ServerSettings = parseServerSettings(undefined);
+let rawSettings: Record<string, unknown> = {};
 let clientCaps: ClientCapabilities = {};
 const workspaces = new WorkspaceManager<ServerWorkspace>((root) => createWorkspace(root));
 
@@ -70,6 +71,7 @@ const ctx: FeatureContext<ServerWorkspace> = {
   workspaces,
   log,
   settings: () => settings,
+  rawSettings: () => rawSettings,
   scheduler,
   events,
   clientCapabilities: () => clientCaps,
@@ -90,7 +92,7 @@ for (const f of features) {
 
 connection.onInitialize((params): InitializeResult => {
   clientCaps = params.capabilities;
-  settings = parseServerSettings(params.initializationOptions);
+  applySettings(params.initializationOptions, false);
   const roots: string[] = [];
   for (const f of params.workspaceFolders ?? []) {
     const p = uriToPath(f.uri);
@@ -124,13 +126,32 @@ connection.onInitialized(() => {
       }
     });
   }
-  emit("onReady");
+  void pullSettings().finally(() => emit("onReady"));
 });
 
+/** Takes the `driftlens` settings section (or an object holding it under `driftlens`). */
+function applySettings(raw: unknown, notify: boolean): void {
+  const obj = raw && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  const section = (obj.driftlens && typeof obj.driftlens === "object" ? obj.driftlens : obj) as Record<string, unknown>;
+  rawSettings = section;
+  settings = parseServerSettings(section);
+  if (notify) emit("onSettingsChange", settings, rawSettings);
+}
+
+/** Pulls the `driftlens` section when the client supports workspace/configuration. */
+async function pullSettings(): Promise<void> {
+  if (!clientCaps.workspace?.configuration) return;
+  try {
+    const [section] = await connection.workspace.getConfiguration([{ section: "driftlens" }]);
+    if (section && typeof section === "object") applySettings(section, true);
+  } catch (e) {
+    log.warn(`could not read the driftlens settings: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 connection.onDidChangeConfiguration((p) => {
-  const raw = (p.settings as Record<string, unknown> | undefined)?.driftlens ?? p.settings;
-  settings = parseServerSettings({ ...settings, ...(raw && typeof raw === "object" ? raw : {}) });
-  emit("onSettingsChange", settings);
+  if (clientCaps.workspace?.configuration) void pullSettings();
+  else applySettings(p.settings, true);
 });
 
 connection.onDidChangeWatchedFiles((p) => {

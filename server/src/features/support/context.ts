@@ -23,8 +23,8 @@ export interface ServerEvents {
   onDocumentClose(fn: (doc: TextDocument) => void): void;
   /** Files changed on disk (watched files), absolute paths. */
   onFilesChanged(fn: (files: string[]) => void): void;
-  /** Settings changed (didChangeConfiguration). */
-  onSettingsChange(fn: (s: ServerSettings) => void): void;
+  /** Settings changed (didChangeConfiguration, or pulled with workspace/configuration). */
+  onSettingsChange(fn: (s: ServerSettings, raw: Record<string, unknown>) => void): void;
 }
 
 export interface FeatureContext<W extends ArtifactWorkspace = ArtifactWorkspace> {
@@ -32,7 +32,13 @@ export interface FeatureContext<W extends ArtifactWorkspace = ArtifactWorkspace>
   documents: TextDocuments<TextDocument>;
   workspaces: WorkspaceManager<W>;
   log: Logger;
+  /** The server core's keys of the `driftlens` settings section (protocol/lsp.ts), current value. */
   settings(): ServerSettings;
+  /**
+   * The whole `driftlens` settings section as the client last sent it, unparsed: features with
+   * settings of their own (engine, gate, run: protocol/settings.ts) parse it with their schema.
+   */
+  rawSettings(): Record<string, unknown>;
   scheduler: Scheduler;
   events: ServerEvents;
   /** What the client said it supports, after initialize. */
