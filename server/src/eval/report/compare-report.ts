@@ -1,6 +1,6 @@
 // Renderers for `driftlens compare`: text (terminal), markdown (PR comment), html (self-contained
 // file: inline CSS, no scripts, every workspace/model string escaped), junit (CI test view).
-import { bytes, ciText, escapeHtml, escapeXml, mdCell, nats, num, pct, pp, pval } from "./format";
+import { bytes, ciText, escapeHtml, escapeXml, mdCell, mdCode, nats, num, pct, pp, pval } from "./format";
 import type { CompareReport, CompareVariant, SliceDelta } from "./types";
 
 function verdict(v: CompareVariant): string {
@@ -56,7 +56,7 @@ export function compareText(r: CompareReport): string {
 
 export function compareMarkdown(r: CompareReport): string {
   const out: string[] = [];
-  out.push(`### ${r.gate.passed ? "✅" : "❌"} Driftlens compare: ${r.gate.passed ? "every variant is within the gate" : "the gate fails"} (reference \`${mdCell(r.reference)}\`)`);
+  out.push(`### ${r.gate.passed ? "✅" : "❌"} Driftlens compare: ${r.gate.passed ? "every variant is within the gate" : "the gate fails"} (reference ${mdCode(r.reference)})`);
   out.push("");
   out.push("| Variant | Quant | Size | Pass rate | Δ | 95% CI | p | Worst slice | KLD mean | Top-1 | tok/s | Gate |");
   out.push("|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|");
@@ -91,7 +91,7 @@ export function compareMarkdown(r: CompareReport): string {
     if (v.flips.length) {
       out.push("");
       out.push("Flips:");
-      for (const f of v.flips) out.push(`- \`${mdCell(f.id)}\` ${f.from} → ${f.to}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
+      for (const f of v.flips) out.push(`- ${mdCode(f.id)} ${f.from} → ${f.to}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
     }
     for (const w of v.gate.warnings) out.push(`- ⚠️ ${mdCell(w)}`);
     out.push("");

@@ -86,3 +86,8 @@ export function mdPre(s: string): string {
 export function clip(s: string, max = 400): string {
   return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters)`;
 }
+
+/** Inline code in Markdown for untrusted text: <code> with escaped content (a backtick span would show entities literally). */
+export function mdCode(s: string): string {
+  return `<code>${mdCell(s)}</code>`;
+}
