@@ -114,9 +114,16 @@ export interface EngineSettings {
 export interface EngineInfo {
   backend: "cpu" | "cuda" | "vulkan" | "metal";
   threads: number;
-  threadsSource: "auto-measured" | "auto-cached" | "setting";
+  /** "auto-pending": threads are auto and no model has been loaded yet (measured on first use). */
+  threadsSource: "auto-measured" | "auto-cached" | "setting" | "auto-pending";
   engineVersion: string;
-  loadedModels: { variant: string; modelPath: string; bytes: number }[];
+  loadedModels: { variant: string; modelPath: string; bytes: number; threads?: number }[];
+  /** node-llama-cpp's version (part of the engine version). */
+  llamaVersion?: string;
+  /** Parallel sequences per context in use (1 on CPU, where batching gave no gain; the setting on GPU). */
+  sequences?: number;
+  /** Why that sequence count was chosen. */
+  sequencesReason?: string;
 }
 
 /** A failure the caller can show as is: names the variant and file and says what to do. */

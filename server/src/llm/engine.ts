@@ -1,0 +1,727 @@
+// The in-process engine: the only module that imports node-llama-cpp (ESM-only, so `await import`).
+// It runs inside the supervised worker (worker.ts); callers use EngineClient (client.ts).
+//
+// What it does and why:
+// - one model load per GGUF file, shared by every variant and adapter set; one context per adapter
+//   set (LoRA is applied per context in llama.cpp), an LRU memory budget over loaded models;
+// - threads are never llama.cpp's default (270x slower on the 2-vCPU machines, FACTS.md): a number
+//   from settings, or measured on first use and cached per machine (threads.ts);
+// - sequences are kept between requests and each new prompt only evaluates the part that differs
+//   from what the sequence already holds (FACTS.md: 5x on a shared prefix); batches are ordered so
+//   shared prefixes meet;
+// - parallel sequences in one context on GPU (the batching lever); one on CPU, where parallel
+//   decoding was slower than sequential (FACTS.md);
+// - generation drives `controlledEvaluate` one token at a time, which returns the top-k logits and
+//   the softmax normaliser for the position: top-k probabilities at a few percent of the cost of
+//   the full 32k-entry probability map.
+import fs from "node:fs";
+import os from "node:os";
+import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
+import { EngineError, toFailure } from "./errors";
+import { resolveThreads, type ThreadsChoice } from "./threads";
+import type {
+  ChatMessage,
+  EngineFailure,
+  EngineInfo,
+  EngineSettings,
+  GeneratedToken,
+  GenerateRequest,
+  GenerateResult,
+  ModelSpec,
+  ScoredPosition,
+  ScoreRequest,
+  ScoreResult,
+  TokenAlternative,
+} from "./types";
+
+type Nlc = typeof NLC;
+type Token = NLC.Token;
+
+export const ENGINE_API_VERSION = "driftlens-engine/1";
+
+export interface EngineOptions {
+  log?: (line: string) => void;
+  /** Directory for the per-machine threads cache (default: the user's cache dir). */
+  cacheDir?: string;
+  /** Called when work on a variant/file starts, so a crash can be attributed. */
+  onBusy?: (variant: string, file: string) => void;
+}
+
+interface SeqSlot {
+  seq: NLC.LlamaContextSequence;
+  busy: boolean;
+}
+
+interface ContextEntry {
+  key: string;
+  context: NLC.LlamaContext;
+  slots: SeqSlot[];
+  waiters: (() => void)[];
+  template: PromptTemplate;
+}
+
+interface ModelEntry {
+  path: string;
+  variant: string;
+  model: NLC.LlamaModel;
+  bytes: number;
+  lastUsed: number;
+  inUse: number;
+  threads: ThreadsChoice;
+  contexts: Map<string, Promise<ContextEntry>>;
+}
+
+interface PromptTemplate {
+  kind: "chat" | "completion";
+  wrapper?: NLC.ChatWrapper;
+  /** Text triggers that end generation in chat mode (e.g. "<|im_end|>" typed as text). */
+  stopTexts: string[];
+}
+
+/** The engine; create with Engine.create, then call from one process only. */
+export class Engine {
+  private nlc!: Nlc;
+  private llama!: NLC.Llama;
+  private readonly models = new Map<string, Promise<ModelEntry>>();
+  private readonly loaded = new Map<string, ModelEntry>();
+  private readonly vocab = new Map<string, Promise<NLC.LlamaModel>>();
+  private lastThreads: ThreadsChoice | undefined;
+  private clock = 0;
+
+  private constructor(
+    readonly settings: EngineSettings,
+    private readonly opts: EngineOptions,
+  ) {}
+
+  static async create(settings: EngineSettings, opts: EngineOptions = {}): Promise<Engine> {
+    const e = new Engine(settings, opts);
+    e.nlc = (await import("node-llama-cpp")) as Nlc;
+    const gpu = settings.gpu === "cpu" ? false : settings.gpu;
+    try {
+      e.llama = await e.nlc.getLlama({
+        gpu,
+        build: "never",
+        logLevel: e.nlc.LlamaLogLevel.error,
+        logger: (level, message) => {
+          const m = message.trim();
+          if (m) e.log(`llama.cpp ${level}: ${m}`);
+        },
+      });
+    } catch (err) {
+      throw new EngineError({
+        kind: "other",
+        message: `Cannot start llama.cpp with gpu "${settings.gpu}": ${(err as Error).message}. Set engine.gpu to "auto" or "cpu" in driftlens.yaml.`,
+      });
+    }
+    return e;
+  }
+
+  get backend(): EngineInfo["backend"] {
+    const g = this.llama.gpu;
+    return g === false ? "cpu" : g;
+  }
+
+  /** Sequences per context: the setting on GPU, 1 on CPU (parallel decoding was slower there). */
+  get sequences(): number {
+    return this.backend === "cpu" ? 1 : Math.max(1, this.settings.parallelSequences);
+  }
+
+  get engineVersion(): string {
+    return `${ENGINE_API_VERSION} node-llama-cpp/${VERSION_CACHE.v ?? "?"}`;
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  async info(): Promise<EngineInfo> {
+    if (!VERSION_CACHE.v) VERSION_CACHE.v = await this.nlc.getModuleVersion().catch(() => "unknown");
+    const threads = this.settings.threads === "auto" ? this.lastThreads : { threads: this.settings.threads, source: "setting" as const };
+    return {
+      backend: this.backend,
+      threads: threads?.threads ?? 0,
+      threadsSource: threads?.source ?? "auto-pending",
+      engineVersion: this.engineVersion,
+      llamaVersion: VERSION_CACHE.v,
+      loadedModels: [...this.loaded.values()].map((m) => ({ variant: m.variant, modelPath: m.path, bytes: m.bytes, threads: m.threads.threads })),
+      sequences: this.sequences,
+      sequencesReason:
+        this.backend === "cpu"
+          ? "CPU backend: one sequence (parallel sequences gave no gain and cost throughput on CPU)"
+          : `GPU backend (${this.backend}): engine.parallelSequences = ${this.settings.parallelSequences}`,
+    };
+  }
+
+  // ---------------------------------------------------------------- models, contexts, sequences
+
+  private async loadModel(spec: ModelSpec): Promise<ModelEntry> {
+    const key = spec.modelPath;
+    let p = this.models.get(key);
+    if (!p) {
+      p = this.doLoadModel(spec);
+      this.models.set(key, p);
+      p.catch(() => this.models.delete(key));
+    }
+    const m = await p;
+    m.lastUsed = ++this.clock;
+    return m;
+  }
+
+  private async doLoadModel(spec: ModelSpec): Promise<ModelEntry> {
+    const file = spec.modelPath;
+    const where = { variant: spec.variant, file };
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      throw new EngineError({
+        kind: "model-missing",
+        message: `Model file not found for variant ${spec.variant}: ${file}. Check the path in driftlens.yaml (or generate the models).`,
+        ...where,
+      });
+    }
+    checkGgufMagic(file, spec.variant, "model");
+    const budget = this.settings.memoryBudgetBytes;
+    if (budget > 0 && size > budget) {
+      throw new EngineError({
+        kind: "out-of-memory",
+        message: `Model for variant ${spec.variant} (${file}, ${mb(size)}) is larger than the engine memory budget (${mb(budget)}). Raise engine.memoryBudget in driftlens.yaml or use a smaller quantization.`,
+        ...where,
+      });
+    }
+    await this.evictFor(size);
+    this.opts.onBusy?.(spec.variant, file);
+    let model: NLC.LlamaModel;
+    try {
+      model = await this.llama.loadModel({ modelPath: file });
+    } catch (err) {
+      throw new EngineError({
+        kind: "model-corrupt",
+        message: `Cannot load the model for variant ${spec.variant} (${file}): ${firstLine(err)}. The file may be truncated or not a GGUF llama.cpp supports; re-download or regenerate it.`,
+        ...where,
+      });
+    }
+    let threads: ThreadsChoice;
+    try {
+      threads = await resolveThreads({
+        setting: this.settings.threads,
+        model,
+        modelBytes: size,
+        backend: this.backend,
+        cacheDir: this.opts.cacheDir,
+        log: (l) => this.log(l),
+      });
+    } catch (err) {
+      await model.dispose().catch(() => {});
+      throw err;
+    }
+    this.lastThreads = threads;
+    const entry: ModelEntry = { path: file, variant: spec.variant, model, bytes: size, lastUsed: ++this.clock, inUse: 0, threads, contexts: new Map() };
+    this.loaded.set(file, entry);
+    this.log(`loaded ${file} (${mb(size)}) for ${spec.variant}; threads ${threads.threads} (${threads.source})`);
+    return entry;
+  }
+
+  /** Unloads least-recently-used idle models until `incoming` more bytes fit in the budget. */
+  private async evictFor(incoming: number): Promise<void> {
+    const budget = this.settings.memoryBudgetBytes;
+    if (budget <= 0) return;
+    const used = () => [...this.loaded.values()].reduce((s, m) => s + m.bytes, 0);
+    while (used() + incoming > budget) {
+      const idle = [...this.loaded.values()].filter((m) => m.inUse === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+      const victim = idle[0];
+      if (!victim) break; // everything is in use; llama.cpp reports a real shortage itself
+      await this.unload(victim);
+    }
+  }
+
+  private async unload(m: ModelEntry): Promise<void> {
+    this.loaded.delete(m.path);
+    this.models.delete(m.path);
+    for (const c of m.contexts.values()) await c.then((e) => e.context.dispose()).catch(() => {});
+    await m.model.dispose().catch(() => {});
+    this.log(`unloaded ${m.path} (LRU)`);
+  }
+
+  private async getContext(m: ModelEntry, spec: ModelSpec): Promise<ContextEntry> {
+    const key = adapterKey(spec);
+    let p = m.contexts.get(key);
+    if (!p) {
+      p = this.createContext(m, spec, key);
+      m.contexts.set(key, p);
+      p.catch(() => m.contexts.delete(key));
+    }
+    return p;
+  }
+
+  private async createContext(m: ModelEntry, spec: ModelSpec, key: string): Promise<ContextEntry> {
+    for (const a of spec.adapters) {
+      if (!fs.existsSync(a.path)) {
+        throw new EngineError({
+          kind: "model-missing",
+          message: `LoRA adapter file not found for variant ${spec.variant}: ${a.path}. Check the adapter's file path.`,
+          variant: spec.variant,
+          file: a.path,
+        });
+      }
+      checkGgufMagic(a.path, spec.variant, "adapter");
+    }
+    this.opts.onBusy?.(spec.variant, spec.adapters.length ? spec.adapters.map((a) => a.path).join(", ") : m.path);
+    let context: NLC.LlamaContext;
+    try {
+      context = await m.model.createContext({
+        contextSize: this.settings.contextSize,
+        sequences: this.sequences,
+        threads: m.threads.threads,
+        ...(spec.adapters.length ? { lora: { adapters: spec.adapters.map((a) => ({ filePath: a.path, scale: a.scale })) } } : {}),
+      });
+    } catch (err) {
+      const msg = firstLine(err);
+      if (spec.adapters.length) {
+        throw new EngineError({
+          kind: "adapter-mismatch",
+          message: `Cannot apply the LoRA adapter(s) of variant ${spec.variant} (${spec.adapters.map((a) => a.path).join(", ")}) to ${m.path}: ${msg}. The adapter was probably trained for another base model or architecture.`,
+          variant: spec.variant,
+          file: spec.adapters[0]!.path,
+        });
+      }
+      const oom = /memory|alloc/i.test(msg);
+      throw new EngineError({
+        kind: oom ? "out-of-memory" : "other",
+        message: `Cannot create a context for variant ${spec.variant} (${m.path}): ${msg}.${oom ? " Lower engine.contextSize or engine.parallelSequences." : ""}`,
+        variant: spec.variant,
+        file: m.path,
+      });
+    }
+    const slots: SeqSlot[] = [];
+    for (let i = 0; i < this.sequences; i++) slots.push({ seq: context.getSequence(), busy: false });
+    return { key, context, slots, waiters: [], template: this.resolveTemplate(m.model) };
+  }
+
+  private resolveTemplate(model: NLC.LlamaModel): PromptTemplate {
+    const tmpl = (model.fileInfo.metadata as { tokenizer?: { chat_template?: string } }).tokenizer?.chat_template;
+    if (!tmpl) return { kind: "completion", stopTexts: [] };
+    try {
+      const wrapper = this.nlc.resolveChatWrapper(model);
+      return { kind: "chat", wrapper, stopTexts: [] };
+    } catch (err) {
+      this.log(`chat template of ${model.filename ?? "model"} not usable (${firstLine(err)}); using plain completion`);
+      return { kind: "completion", stopTexts: [] };
+    }
+  }
+
+  private async acquire(ctx: ContextEntry): Promise<SeqSlot> {
+    for (;;) {
+      const free = ctx.slots.find((s) => !s.busy);
+      if (free) {
+        free.busy = true;
+        return free;
+      }
+      await new Promise<void>((r) => ctx.waiters.push(r));
+    }
+  }
+
+  private release(ctx: ContextEntry, slot: SeqSlot): void {
+    slot.busy = false;
+    ctx.waiters.shift()?.();
+  }
+
+  /** Loads (or reuses) the model and context of a spec and runs `fn` with them pinned. */
+  private async withContext<T>(spec: ModelSpec, fn: (m: ModelEntry, ctx: ContextEntry) => Promise<T>): Promise<T> {
+    const m = await this.loadModel(spec);
+    m.inUse++;
+    try {
+      const ctx = await this.getContext(m, spec);
+      return await fn(m, ctx);
+    } finally {
+      m.inUse--;
+      m.lastUsed = ++this.clock;
+    }
+  }
+
+  // ---------------------------------------------------------------- prompts
+
+  private promptTokens(model: NLC.LlamaModel, tmpl: PromptTemplate, messages: ChatMessage[]): Token[] {
+    if (tmpl.kind === "chat" && tmpl.wrapper) {
+      const history: NLC.ChatHistoryItem[] = [];
+      for (const m of messages) {
+        if (m.role === "system") history.push({ type: "system", text: m.text });
+        else if (m.role === "model") history.push({ type: "model", response: [m.text] });
+        else history.push({ type: "user", text: m.text });
+      }
+      history.push({ type: "model", response: [] });
+      const state = tmpl.wrapper.generateContextState({ chatHistory: history });
+      return state.contextText.tokenize(model.tokenizer);
+    }
+    const text = completionText(messages);
+    const toks = model.tokenize(text);
+    const bos = model.tokens.bos;
+    return bos != null && model.tokens.shouldPrependBosToken ? [bos, ...toks] : toks;
+  }
+
+  /** Makes the sequence hold a prefix of `tokens` and returns what is left to evaluate (≥ 1 token). */
+  private async reuse(seq: NLC.LlamaContextSequence, tokens: Token[]): Promise<Token[]> {
+    const { firstDifferentIndex } = seq.compareContextTokens(tokens);
+    const keep = Math.min(firstDifferentIndex, tokens.length - 1);
+    if (keep < seq.nextTokenIndex) {
+      if (keep === 0) await seq.clearHistory();
+      else await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+    }
+    return tokens.slice(seq.nextTokenIndex);
+  }
+
+  // ---------------------------------------------------------------- generation
+
+  async generate(req: GenerateRequest, onToken?: (t: GeneratedToken) => void, signal?: AbortSignal): Promise<GenerateResult> {
+    return this.withContext(req.model, async (m, ctx) => {
+      const prompt = this.promptTokens(m.model, ctx.template, req.messages);
+      const slot = await this.acquire(ctx);
+      try {
+        return await this.generateOn(m, ctx, slot, req, prompt, onToken, signal);
+      } finally {
+        this.release(ctx, slot);
+      }
+    });
+  }
+
+  /**
+   * Runs a batch: grouped by model + adapter set, each group ordered by prompt tokens so shared
+   * prefixes are adjacent, then spread over the context's sequences. A failing group (missing
+   * file, bad adapter) reports a failure for its requests and the others go on.
+   */
+  async generateMany(
+    reqs: GenerateRequest[],
+    onResult: (r: GenerateResult | { id: string; failure: EngineFailure }) => void,
+    signal?: AbortSignal,
+    onToken?: (id: string, t: GeneratedToken) => void,
+  ): Promise<void> {
+    const groups = new Map<string, GenerateRequest[]>();
+    for (const r of reqs) {
+      const k = `${r.model.modelPath}\u0000${adapterKey(r.model)}`;
+      const g = groups.get(k);
+      if (g) g.push(r);
+      else groups.set(k, [r]);
+    }
+    for (const group of groups.values()) {
+      const spec = group[0]!.model;
+      if (signal?.aborted) {
+        for (const r of group) onResult({ id: r.id, failure: cancelled(r) });
+        continue;
+      }
+      try {
+        await this.withContext(spec, async (m, ctx) => {
+          const items = group.map((r) => ({ r, prompt: this.promptTokens(m.model, ctx.template, r.messages) }));
+          items.sort((a, b) => compareTokens(a.prompt, b.prompt));
+          let next = 0;
+          const worker = async () => {
+            while (next < items.length) {
+              const it = items[next++]!;
+              if (signal?.aborted) {
+                onResult({ id: it.r.id, failure: cancelled(it.r) });
+                continue;
+              }
+              const slot = await this.acquire(ctx);
+              try {
+                const res = await this.generateOn(m, ctx, slot, it.r, it.prompt, onToken ? (t) => onToken(it.r.id, t) : undefined, signal);
+                onResult(res);
+              } catch (err) {
+                onResult({ id: it.r.id, failure: toFailure(err, { variant: it.r.model.variant, file: it.r.model.modelPath }) });
+              } finally {
+                this.release(ctx, slot);
+              }
+            }
+          };
+          await Promise.all(ctx.slots.map(() => worker()));
+        });
+      } catch (err) {
+        const failure = toFailure(err, { variant: spec.variant, file: spec.modelPath });
+        for (const r of group) onResult({ id: r.id, failure });
+      }
+    }
+  }
+
+  private async generateOn(
+    m: ModelEntry,
+    ctx: ContextEntry,
+    slot: SeqSlot,
+    req: GenerateRequest,
+    prompt: Token[],
+    onToken: ((t: GeneratedToken) => void) | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<GenerateResult> {
+    const t0 = performance.now();
+    const model = m.model;
+    const seq = slot.seq;
+    const limit = seq.contextSize;
+    if (prompt.length >= limit) {
+      throw new EngineError({
+        kind: "other",
+        message: `Prompt of ${prompt.length} tokens does not fit the context of ${limit} tokens (variant ${req.model.variant}, ${req.model.modelPath}). Raise engine.contextSize or shorten the prompt.`,
+        variant: req.model.variant,
+        file: req.model.modelPath,
+      });
+    }
+    const maxTokens = Math.min(req.params.maxTokens, limit - prompt.length);
+    const k = req.topLogprobs;
+    const p = req.params;
+    const stops = [...p.stop, ...ctx.template.stopTexts].filter((s) => s.length > 0);
+    const sampling = (step: number) =>
+      p.temperature > 0
+        ? { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: mixSeed(p.seed, step) }
+        : { temperature: 0 };
+    const gen = (step: number) => ({
+      generateNext: {
+        token: true,
+        logits: { filter: { tokens: [] as Token[], includeTop: Math.max(1, k), includeMax: true, includeSelected: true } },
+        totalLogitWeight: true,
+        options: sampling(step),
+      },
+    });
+
+    let input: NLC.ControlledEvaluateInputItem[] = [];
+    const out: GeneratedToken[] = [];
+    const offsets: number[] = [];
+    const ids: Token[] = [];
+    let text = "";
+    let stopReason: GenerateResult["stopReason"] = "maxTokens";
+    let firstAt = 0;
+    if (maxTokens > 0) {
+      const rest = await this.reuse(seq, prompt);
+      input = rest.map((t, i) => (i === rest.length - 1 ? [t, gen(0)] : t));
+    }
+    for (let step = 0; step < maxTokens; step++) {
+      if (signal?.aborted) {
+        stopReason = "cancelled";
+        break;
+      }
+      const res = await seq.controlledEvaluate(input);
+      const next = res[input.length - 1]?.next;
+      const token = next?.token;
+      if (token == null) throw new Error("llama.cpp returned no token");
+      if (step === 0) firstAt = performance.now();
+      if (model.isEogToken(token)) {
+        stopReason = "eos";
+        break;
+      }
+      const dist = topFrom(next?.logits, next?.totalLogitWeight);
+      const chosenProb = dist.probOf(token) ?? next?.confidence ?? 0;
+      const top: TokenAlternative[] = k > 0 ? dist.top.slice(0, k).map(([tok, prob]) => ({ token: tok, text: model.detokenize([tok as Token]), prob })) : [];
+      ids.push(token);
+      const full = model.detokenize(ids);
+      const piece = full.slice(text.length);
+      offsets.push(text.length);
+      text = full;
+      const g: GeneratedToken = { token, text: piece, prob: chosenProb, top };
+      out.push(g);
+      onToken?.(g);
+      const hit = firstStop(text, stops, Math.max(0, offsets[offsets.length - 1]! - maxLen(stops)));
+      if (hit >= 0) {
+        text = text.slice(0, hit);
+        while (out.length > 0 && offsets[out.length - 1]! >= hit) {
+          out.pop();
+          offsets.pop();
+        }
+        stopReason = "stop";
+        break;
+      }
+      input = [[token, gen(step + 1)]];
+    }
+    const wallMs = performance.now() - t0;
+    const genMs = firstAt ? performance.now() - firstAt : 0;
+    return {
+      id: req.id,
+      text,
+      tokens: out,
+      promptTokens: prompt.length,
+      template: ctx.template.kind,
+      stopReason,
+      timeToFirstTokenMs: firstAt ? firstAt - t0 : wallMs,
+      wallMs,
+      tokensPerSecond: out.length > 1 && genMs > 0 ? ((out.length - 1) * 1000) / genMs : out.length ? (out.length * 1000) / wallMs : 0,
+    };
+  }
+
+  // ---------------------------------------------------------------- teacher forcing
+
+  async score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult> {
+    const t0 = performance.now();
+    return this.withContext(req.model, async (m, ctx) => {
+      const prompt = this.promptTokens(m.model, ctx.template, req.messages);
+      const n = req.tokens.length;
+      if (n === 0) return { id: req.id, positions: [], wallMs: performance.now() - t0 };
+      if (prompt.length + n > ctx.slots[0]!.seq.contextSize) {
+        throw new EngineError({
+          kind: "other",
+          message: `Prompt (${prompt.length}) plus forced tokens (${n}) exceed the context of ${ctx.slots[0]!.seq.contextSize} tokens (variant ${req.model.variant}, ${req.model.modelPath}). Raise engine.contextSize.`,
+          variant: req.model.variant,
+          file: req.model.modelPath,
+        });
+      }
+      const slot = await this.acquire(ctx);
+      try {
+        if (signal?.aborted) throw new EngineError(cancelled({ id: req.id, model: req.model }));
+        const rest = await this.reuse(slot.seq, prompt);
+        const K = Math.max(1, req.topK);
+        const forced = req.tokens as Token[];
+        const want = (i: number) => ({
+          generateNext: {
+            logits: { filter: { tokens: [forced[i]!, ...((req.probe?.[i] ?? []) as Token[])], includeTop: K, includeMax: true } },
+            totalLogitWeight: true,
+          },
+        });
+        // Position i's distribution comes out of the item before forced token i: the last prompt
+        // token for i = 0, forced token i-1 otherwise. The last forced token needs no evaluation.
+        const input: NLC.ControlledEvaluateInputItem[] = rest.map((t, j) => (j === rest.length - 1 ? [t, want(0)] : t));
+        const base = input.length - 1;
+        for (let i = 1; i < n; i++) input.push([forced[i - 1]!, want(i)]);
+        const res = await slot.seq.controlledEvaluate(input);
+        const positions: ScoredPosition[] = [];
+        for (let i = 0; i < n; i++) {
+          const next = res[base + i]?.next;
+          const dist = topFrom(next?.logits, next?.totalLogitWeight);
+          const pos: ScoredPosition = {
+            forcedProb: dist.probOf(req.tokens[i]!) ?? 0,
+            top: dist.top.slice(0, req.topK).map(([token, prob]) => ({ token, prob })),
+          };
+          if (req.probe) pos.probe = (req.probe[i] ?? []).map((t) => dist.probOf(t) ?? 0);
+          positions.push(pos);
+        }
+        return { id: req.id, positions, wallMs: performance.now() - t0 };
+      } finally {
+        this.release(ctx, slot);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- tokens
+
+  /** Counts tokens with the model's own vocabulary (vocab-only load, no weights; cached). */
+  async countTokens(modelPath: string, text: string): Promise<number> {
+    let p = this.vocab.get(modelPath);
+    if (!p) {
+      p = (async () => {
+        if (!fs.existsSync(modelPath)) {
+          throw new EngineError({ kind: "model-missing", message: `Model file not found: ${modelPath}. Check the path in driftlens.yaml.`, file: modelPath });
+        }
+        checkGgufMagic(modelPath, modelPath, "model");
+        try {
+          return await this.llama.loadModel({ modelPath, vocabOnly: true });
+        } catch (err) {
+          throw new EngineError({ kind: "model-corrupt", message: `Cannot read the vocabulary of ${modelPath}: ${firstLine(err)}.`, file: modelPath });
+        }
+      })();
+      this.vocab.set(modelPath, p);
+      p.catch(() => this.vocab.delete(modelPath));
+    }
+    const model = await p;
+    return model.tokenize(text).length;
+  }
+
+  /** Tokenizes with the model's vocabulary (no special tokens); exposed for tests and benchmarks. */
+  async tokenize(modelPath: string, text: string): Promise<number[]> {
+    await this.countTokens(modelPath, "");
+    return (await this.vocab.get(modelPath)!).tokenize(text);
+  }
+
+  async dispose(): Promise<void> {
+    for (const m of [...this.loaded.values()]) await this.unload(m);
+    for (const v of this.vocab.values()) await v.then((m) => m.dispose()).catch(() => {});
+    this.vocab.clear();
+    await this.llama?.dispose().catch(() => {});
+  }
+}
+
+const VERSION_CACHE: { v?: string } = {};
+
+// ---------------------------------------------------------------- helpers
+
+/** Plain-completion rendering of messages when the GGUF has no chat template. */
+export function completionText(messages: ChatMessage[]): string {
+  return messages.map((m) => m.text).join("\n\n");
+}
+
+function adapterKey(spec: ModelSpec): string {
+  return spec.adapters.map((a) => `${a.path}@${a.scale}`).join("+");
+}
+
+function compareTokens(a: Token[], b: Token[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+  return a.length - b.length;
+}
+
+/** A per-step seed: reproducible for a request seed, different at every step. */
+function mixSeed(seed: number, step: number): number {
+  let h = (seed ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Probabilities from filtered logits: p = exp(logit - max) / Σ exp(logit - max). */
+function topFrom(logits: Map<Token, number> | undefined, total: number | undefined) {
+  const entries = logits ? [...logits.entries()] : [];
+  let max = -Infinity;
+  for (const [, l] of entries) if (l > max) max = l;
+  const probs = new Map<number, number>();
+  for (const [t, l] of entries) probs.set(t as number, total && total > 0 ? Math.exp(l - max) / total : 0);
+  const top = [...probs.entries()].sort((a, b) => b[1] - a[1]);
+  return { top, probOf: (t: number) => probs.get(t) };
+}
+
+function firstStop(text: string, stops: string[], from: number): number {
+  let best = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s, from);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+function maxLen(stops: string[]): number {
+  return stops.reduce((m, s) => Math.max(m, s.length), 0);
+}
+
+function cancelled(r: { id: string; model: ModelSpec }): EngineFailure {
+  return { kind: "cancelled", message: `Cancelled before generation (case ${r.id}, variant ${r.model.variant}).`, variant: r.model.variant, file: r.model.modelPath };
+}
+
+function firstLine(err: unknown): string {
+  const s = err instanceof Error ? err.message : String(err);
+  return s.split("\n")[0]!.trim();
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+/**
+ * Checks the GGUF magic before llama.cpp sees the file: a non-GGUF file must be a clear error,
+ * not whatever the native loader does with it.
+ */
+function checkGgufMagic(file: string, variant: string, what: "model" | "adapter"): void {
+  const buf = Buffer.alloc(4);
+  let n = 0;
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      n = fs.readSync(fd, buf, 0, 4, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    throw new EngineError({ kind: "model-missing", message: `Cannot read the ${what} file of variant ${variant}: ${file} (${firstLine(err)}).`, variant, file });
+  }
+  if (n < 4 || buf.toString("latin1") !== "GGUF") {
+    throw new EngineError({
+      kind: "model-corrupt",
+      message: `The ${what} file of variant ${variant} is not a GGUF file: ${file}. Re-download or regenerate it.`,
+      variant,
+      file,
+    });
+  }
+}
+
+export function availableCores(): number {
+  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+}

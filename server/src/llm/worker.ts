@@ -1,0 +1,114 @@
+// The engine worker (bundled to dist/engine-worker.js): hosts the Engine in a child process so a
+// native crash or out-of-memory in llama.cpp cannot take down the language server or the CLI.
+// It speaks the zod-validated messages of server/src/protocol/engine.ts over the IPC channel;
+// stdout is never used (the parent's stdout may be the LSP channel).
+import { fromWorkerSchema, toWorkerSchema, type FromWorker, type ToWorker } from "../protocol/engine";
+import { Engine } from "./engine";
+import { EngineError, toFailure } from "./errors";
+import type { EngineSettings } from "./types";
+
+function send(msg: FromWorker): void {
+  // Validating what we send catches contract drift in tests, where it is cheap to find.
+  const ok = fromWorkerSchema.safeParse(msg);
+  if (!ok.success) {
+    process.send?.({ type: "log", line: `engine worker: invalid outgoing ${msg.type}: ${ok.error.message}` });
+    return;
+  }
+  process.send?.(msg);
+}
+
+let settings: EngineSettings | undefined;
+let enginePromise: Promise<Engine> | undefined;
+const aborts = new Map<number, AbortController>();
+
+function engine(): Promise<Engine> {
+  if (!settings) throw new EngineError({ kind: "other", message: "Engine worker got a request before its settings (protocol error)." });
+  enginePromise ??= Engine.create(settings, {
+    log: (line) => send({ type: "log", line }),
+    onBusy: (variant, file) => send({ type: "busy", rid: currentRid, variant, file }),
+  });
+  enginePromise.catch(() => (enginePromise = undefined));
+  return enginePromise;
+}
+
+// The request whose work is running now (the engine runs one model operation at a time per
+// context; for crash attribution the latest started is what matters).
+let currentRid = -1;
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case "init":
+      settings = msg.settings;
+      send({ type: "ready" });
+      return;
+    case "crash":
+      process.abort();
+      return;
+    case "cancel":
+      if (msg.rid === undefined) for (const a of aborts.values()) a.abort();
+      else aborts.get(msg.rid)?.abort();
+      return;
+    default:
+      break;
+  }
+  const rid = msg.rid;
+  const ac = new AbortController();
+  aborts.set(rid, ac);
+  currentRid = rid;
+  try {
+    const e = await engine();
+    switch (msg.type) {
+      case "generate": {
+        send({ type: "busy", rid, variant: msg.req.model.variant, file: msg.req.model.modelPath });
+        const r = await e.generate(msg.req, msg.stream ? (token) => send({ type: "token", rid, id: msg.req.id, token }) : undefined, ac.signal);
+        send({ type: "result", rid, value: r });
+        break;
+      }
+      case "generateMany": {
+        await e.generateMany(
+          msg.reqs,
+          (r) => {
+            if ("failure" in r) send({ type: "item", rid, failure: r });
+            else send({ type: "item", rid, result: r });
+          },
+          ac.signal,
+        );
+        send({ type: "result", rid, value: null });
+        break;
+      }
+      case "score": {
+        send({ type: "busy", rid, variant: msg.req.model.variant, file: msg.req.model.modelPath });
+        send({ type: "result", rid, value: await e.score(msg.req, ac.signal) });
+        break;
+      }
+      case "countTokens":
+        send({ type: "result", rid, value: await e.countTokens(msg.modelPath, msg.text) });
+        break;
+      case "info":
+        send({ type: "result", rid, value: await e.info() });
+        break;
+    }
+  } catch (err) {
+    const ctx =
+      msg.type === "generate" || msg.type === "score"
+        ? { variant: msg.req.model.variant, file: msg.req.model.modelPath }
+        : msg.type === "countTokens"
+          ? { file: msg.modelPath }
+          : undefined;
+    send({ type: "error", rid, failure: toFailure(err, ctx) });
+  } finally {
+    aborts.delete(rid);
+  }
+}
+
+process.on("message", (raw) => {
+  const parsed = toWorkerSchema.safeParse(raw);
+  if (!parsed.success) {
+    send({ type: "log", line: `engine worker: ignored an invalid message: ${parsed.error.message}` });
+    return;
+  }
+  void handle(parsed.data);
+});
+
+// The parent went away: nothing left to serve.
+process.on("disconnect", () => process.exit(0));
