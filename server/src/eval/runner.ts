@@ -1,0 +1,821 @@
+// The eval runner: prompt × eval set × variants → stored runs and an EvalReport (issue 3 JSON).
+//
+// For each target and variant it computes the behavioural fingerprint, resumes an interrupted run
+// with that fingerprint or starts a new one, answers each case from the generation cache when it
+// can, sends only the misses to the engine (started lazily: a fully cached run never starts it,
+// so it loads no model), evaluates assertions, and writes each result as it finishes, so a kill
+// loses at most the cases in flight. A run is marked complete only when every case has a result.
+// A variant whose model cannot be used fails alone, with the variant and file named.
+import fs from "node:fs";
+import path from "node:path";
+import { checkTensorBounds, ggufFacts, readGgufHeader } from "../gguf/reader";
+import type { ChatMessage, EngineFailure, GenerateRequest, GenerateResult, SamplingParams } from "../llm/types";
+import { contentHash, sha256, type AdapterFingerprint, type CachedGeneration, type CaseResultRecord, type RunRecord, type Store, type StoredToken } from "../store/store";
+import { evaluateAssertions, type Assertion, type CaseEvaluation } from "./assertions";
+import { currentEngineVersion } from "./engine-version";
+
+type MaybePromise<T> = T | Promise<T>;
+
+// ---- what the runner needs from its collaborators (structural, so tests and callers can plug in) ----
+
+export interface RunnerCase {
+  id: string | number;
+  vars?: Record<string, unknown>;
+  assert?: Assertion[];
+  tags?: (string | number)[];
+  threshold?: number;
+  range?: { start: { line: number } };
+}
+
+export interface RunnerEvalSet {
+  file?: string;
+  text?: string;
+  cases: RunnerCase[];
+  /** Named slices: tag lists (or {tags}); every tag is also a slice of its own. */
+  slices?: unknown;
+  /** Assertions applied to every case. */
+  defaultAssert?: Assertion[];
+  diagnostics?: { severity: string; message: string; range?: { start: { line: number } } }[];
+}
+
+export interface RunnerPrompt {
+  file?: string;
+  text?: string;
+  model?: string;
+  variant?: { ref: string } | string;
+  config?: Record<string, unknown>;
+  diagnostics?: { severity: string; message: string; range?: { start: { line: number } } }[];
+}
+
+export interface RunnerVariant {
+  id: string;
+  modelPath: string;
+  adapters: { name: string; file?: string; path: string; scale: number }[];
+  isReference?: boolean;
+}
+
+/** The part of Workspace (server/src/artifacts) the runner uses. */
+export interface RunnerWorkspace {
+  prompt(file: string): MaybePromise<RunnerPrompt>;
+  evalSet(file: string): MaybePromise<RunnerEvalSet>;
+  resolveVariant(ref: string): MaybePromise<RunnerVariant>;
+  variants(): MaybePromise<RunnerVariant[]>;
+}
+
+/** A rendered prompt as renderPrompt returns it (only what the runner reads). */
+export interface RenderedLike {
+  messages: { role: string; content: ({ text?: string } | { media?: unknown })[] }[];
+  config?: Record<string, unknown>;
+}
+
+export type RenderFn = (prompt: RunnerPrompt, input: Record<string, unknown>) => Promise<RenderedLike>;
+
+/** The part of EngineClient the runner uses. */
+export interface RunnerEngine {
+  generateMany(reqs: GenerateRequest[], onResult: (r: GenerateResult | { id: string; failure: EngineFailure }) => void, signal?: AbortSignal): Promise<void>;
+  info(): Promise<{ backend: string; threads: number; engineVersion?: string }>;
+}
+
+export interface EvalTarget {
+  promptFile: string;
+  evalSetFile: string;
+}
+
+export interface EvalProgress {
+  done: number;
+  total: number;
+  generated: number;
+  cached: number;
+  failed: number;
+  /** Generated tokens per second over this call so far. */
+  tokensPerSecond: number;
+  /** Estimated time left, ms (null before anything was generated). */
+  etaMs: number | null;
+  variant?: string;
+  promptFile?: string;
+  message?: string;
+}
+
+export interface CaseEvent {
+  runId: string;
+  promptFile: string;
+  evalSetFile: string;
+  variant: string;
+  case: EvalCaseReport;
+  line?: number;
+}
+
+export interface RunEvalsOptions {
+  workspace: RunnerWorkspace;
+  store: Store;
+  /** The engine, or a function starting it (called only when some case is not cached). */
+  engine: RunnerEngine | (() => Promise<RunnerEngine>);
+  targets: EvalTarget[];
+  /** Variant refs; default: the prompt's driftlens.variant or model, else each family's reference. */
+  variants?: string[];
+  /** Run seed (default 0); each case's seed is derived from it and the case id. */
+  seed?: number;
+  /** Ignore the generation cache (results are still written to it). */
+  noCache?: boolean;
+  /** Only these case ids (the run's fingerprint includes the selection). */
+  caseIds?: string[];
+  signal?: AbortSignal;
+  onProgress?: (p: EvalProgress) => void;
+  onCaseResult?: (e: CaseEvent) => void;
+  /** Renders a prompt with a case's vars (default: the artifacts renderer). */
+  render?: RenderFn;
+  /** Whether `javascript` assertions may run. */
+  trusted?: boolean;
+  /** Embeddings for `similar` assertions, when an embedding model is configured. */
+  embed?: (texts: string[]) => Promise<number[][]>;
+  /** Top alternatives recorded per token (default 5). */
+  topLogprobs?: number;
+  /** Memory budget, bytes: a model file larger than this fails before loading. */
+  memoryBudgetBytes?: number;
+  /** Engine version for fingerprints and cache keys (default: computed without starting the engine). */
+  engineVersion?: string;
+  /** Git commit of the workspace, recorded with artifact versions when known. */
+  gitCommit?: string;
+}
+
+// ---- the report (issue 3 JSON; fields beyond the issue's are additions, none renamed) ----
+
+export interface EvalCaseReport {
+  id: string;
+  pass: boolean;
+  score: number;
+  output: string;
+  tokens: StoredToken[];
+  cached: boolean;
+  assertions: { type: string; pass: boolean; score: number; message: string }[];
+  tags: string[];
+  error?: string;
+  timings: CaseResultRecord["timings"];
+}
+
+export interface EvalRunSummary {
+  cases: number;
+  passed: number;
+  failed: number;
+  errors: number;
+  passRate: number;
+  generated: number;
+  cached: number;
+  tokensPerSecond: number;
+  wallMs: number;
+}
+
+export interface EvalRunReport {
+  /** Store run id (null when the variant failed before a run could be recorded). */
+  id: string | null;
+  fingerprint: string | null;
+  variant: string;
+  promptFile: string;
+  evalSetFile: string;
+  status: "complete" | "failed" | "cancelled";
+  /** Why the run failed (names the variant and file). */
+  error?: string;
+  promptHash: string;
+  evalSetHash: string;
+  modelFingerprint: string | null;
+  modelPath: string | null;
+  adapters: AdapterFingerprint[];
+  params: Record<string, unknown>;
+  seed: number;
+  engineVersion: string;
+  backend: string | null;
+  threads: number | null;
+  /** True when this call resumed an interrupted run. */
+  resumed: boolean;
+  summary: EvalRunSummary;
+  slices: Record<string, { cases: number; passed: number; passRate: number }>;
+  cases: EvalCaseReport[];
+}
+
+export interface EvalReport {
+  runs: EvalRunReport[];
+  /** Problems that stopped a whole target (unreadable prompt, bad variant ref, …). */
+  errors: { promptFile: string; evalSetFile: string; message: string }[];
+}
+
+/** A configuration problem that stops the whole call (no targets, no variants). */
+export class EvalConfigError extends Error {}
+
+// ---- helpers ----
+
+/** Per-case seed: 31 bits of sha256(run seed, case id), stable across runs and machines. */
+export function caseSeed(runSeed: number, caseId: string): number {
+  return parseInt(sha256(`${runSeed}\u0000${caseId}`).slice(0, 8), 16) >>> 1;
+}
+
+/** Sampling parameters from a rendered prompt's config (Dotprompt/Genkit names), with defaults. */
+export function samplingFrom(config: Record<string, unknown> | undefined): Omit<SamplingParams, "seed"> {
+  const c = config ?? {};
+  const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+  const stop = Array.isArray(c.stopSequences) ? c.stopSequences.map(String) : Array.isArray(c.stop) ? (c.stop as unknown[]).map(String) : [];
+  const p: Omit<SamplingParams, "seed"> = {
+    temperature: num(c.temperature) ?? 0,
+    maxTokens: Math.max(1, Math.floor(num(c.maxOutputTokens) ?? num(c.maxTokens) ?? 64)),
+    stop,
+  };
+  const topK = num(c.topK);
+  const topP = num(c.topP);
+  if (topK !== undefined) p.topK = topK;
+  if (topP !== undefined) p.topP = topP;
+  return p;
+}
+
+export function toChatMessages(r: RenderedLike): ChatMessage[] {
+  const roles = new Set(["system", "user", "model", "tool"]);
+  return r.messages.map((m) => ({
+    role: (roles.has(m.role) ? m.role : m.role === "assistant" ? "model" : "user") as ChatMessage["role"],
+    text: m.content.map((p) => ("text" in p && typeof p.text === "string" ? p.text : "")).join(""),
+  }));
+}
+
+/** Generation cache key: everything that determines a generation's output. */
+export function generationKey(input: {
+  messages: ChatMessage[];
+  modelFingerprint: string;
+  adapters: { fingerprint: string; scale: number }[];
+  params: SamplingParams;
+  engineVersion: string;
+  topLogprobs: number;
+}): string {
+  return sha256(
+    JSON.stringify([
+      "gen/1",
+      input.messages.map((m) => [m.role, m.text]),
+      input.modelFingerprint,
+      input.adapters.map((a) => [a.fingerprint, a.scale]),
+      [input.params.temperature, input.params.topK ?? null, input.params.topP ?? null, input.params.maxTokens, input.params.stop, input.params.seed],
+      input.engineVersion,
+      input.topLogprobs,
+    ]),
+  );
+}
+
+function errorsOf(diags: RunnerPrompt["diagnostics"]): string[] {
+  return (diags ?? []).filter((d) => d.severity === "error").map((d) => `${d.range ? `line ${d.range.start.line + 1}: ` : ""}${d.message}`);
+}
+
+function readText(file: string, doc: { text?: string }): string {
+  if (typeof doc.text === "string") return doc.text;
+  return fs.readFileSync(file, "utf8");
+}
+
+function sliceDefs(slices: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (!slices || typeof slices !== "object") return out;
+  const entries: [string, unknown][] = Array.isArray(slices)
+    ? slices.map((s) => [String((s as { name?: unknown }).name ?? ""), s] as [string, unknown])
+    : Object.entries(slices as Record<string, unknown>);
+  for (const [name, def] of entries) {
+    if (!name) continue;
+    if (Array.isArray(def)) out[name] = def.map(String);
+    else if (def && typeof def === "object" && Array.isArray((def as { tags?: unknown }).tags)) out[name] = ((def as { tags: unknown[] }).tags ?? []).map(String);
+  }
+  return out;
+}
+
+function slicesFor(cases: EvalCaseReport[], defs: Record<string, string[]>): EvalRunReport["slices"] {
+  const out: EvalRunReport["slices"] = {};
+  const add = (name: string, c: EvalCaseReport) => {
+    const s = (out[name] ??= { cases: 0, passed: 0, passRate: 0 });
+    s.cases++;
+    if (c.pass) s.passed++;
+  };
+  for (const c of cases) {
+    for (const t of new Set(c.tags)) add(t, c);
+    for (const [name, tags] of Object.entries(defs)) if (!c.tags.includes(name) && c.tags.some((t) => tags.includes(t))) add(name, c);
+  }
+  for (const s of Object.values(out)) s.passRate = s.cases ? s.passed / s.cases : 0;
+  return out;
+}
+
+function summarize(cases: EvalCaseReport[], generated: number, cached: number, genTokens: number, genMs: number, wallMs: number): EvalRunSummary {
+  const passed = cases.filter((c) => c.pass).length;
+  const errors = cases.filter((c) => c.error !== undefined).length;
+  return {
+    cases: cases.length,
+    passed,
+    failed: cases.length - passed,
+    errors,
+    passRate: cases.length ? passed / cases.length : 0,
+    generated,
+    cached,
+    tokensPerSecond: genMs > 0 ? genTokens / (genMs / 1000) : 0,
+    wallMs,
+  };
+}
+
+function toCaseReport(r: CaseResultRecord): EvalCaseReport {
+  return {
+    id: r.caseId,
+    pass: r.pass,
+    score: r.score,
+    output: r.output,
+    tokens: r.tokens,
+    cached: r.cached,
+    assertions: r.assertions.map((a) => ({ type: a.type, pass: a.pass, score: a.score, message: a.message })),
+    tags: r.tags,
+    ...(r.error !== null ? { error: r.error } : {}),
+    timings: r.timings,
+  };
+}
+
+const VARIANT_FAILURES = new Set<EngineFailure["kind"]>(["model-missing", "model-corrupt", "adapter-mismatch", "out-of-memory", "crashed"]);
+
+/**
+ * Checks a variant's files before any model is loaded: present, a readable GGUF whose tensors fit
+ * in the file, within the memory budget, adapters that are LoRA files for the same architecture.
+ * Returns a message naming the variant and the file, or undefined when all is well.
+ */
+export function precheckVariant(v: RunnerVariant, memoryBudgetBytes?: number): string | undefined {
+  const check = (file: string, what: string): { arch?: string; isLora: boolean } | string => {
+    if (!fs.existsSync(file)) return `variant ${v.id}: ${what} ${file} does not exist; fix its path in driftlens.yaml or create the file`;
+    try {
+      const h = readGgufHeader(file);
+      const bounds = checkTensorBounds(h);
+      if (bounds.length) return `variant ${v.id}: ${what} ${file} is truncated or corrupt (${bounds[0]}); re-download or regenerate it`;
+      const f = ggufFacts(h);
+      return { arch: f.architecture, isLora: f.isLora };
+    } catch (e) {
+      return `variant ${v.id}: ${what} ${file} is not a readable GGUF file (${(e as Error).message}); re-download or regenerate it`;
+    }
+  };
+  const base = check(v.modelPath, "model file");
+  if (typeof base === "string") return base;
+  if (memoryBudgetBytes !== undefined && memoryBudgetBytes > 0) {
+    const size = fs.statSync(v.modelPath).size;
+    if (size > memoryBudgetBytes) {
+      return `variant ${v.id}: model file ${v.modelPath} (${(size / 2 ** 20).toFixed(0)} MiB) is larger than the engine memory budget (${(memoryBudgetBytes / 2 ** 20).toFixed(0)} MiB); raise engine.memoryBudget in driftlens.yaml or use a smaller quantization`;
+    }
+  }
+  for (const a of v.adapters) {
+    const ad = check(a.path, `adapter ${a.name} file`);
+    if (typeof ad === "string") return ad;
+    if (!ad.isLora) return `variant ${v.id}: adapter ${a.name} file ${a.path} is not a LoRA adapter GGUF`;
+    if (ad.arch && base.arch && ad.arch !== base.arch) {
+      return `variant ${v.id}: adapter ${a.name} (${a.path}) is for architecture '${ad.arch}' but the model ${v.modelPath} is '${base.arch}'; use an adapter trained for this base model`;
+    }
+  }
+  return undefined;
+}
+
+let defaultRender: RenderFn | undefined;
+
+/** Registers the artifacts renderer (server/src/artifacts) used when runEvals gets no `render`. */
+export function setDefaultRender(fn: RenderFn): void {
+  defaultRender = fn;
+}
+
+// ---- the runner ----
+
+interface PreparedCase {
+  id: string;
+  ord: number;
+  tags: string[];
+  vars: Record<string, unknown>;
+  assert: Assertion[];
+  threshold?: number;
+  line?: number;
+  messages?: ChatMessage[];
+  params?: Omit<SamplingParams, "seed">;
+  renderError?: string;
+}
+
+export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
+  const { workspace: ws, store } = opts;
+  const report: EvalReport = { runs: [], errors: [] };
+  const seed = opts.seed ?? 0;
+  const topLogprobs = opts.topLogprobs ?? 5;
+  const engineVersion = opts.engineVersion ?? currentEngineVersion();
+  const render = opts.render ?? defaultRender;
+  if (!render) throw new EvalConfigError("no prompt renderer is available (internal: pass `render` to runEvals)");
+  let enginePromise: Promise<RunnerEngine> | undefined;
+  const getEngine = (): Promise<RunnerEngine> => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
+  const caseFilter = opts.caseIds ? new Set(opts.caseIds) : undefined;
+
+  // 1. Load and render every target once (rendering does not depend on the variant).
+  interface Prepared {
+    target: EvalTarget;
+    prompt: RunnerPrompt;
+    evalSet: RunnerEvalSet;
+    promptHash: string;
+    evalSetHash: string;
+    cases: PreparedCase[];
+    variants: string[];
+  }
+  const prepared: Prepared[] = [];
+  for (const target of opts.targets) {
+    const fail = (message: string) => report.errors.push({ promptFile: target.promptFile, evalSetFile: target.evalSetFile, message });
+    let prompt: RunnerPrompt;
+    let evalSet: RunnerEvalSet;
+    try {
+      prompt = await ws.prompt(target.promptFile);
+      evalSet = await ws.evalSet(target.evalSetFile);
+    } catch (e) {
+      fail(`cannot read ${target.promptFile} / ${target.evalSetFile}: ${(e as Error).message}`);
+      continue;
+    }
+    const pErr = errorsOf(prompt.diagnostics);
+    if (pErr.length) {
+      fail(`${target.promptFile} has errors: ${pErr.slice(0, 3).join("; ")}`);
+      continue;
+    }
+    const eErr = errorsOf(evalSet.diagnostics);
+    if (eErr.length && evalSet.cases.length === 0) {
+      fail(`${target.evalSetFile} has errors: ${eErr.slice(0, 3).join("; ")}`);
+      continue;
+    }
+    const promptText = readText(target.promptFile, prompt);
+    const evalText = readText(target.evalSetFile, evalSet);
+    const promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: opts.gitCommit }).hash;
+    const evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: opts.gitCommit }).hash;
+    const seen = new Set<string>();
+    const cases: PreparedCase[] = [];
+    let ord = 0;
+    for (const c of evalSet.cases) {
+      const id = String(c.id);
+      const myOrd = ord++;
+      if (caseFilter && !caseFilter.has(id)) continue;
+      if (seen.has(id)) continue; // duplicate ids are a diagnostic of the eval set; the first wins
+      seen.add(id);
+      const pc: PreparedCase = {
+        id,
+        ord: myOrd,
+        tags: (c.tags ?? []).map(String),
+        vars: c.vars ?? {},
+        assert: [...(evalSet.defaultAssert ?? []), ...(c.assert ?? [])],
+        ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+        ...(c.range ? { line: c.range.start.line } : {}),
+      };
+      try {
+        const r = await render(prompt, pc.vars);
+        pc.messages = toChatMessages(r);
+        pc.params = samplingFrom({ ...(prompt.config ?? {}), ...(r.config ?? {}) });
+      } catch (e) {
+        pc.renderError = `case ${id}: the prompt could not be rendered: ${(e as Error).message}`;
+      }
+      cases.push(pc);
+    }
+    let variants = opts.variants?.length ? opts.variants : undefined;
+    if (!variants) {
+      const own = typeof prompt.variant === "string" ? prompt.variant : (prompt.variant?.ref ?? prompt.model);
+      if (own) variants = [own];
+      else {
+        const refs = (await ws.variants()).filter((v) => v.isReference);
+        variants = refs.map((v) => v.id);
+      }
+    }
+    if (variants.length === 0) {
+      fail(`no model variant to run ${target.promptFile} on: set 'model:' in the prompt, pass --variant, or configure models in driftlens.yaml`);
+      continue;
+    }
+    prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, cases, variants });
+  }
+
+  // 2. Progress accounting across everything.
+  const total = prepared.reduce((n, p) => n + p.cases.length * p.variants.length, 0);
+  const t0 = performance.now();
+  const prog = { done: 0, generated: 0, cached: 0, failed: 0, genTokens: 0, genMs: 0, genDone: 0, genPending: 0 };
+  const emit = (variant?: string, promptFile?: string, message?: string) => {
+    if (!opts.onProgress) return;
+    const elapsed = performance.now() - t0;
+    const perGen = prog.genDone > 0 ? elapsed / prog.genDone : null;
+    const remaining = total - prog.done;
+    opts.onProgress({
+      done: prog.done,
+      total,
+      generated: prog.generated,
+      cached: prog.cached,
+      failed: prog.failed,
+      tokensPerSecond: elapsed > 0 ? prog.genTokens / (elapsed / 1000) : 0,
+      etaMs: remaining === 0 ? 0 : perGen === null ? null : perGen * remaining,
+      ...(variant ? { variant } : {}),
+      ...(promptFile ? { promptFile } : {}),
+      ...(message ? { message } : {}),
+    });
+  };
+  emit(undefined, undefined, "starting");
+
+  // 3. Each target × variant.
+  for (const p of prepared) {
+    const defs = sliceDefs(p.evalSet.slices);
+    for (const ref of p.variants) {
+      if (opts.signal?.aborted) break;
+      const runReport = await runVariant(p, ref, defs);
+      report.runs.push(runReport);
+    }
+  }
+  return report;
+
+  async function runVariant(p: Prepared, ref: string, defs: Record<string, string[]>): Promise<EvalRunReport> {
+    const vt0 = performance.now();
+    const base: EvalRunReport = {
+      id: null,
+      fingerprint: null,
+      variant: ref,
+      promptFile: p.target.promptFile,
+      evalSetFile: p.target.evalSetFile,
+      status: "failed",
+      promptHash: p.promptHash,
+      evalSetHash: p.evalSetHash,
+      modelFingerprint: null,
+      modelPath: null,
+      adapters: [],
+      params: {},
+      seed,
+      engineVersion,
+      backend: null,
+      threads: null,
+      resumed: false,
+      summary: summarize([], 0, 0, 0, 0, 0),
+      slices: {},
+      cases: [],
+    };
+    const failEarly = (message: string): EvalRunReport => {
+      prog.done += p.cases.length;
+      prog.failed += p.cases.length;
+      emit(ref, p.target.promptFile, message);
+      return { ...base, error: message, summary: { ...summarize([], 0, 0, 0, 0, performance.now() - vt0), cases: p.cases.length, failed: p.cases.length, errors: p.cases.length } };
+    };
+    let variant: RunnerVariant;
+    try {
+      variant = await ws.resolveVariant(ref);
+    } catch (e) {
+      return failEarly(`variant ${ref}: ${(e as Error).message}`);
+    }
+    base.variant = variant.id;
+    base.modelPath = variant.modelPath;
+    let modelFingerprint: string;
+    const adapters: AdapterFingerprint[] = [];
+    try {
+      if (!fs.existsSync(variant.modelPath)) throw new Error(`model file ${variant.modelPath} does not exist; fix its path in driftlens.yaml or create the file`);
+      modelFingerprint = await store.fingerprintFile(variant.modelPath);
+      for (const a of variant.adapters) {
+        if (!fs.existsSync(a.path)) throw new Error(`adapter ${a.name} file ${a.path} does not exist; fix 'file:' in ${a.file ?? "its adapter config"}`);
+        adapters.push({ name: a.name, file: a.file ?? a.path, fingerprint: await store.fingerprintFile(a.path), scale: a.scale });
+      }
+    } catch (e) {
+      return failEarly(`variant ${variant.id}: ${(e as Error).message}`);
+    }
+    base.modelFingerprint = modelFingerprint;
+    base.adapters = adapters;
+    // The run-level params: the prompt's (every case shares the prompt's config).
+    const runParams = { ...samplingFrom(p.prompt.config), topLogprobs } as Record<string, unknown>;
+    base.params = runParams;
+    const fingerprint = sha256(
+      JSON.stringify([
+        "run/1",
+        p.promptHash,
+        p.evalSetHash,
+        modelFingerprint,
+        adapters.map((a) => [a.fingerprint, a.scale]),
+        runParams,
+        seed,
+        engineVersion,
+        opts.caseIds ? [...opts.caseIds].sort() : null,
+      ]),
+    );
+    base.fingerprint = fingerprint;
+
+    let run: RunRecord | undefined = store.claimResumableRun(fingerprint);
+    const resumed = run !== undefined;
+    run ??= store.createRun({
+      fingerprint,
+      variant: variant.id,
+      promptFile: p.target.promptFile,
+      evalSetFile: p.target.evalSetFile,
+      promptHash: p.promptHash,
+      evalSetHash: p.evalSetHash,
+      modelFingerprint,
+      adapters,
+      params: runParams,
+      seed,
+      engineVersion,
+      caseCount: p.cases.length,
+      meta: { modelPath: variant.modelPath, noCache: Boolean(opts.noCache) },
+    });
+    const runId = run.id;
+    base.id = runId;
+    base.resumed = resumed;
+
+    const byId = new Map<string, CaseResultRecord>();
+    for (const r of store.results(runId)) byId.set(r.caseId, r);
+    let generated = 0;
+    let cachedCount = 0;
+    let genTokens = 0;
+    let genMs = 0;
+    let backend: string | null = run.backend;
+    let threads: number | null = run.threads;
+
+    const publish = (rec: CaseResultRecord, pc: PreparedCase) => {
+      byId.set(rec.caseId, rec);
+      prog.done++;
+      if (!rec.pass) prog.failed++;
+      opts.onCaseResult?.({ runId, promptFile: p.target.promptFile, evalSetFile: p.target.evalSetFile, variant: variant.id, case: toCaseReport(rec), ...(pc.line !== undefined ? { line: pc.line } : {}) });
+      emit(variant.id, p.target.promptFile);
+    };
+
+    const evaluate = async (pc: PreparedCase, text: string, latencyMs: number): Promise<CaseEvaluation> =>
+      evaluateAssertions(pc.assert, text, {
+        vars: pc.vars,
+        latencyMs,
+        trusted: opts.trusted ?? false,
+        ...(opts.embed ? { embed: opts.embed } : {}),
+        ...(pc.threshold !== undefined ? { threshold: pc.threshold } : {}),
+        extra: { caseId: pc.id, tags: pc.tags, variant: variant.id, prompt: p.target.promptFile },
+      });
+
+    const record = (pc: PreparedCase, gen: Pick<CachedGeneration, "text" | "tokens" | "timeToFirstTokenMs" | "wallMs" | "tokensPerSecond" | "promptTokens">, ev: CaseEvaluation, cached: boolean, key: string | null, error: string | null): CaseResultRecord => ({
+      caseId: pc.id,
+      ord: pc.ord,
+      pass: error === null && ev.pass,
+      score: error === null ? ev.score : 0,
+      output: gen.text,
+      tokens: gen.tokens,
+      assertions: ev.assertions.map((a) => ({ type: a.type, pass: a.pass, score: a.score, message: a.message, weight: a.weight })),
+      tags: pc.tags,
+      cached,
+      genKey: key,
+      error,
+      timings: { timeToFirstTokenMs: gen.timeToFirstTokenMs, wallMs: gen.wallMs, tokensPerSecond: gen.tokensPerSecond, promptTokens: gen.promptTokens },
+    });
+
+    // Stored results of a resumed run count as done.
+    for (const pc of p.cases) {
+      const r = byId.get(pc.id);
+      if (r) {
+        prog.done++;
+        if (!r.pass) prog.failed++;
+      }
+    }
+    if (byId.size) emit(variant.id, p.target.promptFile, `resuming ${byId.size} stored results`);
+
+    // Cache pass.
+    interface Miss {
+      pc: PreparedCase;
+      key: string;
+      req: GenerateRequest;
+    }
+    const misses: Miss[] = [];
+    const emptyGen = { text: "", tokens: [], timeToFirstTokenMs: 0, wallMs: 0, tokensPerSecond: 0, promptTokens: 0 };
+    for (const pc of p.cases) {
+      if (byId.has(pc.id)) continue;
+      if (pc.renderError || !pc.messages || !pc.params) {
+        const rec = record(pc, emptyGen, { pass: false, score: 0, assertions: [] }, false, null, pc.renderError ?? "not rendered");
+        store.putResult(runId, rec);
+        publish(rec, pc);
+        continue;
+      }
+      const params: SamplingParams = { ...pc.params, seed: caseSeed(seed, pc.id) };
+      const key = generationKey({ messages: pc.messages, modelFingerprint, adapters, params, engineVersion, topLogprobs });
+      const hit = opts.noCache ? undefined : store.getGeneration(key);
+      if (hit) {
+        const ev = await evaluate(pc, hit.text, hit.wallMs);
+        const rec = record(pc, hit, ev, true, key, null);
+        store.putResult(runId, rec);
+        cachedCount++;
+        prog.cached++;
+        backend ??= hit.backend;
+        threads ??= hit.threads;
+        publish(rec, pc);
+        continue;
+      }
+      misses.push({
+        pc,
+        key,
+        req: {
+          id: pc.id,
+          model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })) },
+          messages: pc.messages,
+          params,
+          topLogprobs,
+        },
+      });
+    }
+
+    let runError: string | undefined;
+    let cancelled = false;
+    if (misses.length && !opts.signal?.aborted) {
+      runError = precheckVariant(variant, opts.memoryBudgetBytes);
+      if (!runError) {
+        try {
+          const engine = await getEngine();
+          try {
+            backend = (await engine.info()).backend;
+          } catch {
+            // reported below if generation fails too
+          }
+          const byReq = new Map(misses.map((m) => [m.pc.id, m]));
+          const writes: Promise<void>[] = [];
+          await engine.generateMany(
+            misses.map((m) => m.req),
+            (r) => {
+              const m = byReq.get(r.id);
+              if (!m) return;
+              byReq.delete(r.id);
+              if ("failure" in r) {
+                if (r.failure.kind === "cancelled") cancelled = true;
+                else if (VARIANT_FAILURES.has(r.failure.kind)) runError ??= r.failure.message.includes(variant.id) ? r.failure.message : `variant ${variant.id}: ${r.failure.message}`;
+                else {
+                  // A failure of this case alone (e.g. its prompt exceeds the context): recorded as an error.
+                  const rec = record(m.pc, emptyGen, { pass: false, score: 0, assertions: [] }, false, null, `case ${m.pc.id}: ${r.failure.message}`);
+                  store.putResult(runId, rec);
+                  publish(rec, m.pc);
+                }
+                return;
+              }
+              if (r.stopReason === "cancelled") {
+                cancelled = true;
+                return;
+              }
+              writes.push(
+                (async () => {
+                  const ev = await evaluate(m.pc, r.text, r.wallMs);
+                  const rec = record(m.pc, r, ev, false, m.key, null);
+                  store.putGenerationAndResult(
+                    {
+                      key: m.key,
+                      text: r.text,
+                      tokens: r.tokens,
+                      promptTokens: r.promptTokens,
+                      template: r.template,
+                      stopReason: r.stopReason,
+                      timeToFirstTokenMs: r.timeToFirstTokenMs,
+                      wallMs: r.wallMs,
+                      tokensPerSecond: r.tokensPerSecond,
+                      backend,
+                      threads,
+                      engineVersion,
+                    },
+                    runId,
+                    rec,
+                  );
+                  generated++;
+                  genTokens += r.tokens.length;
+                  genMs += r.wallMs;
+                  prog.generated++;
+                  prog.genDone++;
+                  prog.genTokens += r.tokens.length;
+                  publish(rec, m.pc);
+                })(),
+              );
+            },
+            opts.signal,
+          ).catch((e: unknown) => {
+            const f = (e as { failure?: EngineFailure }).failure;
+            if (f?.kind === "cancelled") cancelled = true;
+            else runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
+          });
+          await Promise.all(writes);
+          if (opts.signal?.aborted) cancelled = true;
+          try {
+            const info = await engine.info();
+            backend = info.backend;
+            threads = info.threads;
+            store.setRunEngine(runId, backend, threads);
+          } catch {
+            // the engine may be gone after a crash; the run keeps what it knew
+          }
+        } catch (e) {
+          const f = (e as { failure?: EngineFailure }).failure;
+          runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
+        }
+      }
+    } else if (opts.signal?.aborted && misses.length) cancelled = true;
+    if (!resumed && backend !== null && run.backend === null && !misses.length) store.setRunEngine(runId, backend, threads);
+
+    const cases = p.cases.flatMap((pc) => {
+      const r = byId.get(pc.id);
+      return r ? [toCaseReport(r)] : [];
+    });
+    const wallMs = performance.now() - vt0;
+    const summary = summarize(cases, generated, cachedCount, genTokens, genMs, wallMs);
+    const out: EvalRunReport = { ...base, backend, threads, summary, slices: slicesFor(cases, defs), cases, status: "complete" };
+    if (cases.length === p.cases.length && !runError) {
+      store.completeRun(runId, summary as unknown as Record<string, unknown>);
+      return out;
+    }
+    const missing = p.cases.length - cases.length;
+    if (runError) {
+      store.failRun(runId, runError, summary as unknown as Record<string, unknown>);
+      prog.done += missing;
+      prog.failed += missing;
+      emit(variant.id, p.target.promptFile, runError);
+      return { ...out, status: "failed", error: runError, summary: { ...summary, cases: p.cases.length, failed: summary.failed + missing, errors: summary.errors + missing } };
+    }
+    const msg = cancelled ? `cancelled with ${missing} of ${p.cases.length} cases not run; run the same command again to resume` : `${missing} cases got no result`;
+    store.failRun(runId, msg, summary as unknown as Record<string, unknown>);
+    return { ...out, status: cancelled ? "cancelled" : "failed", error: msg };
+  }
+}
+
+/** Absolute path helper for callers that accept workspace-relative targets. */
+export function resolveTarget(root: string, t: EvalTarget): EvalTarget {
+  return { promptFile: path.resolve(root, t.promptFile), evalSetFile: path.resolve(root, t.evalSetFile) };
+}
+
+export { contentHash };
