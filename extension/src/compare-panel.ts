@@ -1,0 +1,170 @@
+// The compare-models webview host: one panel per prompt. It runs the prompt's eval sets on the
+// picked variants (driftlens/run with compare), streams each finished case into the grid, then
+// sends per-variant stats (tokens/s, time to first token, memory, KL divergence from the reference).
+import path from "node:path";
+import * as vscode from "vscode";
+import type { CaseResult } from "../../server/src/protocol/runs";
+import { CompareFromWebviewSchema, type Cell, type CompareToWebview, type VariantStats } from "../../webviews/src/protocol/messages";
+import { fetchTestTree } from "./commands";
+import type { Ctx } from "./ctx";
+import { webviewHtml, webviewOptions } from "./webview-html";
+
+export class ComparePanel {
+  static readonly panels = new Map<string, ComparePanel>();
+  private readonly subs: vscode.Disposable[] = [];
+  private runToken: vscode.CancellationTokenSource | undefined;
+  /** Resolves with the number of painted cells each time the webview reports a full paint. */
+  painted = new vscode.EventEmitter<{ cells: number; ms: number }>();
+
+  static async show(ctx: Ctx, promptFile: string): Promise<ComparePanel> {
+    const have = ComparePanel.panels.get(promptFile);
+    if (have) {
+      have.panel.reveal();
+      return have;
+    }
+    const panel = vscode.window.createWebviewPanel("driftlens.compare", `Compare: ${path.basename(promptFile)}`, vscode.ViewColumn.Beside, webviewOptions(ctx.extension.extensionUri));
+    const p = new ComparePanel(ctx, panel, promptFile);
+    ComparePanel.panels.set(promptFile, p);
+    return p;
+  }
+
+  private constructor(
+    private readonly ctx: Ctx,
+    readonly panel: vscode.WebviewPanel,
+    private readonly promptFile: string,
+  ) {
+    panel.webview.html = webviewHtml(panel.webview, ctx.extension.extensionUri, "compare", `Compare ${path.basename(promptFile)}`);
+    this.subs.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw)),
+    );
+  }
+
+  private post(m: CompareToWebview): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const r = CompareFromWebviewSchema.safeParse(raw);
+    if (!r.success) return this.ctx.log.warn(`compare webview sent a malformed message: ${r.error.issues[0]?.message}`);
+    const m = r.data;
+    switch (m.type) {
+      case "ready":
+        return this.init();
+      case "run":
+        return this.run(m.variants, m.caseIds);
+      case "cancel":
+        this.runToken?.cancel();
+        return;
+      case "export": {
+        const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: m.markdown });
+        await vscode.window.showTextDocument(doc, vscode.ViewColumn.Active);
+        return;
+      }
+      case "openCase": {
+        const file = path.resolve(path.dirname(this.promptFile), m.evalSet);
+        const tree = await fetchTestTree(this.ctx);
+        const c = tree?.evalSets.find((s) => s.file === file || s.file === m.evalSet)?.cases.find((x) => x.id === m.caseId);
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(c ? (tree!.evalSets.find((s) => s.cases.includes(c))!.file) : file));
+        await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, selection: c ? new vscode.Range(c.line, 0, c.line, 0) : undefined });
+        return;
+      }
+      case "painted":
+        this.painted.fire({ cells: m.cells, ms: m.ms });
+        return;
+    }
+  }
+
+  private async init(): Promise<void> {
+    const tree = await fetchTestTree(this.ctx);
+    const sets = (tree?.evalSets ?? []).filter((s) => s.promptFile === this.promptFile);
+    const variants = tree?.variants ?? [];
+    const defaults = this.ctx.settings().run.defaultVariants.filter((v) => variants.includes(v));
+    const reference = tree?.references.find((r) => variants.includes(r)) ?? null;
+    this.post({
+      type: "init",
+      prompt: vscode.workspace.asRelativePath(this.promptFile),
+      variants,
+      selected: defaults.length ? defaults : variants.slice(0, 4),
+      reference,
+      cases: sets.flatMap((s) => s.cases.map((c) => ({ id: c.id, tags: c.tags, evalSet: path.relative(path.dirname(this.promptFile), s.file) }))),
+      trusted: this.ctx.trusted,
+    });
+  }
+
+  /** Runs the prompt on `variants` and streams the cells; public for the command and tests. */
+  async run(variants: string[], caseIds?: string[]): Promise<void> {
+    this.runToken?.cancel();
+    const cts = new vscode.CancellationTokenSource();
+    this.runToken = cts;
+    const tree = await fetchTestTree(this.ctx);
+    const reference = tree?.references.find((r) => variants.includes(r)) ?? variants[0] ?? null;
+    this.post({ type: "started", variants, reference });
+    // Batch cells: one postMessage per animation-frame-ish tick, not per case.
+    let pending: Cell[] = [];
+    let flush: NodeJS.Timeout | undefined;
+    const onCase = (r: CaseResult) => {
+      pending.push({
+        caseId: r.caseId,
+        variant: r.variant,
+        output: r.output,
+        pass: r.pass,
+        error: r.error,
+        cached: r.cached,
+        assertions: r.assertions.map((a) => ({ type: a.type, pass: a.pass, message: a.message, expected: a.expected })),
+        tokens: r.tokens,
+        tokensPerSecond: r.tokensPerSecond ?? null,
+        timeToFirstTokenMs: r.timeToFirstTokenMs ?? null,
+        wallMs: r.wallMs ?? null,
+      });
+      flush ??= setTimeout(() => {
+        flush = undefined;
+        const cells = pending;
+        pending = [];
+        this.post({ type: "cells", cells });
+      }, 50);
+    };
+    const result = await this.ctx.runs.run(
+      { file: this.promptFile, variants, caseIds, compare: true },
+      { title: `Driftlens: comparing ${variants.length} variants`, token: cts.token, onCase, onProgress: (done, total) => this.post({ type: "progress", done, total }) },
+    );
+    clearTimeout(flush);
+    if (pending.length) this.post({ type: "cells", cells: pending });
+    const stats = statsFrom(result.compare, result.summaries);
+    if (stats.length) this.post({ type: "stats", stats });
+    this.post({ type: "done", status: result.status, message: result.message });
+  }
+
+  dispose(): void {
+    this.runToken?.cancel();
+    ComparePanel.panels.delete(this.promptFile);
+    for (const s of this.subs) s.dispose();
+    this.painted.dispose();
+  }
+}
+
+/** Per-variant stats from the CompareReport (issue 5 JSON) and the run summaries, tolerant of missing parts. */
+function statsFrom(compare: unknown, summaries: { variant: string; cases: number; passed: number; tokensPerSecond: number | null }[]): VariantStats[] {
+  const out = new Map<string, VariantStats>();
+  const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : null);
+  for (const s of summaries) {
+    out.set(s.variant, { variant: s.variant, passRate: s.cases ? s.passed / s.cases : null, tokensPerSecond: s.tokensPerSecond, timeToFirstTokenMs: null, tokens: null, memoryBytes: null, kldMean: null });
+  }
+  const variants = (compare as { variants?: unknown[] } | undefined)?.variants;
+  if (Array.isArray(variants)) {
+    for (const v of variants as Record<string, unknown>[]) {
+      if (typeof v.variant !== "string") continue;
+      const prev = out.get(v.variant);
+      out.set(v.variant, {
+        variant: v.variant,
+        passRate: num(v.passRate) ?? prev?.passRate ?? null,
+        tokensPerSecond: num(v.tokensPerSecond) ?? prev?.tokensPerSecond ?? null,
+        timeToFirstTokenMs: num(v.timeToFirstTokenMs),
+        tokens: prev?.tokens ?? null,
+        memoryBytes: num(v.memoryBytes),
+        kldMean: num((v.kld as Record<string, unknown> | undefined)?.mean),
+      });
+    }
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,184 @@
+// The one context object (after rust-analyzer's ctx.ts): owns the LanguageClient, the log, the
+// status bar, and two disposable lists — extension lifetime and client lifetime — so a server
+// restart re-creates every client-bound listener and leaks nothing.
+import path from "node:path";
+import * as vscode from "vscode";
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
+import { parseServerSettings } from "../../server/src/protocol/settings";
+import { createCommands } from "./commands";
+import { DeltaDecorations, LastRunLenses } from "./lenses";
+import { RunManager } from "./runs";
+import { chooseRuntime, type NodeRuntime, type RuntimeChoice } from "./server-runtime";
+import { StatusBar } from "./status";
+import { EvalTestController } from "./testing";
+
+/** Files the server cares about; also the document selector (by pattern, so a user's language override still works). */
+export const ARTIFACT_GLOB = "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml}";
+export const LANGUAGES = ["driftlens-prompt", "driftlens-eval", "driftlens-eval-jsonl", "driftlens-adapter", "driftlens-config"];
+
+type Disposable = { dispose(): unknown };
+
+export class Ctx {
+  readonly log: vscode.LogOutputChannel;
+  readonly runs: RunManager;
+  readonly status: StatusBar;
+  client: LanguageClient | undefined;
+  runtime: RuntimeChoice | undefined;
+  /** Resolves when the current client has started (or failed to). */
+  ready: Promise<void> = Promise.resolve();
+  private readonly extSubs: Disposable[] = [];
+  private clientSubs: Disposable[] = [];
+  private readonly clientListeners: ((client: LanguageClient) => void)[] = [];
+  private starting: Promise<void> | undefined;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel("Driftlens", { log: true });
+    this.extSubs.push(this.log);
+    this.status = new StatusBar(this);
+    this.extSubs.push(this.status);
+    this.runs = new RunManager(this);
+    this.extSubs.push(this.runs);
+  }
+
+  get extensionRoot(): string {
+    return this.extension.extensionUri.fsPath;
+  }
+
+  get trusted(): boolean {
+    return vscode.workspace.isTrusted;
+  }
+
+  settings() {
+    const raw = vscode.workspace.getConfiguration().get<Record<string, unknown>>("driftlens") ?? {};
+    const { settings, problems } = parseServerSettings(raw);
+    for (const p of problems) this.log.warn(`ignoring invalid setting ${p}`);
+    return settings;
+  }
+
+  pushExt(...d: Disposable[]): void {
+    this.extSubs.push(...d);
+  }
+
+  pushClient(...d: Disposable[]): void {
+    this.clientSubs.push(...d);
+  }
+
+  /** Called with each new client once it has started (now, if one is running). */
+  onClient(fn: (client: LanguageClient) => void): void {
+    this.clientListeners.push(fn);
+    if (this.client?.isRunning()) fn(this.client);
+  }
+
+  async activate(): Promise<void> {
+    void vscode.commands.executeCommand("setContext", "driftlens.active", true);
+    for (const [id, handler] of Object.entries(createCommands(this))) {
+      this.pushExt(vscode.commands.registerCommand(id, handler));
+    }
+    const lenses = new LastRunLenses(this);
+    this.pushExt(lenses, vscode.languages.registerCodeLensProvider([{ scheme: "file", pattern: "**/*.prompt" }, { scheme: "file", pattern: "**/*.eval.{yaml,yml,jsonl}" }], lenses));
+    this.pushExt(new DeltaDecorations(this));
+    this.pushExt(new EvalTestController(this));
+    this.pushExt(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration("driftlens.server")) void this.restart("server settings changed");
+      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.restart("workspace trusted")),
+    );
+    // Activation returns once the client has started: the status bar, CodeLens and tests need it.
+    await this.start();
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart().finally(() => (this.starting = undefined));
+    this.ready = this.starting;
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    const t0 = Date.now();
+    const s = this.settings();
+    const cache = {
+      get: (k: string) => this.extension.globalState.get<NodeRuntime>(`runtime:${k}`),
+      set: (k: string, v: NodeRuntime) => void this.extension.globalState.update(`runtime:${k}`, v),
+    };
+    // nodePath is a restricted setting: in an untrusted workspace only the user's own value counts.
+    const configured = s.server.nodePath;
+    this.runtime = await chooseRuntime({ extensionRoot: this.extensionRoot, configured, cache });
+    const rt = this.runtime.runtime;
+    if (this.runtime.problem) {
+      this.log.error(this.runtime.problem);
+      void vscode.window.showErrorMessage(this.runtime.problem, "Open Settings", "Show Log").then((pick) => {
+        if (pick === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", "driftlens.server.nodePath");
+        if (pick === "Show Log") this.log.show();
+      });
+    }
+    const serverJs = path.join(this.extensionRoot, "dist", "server.js");
+    const env = { ...process.env, ...s.server.extraEnv, DRIFTLENS_TRUSTED: this.trusted ? "1" : "0" };
+    const serverOptions: ServerOptions =
+      rt && !rt.isHost
+        ? { command: rt.path, args: [serverJs, "--stdio"], transport: TransportKind.stdio, options: { env } }
+        : { module: serverJs, transport: TransportKind.ipc, options: { env } };
+    this.log.info(`starting the language server with ${rt ? `${rt.isHost ? "the extension host's runtime" : rt.path} ${rt.version} (ABI ${rt.abi})` : "the extension host's runtime"}; native modules built for ABI ${this.runtime.expectedAbi ?? "unknown"}`);
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [
+        ...LANGUAGES.map((language) => ({ scheme: "file", language })),
+        { scheme: "file", pattern: ARTIFACT_GLOB },
+      ],
+      outputChannel: this.log,
+      initializationOptions: { ...s, trusted: this.trusted },
+      synchronize: { configurationSection: "driftlens" },
+      diagnosticCollectionName: "driftlens",
+    };
+    const client = new LanguageClient("driftlens", "Driftlens", serverOptions, clientOptions);
+    this.client = client;
+    try {
+      await client.start();
+    } catch (e) {
+      this.log.error(`the language server did not start: ${e instanceof Error ? e.message : String(e)}`);
+      void vscode.window.showErrorMessage("Driftlens: the language server did not start. See the Driftlens log for why.", "Show Log").then((p) => p && this.log.show());
+      this.status.setServerState("failed");
+      return;
+    }
+    this.log.info(`language server started in ${Date.now() - t0} ms`);
+    this.status.setServerState("running");
+    for (const fn of this.clientListeners) {
+      try {
+        fn(client);
+      } catch (e) {
+        this.log.error(`client listener failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const d of this.clientSubs.splice(0)) {
+      try {
+        d.dispose();
+      } catch {
+        /* already gone */
+      }
+    }
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.stop(5000).catch((e: unknown) => this.log.warn(`stopping the language server: ${e instanceof Error ? e.message : String(e)}`));
+    this.status.setServerState("stopped");
+  }
+
+  async restart(why: string): Promise<void> {
+    this.log.info(`restarting the language server (${why})`);
+    await this.starting?.catch(() => undefined);
+    await this.stop();
+    await this.start();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    for (const d of this.extSubs.splice(0).reverse()) {
+      try {
+        d.dispose();
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+// Which Node runs the language server. The server loads native modules (better-sqlite3) built for
+// one Node ABI (process.versions.modules); VS Code desktop runs extensions on Electron, code-server
+// on its own Node 24, and npm built the binary with the system Node. So: try the configured Node,
+// then the first `node` on PATH, then the extension host's own runtime, and take the first whose
+// ABI matches the binary. When none does, say which ABI is needed and how to fix it.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+export interface NodeRuntime {
+  /** Executable path; for the extension host's own runtime, process.execPath. */
+  path: string;
+  version: string;
+  abi: string;
+  /** True for the extension host's own runtime (needs ELECTRON_RUN_AS_NODE on Electron). */
+  isHost: boolean;
+}
+
+export interface RuntimeChoice {
+  runtime: NodeRuntime | null;
+  /** ABI the native modules were built for, null when unknown (then any Node >= 20 is taken). */
+  expectedAbi: string | null;
+  /** Set when no candidate matches: what happened and what to do. */
+  problem?: string;
+  tried: NodeRuntime[];
+}
+
+const ABI_TO_NODE: Record<string, string> = { "108": "18", "115": "20", "120": "21", "127": "22", "131": "23", "137": "24", "141": "25" };
+
+/** The ABI better-sqlite3 was compiled for, from node-gyp's config.gypi beside the binary. */
+export function nativeAbi(extensionRoot: string): string | null {
+  const gypi = path.join(extensionRoot, "node_modules", "better-sqlite3", "build", "config.gypi");
+  try {
+    const m = /"node_module_version":\s*(\d+)/.exec(fs.readFileSync(gypi, "utf8"));
+    return m?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function findOnPath(name: string, envPath = process.env.PATH ?? ""): string | null {
+  for (const dir of envPath.split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+export type ProbeCache = { get(key: string): NodeRuntime | undefined; set(key: string, v: NodeRuntime): void };
+
+/** Asks a Node executable for its version and ABI (cached by path, size and mtime). */
+export function probe(nodePath: string, cache?: ProbeCache): Promise<NodeRuntime | null> {
+  let key = "";
+  try {
+    const st = fs.statSync(nodePath);
+    key = `${nodePath}:${st.size}:${st.mtimeMs}`;
+    const hit = cache?.get(key);
+    if (hit) return Promise.resolve(hit);
+  } catch {
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve) => {
+    execFile(nodePath, ["-p", "process.versions.modules + ' ' + process.version"], { timeout: 10_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" } }, (err, stdout) => {
+      const m = /^(\d+) (v[\d.]+)/.exec(String(stdout).trim());
+      if (err || !m) return resolve(null);
+      const rt: NodeRuntime = { path: nodePath, abi: m[1]!, version: m[2]!, isHost: false };
+      cache?.set(key, rt);
+      resolve(rt);
+    });
+  });
+}
+
+function major(version: string): number {
+  return Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
+}
+
+export async function chooseRuntime(opts: { extensionRoot: string; configured: string; cache?: ProbeCache; envPath?: string }): Promise<RuntimeChoice> {
+  const expectedAbi = nativeAbi(opts.extensionRoot);
+  const host: NodeRuntime = { path: process.execPath, version: process.version, abi: process.versions.modules, isHost: true };
+  const tried: NodeRuntime[] = [];
+  const candidates: string[] = [];
+  if (opts.configured) candidates.push(opts.configured);
+  const onPath = findOnPath("node", opts.envPath);
+  if (onPath && !candidates.includes(onPath)) candidates.push(onPath);
+  const ok = (rt: NodeRuntime) => major(rt.version) >= 20 && (expectedAbi === null || rt.abi === expectedAbi);
+  for (const c of candidates) {
+    const rt = await probe(c, opts.cache);
+    if (!rt) continue;
+    tried.push(rt);
+    if (ok(rt)) return { runtime: rt, expectedAbi, tried };
+  }
+  tried.push(host);
+  if (ok(host)) return { runtime: host, expectedAbi, tried };
+  const want = expectedAbi ? `ABI ${expectedAbi} (Node ${ABI_TO_NODE[expectedAbi] ?? "?"}.x)` : "Node 20 or newer";
+  const seen = tried.map((t) => `${t.isHost ? "VS Code's own runtime" : t.path} is ${t.version} (ABI ${t.abi})`).join("; ");
+  const problem =
+    `Driftlens cannot start its language server: its native module better-sqlite3 needs ${want}, and ${seen}. ` +
+    `Fix: install Node ${expectedAbi ? ABI_TO_NODE[expectedAbi] ?? "20" : "20"} and set "driftlens.server.nodePath" to it, ` +
+    `or rebuild the module for the Node you have: cd "${opts.extensionRoot}" && npm rebuild better-sqlite3.`;
+  return { runtime: tried[0] ?? host, expectedAbi, problem, tried };
+}
