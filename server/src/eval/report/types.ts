@@ -92,7 +92,8 @@ export interface CompareVariant {
   tokensPerSecond: number | null;
   timeToFirstTokenMs: number | null;
   memoryBytes: number | null;
-  runIds: string[];
+  /** Behavioural fingerprints of the runs behind these numbers (the store holds them). */
+  runFingerprints: string[];
 }
 
 export interface CompareReport {

@@ -1,0 +1,317 @@
+// `compareVariants`: what a quantization or adapter does to the user's own evals. Runs (or reuses
+// from the store's cache, through runEvals, which records every run with its full fingerprint)
+// the eval sets on each variant and its reference, then compares them case by case: paired pass
+// rates overall and per slice, flips, and teacher-forced divergence (kld.ts) of every case.
+import fs from "node:fs";
+import type { ChatMessage, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
+import type { Store } from "../store/store";
+import { caseDivergence, DEFAULT_KLD_TOP_K, identicalCase, poolDivergence, type CaseDivergence } from "./kld";
+import type { CaseKld, CompareFlip, CompareReport, CompareVariant, SliceKld } from "./report/types";
+import {
+  runEvals,
+  toChatMessages,
+  type EvalCaseReport,
+  type EvalReport,
+  type EvalRunReport,
+  type EvalTarget,
+  type RenderFn,
+  type RunnerEngine,
+  type RunnerVariant,
+  type RunnerWorkspace,
+} from "./runner";
+import { clean, comparePaired, type GateSettings } from "./stats";
+
+export type { CompareReport } from "./report/types";
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What compare needs to know about a variant beyond what the runner uses. */
+export interface CompareVariantInfo extends RunnerVariant {
+  quant?: string;
+  /** The family's reference; for an adapter variant, its base. */
+  referenceId?: string;
+  family?: string;
+}
+
+export interface CompareWorkspace extends RunnerWorkspace {
+  resolveVariant(ref: string): MaybePromise<CompareVariantInfo>;
+}
+
+/** The engine calls compare makes: generation (through runEvals) and teacher forcing. */
+export interface CompareEngine extends RunnerEngine {
+  score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult>;
+  info(): Promise<{ backend: string; threads: number; engineVersion?: string; loadedModels?: { modelPath: string; bytes: number }[] }>;
+}
+
+export interface CompareOptions {
+  workspace: CompareWorkspace;
+  store: Store;
+  /** The engine, or a function starting it (compare needs it for divergence even on a cached run). */
+  engine: CompareEngine | (() => Promise<CompareEngine>);
+  targets: EvalTarget[];
+  /** Variants to compare (refs); their references are run too. */
+  variants: string[];
+  /** Compare every variant against this one instead of its own reference. */
+  reference?: string;
+  gate: GateSettings;
+  /** KL divergence over the reference's top-K (default 20). */
+  topK?: number;
+  seed?: number;
+  noCache?: boolean;
+  /** Renders a prompt with a case's vars; the same one runEvals uses. */
+  render?: RenderFn;
+  signal?: AbortSignal;
+  onProgress?: Parameters<typeof runEvals>[0]["onProgress"];
+  /** Progress lines for the divergence phase. */
+  log?: (line: string) => void;
+  trusted?: boolean;
+  memoryBudgetBytes?: number;
+  gitCommit?: string;
+}
+
+export class CompareError extends Error {}
+
+/** Case key across eval sets: the same id may exist in two sets. */
+const keyOf = (run: EvalRunReport, c: { id: string }) => `${run.evalSetFile}\u0000${run.promptFile}\u0000${c.id}`;
+
+function toSpec(v: RunnerVariant): ModelSpec {
+  return { variant: v.id, modelPath: v.modelPath, adapters: v.adapters.map((a) => ({ path: a.path, scale: a.scale })) };
+}
+
+export async function compareVariants(opts: CompareOptions): Promise<CompareReport> {
+  const ws = opts.workspace;
+  const topK = opts.topK ?? DEFAULT_KLD_TOP_K;
+  if (!Number.isInteger(topK) || topK < 1) throw new CompareError(`--top-k must be a positive integer, not ${topK}`);
+  if (opts.variants.length === 0) throw new CompareError("nothing to compare: give --family or --variant (or configure models in driftlens.yaml)");
+  if (opts.targets.length === 0) throw new CompareError("no eval sets to run: give --evals FILE, or add eval sets that name their prompt");
+
+  // 1. Resolve every variant and the reference each is compared against.
+  const resolved = new Map<string, CompareVariantInfo>();
+  const resolve = async (ref: string): Promise<CompareVariantInfo> => {
+    const hit = resolved.get(ref);
+    if (hit) return hit;
+    let v: CompareVariantInfo;
+    try {
+      v = await ws.resolveVariant(ref);
+    } catch (e) {
+      throw new CompareError(e instanceof Error ? e.message : String(e));
+    }
+    resolved.set(ref, v);
+    resolved.set(v.id, v);
+    return v;
+  };
+  const forced = opts.reference ? await resolve(opts.reference) : undefined;
+  const pairs: { cand: CompareVariantInfo; ref: CompareVariantInfo }[] = [];
+  for (const ref of opts.variants) {
+    const cand = await resolve(ref);
+    const refId = forced?.id ?? cand.referenceId ?? cand.id;
+    pairs.push({ cand, ref: await resolve(refId) });
+  }
+  // The report's reference: the forced one, else the first pair's (usually the family's).
+  const reportRef = forced ?? pairs[0]!.ref;
+  const order: string[] = [];
+  const addOrder = (id: string) => {
+    if (!order.includes(id)) order.push(id);
+  };
+  addOrder(reportRef.id);
+  for (const p of pairs) {
+    addOrder(p.ref.id);
+    addOrder(p.cand.id);
+  }
+
+  // 2. Run (or reuse) every eval on every variant involved.
+  let enginePromise: Promise<CompareEngine> | undefined;
+  const getEngine = () => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
+  const report: EvalReport = await runEvals({
+    workspace: ws,
+    store: opts.store,
+    engine: getEngine,
+    targets: opts.targets,
+    variants: order,
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.noCache ? { noCache: true } : {}),
+    ...(opts.render ? { render: opts.render } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
+    ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
+    ...(opts.gitCommit ? { gitCommit: opts.gitCommit } : {}),
+  });
+  if (report.errors.length) throw new CompareError(report.errors.map((e) => e.message).join("; "));
+  const runsOf = (id: string) => report.runs.filter((r) => r.variant === id || resolved.get(r.variant)?.id === id);
+  for (const id of order) {
+    const bad = runsOf(id).find((r) => r.status !== "complete");
+    if (bad) throw new CompareError(bad.error ?? `variant ${id}: the run of ${bad.evalSetFile} did not complete`);
+    if (runsOf(id).length === 0) throw new CompareError(`variant ${id}: nothing was run`);
+  }
+
+  // 3. Messages per case, for teacher forcing (rendering does not depend on the variant).
+  const render = opts.render;
+  const messagesCache = new Map<string, Promise<ChatMessage[]>>();
+  const evalCache = new Map<string, Promise<Map<string, Record<string, unknown>>>>();
+  const varsOf = (file: string) => {
+    let p = evalCache.get(file);
+    if (!p) {
+      p = Promise.resolve(ws.evalSet(file)).then((es) => new Map(es.cases.map((c) => [String(c.id), c.vars ?? {}])));
+      evalCache.set(file, p);
+    }
+    return p;
+  };
+  const messagesFor = (run: EvalRunReport, caseId: string): Promise<ChatMessage[]> => {
+    const key = keyOf(run, { id: caseId });
+    let p = messagesCache.get(key);
+    if (!p) {
+      p = (async () => {
+        if (!render) throw new CompareError("internal: compare needs the prompt renderer to teacher-force outputs");
+        const prompt = await ws.prompt(run.promptFile);
+        const vars = (await varsOf(run.evalSetFile)).get(caseId) ?? {};
+        return toChatMessages(await render(prompt, vars));
+      })();
+      messagesCache.set(key, p);
+    }
+    return p;
+  };
+
+  // 4. Reference distributions, scored once per (reference, case) and shared by its candidates.
+  const refScores = new Map<string, Promise<ScoreResult>>();
+  const scoreRef = (ref: CompareVariantInfo, run: EvalRunReport, c: EvalCaseReport): Promise<ScoreResult> => {
+    const key = `${ref.id}\u0000${keyOf(run, c)}`;
+    let p = refScores.get(key);
+    if (!p) {
+      p = (async () =>
+        (await getEngine()).score(
+          { id: c.id, model: toSpec(ref), messages: await messagesFor(run, c.id), tokens: c.tokens.map((t) => t.token), topK },
+          opts.signal,
+        ))();
+      refScores.set(key, p);
+    }
+    return p;
+  };
+
+  const variantsOut: CompareVariant[] = [];
+  const fileBytes = (p: string) => {
+    try {
+      return fs.statSync(p).size;
+    } catch {
+      return null;
+    }
+  };
+  let info: Awaited<ReturnType<CompareEngine["info"]>> | undefined;
+
+  for (const id of order) {
+    const cand = resolved.get(id)!;
+    const pair = pairs.find((p) => p.cand.id === id);
+    const ref = pair?.ref ?? (id === reportRef.id ? reportRef : resolved.get(cand.referenceId ?? id) ?? cand);
+    const isReference = ref.id === cand.id;
+    const candRuns = runsOf(cand.id);
+    const refRuns = runsOf(ref.id);
+    const refCases = new Map<string, { run: EvalRunReport; c: EvalCaseReport }>();
+    for (const run of refRuns) for (const c of run.cases) refCases.set(keyOf(run, c), { run, c });
+
+    const paired: { id: string; tags: string[]; base: boolean; head: boolean }[] = [];
+    const flips: CompareFlip[] = [];
+    const divergences: (CaseDivergence & { evalSet: string; tags: string[] })[] = [];
+    for (const run of candRuns) {
+      for (const c of run.cases) {
+        const r = refCases.get(keyOf(run, c));
+        if (!r) continue;
+        const label = candRuns.length > 1 || refRuns.length > 1 ? `${run.evalSetFile}#${c.id}` : c.id;
+        paired.push({ id: label, tags: c.tags, base: r.c.pass, head: c.pass });
+        if (r.c.pass !== c.pass) flips.push({ id: c.id, from: r.c.pass ? "pass" : "fail", to: c.pass ? "pass" : "fail", tags: c.tags, evalSet: run.evalSetFile });
+        let d: CaseDivergence;
+        if (isReference || r.c.error || c.error) {
+          d = identicalCase(c.id, isReference ? c.tokens.length : 0);
+        } else {
+          const refTokens = r.c.tokens.map((t) => t.token);
+          const refScore = await scoreRef(ref, r.run, r.c);
+          const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+          const candScore = await (await getEngine()).score(
+            { id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe },
+            opts.signal,
+          );
+          d = caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
+        }
+        divergences.push({ ...d, evalSet: run.evalSetFile, tags: c.tags });
+      }
+    }
+    opts.log?.(`${cand.id}: ${paired.length} cases compared with ${ref.id}`);
+
+    const cmp = comparePaired(cand.id, paired, opts.gate);
+    const pooled = poolDivergence(divergences);
+    const sliceNames = [...new Set(divergences.flatMap((d) => d.tags))].sort();
+    const kldSlices: SliceKld[] = sliceNames.map((name) => {
+      const p = poolDivergence(divergences.filter((d) => d.tags.includes(name)));
+      return { name, ...p.kld, positions: p.positions, top1Agreement: p.top1Agreement };
+    });
+    kldSlices.sort((a, b) => b.mean - a.mean || (a.name < b.name ? -1 : 1));
+    const kldCases: CaseKld[] = divergences
+      .map((d) => ({
+        id: d.id,
+        evalSet: d.evalSet,
+        positions: d.positions,
+        ...d.kld,
+        top1Agreement: d.top1Agreement,
+        meanDeltaP: d.meanDeltaP,
+        firstDivergence: d.firstDivergence,
+      }))
+      .sort((a, b) => b.mean - a.mean || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+    // Speed: from the generations themselves (cached results keep their original timings).
+    const allCases = candRuns.flatMap((r) => r.cases).filter((c) => !c.error && c.tokens.length > 0);
+    const tps = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.tokensPerSecond ?? 0), 0) / allCases.length) : null;
+    const ttft = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.timeToFirstTokenMs ?? 0), 0) / allCases.length) : null;
+    if (!info && enginePromise) info = await (await enginePromise).info().catch(() => undefined);
+    const loaded = info?.loadedModels?.find((m) => m.modelPath === cand.modelPath);
+
+    variantsOut.push({
+      variant: cand.id,
+      quant: cand.quant ?? null,
+      isReference,
+      comparedTo: ref.id,
+      fileBytes: fileBytes(cand.modelPath),
+      cases: cmp.overall.cases,
+      passRate: cmp.overall.headPassRate,
+      referencePassRate: cmp.overall.basePassRate,
+      delta: cmp.overall.delta,
+      ci: cmp.overall.ci,
+      pValue: cmp.overall.pValue,
+      slices: cmp.slices.map((s) => ({
+        name: s.name,
+        cases: s.cases,
+        passRate: s.headPassRate,
+        basePassRate: s.basePassRate,
+        delta: s.delta,
+        ci: s.ci,
+        pValue: s.pValue,
+        minDetectableDrop: s.minDetectableDrop,
+        regressions: s.regressions,
+        fixes: s.fixes,
+        failsGate: s.failsGate,
+      })),
+      kld: pooled.kld,
+      top1Agreement: pooled.top1Agreement,
+      meanDeltaP: pooled.meanDeltaP,
+      divergedCases: pooled.divergedCases,
+      kldSlices,
+      kldCases,
+      flips: flips.sort((a, b) => (a.evalSet < b.evalSet ? -1 : a.evalSet > b.evalSet ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+      gate: isReference ? { passed: true, reasons: [], warnings: [] } : { passed: cmp.passed, reasons: cmp.reasons, warnings: cmp.warnings },
+      tokensPerSecond: tps,
+      timeToFirstTokenMs: ttft,
+      memoryBytes: loaded?.bytes ?? null,
+      runFingerprints: candRuns.map((r) => r.fingerprint).filter((x): x is string => x !== null),
+    });
+  }
+
+  const reasons = variantsOut.flatMap((v) => v.gate.reasons);
+  return {
+    reference: reportRef.id,
+    evalSets: [...new Set(opts.targets.map((t) => t.evalSetFile))],
+    topK,
+    gate: { ...opts.gate, passed: reasons.length === 0, reasons },
+    variants: variantsOut,
+  };
+}
+
+/** The fields of a compare report that vary run to run (for tests and tools that diff reports). */
+export const COMPARE_TIMING_FIELDS = ["tokensPerSecond", "timeToFirstTokenMs", "memoryBytes"] as const;

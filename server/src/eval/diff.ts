@@ -1,0 +1,317 @@
+// `diffRefs`: what a prompt or eval-set change did to the evals, between two git revisions.
+//
+// Each side is a Workspace whose artifact files are overlaid with their contents at that revision
+// (read with `git cat-file --batch`, i.e. `git show REF:path`, never checked out), so nothing on
+// disk is touched and unchanged files are shared. The eval sets covering every changed prompt run
+// on both sides through runEvals (cached by content: an unchanged case costs no generation, and
+// every run lands in the store with its fingerprint), and the results are paired case by case.
+import path from "node:path";
+import { diffWords } from "diff";
+import type { Store } from "../store/store";
+import { changedFiles, gitToplevel, GitError, relPath, absPath, resolveRef, showFiles, type FileChange } from "./git";
+import type { DiffCase, DiffFlip, DiffPrompt, DiffReport, WordDiffPart } from "./report/types";
+import { runEvals, type EvalReport, type EvalRunReport, type EvalTarget, type RenderFn, type RunnerEngine, type RunnerWorkspace } from "./runner";
+import { comparePaired, type GateSettings } from "./stats";
+
+export type { DiffReport } from "./report/types";
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** The part of Workspace (server/src/artifacts) diff uses; files are absolute paths. */
+export interface DiffWorkspace extends RunnerWorkspace {
+  setOverlay(file: string, text: string | undefined): void;
+  evalSetsFor(promptFile: string): MaybePromise<string[]>;
+  promptFor(evalSetFile: string): MaybePromise<string | undefined | null>;
+}
+
+export interface DiffOptions {
+  /** The workspace root (the folder of driftlens.yaml); may be below the repository's top. */
+  root: string;
+  /** Base revision (default HEAD). */
+  base?: string;
+  /** Head revision (default: the working tree). */
+  head?: string;
+  /** Variants to run on (default: each prompt's own). */
+  variants?: string[];
+  store: Store;
+  engine: RunnerEngine | (() => Promise<RunnerEngine>);
+  gate: GateSettings;
+  /** A fresh Workspace for `root` (one per side). */
+  createWorkspace: (root: string) => DiffWorkspace;
+  seed?: number;
+  noCache?: boolean;
+  render?: RenderFn;
+  signal?: AbortSignal;
+  onProgress?: Parameters<typeof runEvals>[0]["onProgress"];
+  trusted?: boolean;
+  memoryBudgetBytes?: number;
+}
+
+/** A usage/config problem (exit 2): missing revision, not a repository, a run that could not start. */
+export class DiffError extends Error {}
+
+export const PROMPT_RE = /\.prompt$/;
+export const EVALSET_RE = /\.eval\.(ya?ml|jsonl)$/;
+const CONFIG_RE = /(^|\/)driftlens\.ya?ml$/;
+const isArtifact = (p: string) => PROMPT_RE.test(p) || EVALSET_RE.test(p) || /\.adapter\.ya?ml$/.test(p) || CONFIG_RE.test(p) || /(^|\/)_[^/]+\.prompt$/.test(p);
+
+export function wordDiff(a: string, b: string): WordDiffPart[] {
+  return diffWords(a, b).map((p) => ({ op: p.added ? "+" : p.removed ? "-" : "=", text: p.value }));
+}
+
+export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
+  const root = path.resolve(opts.root);
+  let top: string;
+  let baseCommit: string;
+  let headCommit: string | undefined;
+  try {
+    top = await gitToplevel(root);
+    baseCommit = await resolveRef(top, opts.base ?? "HEAD");
+    headCommit = opts.head !== undefined ? await resolveRef(top, opts.head) : undefined;
+  } catch (e) {
+    if (e instanceof GitError) throw new DiffError(e.message);
+    throw e;
+  }
+  const inRoot = (rel: string) => {
+    const abs = absPath(top, rel);
+    return abs === root || abs.startsWith(root + path.sep);
+  };
+  const baseRef = opts.base ?? "HEAD";
+  const headRef = opts.head ?? "working tree";
+  const report: DiffReport = {
+    base: { ref: baseRef, commit: baseCommit },
+    head: { ref: headRef, commit: headCommit ?? null },
+    prompts: [],
+    gate: { passed: true, reasons: [], warnings: [], ...opts.gate },
+  };
+
+  const changes = (await changedFiles(top, baseCommit, headCommit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && isArtifact(p)));
+  const relevant = changes.filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && (PROMPT_RE.test(p) || EVALSET_RE.test(p))));
+  if (relevant.length === 0) return report;
+
+  // Both sides as overlaid workspaces.
+  const workspaceAt = async (commit: string | undefined): Promise<DiffWorkspace> => {
+    const ws = opts.createWorkspace(root);
+    if (commit === undefined) return ws;
+    const differing = (await changedFiles(top, commit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && isArtifact(p)));
+    const atCommit = differing.flatMap((c) => (c.basePath ? [c.basePath] : []));
+    const contents = await showFiles(top, commit, atCommit);
+    for (const c of differing) {
+      if (c.basePath) ws.setOverlay(absPath(top, c.basePath), contents.get(c.basePath) ?? "");
+      // A file that exists only on disk did not exist at the commit: an empty overlay hides it.
+      if (c.headPath && c.headPath !== c.basePath && !c.basePath) ws.setOverlay(absPath(top, c.headPath), "");
+      else if (c.status === "renamed" && c.headPath) ws.setOverlay(absPath(top, c.headPath), "");
+    }
+    return ws;
+  };
+  const baseWs = await workspaceAt(baseCommit);
+  const headWs = await workspaceAt(headCommit);
+
+  // Which prompts to compare, with their path on each side (renames followed).
+  const renamedTo = new Map<string, string>(); // head rel → base rel
+  for (const c of changes) if (c.status === "renamed" && c.basePath && c.headPath) renamedTo.set(c.headPath, c.basePath);
+  interface Subject {
+    head?: string; // absolute
+    base?: string;
+    status: DiffPrompt["status"];
+  }
+  const subjects = new Map<string, Subject>();
+  const addSubject = (s: Subject) => {
+    const key = s.head ?? s.base!;
+    const prev = subjects.get(key);
+    if (!prev || prev.status === "evals-changed") subjects.set(key, s);
+  };
+  const exists = async (ws: DiffWorkspace, file: string) => {
+    try {
+      const p = await ws.prompt(file);
+      return typeof p.text === "string" ? p.text.trim().length > 0 : true;
+    } catch {
+      return false;
+    }
+  };
+  for (const c of relevant) {
+    const h = c.headPath;
+    const b = c.basePath;
+    if ((h && PROMPT_RE.test(h)) || (b && PROMPT_RE.test(b))) {
+      if (h && /(^|\/)_[^/]+\.prompt$/.test(h)) continue; // partials: their users are not tracked here
+      addSubject({
+        ...(h ? { head: absPath(top, h) } : {}),
+        ...(b ? { base: absPath(top, b) } : {}),
+        status: c.status === "added" ? "added" : c.status === "deleted" ? "deleted" : c.status === "renamed" ? "renamed" : "modified",
+      });
+    } else {
+      // An eval set changed: compare the prompt it covers (on each side).
+      const hp = h ? await headWs.promptFor(absPath(top, h)) : undefined;
+      const bp = b ? await baseWs.promptFor(absPath(top, b)) : undefined;
+      const headPrompt = hp ? path.resolve(root, hp) : undefined;
+      const basePrompt = bp ? path.resolve(root, bp) : headPrompt ? absPath(top, renamedTo.get(relPath(top, headPrompt)) ?? relPath(top, headPrompt)) : undefined;
+      if (!headPrompt && !basePrompt) continue;
+      addSubject({ ...(headPrompt ? { head: headPrompt } : {}), ...(basePrompt ? { base: basePrompt } : {}), status: "evals-changed" });
+    }
+  }
+
+  // Eval sets per subject and side, paired by path (renames followed).
+  interface Job {
+    subject: Subject;
+    headEval?: string;
+    baseEval?: string;
+  }
+  const jobs: Job[] = [];
+  for (const s of [...subjects.values()].sort((a, b) => ((a.head ?? a.base)! < (b.head ?? b.base)! ? -1 : 1))) {
+    if (s.head && !(await exists(headWs, s.head))) delete s.head;
+    if (s.base && !(await exists(baseWs, s.base))) delete s.base;
+    if (!s.head && !s.base) continue;
+    const headSets = s.head ? (await headWs.evalSetsFor(s.head)).map((f) => path.resolve(root, f)) : [];
+    const baseSets = s.base ? (await baseWs.evalSetsFor(s.base)).map((f) => path.resolve(root, f)) : [];
+    const usedBase = new Set<string>();
+    for (const he of headSets) {
+      const mapped = absPath(top, renamedTo.get(relPath(top, he)) ?? relPath(top, he));
+      const be = baseSets.includes(mapped) ? mapped : undefined;
+      if (be) usedBase.add(be);
+      jobs.push({ subject: s, headEval: he, ...(be ? { baseEval: be } : {}) });
+    }
+    for (const be of baseSets) if (!usedBase.has(be)) jobs.push({ subject: s, baseEval: be });
+  }
+
+  // Run both sides (one runEvals call each; the engine starts once, only if something is not cached).
+  let enginePromise: Promise<RunnerEngine> | undefined;
+  const getEngine = () => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
+  const run = async (ws: DiffWorkspace, targets: EvalTarget[]): Promise<EvalReport> => {
+    if (targets.length === 0) return { runs: [], errors: [] };
+    const r = await runEvals({
+      workspace: ws,
+      store: opts.store,
+      engine: getEngine,
+      targets,
+      ...(opts.variants?.length ? { variants: opts.variants } : {}),
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.noCache ? { noCache: true } : {}),
+      ...(opts.render ? { render: opts.render } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
+      ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
+    });
+    if (r.errors.length) throw new DiffError(r.errors.map((e) => e.message).join("; "));
+    const bad = r.runs.find((x) => x.status !== "complete");
+    if (bad) throw new DiffError(bad.error ?? `variant ${bad.variant}: the run of ${bad.evalSetFile} did not complete`);
+    return r;
+  };
+  const uniq = (ts: EvalTarget[]) => [...new Map(ts.map((t) => [`${t.promptFile}\u0000${t.evalSetFile}`, t])).values()];
+  const baseReport = await run(
+    baseWs,
+    uniq(jobs.flatMap((j) => (j.subject.base && j.baseEval ? [{ promptFile: j.subject.base, evalSetFile: j.baseEval }] : []))),
+  );
+  const headReport = await run(
+    headWs,
+    uniq(jobs.flatMap((j) => (j.subject.head && j.headEval ? [{ promptFile: j.subject.head, evalSetFile: j.headEval }] : []))),
+  );
+
+  const rel = (abs: string) => relPath(root, abs);
+  const runsFor = (r: EvalReport, promptFile?: string, evalSetFile?: string) =>
+    promptFile && evalSetFile ? r.runs.filter((x) => x.promptFile === promptFile && x.evalSetFile === evalSetFile) : [];
+
+  for (const job of jobs) {
+    const s = job.subject;
+    const headRuns = runsFor(headReport, s.head, job.headEval);
+    const baseRuns = runsFor(baseReport, s.base, job.baseEval);
+    // Pair runs by variant; when the prompt's own model changed, its single runs pair up.
+    const pairs: { head?: EvalRunReport; base?: EvalRunReport }[] = [];
+    if (headRuns.length === 1 && baseRuns.length === 1) pairs.push({ head: headRuns[0]!, base: baseRuns[0]! });
+    else {
+      for (const h of headRuns) pairs.push({ head: h, ...(baseRuns.find((b) => b.variant === h.variant) ? { base: baseRuns.find((b) => b.variant === h.variant)! } : {}) });
+      for (const b of baseRuns) if (!headRuns.some((h) => h.variant === b.variant)) pairs.push({ base: b });
+    }
+    for (const pr of pairs) report.prompts.push(comparePrompt(s, job, pr.base, pr.head));
+  }
+
+  function comparePrompt(s: Subject, job: Job, base: EvalRunReport | undefined, head: EvalRunReport | undefined): DiffPrompt {
+    const file = rel(s.head ?? s.base!);
+    const variant = head && base && head.variant !== base.variant ? `${base.variant} → ${head.variant}` : (head ?? base)!.variant;
+    const label = `${file} on ${variant}`;
+    const baseCases = new Map((base?.cases ?? []).map((c) => [c.id, c]));
+    const headCases = new Map((head?.cases ?? []).map((c) => [c.id, c]));
+    const common = (head?.cases ?? []).filter((c) => baseCases.has(c.id));
+    const added = base && head ? (head.cases ?? []).filter((c) => !baseCases.has(c.id)).map((c) => c.id) : [];
+    const removed = base && head ? (base.cases ?? []).filter((c) => !headCases.has(c.id)).map((c) => c.id) : [];
+    const pairsOf = common.map((h) => ({ id: h.id, tags: h.tags, base: baseCases.get(h.id)!.pass, head: h.pass }));
+    const cmp = comparePaired(label, pairsOf, opts.gate);
+    const flips: DiffFlip[] = common
+      .filter((h) => baseCases.get(h.id)!.pass !== h.pass)
+      .map((h) => {
+        const b = baseCases.get(h.id)!;
+        return {
+          id: h.id,
+          from: b.pass ? "pass" : "fail",
+          to: h.pass ? "pass" : "fail",
+          tags: h.tags,
+          baseOutput: b.output,
+          headOutput: h.output,
+          outputDiff: wordDiff(b.output, h.output),
+        };
+      });
+    const firstFailure = (c: EvalRunReport["cases"][number]) => c.error ?? c.assertions.find((a) => !a.pass)?.message ?? null;
+    const caseResults: DiffCase[] = [
+      ...(head?.cases ?? []).map((h) => {
+        const b = baseCases.get(h.id);
+        return {
+          id: h.id,
+          tags: h.tags,
+          base: b ? (b.pass ? "pass" : "fail") : null,
+          head: h.pass ? "pass" : "fail",
+          headOutput: h.output,
+          headMessage: h.pass ? null : firstFailure(h),
+        } satisfies DiffCase;
+      }),
+      ...(base?.cases ?? [])
+        .filter((b) => !headCases.has(b.id))
+        .map((b) => ({ id: b.id, tags: b.tags, base: b.pass ? "pass" : "fail", head: null, headOutput: null, headMessage: null }) satisfies DiffCase),
+    ];
+    const compared = Boolean(base && head);
+    return {
+      file,
+      baseFile: s.base ? rel(s.base) : null,
+      status: !head ? "deleted" : !base ? (s.status === "evals-changed" ? "evals-changed" : "added") : s.status,
+      variant,
+      evalSet: rel((job.headEval ?? job.baseEval)!),
+      baseEvalSet: job.baseEval ? rel(job.baseEval) : null,
+      baseHash: base?.promptHash ?? null,
+      headHash: head?.promptHash ?? null,
+      // On the common cases when both sides ran (so an eval-set change cannot fake a delta).
+      basePassRate: compared ? cmp.overall.basePassRate : base ? base.summary.passRate : null,
+      headPassRate: compared ? cmp.overall.headPassRate : head ? head.summary.passRate : null,
+      delta: compared ? cmp.overall.delta : null,
+      ci: compared ? cmp.overall.ci : null,
+      pValue: compared ? cmp.overall.pValue : null,
+      cases: common.length,
+      slices: compared
+        ? cmp.slices.map((x) => ({
+            name: x.name,
+            cases: x.cases,
+            passRate: x.headPassRate,
+            basePassRate: x.basePassRate,
+            delta: x.delta,
+            ci: x.ci,
+            pValue: x.pValue,
+            minDetectableDrop: x.minDetectableDrop,
+            regressions: x.regressions,
+            fixes: x.fixes,
+            failsGate: x.failsGate,
+          }))
+        : [],
+      flips,
+      evalSetChanged: Boolean(base && head && (base.evalSetHash !== head.evalSetHash || added.length > 0 || removed.length > 0)),
+      added,
+      removed,
+      caseResults,
+      gate: compared ? { passed: cmp.passed, reasons: cmp.reasons, warnings: cmp.warnings } : { passed: true, reasons: [], warnings: [] },
+    };
+  }
+
+  report.gate.reasons = report.prompts.flatMap((p) => p.gate.reasons);
+  report.gate.warnings = report.prompts.flatMap((p) => p.gate.warnings);
+  report.gate.passed = report.gate.reasons.length === 0;
+  return report;
+}
+
+export type { FileChange };
