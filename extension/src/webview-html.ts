@@ -20,7 +20,7 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOpt
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, bundle: "compare" | "delta", title: string): string {
   const n = nonce();
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, "dist", "webviews", `${bundle}.js`));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, "dist", "webviews", "webview.css"));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, "dist", "webviews", `${bundle}.css`));
   const csp = [
     "default-src 'none'",
     `style-src ${webview.cspSource}`,
