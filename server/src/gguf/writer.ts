@@ -62,6 +62,10 @@ export class GgufWriter {
       if (!Number.isInteger(a) || a <= 0 || a % 8 !== 0) throw new GgufWriteError(`general.alignment must be a positive multiple of 8, not ${a}`);
       this.alignment = a;
     }
+    // Validate now, so the caller learns which key is wrong where it set it.
+    const probe = new ByteSink();
+    if (value.type === "array") for (const v of value.values) writeScalar(probe, value.elementType, v, key);
+    else writeScalar(probe, value.type, value.value, key);
     this.keys.add(key);
     this.kvs.push({ key, value });
     return this;
