@@ -1,0 +1,217 @@
+// driftlens.yaml: model families and variants, engine settings, regression gate, store path.
+// Every key has a default, and a workspace with no driftlens.yaml at all gets the defaults.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { EngineSettings } from "../llm/types";
+import { CONFIG_KEYS, configFileSchema, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, PROMPTS_KEYS } from "./schemas";
+import type { Diagnostic, Range } from "./types";
+import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
+import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
+
+export const CONFIG_FILE_NAMES = ["driftlens.yaml", "driftlens.yml"] as const;
+
+export interface ConfiguredVariant {
+  /** Absolute path of the GGUF file. */
+  path: string;
+  /** The path as written in driftlens.yaml. */
+  declared: string;
+  /** Per-variant context size override. */
+  contextSize?: number;
+  range?: Range;
+}
+
+export interface FamilyConfig {
+  name: string;
+  /** Reference variant as written; undefined means "choose the highest-precision variant". */
+  reference?: string;
+  variants: Record<string, ConfiguredVariant>;
+  /** Absolute scan folders. */
+  scan: { path: string; declared: string; range?: Range }[];
+  range?: Range;
+  referenceRange?: Range;
+}
+
+export interface GateConfig {
+  maxPassRateDrop: number;
+  maxSliceDrop: number;
+  alpha: number;
+}
+
+export interface DriftlensConfig {
+  /** Workspace root (the folder holding driftlens.yaml). */
+  root: string;
+  models: Record<string, FamilyConfig>;
+  engine: EngineSettings;
+  gate: GateConfig;
+  /** Absolute path of the SQLite store. */
+  store: string;
+  prompts: { partials: string[] };
+}
+
+export interface ConfigDoc {
+  config: DriftlensConfig;
+  /** Absolute path of driftlens.yaml when one exists (or was given as text). */
+  file?: string;
+  diagnostics: Diagnostic[];
+  /** Parsed source, for position lookups (completion, definition). */
+  source?: YamlSource;
+}
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+export function parseByteSize(v: string | number): number {
+  if (typeof v === "number") return v;
+  if (v === "auto") return Math.floor(os.totalmem() / 2);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(v);
+  if (!m) return Math.floor(os.totalmem() / 2);
+  return Math.floor(Number(m[1]) * (SIZE_UNITS[m[2]!.toLowerCase()] ?? 1));
+}
+
+export function expandHome(p: string): string {
+  if (p === "~") return os.homedir();
+  if (p.startsWith("~/")) return path.join(os.homedir(), p.slice(2));
+  return p;
+}
+
+function resolveFrom(root: string, p: string): string {
+  return path.resolve(root, expandHome(p));
+}
+
+function defaults(root: string): DriftlensConfig {
+  const parsed = configFileSchema.parse({});
+  return build(root, parsed, undefined);
+}
+
+function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, src: YamlSource | undefined): DriftlensConfig {
+  const models: Record<string, FamilyConfig> = {};
+  for (const [name, fam] of Object.entries(parsed.models)) {
+    const variants: Record<string, ConfiguredVariant> = {};
+    for (const [vname, entry] of Object.entries(fam.variants)) {
+      const declared = typeof entry === "string" ? entry : entry.path;
+      variants[vname] = {
+        path: resolveFrom(root, declared),
+        declared,
+        ...(typeof entry === "object" && entry.contextSize ? { contextSize: entry.contextSize } : {}),
+        ...(src ? { range: rangeFor(src, ["models", name, "variants", vname], "key") } : {}),
+      };
+    }
+    const scans = fam.scan === undefined ? [] : Array.isArray(fam.scan) ? fam.scan : [fam.scan];
+    models[name] = {
+      name,
+      ...(fam.reference ? { reference: fam.reference } : {}),
+      variants,
+      scan: scans.map((declared, i) => ({
+        path: resolveFrom(root, declared),
+        declared,
+        ...(src ? { range: rangeFor(src, Array.isArray(fam.scan) ? ["models", name, "scan", i] : ["models", name, "scan"]) } : {}),
+      })),
+      ...(src ? { range: rangeFor(src, ["models", name], "key") } : {}),
+      ...(src && fam.reference ? { referenceRange: rangeFor(src, ["models", name, "reference"]) } : {}),
+    };
+  }
+  return {
+    root,
+    models,
+    engine: {
+      gpu: parsed.engine.gpu,
+      threads: parsed.engine.threads,
+      contextSize: parsed.engine.contextSize,
+      parallelSequences: parsed.engine.parallelSequences,
+      memoryBudgetBytes: parseByteSize(parsed.engine.memoryBudget),
+    },
+    gate: { maxPassRateDrop: parsed.gate.maxPassRateDrop, maxSliceDrop: parsed.gate.maxSliceDrop, alpha: parsed.gate.alpha },
+    store: resolveFrom(root, parsed.store),
+    prompts: { partials: parsed.prompts.partials.map((p) => resolveFrom(root, p)) },
+  };
+}
+
+/** Finds driftlens.yaml (or .yml) in root; undefined when there is none. */
+export function findConfigFile(root: string): string | undefined {
+  for (const n of CONFIG_FILE_NAMES) {
+    const p = path.join(root, n);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Loads driftlens.yaml from `root` (or parses `text` as its content). Never throws: a missing file
+ * gives the defaults, a broken one gives the defaults for what could not be read plus diagnostics.
+ */
+export function loadConfig(root: string, text?: string): ConfigDoc {
+  const absRoot = path.resolve(root);
+  let file = findConfigFile(absRoot);
+  if (text === undefined) {
+    if (!file) return { config: defaults(absRoot), diagnostics: [] };
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+      return {
+        config: defaults(absRoot),
+        file,
+        diagnostics: [
+          { file, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: "error", code: "DL100", message: `cannot read driftlens.yaml: ${e instanceof Error ? e.message : String(e)}` },
+        ],
+      };
+    }
+  }
+  file ??= path.join(absRoot, CONFIG_FILE_NAMES[0]);
+  return parseConfigText(absRoot, text, file);
+}
+
+export function parseConfigText(root: string, text: string, file: string): ConfigDoc {
+  const src = parseYaml(text, file, "DL100");
+  const diagnostics = [...src.diagnostics];
+  let raw = src.value;
+  if (raw === undefined || raw === null) raw = {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    if (src.diagnostics.length === 0) {
+      diagnostics.push({ file, range: rangeFor(src, []), severity: "error", code: "DL101", message: "driftlens.yaml must be a mapping of keys (models, engine, gate, store, prompts)" });
+    }
+    return { config: defaults(root), file, diagnostics, source: src };
+  }
+  const res = configFileSchema.safeParse(raw);
+  if (!res.success) {
+    diagnostics.push(...zodDiagnostics(res.error, src, raw, file, "DL101"));
+  }
+  diagnostics.push(...unknownKeyDiagnostics(src, [], CONFIG_KEYS, file, "DL102", "driftlens.yaml"));
+  const obj = raw as Record<string, unknown>;
+  diagnostics.push(...unknownKeyDiagnostics(src, ["engine"], ENGINE_KEYS, file, "DL102", "engine"));
+  diagnostics.push(...unknownKeyDiagnostics(src, ["gate"], GATE_KEYS, file, "DL102", "gate"));
+  diagnostics.push(...unknownKeyDiagnostics(src, ["prompts"], PROMPTS_KEYS, file, "DL102", "prompts"));
+  if (obj.models && typeof obj.models === "object") {
+    for (const fam of Object.keys(obj.models)) diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));
+  }
+  // Salvage: keep every section that parses on its own, so one typo does not drop all models.
+  let parsed: ReturnType<typeof configFileSchema.parse>;
+  if (res.success) parsed = res.data;
+  else {
+    const salvage: Record<string, unknown> = {};
+    for (const k of CONFIG_KEYS) {
+      if (!(k in obj)) continue;
+      if (configFileSchema.safeParse({ [k]: obj[k] }).success) salvage[k] = obj[k];
+      else if (k === "models" && obj.models && typeof obj.models === "object" && !Array.isArray(obj.models)) {
+        const fams: Record<string, unknown> = {};
+        for (const [f, v] of Object.entries(obj.models as Record<string, unknown>)) {
+          if (configFileSchema.safeParse({ models: { [f]: v } }).success) fams[f] = v;
+        }
+        salvage.models = fams;
+      }
+    }
+    parsed = configFileSchema.parse(salvage);
+  }
+  const config = build(root, parsed, src);
+  for (const fam of Object.values(config.models)) {
+    if (fam.reference && Object.keys(fam.variants).length > 0 && fam.scan.length === 0 && !(fam.reference in fam.variants)) {
+      diagnostics.push({
+        file,
+        range: fam.referenceRange ?? fam.range ?? rangeFor(src, []),
+        severity: "error",
+        code: "DL106",
+        message: `reference variant '${fam.reference}' is not a variant of family '${fam.name}' (variants: ${Object.keys(fam.variants).join(", ")})`,
+      });
+    }
+  }
+  return { config, file, diagnostics, source: src };
+}

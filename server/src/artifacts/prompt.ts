@@ -1,0 +1,326 @@
+// `.prompt` files (Dotprompt): YAML front matter + Handlebars body. Parses both with source
+// positions: front matter keys, input/output schemas (Picoschema compiled to JSON Schema), the
+// Driftlens extension keys, and every variable, helper and partial the body uses.
+import Handlebars from "handlebars";
+import path from "node:path";
+import { compilePicoschema, picoKeyName, type JSONSchema } from "./picoschema";
+import { promptFrontMatterSchema } from "./schemas";
+import type { Diagnostic, Position, Range } from "./types";
+import { firstLine, mapKeys, OffsetMapper, parseYaml, rangeFor, type YamlSource } from "./yaml-source";
+import { zodDiagnostics } from "./zod-diagnostics";
+import { sha256Text } from "./hash";
+
+/** Dotprompt's own helpers. */
+export const DOTPROMPT_HELPERS = ["role", "json", "history", "section", "media", "ifEquals", "unlessEquals"] as const;
+/** Handlebars built-ins that stay available with Dotprompt's knownHelpersOnly compilation. */
+export const BUILTIN_HELPERS = ["if", "unless", "each", "with", "log", "lookup"] as const;
+export const KNOWN_HELPERS: ReadonlySet<string> = new Set<string>([...DOTPROMPT_HELPERS, ...BUILTIN_HELPERS]);
+/** Block helpers that change the context (`this`) inside their block. */
+const CONTEXT_HELPERS = new Set(["each", "with"]);
+
+/** Same as Dotprompt's FRONTMATTER_AND_BODY_REGEX, so what we parse is what it renders. */
+const FRONTMATTER_AND_BODY = /^---\s*(?:\r\n|\r|\n)([\s\S]*?)(?:\r\n|\r|\n)---\s*(?:\r\n|\r|\n)([\s\S]*)$/d;
+
+export interface TemplateVariable {
+  /** Root input name (`user` for `{{user.name}}`). */
+  name: string;
+  /** The full path as written. */
+  path: string;
+  range: Range;
+}
+
+export interface TemplateRef {
+  name: string;
+  range: Range;
+}
+
+export interface PromptDoc {
+  file: string;
+  text: string;
+  /** sha256 of the text: the prompt's artifact version. */
+  hash: string;
+  /** Front matter as plain data (empty when there is none or it is broken). */
+  frontMatter: Record<string, unknown>;
+  frontMatterRange?: Range;
+  model?: string;
+  modelRange?: Range;
+  config: Record<string, unknown>;
+  input?: { schema?: unknown; jsonSchema?: JSONSchema; default?: Record<string, unknown> };
+  output?: { format?: string; schema?: unknown; jsonSchema?: JSONSchema };
+  /** Declared input names with the range of their key in the front matter. */
+  inputs: { name: string; range: Range; optional: boolean }[];
+  /** Whether the input schema accepts names it does not list (`(*)` or JSON Schema without additionalProperties: false). */
+  inputsOpen: boolean;
+  /** `driftlens.evals`: eval sets covering this prompt, resolved against the prompt's folder. */
+  evals: { path: string; declared: string; range: Range }[];
+  /** `driftlens.variant`: the default variant to run. */
+  variant?: { ref: string; range: Range };
+  /** `driftlens.sample`: sample input for checks (falls back to input.default). */
+  sample?: Record<string, unknown>;
+  /** Body text as it appears in the file, and where it starts. */
+  body: string;
+  bodyStart: Position;
+  /** The template Dotprompt renders (body trimmed, as Dotprompt does). */
+  template: string;
+  variables: TemplateVariable[];
+  helpers: TemplateRef[];
+  partials: TemplateRef[];
+  /** Whether the body parsed (false: a Handlebars syntax error). */
+  bodyOk: boolean;
+  diagnostics: Diagnostic[];
+  /** Parsed front matter with positions (for completion/hover/definition). */
+  frontMatterSource?: YamlSource;
+}
+
+/** Splits front matter from body exactly as Dotprompt does. */
+export function splitFrontMatter(text: string): { frontMatter?: string; fmStart: number; body: string; bodyStart: number } {
+  const m = FRONTMATTER_AND_BODY.exec(text);
+  if (!m || !m.indices) return { fmStart: 0, body: text, bodyStart: 0 };
+  return { frontMatter: m[1] ?? "", fmStart: m.indices[1]![0], body: m[2] ?? "", bodyStart: m.indices[2]![0] };
+}
+
+type HbsNode = hbs.AST.Node & Record<string, unknown>;
+type Loc = hbs.AST.SourceLocation;
+
+class BodyWalker {
+  variables: TemplateVariable[] = [];
+  helpers: TemplateRef[] = [];
+  partials: TemplateRef[] = [];
+  constructor(private readonly toRange: (loc: Loc) => Range) {}
+
+  /** scopeDepth: how many context-changing blocks enclose the node; blockParams in scope. */
+  walk(node: unknown, scopeDepth: number, blockParams: ReadonlySet<string>): void {
+    if (!node || typeof node !== "object") return;
+    const n = node as HbsNode;
+    switch (n.type) {
+      case "Program":
+        for (const s of (n as unknown as hbs.AST.Program).body) this.walk(s, scopeDepth, blockParams);
+        return;
+      case "MustacheStatement":
+      case "SubExpression": {
+        const m = n as unknown as hbs.AST.MustacheStatement;
+        const hasArgs = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0;
+        const p = m.path;
+        if (p.type === "PathExpression") {
+          const pe = p as hbs.AST.PathExpression;
+          const head = pe.parts[0];
+          if (!pe.data && pe.depth === 0 && pe.parts.length === 1 && head && (hasArgs || KNOWN_HELPERS.has(head) || n.type === "SubExpression")) {
+            this.helpers.push({ name: head, range: this.toRange(pe.loc) });
+          } else this.path(pe, scopeDepth, blockParams);
+        } else this.walk(p, scopeDepth, blockParams);
+        for (const a of m.params) this.walk(a, scopeDepth, blockParams);
+        for (const pair of m.hash?.pairs ?? []) this.walk(pair.value, scopeDepth, blockParams);
+        return;
+      }
+      case "BlockStatement":
+      case "DecoratorBlock": {
+        const b = n as unknown as hbs.AST.BlockStatement;
+        if (b.path.type === "PathExpression") {
+          const pe = b.path as hbs.AST.PathExpression;
+          if (n.type === "BlockStatement") this.helpers.push({ name: pe.original, range: this.toRange(pe.loc) });
+        }
+        for (const a of b.params) this.walk(a, scopeDepth, blockParams);
+        for (const pair of b.hash?.pairs ?? []) this.walk(pair.value, scopeDepth, blockParams);
+        const name = b.path.type === "PathExpression" ? (b.path as hbs.AST.PathExpression).original : "";
+        const changes = CONTEXT_HELPERS.has(name);
+        const inner = new Set(blockParams);
+        for (const bp of b.program?.blockParams ?? []) inner.add(bp);
+        this.walk(b.program, changes ? scopeDepth + 1 : scopeDepth, inner);
+        if (b.inverse) this.walk(b.inverse, scopeDepth, blockParams);
+        return;
+      }
+      case "PartialStatement":
+      case "PartialBlockStatement": {
+        const ps = n as unknown as hbs.AST.PartialStatement;
+        if (ps.name.type === "PathExpression") {
+          this.partials.push({ name: (ps.name as hbs.AST.PathExpression).original, range: this.toRange(ps.name.loc) });
+        } else this.walk(ps.name, scopeDepth, blockParams);
+        for (const a of ps.params) this.walk(a, scopeDepth, blockParams);
+        for (const pair of ps.hash?.pairs ?? []) this.walk(pair.value, scopeDepth, blockParams);
+        if (n.type === "PartialBlockStatement") this.walk((n as unknown as hbs.AST.PartialBlockStatement).program, scopeDepth, blockParams);
+        return;
+      }
+      case "PathExpression":
+        this.path(n as unknown as hbs.AST.PathExpression, scopeDepth, blockParams);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private path(pe: hbs.AST.PathExpression, scopeDepth: number, blockParams: ReadonlySet<string>): void {
+    if (pe.data) {
+      // @root.x is an input; other @data (@index, @state, @auth…) is not.
+      if (pe.parts[0] === "root" && pe.parts.length > 1) this.variables.push({ name: pe.parts[1]!, path: pe.original, range: this.toRange(pe.loc) });
+      return;
+    }
+    const head = pe.parts[0];
+    if (!head) return; // `this`
+    if (pe.depth === 0 && blockParams.has(head)) return;
+    // A path refers to the input when it resolves to the root context.
+    if (pe.depth !== scopeDepth) return;
+    if (pe.original.startsWith("this.") || pe.original.startsWith("./")) {
+      if (scopeDepth !== 0) return;
+    }
+    this.variables.push({ name: head, path: pe.original, range: this.toRange(pe.loc) });
+  }
+}
+
+/** Parses a Handlebars template; returns refs with ranges, or a syntax error diagnostic. */
+export function parseTemplate(
+  body: string,
+  bodyStart: Position,
+  file: string,
+): { ok: boolean; variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[]; error?: Diagnostic } {
+  const toPos = (line: number, column: number): Position => ({
+    line: bodyStart.line + line - 1,
+    character: line === 1 ? bodyStart.character + column : column,
+  });
+  const toRange = (loc: Loc): Range => ({ start: toPos(loc.start.line, loc.start.column), end: toPos(loc.end.line, loc.end.column) });
+  let ast: hbs.AST.Program;
+  try {
+    ast = Handlebars.parse(body);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const ex = e as { lineNumber?: number; column?: number; endLineNumber?: number; endColumn?: number };
+    let range: Range;
+    if (typeof ex.lineNumber === "number" && typeof ex.column === "number") {
+      range = { start: toPos(ex.lineNumber, ex.column), end: toPos(ex.endLineNumber ?? ex.lineNumber, ex.endColumn ?? ex.column + 1) };
+    } else {
+      const lexer = (Handlebars as unknown as { Parser: { lexer?: { yylloc?: { first_line: number; first_column: number; last_line: number; last_column: number } } } }).Parser.lexer;
+      const l = lexer?.yylloc;
+      if (l && l.first_line >= 1) {
+        range = { start: toPos(l.first_line, l.first_column), end: toPos(l.last_line, Math.max(l.last_column, l.first_line === l.last_line ? l.first_column + 1 : l.last_column)) };
+      } else range = { start: bodyStart, end: bodyStart };
+    }
+    const expecting = /Expecting (.*), got '([^']*)'/.exec(msg);
+    const text = expecting ? `Handlebars: unexpected ${expecting[2] === "EOF" ? "end of template (a block is not closed)" : `'${expecting[2]}'`}; expected ${expecting[1]!.split(", ").slice(0, 4).join(", ")}${expecting[1]!.split(", ").length > 4 ? ", …" : ""}` : `Handlebars: ${firstLine(msg).replace(/ - \d+:\d+$/, "")}`;
+    return { ok: false, variables: [], helpers: [], partials: [], error: { file, range, severity: "error", code: "DL202", message: text } };
+  }
+  const w = new BodyWalker(toRange);
+  w.walk(ast, 0, new Set());
+  return { ok: true, variables: w.variables, helpers: w.helpers, partials: w.partials };
+}
+
+function schemaDiagnostics(src: YamlSource, file: string, base: string[], errors: { path: (string | number)[]; message: string }[], code: string, what: string): Diagnostic[] {
+  return errors.map((e) => ({ file, range: rangeFor(src, [...base, ...e.path], "key"), severity: "error" as const, code, message: `invalid ${what} schema: ${e.message}` }));
+}
+
+/** Parses a .prompt file. Never throws. */
+export function parsePrompt(text: string, file: string): PromptDoc {
+  const diagnostics: Diagnostic[] = [];
+  const split = splitFrontMatter(text);
+  const map = new OffsetMapper(text);
+  const bodyStart = map.position(split.bodyStart);
+  const doc: PromptDoc = {
+    file,
+    text,
+    hash: sha256Text(text),
+    frontMatter: {},
+    config: {},
+    inputs: [],
+    inputsOpen: true,
+    evals: [],
+    body: split.body,
+    bodyStart,
+    template: split.frontMatter !== undefined ? split.body.trim() : split.body,
+    variables: [],
+    helpers: [],
+    partials: [],
+    bodyOk: true,
+    diagnostics,
+  };
+  if (split.frontMatter === undefined && /^---\s*(\r\n|\r|\n)/.test(text)) {
+    diagnostics.push({ file, range: map.range(0, 3), severity: "error", code: "DL200", message: "front matter starts with '---' but has no closing '---' line (followed by a newline); Dotprompt will render the whole file as the template" });
+  }
+  if (split.frontMatter !== undefined) {
+    const fmPos = map.position(split.fmStart);
+    const src = parseYaml(split.frontMatter, file, "DL200", fmPos.line);
+    doc.frontMatterSource = src;
+    doc.frontMatterRange = { start: fmPos, end: map.position(split.fmStart + split.frontMatter.length) };
+    diagnostics.push(...src.diagnostics);
+    const raw = src.value;
+    if (raw !== undefined && raw !== null && (typeof raw !== "object" || Array.isArray(raw))) {
+      diagnostics.push({ file, range: doc.frontMatterRange, severity: "error", code: "DL201", message: "front matter must be a mapping of keys (model, config, input, output, …)" });
+    } else if (raw && typeof raw === "object") {
+      const fm = raw as Record<string, unknown>;
+      doc.frontMatter = fm;
+      const res = promptFrontMatterSchema.safeParse(fm);
+      if (!res.success) diagnostics.push(...zodDiagnostics(res.error, src, fm, file, "DL201"));
+      const ok = (k: string) => !res.success && res.error.issues.some((i) => i.path[0] === k);
+      if (typeof fm.model === "string" && !ok("model")) {
+        doc.model = fm.model;
+        doc.modelRange = rangeFor(src, ["model"]);
+      }
+      if (fm.config && typeof fm.config === "object" && !Array.isArray(fm.config)) doc.config = fm.config as Record<string, unknown>;
+      const input = fm.input && typeof fm.input === "object" && !Array.isArray(fm.input) ? (fm.input as Record<string, unknown>) : undefined;
+      if (input) {
+        doc.input = {};
+        if (input.default && typeof input.default === "object" && !Array.isArray(input.default)) doc.input.default = input.default as Record<string, unknown>;
+        if (input.schema !== undefined) {
+          doc.input.schema = input.schema;
+          const c = compilePicoschema(input.schema);
+          if (c.errors.length) diagnostics.push(...schemaDiagnostics(src, file, ["input", "schema"], c.errors, "DL209", "input"));
+          else if (c.schema) {
+            doc.input.jsonSchema = c.schema;
+            const props = c.schema.properties as Record<string, unknown> | undefined;
+            doc.inputsOpen = c.schema.additionalProperties !== false || typeof props !== "object";
+            const isPico = !(typeof (input.schema as Record<string, unknown>)?.type === "string" || typeof (input.schema as Record<string, unknown>)?.properties === "object");
+            const keyRanges = new Map<string, Range>();
+            for (const k of mapKeys(src, isPico ? ["input", "schema"] : ["input", "schema", "properties"])) keyRanges.set(picoKeyName(k.key), k.range);
+            const required = new Set(Array.isArray(c.schema.required) ? (c.schema.required as string[]) : []);
+            for (const name of Object.keys(props ?? {})) {
+              doc.inputs.push({ name, range: keyRanges.get(name) ?? rangeFor(src, ["input", "schema"], "key"), optional: !required.has(name) });
+            }
+          }
+        }
+      }
+      const output = fm.output && typeof fm.output === "object" && !Array.isArray(fm.output) ? (fm.output as Record<string, unknown>) : undefined;
+      if (output) {
+        doc.output = {};
+        if (typeof output.format === "string") doc.output.format = output.format;
+        if (output.schema !== undefined) {
+          doc.output.schema = output.schema;
+          const c = compilePicoschema(output.schema);
+          if (c.errors.length) diagnostics.push(...schemaDiagnostics(src, file, ["output", "schema"], c.errors, "DL208", "output"));
+          else if (c.schema) doc.output.jsonSchema = c.schema;
+        }
+      }
+      const evals = fm["driftlens.evals"];
+      if (Array.isArray(evals)) {
+        evals.forEach((e, i) => {
+          if (typeof e === "string" && e) doc.evals.push({ declared: e, path: path.resolve(path.dirname(file), e), range: rangeFor(src, ["driftlens.evals", i]) });
+        });
+      }
+      if (typeof fm["driftlens.variant"] === "string") doc.variant = { ref: fm["driftlens.variant"], range: rangeFor(src, ["driftlens.variant"]) };
+      const sample = fm["driftlens.sample"];
+      if (sample && typeof sample === "object" && !Array.isArray(sample)) doc.sample = sample as Record<string, unknown>;
+    }
+  }
+  const t = parseTemplate(split.body, bodyStart, file);
+  doc.bodyOk = t.ok;
+  doc.variables = t.variables;
+  doc.helpers = t.helpers;
+  doc.partials = t.partials;
+  if (t.error) diagnostics.push(t.error);
+  // Checks that need only this file.
+  for (const h of t.helpers) {
+    if (!KNOWN_HELPERS.has(h.name)) {
+      diagnostics.push({ file, range: h.range, severity: "error", code: "DL205", message: `unknown helper '${h.name}': Dotprompt knows ${[...DOTPROMPT_HELPERS].join(", ")} and Handlebars' ${[...BUILTIN_HELPERS].join(", ")}` });
+    }
+  }
+  if (doc.input?.jsonSchema && !doc.inputsOpen) {
+    const declared = new Set(doc.inputs.map((i) => i.name));
+    for (const v of t.variables) {
+      if (!declared.has(v.name)) {
+        diagnostics.push({ file, range: v.range, severity: "error", code: "DL203", message: `'${v.name}' is not declared in the input schema (declared: ${[...declared].join(", ") || "none"}); it would render empty` });
+      }
+    }
+  }
+  return doc;
+}
+
+/** Input used to render the prompt when no case is given: driftlens.sample, else input.default. */
+export function sampleInput(doc: PromptDoc): Record<string, unknown> {
+  return { ...(doc.input?.default ?? {}), ...(doc.sample ?? {}) };
+}

@@ -1,0 +1,124 @@
+// Rendering a .prompt through Google's reference implementation (the `dotprompt` package), so
+// what Driftlens runs is what Dotprompt renders. Two adjustments, both documented in
+// docs/formats.md: the front matter's `input.default` is applied (dotprompt only applies defaults
+// given as a render option), and the resolved `input` (schema compiled to JSON Schema, defaults)
+// is put back into the result (dotprompt drops it).
+import { Dotprompt } from "dotprompt";
+import fs from "node:fs";
+import path from "node:path";
+import { compilePicoschema, type JSONSchema } from "./picoschema";
+import { splitFrontMatter, type PromptDoc } from "./prompt";
+
+export type Part = { text: string; metadata?: Record<string, unknown> } | { media: { url: string; contentType?: string }; metadata?: Record<string, unknown> } | Record<string, unknown>;
+
+export interface RenderedMessage {
+  role: string;
+  content: Part[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface RenderData {
+  input?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+  messages?: RenderedMessage[];
+  docs?: { content: Part[]; metadata?: Record<string, unknown> }[];
+}
+
+/** What Dotprompt's render returns: messages plus the resolved metadata. */
+export interface RenderedPrompt {
+  messages: RenderedMessage[];
+  model?: string;
+  config?: Record<string, unknown>;
+  input?: { schema?: JSONSchema; default?: Record<string, unknown>; [k: string]: unknown };
+  output?: { format?: string; schema?: JSONSchema; [k: string]: unknown };
+  ext?: Record<string, Record<string, unknown>>;
+  raw?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export type PartialResolver = (name: string) => string | undefined | null | Promise<string | undefined | null>;
+
+export interface RenderOptions {
+  /** Extra input defaults (a render-time option in Dotprompt); front-matter defaults apply first. */
+  input?: { default?: Record<string, unknown> };
+}
+
+/** A render failure with a message fit for the user (what failed and where). */
+export class RenderError extends Error {}
+
+/** Partial file content without front matter (Handlebars would otherwise print it). */
+export function partialTemplate(text: string): string {
+  const s = splitFrontMatter(text);
+  return s.frontMatter !== undefined ? s.body.trim() : text;
+}
+
+/**
+ * Finds partial `name` as `_name.prompt` beside the prompt or in the given folders (in order).
+ * Returns the file path or undefined.
+ */
+export function findPartialFile(name: string, promptFile: string, folders: readonly string[] = []): string | undefined {
+  if (!/^[A-Za-z0-9_./-]+$/.test(name) || name.includes("..")) return undefined;
+  for (const dir of [path.dirname(promptFile), ...folders]) {
+    const p = path.join(dir, `_${name}.prompt`);
+    if (fs.existsSync(p)) return p;
+    // Nested names (`{{> sub/part}}`) live in sub/_part.prompt.
+    const slash = name.lastIndexOf("/");
+    if (slash > 0) {
+      const q = path.join(dir, name.slice(0, slash), `_${name.slice(slash + 1)}.prompt`);
+      if (fs.existsSync(q)) return q;
+    }
+  }
+  return undefined;
+}
+
+/** A resolver over the file system: `_name.prompt` beside the prompt or in the folders. */
+export function filePartialResolver(promptFile: string, folders: readonly string[] = [], read: (file: string) => string | undefined = (f) => fs.readFileSync(f, "utf8")): PartialResolver {
+  return (name) => {
+    const f = findPartialFile(name, promptFile, folders);
+    if (!f) return undefined;
+    const t = read(f);
+    return t === undefined ? undefined : partialTemplate(t);
+  };
+}
+
+/** Renders a parsed prompt with Dotprompt. Throws RenderError with a clear message on failure. */
+export async function renderPrompt(doc: PromptDoc, data: RenderData = {}, resolvePartial?: PartialResolver, options: RenderOptions = {}): Promise<RenderedPrompt> {
+  const missing: string[] = [];
+  const dp = new Dotprompt({
+    partialResolver: async (name: string) => {
+      const content = resolvePartial ? await resolvePartial(name) : undefined;
+      if (content === undefined || content === null) {
+        missing.push(name);
+        return null;
+      }
+      return content;
+    },
+  });
+  const fmInput = doc.frontMatter.input && typeof doc.frontMatter.input === "object" ? (doc.frontMatter.input as Record<string, unknown>) : undefined;
+  const defaults = { ...(doc.input?.default ?? {}), ...(options.input?.default ?? {}) };
+  const hasDefaults = Object.keys(defaults).length > 0;
+  let result: RenderedPrompt;
+  try {
+    const out = await dp.render(doc.text, { ...data, input: data.input ?? {} } as never, hasDefaults ? ({ input: { default: defaults } } as never) : undefined);
+    result = out as unknown as RenderedPrompt;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const partial = /The partial (.+) could not be found/.exec(msg);
+    if (partial || missing.length) {
+      const name = partial?.[1] ?? missing[0];
+      throw new RenderError(`${doc.file}: partial '${name}' not found: create _${name}.prompt beside the prompt or in a folder listed under prompts.partials in driftlens.yaml`);
+    }
+    if (e instanceof RangeError) throw new RenderError(`${doc.file}: rendering recursed too deeply (a partial that includes itself?): ${msg}`);
+    throw new RenderError(`${doc.file}: cannot render: ${msg.split("\n")[0]}`);
+  }
+  if (fmInput || hasDefaults) {
+    const input: RenderedPrompt["input"] = { ...(fmInput ?? {}) };
+    if (fmInput?.schema !== undefined) {
+      const c = compilePicoschema(fmInput.schema);
+      if (c.schema) input.schema = c.schema;
+    }
+    if (hasDefaults) input.default = defaults;
+    result = { ...result, input };
+  }
+  return result;
+}

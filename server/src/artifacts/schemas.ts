@@ -1,0 +1,167 @@
+// The YAML shapes Driftlens reads, defined once as zod schemas (key names as in DESIGN.md's
+// starting shapes). Unknown keys are not schema errors: they are reported as warnings by the
+// parsers (DLx02/x11/x12), so every object here is loose and the parsers list the known keys.
+import { z } from "zod";
+
+// ---------- driftlens.yaml ----------
+
+const variantEntry = z.union([
+  z.string().min(1, "a variant needs a GGUF path"),
+  z.looseObject({ path: z.string().min(1), contextSize: z.number().int().positive().optional() }),
+]);
+
+export const familySchema = z.looseObject({
+  /** Variant the others are compared against. Default: the highest-precision variant. */
+  reference: z.string().min(1).optional(),
+  variants: z.record(z.string().min(1), variantEntry).default({}),
+  /** Folder(s) scanned for GGUF files; each file becomes a variant named by its quant type. */
+  scan: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+});
+export const FAMILY_KEYS = ["reference", "variants", "scan"] as const;
+
+const byteSize = z.union([
+  z.literal("auto"),
+  z.number().int().positive(),
+  z.string().regex(/^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$/i, 'a size like "8GiB", a number of bytes, or "auto"'),
+]);
+
+export const engineSchema = z.looseObject({
+  gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
+  threads: z.union([z.literal("auto"), z.number().int().min(1).max(1024)]).default("auto"),
+  contextSize: z.number().int().min(16).max(1 << 22).default(2048),
+  parallelSequences: z.number().int().min(1).max(256).default(8),
+  memoryBudget: byteSize.default("auto"),
+});
+export const ENGINE_KEYS = ["gpu", "threads", "contextSize", "parallelSequences", "memoryBudget"] as const;
+
+export const gateSchema = z.looseObject({
+  maxPassRateDrop: z.number().min(0).max(1).default(0.02),
+  maxSliceDrop: z.number().min(0).max(1).default(0.1),
+  alpha: z.number().gt(0).lt(1).default(0.05),
+});
+export const GATE_KEYS = ["maxPassRateDrop", "maxSliceDrop", "alpha"] as const;
+
+export const promptsSchema = z.looseObject({
+  /** Extra folders searched for `_name.prompt` partials (relative to driftlens.yaml). */
+  partials: z.array(z.string().min(1)).default([]),
+});
+export const PROMPTS_KEYS = ["partials"] as const;
+
+export const configFileSchema = z.looseObject({
+  models: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "family names use letters, digits, '_', '.', '-'"), familySchema).default({}),
+  engine: engineSchema.default(() => engineSchema.parse({})),
+  gate: gateSchema.default(() => gateSchema.parse({})),
+  store: z.string().min(1).default(".driftlens/store.db"),
+  prompts: promptsSchema.default(() => promptsSchema.parse({})),
+});
+export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts"] as const;
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+// ---------- .prompt front matter ----------
+
+export const promptFrontMatterSchema = z.looseObject({
+  name: z.string().optional(),
+  variant: z.string().optional(),
+  version: z.string().optional(),
+  description: z.string().optional(),
+  model: z.string().min(1).optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  input: z
+    .looseObject({
+      schema: z.unknown().optional(),
+      default: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+  output: z
+    .looseObject({
+      format: z.string().optional(),
+      schema: z.unknown().optional(),
+    })
+    .optional(),
+  tools: z.array(z.string()).optional(),
+  "driftlens.evals": z.array(z.string().min(1)).optional(),
+  "driftlens.variant": z.string().min(1).optional(),
+  "driftlens.sample": z.record(z.string(), z.unknown()).optional(),
+});
+
+// ---------- eval sets ----------
+
+export const assertionSchema = z.looseObject({
+  type: z.string().min(1),
+  value: z.unknown().optional(),
+  threshold: z.number().optional(),
+  weight: z.number().min(0).optional(),
+  metric: z.string().optional(),
+});
+
+export const provenanceSchema = z.looseObject({
+  source: z.string().optional(),
+  author: z.string().optional(),
+  added: z.union([z.string(), z.date()]).optional(),
+  issue: z.string().optional(),
+  commit: z.string().optional(),
+});
+
+export const caseSchema = z.looseObject({
+  id: z.union([z.string().min(1), z.number()]),
+  vars: z.record(z.string(), z.unknown()).default({}),
+  assert: z.array(assertionSchema).default([]),
+  tags: z.array(z.union([z.string().min(1), z.number()])).default([]),
+  why: z.string().optional(),
+  provenance: z.union([z.string(), provenanceSchema]).optional(),
+  threshold: z.number().min(0).max(1).optional(),
+  description: z.string().optional(),
+});
+export const CASE_KEYS = ["id", "vars", "assert", "tags", "why", "provenance", "threshold", "description"] as const;
+
+export const sliceSchema = z.looseObject({
+  /** Cases carrying any of these tags belong to the slice. */
+  tags: z.array(z.string()).optional(),
+  description: z.string().optional(),
+});
+
+export const evalHeaderSchema = z.looseObject({
+  prompt: z.string().min(1).optional(),
+  description: z.string().optional(),
+  /** Named slices; by default every tag is a slice. */
+  slices: z.record(z.string(), z.union([sliceSchema, z.array(z.string())])).optional(),
+  /** Assertions applied to every case. */
+  defaultAssert: z.array(assertionSchema).optional(),
+  cases: z.array(z.unknown()).default([]),
+});
+export const EVAL_KEYS = ["prompt", "description", "slices", "defaultAssert", "cases"] as const;
+
+// ---------- adapters ----------
+
+export const adapterSchema = z.looseObject({
+  file: z.string().min(1),
+  base: z.union([
+    z.string().min(1),
+    z.looseObject({
+      model: z.string().min(1),
+      sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "a sha256 is 64 hex digits").optional(),
+    }),
+  ]),
+  scale: z.number().min(-100).max(100).default(1),
+  training: z
+    .looseObject({
+      dataset: z.string().min(1).optional(),
+      datasetSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "a sha256 is 64 hex digits").optional(),
+      recipe: z.string().optional(),
+      commit: z.string().optional(),
+      hyperparameters: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+  compose: z
+    .array(
+      z.looseObject({
+        adapter: z.string().min(1),
+        scale: z.number().min(-100).max(100).default(1),
+      }),
+    )
+    .default([]),
+  evals: z.array(z.string().min(1)).default([]),
+  description: z.string().optional(),
+});
+export const ADAPTER_KEYS = ["file", "base", "scale", "training", "compose", "evals", "description"] as const;
+export type AdapterFile = z.infer<typeof adapterSchema>;

@@ -1,0 +1,870 @@
+// The artifact Workspace: one per workspace root, shared by the language server, the CLI and the
+// runner. It reads files (or the editor's overlays for open buffers), caches parses by content,
+// resolves variants, and runs the cross-file checks (prompt ↔ eval sets, model refs ↔
+// driftlens.yaml, adapters ↔ GGUF headers).
+import fs from "node:fs";
+import path from "node:path";
+import { GgufError, ggufFacts, readGgufHeader, type GgufFacts, type GgufHeader } from "../gguf/reader";
+import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
+import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
+import { EvalParseCache, parseEvalSet, type EvalSetDoc } from "./evalset";
+import { cachedFingerprint, fingerprintFile } from "./fingerprint";
+import { checkValue } from "./picoschema";
+import { minCasesToDetectDrop } from "./power";
+import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
+import { findPartialFile, partialTemplate, renderPrompt, RenderError, type RenderedPrompt } from "./render";
+import { artifactKind, type Diagnostic, type Range } from "./types";
+import { formatVariantRef, tryParseVariantRef } from "./variant-ref";
+
+export interface ResolvedAdapter {
+  /** Adapter name (basename of its .adapter.yaml). */
+  name: string;
+  /** The adapter config file. */
+  file: string;
+  /** The LoRA GGUF file. */
+  path: string;
+  scale: number;
+}
+
+export interface ResolvedVariant {
+  /** Canonical ref, e.g. `tiny/f16` or `tiny/f16+formal@0.5`. */
+  id: string;
+  family: string;
+  variant: string;
+  modelPath: string;
+  /** Quant name from the GGUF header (e.g. "Q4_0"), when the file is readable. */
+  quant?: string;
+  adapters: ResolvedAdapter[];
+  isReference: boolean;
+  /** The family's reference variant id; for an adapter variant, its base variant. */
+  referenceId: string;
+  /** Context size to run with (variant override, else engine.contextSize). */
+  contextSize?: number;
+}
+
+export type CountTokens = (modelPath: string, text: string) => Promise<number>;
+
+export interface WorkspaceOptions {
+  /** Real token counting (the language server passes the engine's). Without it, an estimate. */
+  countTokens?: CountTokens;
+}
+
+/** Characters per token for the estimate used when no tokenizer is available. */
+export const CHARS_PER_TOKEN_ESTIMATE = 3.5;
+
+const IGNORED_DIRS = new Set(["node_modules", ".git", ".driftlens", "dist", "out", ".vscode-test", ".hg", ".svn"]);
+const MAX_WALK_ENTRIES = 50_000;
+const LIST_TTL_MS = 1500;
+
+interface HeaderEntry {
+  size: number;
+  mtimeMs: number;
+  header?: GgufHeader;
+  facts?: GgufFacts;
+  error?: string;
+}
+
+const PRECISION: [RegExp, number][] = [
+  [/^F32$/i, 32],
+  [/^(BF16|F16)$/i, 16],
+  [/^Q8/i, 8],
+  [/^(I?Q6)/i, 6],
+  [/^(I?Q5)/i, 5],
+  [/^(I?Q4)/i, 4],
+  [/^(I?Q3)/i, 3],
+  [/^(I?Q2|TQ2)/i, 2],
+  [/^(I?Q1|TQ1)/i, 1],
+];
+
+/** Bits-ish precision of a quant name, for choosing a default reference. */
+export function quantPrecision(quant: string | undefined): number {
+  if (!quant) return 0;
+  for (const [re, bits] of PRECISION) if (re.test(quant)) return bits;
+  return 0;
+}
+
+function rangeAt(line = 0): Range {
+  return { start: { line, character: 0 }, end: { line, character: 0 } };
+}
+
+function sortDiagnostics(d: Diagnostic[]): Diagnostic[] {
+  return d.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+}
+
+export class Workspace {
+  readonly root: string;
+  private readonly overlays = new Map<string, string>();
+  private configCache?: { text: string | undefined; file: string | undefined; doc: ConfigDoc };
+  private promptCache = new Map<string, PromptDoc>();
+  private evalCache = new Map<string, EvalSetDoc>();
+  private evalParseCaches = new Map<string, EvalParseCache>();
+  private adapterCache = new Map<string, AdapterDoc>();
+  private headerCache = new Map<string, HeaderEntry>();
+  private listCache?: { at: number; files: string[] };
+  private tokenCache = new Map<string, number>();
+  private readonly countTokens?: CountTokens;
+
+  constructor(root: string, options: WorkspaceOptions = {}) {
+    this.root = path.resolve(root);
+    if (options.countTokens) this.countTokens = options.countTokens;
+  }
+
+  // ---------- files ----------
+
+  /** Sets (or with undefined clears) the editor's text for a file; it wins over the disk. */
+  setOverlay(file: string, text: string | undefined): void {
+    const abs = path.resolve(this.root, file);
+    if (text === undefined) this.overlays.delete(abs);
+    else {
+      if (!this.overlays.has(abs) && !fs.existsSync(abs)) this.listCache = undefined;
+      this.overlays.set(abs, text);
+    }
+  }
+
+  /** The current text of a file (overlay or disk); undefined when it cannot be read. */
+  read(file: string): string | undefined {
+    const abs = path.resolve(this.root, file);
+    const o = this.overlays.get(abs);
+    if (o !== undefined) return o;
+    try {
+      return fs.readFileSync(abs, "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+
+  exists(file: string): boolean {
+    const abs = path.resolve(this.root, file);
+    return this.overlays.has(abs) || fs.existsSync(abs);
+  }
+
+  private mustRead(file: string, what: string): string {
+    const t = this.read(file);
+    if (t === undefined) throw new Error(`cannot read ${what} ${file}: the file does not exist or is not readable`);
+    return t;
+  }
+
+  /** Every artifact file under the root (and open overlays), sorted. */
+  listArtifacts(): string[] {
+    const now = Date.now();
+    if (this.listCache && now - this.listCache.at < LIST_TTL_MS) return this.withOverlays(this.listCache.files);
+    const files: string[] = [];
+    let seen = 0;
+    const walk = (dir: string, depth: number) => {
+      if (depth > 16 || seen > MAX_WALK_ENTRIES) return;
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (++seen > MAX_WALK_ENTRIES) return;
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          if (!IGNORED_DIRS.has(e.name) && !e.name.startsWith(".")) walk(p, depth + 1);
+        } else if (e.isFile() && artifactKind(p) !== "unknown") files.push(p);
+      }
+    };
+    walk(this.root, 0);
+    files.sort();
+    this.listCache = { at: now, files };
+    return this.withOverlays(files);
+  }
+
+  private withOverlays(files: string[]): string[] {
+    const extra = [...this.overlays.keys()].filter((f) => artifactKind(f) !== "unknown" && !files.includes(f) && f.startsWith(this.root + path.sep));
+    return extra.length ? [...files, ...extra].sort() : files;
+  }
+
+  // ---------- parsed artifacts ----------
+
+  config(): ConfigDoc {
+    const file = findConfigFile(this.root) ?? [...this.overlays.keys()].find((f) => artifactKind(f) === "config" && path.dirname(f) === this.root);
+    const text = file ? this.read(file) : undefined;
+    if (this.configCache && this.configCache.text === text && this.configCache.file === file) return this.configCache.doc;
+    const doc = file && text !== undefined ? parseConfigText(this.root, text, file) : loadConfig(this.root);
+    this.configCache = { text, file, doc };
+    return doc;
+  }
+
+  /** The parsed prompt; throws a clear Error when the file cannot be read. */
+  prompt(file: string): PromptDoc {
+    const abs = path.resolve(this.root, file);
+    const text = this.mustRead(abs, "prompt");
+    const hit = this.promptCache.get(abs);
+    if (hit && hit.text === text) return hit;
+    const doc = parsePrompt(text, abs);
+    this.promptCache.set(abs, doc);
+    return doc;
+  }
+
+  /** The parsed eval set; throws a clear Error when the file cannot be read. */
+  evalSet(file: string): EvalSetDoc {
+    const abs = path.resolve(this.root, file);
+    const text = this.mustRead(abs, "eval set");
+    const hit = this.evalCache.get(abs);
+    if (hit && hit.text === text) return hit;
+    let cache = this.evalParseCaches.get(abs);
+    if (!cache) this.evalParseCaches.set(abs, (cache = new EvalParseCache()));
+    const doc = parseEvalSet(text, abs, cache);
+    this.evalCache.set(abs, doc);
+    return doc;
+  }
+
+  /** The parsed adapter config; throws a clear Error when the file cannot be read. */
+  adapter(file: string): AdapterDoc {
+    const abs = path.resolve(this.root, file);
+    const text = this.mustRead(abs, "adapter config");
+    const hit = this.adapterCache.get(abs);
+    if (hit && hit.text === text) return hit;
+    const doc = parseAdapter(text, abs);
+    this.adapterCache.set(abs, doc);
+    return doc;
+  }
+
+  /** GGUF header and facts, cached by path + size + mtime; `error` says why it is unreadable. */
+  gguf(file: string): HeaderEntry {
+    const abs = path.resolve(this.root, file);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(abs);
+    } catch {
+      return { size: 0, mtimeMs: 0, error: `file not found: ${abs}` };
+    }
+    const hit = this.headerCache.get(abs);
+    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit;
+    let entry: HeaderEntry;
+    try {
+      const header = readGgufHeader(abs);
+      entry = { size: st.size, mtimeMs: st.mtimeMs, header, facts: ggufFacts(header) };
+    } catch (e) {
+      entry = { size: st.size, mtimeMs: st.mtimeMs, error: e instanceof GgufError || e instanceof Error ? e.message : String(e) };
+    }
+    this.headerCache.set(abs, entry);
+    if (this.headerCache.size > 64) this.headerCache.delete(this.headerCache.keys().next().value as string);
+    return entry;
+  }
+
+  // ---------- relations ----------
+
+  /** Eval sets covering a prompt: those whose `prompt:` names it, plus its `driftlens.evals`. */
+  evalSetsFor(promptFile: string): string[] {
+    const abs = path.resolve(this.root, promptFile);
+    const out = new Set<string>();
+    for (const f of this.listArtifacts()) {
+      if (artifactKind(f) !== "evalset") continue;
+      const p = this.declaredPromptOf(f);
+      if (p && path.resolve(path.dirname(f), p) === abs) out.add(f);
+    }
+    try {
+      for (const e of this.prompt(abs).evals) if (this.exists(e.path)) out.add(e.path);
+    } catch {
+      // unreadable prompt: only the eval sets that name it
+    }
+    return [...out].sort();
+  }
+
+  /** The prompt an eval set runs: its `prompt:`, else the first prompt listing it in driftlens.evals. */
+  promptFor(evalSetFile: string): string | undefined {
+    const abs = path.resolve(this.root, evalSetFile);
+    const declared = this.declaredPromptOf(abs);
+    if (declared) return path.resolve(path.dirname(abs), declared);
+    for (const f of this.listArtifacts()) {
+      if (artifactKind(f) !== "prompt" || path.basename(f).startsWith("_")) continue;
+      try {
+        if (this.prompt(f).evals.some((e) => e.path === abs)) return f;
+      } catch {
+        // skip unreadable prompts
+      }
+    }
+    return undefined;
+  }
+
+  /** `prompt:` of an eval set from its header alone (no full parse of a large file). */
+  private declaredPromptOf(file: string): string | undefined {
+    const cached = this.evalCache.get(file);
+    const text = this.read(file);
+    if (text === undefined) return undefined;
+    if (cached && cached.text === text) return cached.prompt?.declared;
+    if (file.endsWith(".jsonl")) {
+      const first = text.split("\n", 50).find((l) => l.trim());
+      try {
+        const o = first ? JSON.parse(first) : undefined;
+        return o && typeof o === "object" && !("id" in o) && typeof o.prompt === "string" ? o.prompt : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const m = /^prompt:[ \t]*(?:"([^"\n]+)"|'([^'\n]+)'|([^\s#][^#\n]*?))[ \t]*(?:#.*)?$/m.exec(text);
+    return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
+  }
+
+  /** Files whose diagnostics may change when `file` changes. */
+  dependents(file: string): string[] {
+    const abs = path.resolve(this.root, file);
+    const kind = artifactKind(abs);
+    const all = this.listArtifacts();
+    const out = new Set<string>();
+    if (kind === "config" || abs.endsWith(".gguf")) {
+      for (const f of all) if (f !== abs) out.add(f);
+    } else if (kind === "prompt") {
+      for (const e of this.evalSetsFor(abs)) out.add(e);
+      // A partial (or any prompt, since partial folders are configurable) affects prompts using it.
+      if (path.basename(abs).startsWith("_")) for (const f of all) if (artifactKind(f) === "prompt" && f !== abs) out.add(f);
+    } else if (kind === "evalset") {
+      const p = this.promptFor(abs);
+      if (p) out.add(p);
+      for (const f of all) if (artifactKind(f) === "adapter") out.add(f);
+    } else if (kind === "adapter") {
+      for (const f of all) {
+        if (artifactKind(f) !== "adapter" || f === abs) continue;
+        try {
+          if (this.adapter(f).compose.some((c) => c.path === abs)) out.add(f);
+        } catch {
+          // skip
+        }
+      }
+    }
+    out.delete(abs);
+    return [...out].sort();
+  }
+
+  // ---------- variants ----------
+
+  private familyVariants(fam: FamilyConfig, diagnostics?: Diagnostic[], configFile?: string): { name: string; path: string; quant?: string; contextSize?: number }[] {
+    const list: { name: string; path: string; quant?: string; contextSize?: number }[] = [];
+    for (const [name, v] of Object.entries(fam.variants)) {
+      const h = fs.existsSync(v.path) ? this.gguf(v.path) : undefined;
+      list.push({ name, path: v.path, ...(h?.facts?.quant ? { quant: h.facts.quant } : {}), ...(v.contextSize ? { contextSize: v.contextSize } : {}) });
+    }
+    for (const scan of fam.scan) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(scan.path).filter((n) => n.toLowerCase().endsWith(".gguf")).sort();
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const p = path.join(scan.path, n);
+        const h = this.gguf(p);
+        if (h.error || !h.facts) {
+          if (diagnostics && configFile) diagnostics.push({ file: configFile, range: scan.range ?? rangeAt(), severity: "error", code: "DL107", message: `${n} in scan folder '${scan.declared}' is not a readable GGUF: ${h.error ?? "no header"}` });
+          continue;
+        }
+        if (h.facts.isLora) continue; // adapters are configured by *.adapter.yaml, not as variants
+        const quant = h.facts.quant ?? "unknown";
+        let name = quant.toLowerCase();
+        if (list.some((x) => x.name === name)) {
+          const alt = `${name}-${n.replace(/\.gguf$/i, "").replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+          if (diagnostics && configFile) diagnostics.push({ file: configFile, range: scan.range ?? rangeAt(), severity: "warning", code: "DL108", message: `${n} in '${scan.declared}' is ${quant} like another variant of '${fam.name}'; it is named '${alt}'` });
+          name = alt;
+        }
+        list.push({ name, path: p, quant });
+      }
+    }
+    return list;
+  }
+
+  private referenceOf(fam: FamilyConfig, list: { name: string; quant?: string }[]): string | undefined {
+    if (fam.reference && list.some((v) => v.name === fam.reference)) return fam.reference;
+    if (fam.reference) return fam.reference;
+    let best: { name: string; p: number } | undefined;
+    for (const v of list) {
+      const p = quantPrecision(v.quant);
+      if (!best || p > best.p) best = { name: v.name, p };
+    }
+    return best?.name;
+  }
+
+  /** Every base variant of every family, plus one adapter variant per adapter config on a family base. */
+  variants(): ResolvedVariant[] {
+    const cfg = this.config().config;
+    const out: ResolvedVariant[] = [];
+    for (const fam of Object.values(cfg.models)) {
+      const list = this.familyVariants(fam);
+      const ref = this.referenceOf(fam, list);
+      for (const v of list) {
+        out.push({
+          id: `${fam.name}/${v.name}`,
+          family: fam.name,
+          variant: v.name,
+          modelPath: v.path,
+          ...(v.quant ? { quant: v.quant } : {}),
+          adapters: [],
+          isReference: v.name === ref,
+          referenceId: `${fam.name}/${ref ?? v.name}`,
+          contextSize: v.contextSize ?? cfg.engine.contextSize,
+        });
+      }
+    }
+    for (const f of this.listArtifacts()) {
+      if (artifactKind(f) !== "adapter") continue;
+      let a: AdapterDoc;
+      try {
+        a = this.adapter(f);
+      } catch {
+        continue;
+      }
+      if (!a.base || !a.gguf) continue;
+      const r = tryParseVariantRef(a.base.model);
+      if ("error" in r || r.ref.adapters.length) continue;
+      const base = out.find((v) => v.family === r.ref.family && v.variant === r.ref.variant && v.adapters.length === 0);
+      if (!base) continue;
+      try {
+        out.push(this.resolveVariant(`${base.id}+${a.name}`));
+      } catch {
+        // unresolvable composition: diagnostics on the adapter say why
+      }
+    }
+    return out;
+  }
+
+  /** Resolves a variant ref; throws an Error saying what is wrong and what exists. */
+  resolveVariant(ref: string): ResolvedVariant {
+    const parsed = tryParseVariantRef(ref);
+    if ("error" in parsed) throw new Error(parsed.error);
+    const { family, variant, adapters } = parsed.ref;
+    const cfg = this.config();
+    const fam = cfg.config.models[family];
+    if (!fam) {
+      const names = Object.keys(cfg.config.models);
+      throw new Error(`unknown model family '${family}' in '${ref}': ${names.length ? `driftlens.yaml defines ${names.join(", ")}` : `no driftlens.yaml in ${this.root} defines model families`}`);
+    }
+    const list = this.familyVariants(fam);
+    const v = list.find((x) => x.name === variant);
+    if (!v) throw new Error(`family '${family}' has no variant '${variant}' (variants: ${list.map((x) => x.name).join(", ") || "none"})`);
+    const refName = this.referenceOf(fam, list);
+    const resolvedAdapters: ResolvedAdapter[] = [];
+    for (const a of adapters) {
+      const file = this.findAdapterConfig(a.name);
+      if (!file) throw new Error(`adapter '${a.name}' in '${ref}' not found: create ${a.name}.adapter.yaml in the workspace`);
+      const doc = this.adapter(file);
+      if (!doc.gguf) throw new Error(`adapter config ${file} has no 'file' (the LoRA GGUF)`);
+      resolvedAdapters.push({ name: a.name, file, path: doc.gguf.path, scale: a.scale ?? doc.scale });
+      for (const c of doc.compose) {
+        if (!this.exists(c.path)) throw new Error(`adapter ${file} composes ${c.adapter}, which does not exist`);
+        const cd = this.adapter(c.path);
+        if (!cd.gguf) throw new Error(`composed adapter config ${c.path} has no 'file'`);
+        resolvedAdapters.push({ name: cd.name, file: c.path, path: cd.gguf.path, scale: c.scale });
+      }
+    }
+    const id = formatVariantRef({ family, variant, adapters: adapters.map((a, i) => ({ name: a.name, scale: a.scale ?? resolvedAdapters.find((r) => r.name === a.name)?.scale ?? i })) });
+    const baseId = `${family}/${variant}`;
+    return {
+      id: adapters.length ? id : baseId,
+      family,
+      variant,
+      modelPath: v.path,
+      ...(v.quant ? { quant: v.quant } : {}),
+      adapters: resolvedAdapters,
+      isReference: adapters.length === 0 && variant === refName,
+      referenceId: adapters.length ? baseId : `${family}/${refName ?? variant}`,
+      contextSize: v.contextSize ?? cfg.config.engine.contextSize,
+    };
+  }
+
+  private findAdapterConfig(name: string): string | undefined {
+    return this.listArtifacts().find((f) => artifactKind(f) === "adapter" && adapterNameOf(f) === name);
+  }
+
+  // ---------- rendering ----------
+
+  /** Finds a partial file for a prompt (`_name.prompt` beside it or in configured folders). */
+  partialFile(name: string, promptFile: string): string | undefined {
+    const folders = this.config().config.prompts.partials;
+    for (const dir of [path.dirname(promptFile), ...folders]) {
+      const candidates = [path.join(dir, `_${name}.prompt`)];
+      const slash = name.lastIndexOf("/");
+      if (slash > 0) candidates.push(path.join(dir, name.slice(0, slash), `_${name.slice(slash + 1)}.prompt`));
+      for (const c of candidates) if (this.overlays.has(c)) return c;
+    }
+    return findPartialFile(name, promptFile, folders);
+  }
+
+  /** Renders a prompt with Dotprompt, partials resolved from the workspace (overlays included). */
+  async render(promptFile: string, data: Parameters<typeof renderPrompt>[1] = {}, options?: Parameters<typeof renderPrompt>[3]): Promise<RenderedPrompt> {
+    const doc = this.prompt(promptFile);
+    return renderPrompt(
+      doc,
+      data,
+      (name) => {
+        const f = this.partialFile(name, doc.file);
+        const t = f ? this.read(f) : undefined;
+        return t === undefined ? undefined : partialTemplate(t);
+      },
+      options,
+    );
+  }
+
+  // ---------- diagnostics ----------
+
+  /** All diagnostics for one file: its own plus the cross-file checks. Never throws. */
+  async diagnose(file: string): Promise<Diagnostic[]> {
+    const abs = path.resolve(this.root, file);
+    const kind = artifactKind(abs);
+    try {
+      switch (kind) {
+        case "config":
+          return sortDiagnostics(this.checkConfig());
+        case "prompt":
+          return sortDiagnostics(await this.checkPrompt(abs));
+        case "evalset":
+          return sortDiagnostics(this.checkEvalSet(abs));
+        case "adapter":
+          return sortDiagnostics(await this.checkAdapter(abs));
+        default:
+          return [];
+      }
+    } catch (e) {
+      if (!this.exists(abs)) return [];
+      return [{ file: abs, range: rangeAt(), severity: "error", code: kind === "config" ? "DL100" : kind === "prompt" ? "DL200" : kind === "evalset" ? "DL300" : "DL400", message: `Driftlens could not check this file: ${e instanceof Error ? e.message : String(e)}` }];
+    }
+  }
+
+  private checkConfig(): Diagnostic[] {
+    const doc = this.config();
+    const out = [...doc.diagnostics];
+    const file = doc.file ?? path.join(this.root, "driftlens.yaml");
+    for (const fam of Object.values(doc.config.models)) {
+      for (const [name, v] of Object.entries(fam.variants)) {
+        if (!fs.existsSync(v.path)) {
+          out.push({ file, range: v.range ?? rangeAt(), severity: "error", code: "DL103", message: `variant '${fam.name}/${name}': model file ${v.declared} does not exist (looked at ${v.path})` });
+          continue;
+        }
+        const h = this.gguf(v.path);
+        if (h.error) out.push({ file, range: v.range ?? rangeAt(), severity: "error", code: "DL107", message: `variant '${fam.name}/${name}': ${v.declared} is not a readable GGUF: ${h.error}` });
+        else if (h.facts?.isLora) out.push({ file, range: v.range ?? rangeAt(), severity: "error", code: "DL107", message: `variant '${fam.name}/${name}': ${v.declared} is a LoRA adapter, not a model; configure it with an .adapter.yaml` });
+      }
+      for (const scan of fam.scan) {
+        let st: fs.Stats | undefined;
+        try {
+          st = fs.statSync(scan.path);
+        } catch {
+          st = undefined;
+        }
+        if (!st || !st.isDirectory()) {
+          out.push({ file, range: scan.range ?? rangeAt(), severity: "error", code: "DL105", message: `scan folder '${scan.declared}' of family '${fam.name}' does not exist (looked at ${scan.path})` });
+          continue;
+        }
+        const ggufs = fs.readdirSync(scan.path).filter((n) => n.toLowerCase().endsWith(".gguf"));
+        if (ggufs.length === 0) out.push({ file, range: scan.range ?? rangeAt(), severity: "warning", code: "DL104", message: `scan folder '${scan.declared}' of family '${fam.name}' holds no .gguf file` });
+      }
+      const list = this.familyVariants(fam, out, file);
+      if (fam.reference && fam.scan.length > 0 && !list.some((v) => v.name === fam.reference)) {
+        out.push({ file, range: fam.referenceRange ?? fam.range ?? rangeAt(), severity: "error", code: "DL106", message: `reference variant '${fam.reference}' is not a variant of family '${fam.name}' (variants: ${list.map((v) => v.name).join(", ") || "none"})` });
+      }
+    }
+    return out;
+  }
+
+  /** Checks a model ref against driftlens.yaml; undefined when fine. */
+  private modelRefProblem(ref: string): string | undefined {
+    try {
+      this.resolveVariant(ref);
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  private async checkPrompt(abs: string): Promise<Diagnostic[]> {
+    const doc = this.prompt(abs);
+    const out = [...doc.diagnostics];
+    const file = doc.file;
+    if (doc.model && doc.modelRange) {
+      const p = this.modelRefProblem(doc.model);
+      if (p) out.push({ file, range: doc.modelRange, severity: "error", code: "DL207", message: p });
+    }
+    if (doc.variant) {
+      const p = this.modelRefProblem(doc.variant.ref);
+      if (p) out.push({ file, range: doc.variant.range, severity: "error", code: "DL207", message: p });
+    }
+    for (const e of doc.evals) {
+      if (!this.exists(e.path)) out.push({ file, range: e.range, severity: "warning", code: "DL211", message: `eval set ${e.declared} does not exist (looked at ${e.path})` });
+    }
+    // Partials: missing ones, and the variables they use (so their inputs count as used).
+    let partialsOk = true;
+    const used = new Set(doc.variables.map((v) => v.name));
+    const seen = new Set<string>();
+    const visit = (refs: { name: string; range: Range }[], top: boolean, from: string, depth: number) => {
+      for (const p of refs) {
+        if (seen.has(p.name) && !top) continue;
+        const f = this.partialFile(p.name, from);
+        if (!f) {
+          partialsOk = false;
+          if (top) out.push({ file, range: p.range, severity: "error", code: "DL206", message: `partial '${p.name}' not found: create _${p.name}.prompt beside the prompt${this.config().config.prompts.partials.length ? " or in a prompts.partials folder" : " (or list a partials folder under prompts.partials in driftlens.yaml)"}` });
+          continue;
+        }
+        if (seen.has(p.name) || depth > 8) continue;
+        seen.add(p.name);
+        const text = this.read(f) ?? "";
+        const t = parseTemplate(partialTemplate(text), { line: 0, character: 0 }, f);
+        if (!t.ok) partialsOk = false;
+        for (const v of t.variables) used.add(v.name);
+        visit(t.partials, false, f, depth + 1);
+      }
+    };
+    visit(doc.partials, true, file, 0);
+    if (doc.bodyOk && partialsOk && doc.input?.jsonSchema) {
+      for (const i of doc.inputs) {
+        if (!used.has(i.name)) out.push({ file, range: i.range, severity: "warning", code: "DL204", message: `input '${i.name}' is declared but the template never uses it` });
+      }
+    }
+    // Context length: render with the sample input and count tokens.
+    const modelRef = doc.variant?.ref ?? doc.model;
+    if (doc.bodyOk && partialsOk && modelRef && !out.some((d) => d.code === "DL207")) {
+      let variant: ResolvedVariant | undefined;
+      try {
+        variant = this.resolveVariant(modelRef);
+      } catch {
+        variant = undefined;
+      }
+      if (variant) {
+        let rendered: RenderedPrompt | undefined;
+        try {
+          rendered = await this.render(abs, { input: sampleInput(doc) });
+        } catch (e) {
+          out.push({ file, range: doc.modelRange ?? doc.variant?.range ?? rangeAt(doc.bodyStart.line), severity: "warning", code: "DL212", message: `cannot render the prompt with its sample input (driftlens.sample / input.default): ${e instanceof RenderError || e instanceof Error ? e.message : String(e)}` });
+        }
+        if (rendered) out.push(...(await this.contextCheck(doc, rendered, variant)));
+      }
+    }
+    return out;
+  }
+
+  private async contextCheck(doc: PromptDoc, rendered: RenderedPrompt, variant: ResolvedVariant): Promise<Diagnostic[]> {
+    const text = rendered.messages.map((m) => m.content.map((p) => (typeof (p as { text?: unknown }).text === "string" ? (p as { text: string }).text : "")).join("")).join("\n");
+    const facts = this.gguf(variant.modelPath).facts;
+    const configured = variant.contextSize ?? this.config().config.engine.contextSize;
+    const ctx = facts?.contextLength ? Math.min(configured, facts.contextLength) : configured;
+    const maxOut = typeof doc.config.maxOutputTokens === "number" ? doc.config.maxOutputTokens : 0;
+    let tokens: number;
+    let estimated = false;
+    if (this.countTokens && facts) {
+      const key = `${variant.modelPath}\u0000${text}`;
+      const hit = this.tokenCache.get(key);
+      if (hit !== undefined) tokens = hit;
+      else {
+        try {
+          tokens = await this.countTokens(variant.modelPath, text);
+          this.tokenCache.set(key, tokens);
+          if (this.tokenCache.size > 256) this.tokenCache.delete(this.tokenCache.keys().next().value as string);
+        } catch {
+          tokens = Math.ceil(text.length / CHARS_PER_TOKEN_ESTIMATE);
+          estimated = true;
+        }
+      }
+    } else {
+      tokens = Math.ceil(text.length / CHARS_PER_TOKEN_ESTIMATE);
+      estimated = true;
+    }
+    if (tokens + maxOut <= ctx) return [];
+    const range = doc.modelRange ?? doc.variant?.range ?? rangeAt(doc.bodyStart.line);
+    const how = estimated ? `about ${tokens} tokens (an estimate at ${CHARS_PER_TOKEN_ESTIMATE} characters per token; the model's tokenizer was not available)` : `${tokens} tokens (counted with ${variant.id}'s vocabulary)`;
+    return [
+      {
+        file: doc.file,
+        range,
+        severity: estimated ? "warning" : "error",
+        code: "DL210",
+        message: `rendered with its sample input, the prompt is ${how}${maxOut ? ` + ${maxOut} maxOutputTokens` : ""}, more than ${variant.id}'s context of ${ctx} tokens${facts?.contextLength && facts.contextLength < configured ? " (the model's trained context)" : " (engine.contextSize)"}`,
+      },
+    ];
+  }
+
+  private checkEvalSet(abs: string): Diagnostic[] {
+    const doc = this.evalSet(abs);
+    const out = [...doc.diagnostics];
+    const file = doc.file;
+    let promptDoc: PromptDoc | undefined;
+    if (doc.prompt) {
+      if (!this.exists(doc.prompt.path)) out.push({ file, range: doc.prompt.range, severity: "error", code: "DL310", message: `prompt ${doc.prompt.declared} does not exist (looked at ${doc.prompt.path})` });
+      else promptDoc = this.prompt(doc.prompt.path);
+    } else {
+      const p = this.promptFor(abs);
+      if (p && this.exists(p)) promptDoc = this.prompt(p);
+      else out.push({ file, range: doc.casesRange, severity: "error", code: "DL310", message: "this eval set names no prompt: add `prompt: file.prompt`, or list it under `driftlens.evals` in a prompt's front matter" });
+    }
+    const schema = promptDoc?.input?.jsonSchema;
+    if (schema && promptDoc) {
+      const defaults = promptDoc.input?.default ?? {};
+      const promptName = path.basename(promptDoc.file);
+      for (const c of doc.cases) {
+        const problems = checkValue(schema, { ...defaults, ...c.vars });
+        for (const p of problems) {
+          const top = p.path[0] === undefined ? undefined : String(p.path[0]);
+          if (p.kind === "missing" && p.path.length === 1) {
+            out.push({ file, range: c.varsRange ? rangeForKeyOrVars(c) : c.idRange, severity: "error", code: "DL305", message: `case '${c.id}': ${p.message} of ${promptName}` });
+          } else if (p.kind === "unknown" && p.path.length === 1) {
+            out.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "warning", code: "DL306", message: `case '${c.id}': ${p.message} (${promptName})` });
+          } else {
+            out.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "error", code: "DL307", message: `case '${c.id}': ${p.message} (input schema of ${promptName})` });
+          }
+        }
+      }
+    }
+    const alpha = this.config().config.gate.alpha;
+    const needed = minCasesToDetectDrop(0.1, alpha);
+    for (const s of doc.slices) {
+      if (s.caseIds.length < needed) {
+        out.push({
+          file,
+          range: s.range,
+          severity: "information",
+          code: "DL309",
+          message: `slice '${s.name}' has ${s.caseIds.length} case${s.caseIds.length === 1 ? "" : "s"}: too few to detect a 10-point pass-rate drop at alpha ${alpha} (one-sided exact McNemar); it needs at least ${needed}`,
+        });
+      }
+    }
+    return out;
+  }
+
+  private async checkAdapter(abs: string): Promise<Diagnostic[]> {
+    const doc = this.adapter(abs);
+    const out = [...doc.diagnostics];
+    const file = doc.file;
+    let adapterHeader: GgufHeader | undefined;
+    if (doc.gguf) {
+      if (!fs.existsSync(doc.gguf.path)) out.push({ file, range: doc.gguf.range, severity: "error", code: "DL402", message: `adapter file ${doc.gguf.declared} does not exist (looked at ${doc.gguf.path})` });
+      else {
+        const h = this.gguf(doc.gguf.path);
+        if (h.error || !h.header) out.push({ file, range: doc.gguf.range, severity: "error", code: "DL403", message: `${doc.gguf.declared} is not a readable GGUF: ${h.error}` });
+        else if (!h.facts?.isLora) out.push({ file, range: doc.gguf.range, severity: "error", code: "DL403", message: `${doc.gguf.declared} is a GGUF but not a LoRA adapter (general.type is ${JSON.stringify(h.header.metadata["general.type"] ?? "unset")}, adapter.type is ${JSON.stringify(h.header.metadata["adapter.type"] ?? "unset")})` });
+        else adapterHeader = h.header;
+      }
+    }
+    // Base model: a variant ref from driftlens.yaml, or a GGUF path relative to this file.
+    let basePath: string | undefined;
+    if (doc.base) {
+      const r = tryParseVariantRef(doc.base.model);
+      const asPath = path.resolve(path.dirname(file), doc.base.model);
+      if (doc.base.model.endsWith(".gguf") || fs.existsSync(asPath)) {
+        if (fs.existsSync(asPath)) basePath = asPath;
+        else out.push({ file, range: doc.base.modelRange, severity: "error", code: "DL410", message: `base model file ${doc.base.model} does not exist (looked at ${asPath})` });
+      } else if ("error" in r) {
+        out.push({ file, range: doc.base.modelRange, severity: "error", code: "DL410", message: `base '${doc.base.model}' is neither a family/variant from driftlens.yaml nor an existing GGUF path` });
+      } else {
+        try {
+          const v = this.resolveVariant(doc.base.model);
+          if (fs.existsSync(v.modelPath)) basePath = v.modelPath;
+          else out.push({ file, range: doc.base.modelRange, severity: "error", code: "DL410", message: `base ${v.id}'s model file does not exist (${v.modelPath})` });
+        } catch (e) {
+          out.push({ file, range: doc.base.modelRange, severity: "error", code: "DL410", message: `base '${doc.base.model}': ${e instanceof Error ? e.message : String(e)}` });
+        }
+      }
+    }
+    if (basePath && adapterHeader) {
+      const bh = this.gguf(basePath);
+      if (bh.header && bh.facts) {
+        const aArch = typeof adapterHeader.metadata["general.architecture"] === "string" ? (adapterHeader.metadata["general.architecture"] as string) : undefined;
+        if (aArch && bh.facts.architecture && aArch !== bh.facts.architecture) {
+          out.push({ file, range: doc.base?.modelRange ?? doc.gguf?.range ?? rangeAt(), severity: "error", code: "DL404", message: `adapter architecture '${aArch}' differs from base architecture '${bh.facts.architecture}' (${path.basename(basePath)})` });
+        } else {
+          out.push(...loraShapeProblems(adapterHeader, bh.header, file, doc.gguf?.range ?? rangeAt(), path.basename(basePath)));
+        }
+      } else if (bh.error) {
+        out.push({ file, range: doc.base?.modelRange ?? rangeAt(), severity: "error", code: "DL410", message: `base model ${basePath} is not a readable GGUF: ${bh.error}` });
+      }
+    }
+    if (basePath && doc.base?.sha256 && doc.base.sha256Range) {
+      const sha = await fingerprintFile(basePath).catch(() => undefined);
+      if (sha && sha !== doc.base.sha256) {
+        out.push({ file, range: doc.base.sha256Range, severity: "warning", code: "DL406", message: `base model ${path.basename(basePath)} has sha256 ${sha}, not the recorded ${doc.base.sha256}: the adapter now sits on a base it was not trained on; re-run its evals, then record the new sha256` });
+      }
+    }
+    if (doc.training?.dataset && doc.training.datasetSha256) {
+      if (!fs.existsSync(doc.training.dataset.path)) {
+        out.push({ file, range: doc.training.dataset.range, severity: "warning", code: "DL407", message: `training dataset ${doc.training.dataset.declared} does not exist (looked at ${doc.training.dataset.path}); its recorded sha256 cannot be checked` });
+      } else {
+        const sha = await fingerprintFile(doc.training.dataset.path).catch(() => undefined);
+        if (sha && sha !== doc.training.datasetSha256.value) out.push({ file, range: doc.training.datasetSha256.range, severity: "warning", code: "DL407", message: `training dataset ${doc.training.dataset.declared} has sha256 ${sha}, not the recorded ${doc.training.datasetSha256.value}: the data changed since training` });
+      }
+    }
+    const missing: string[] = [];
+    if (!doc.base?.sha256) missing.push("base.sha256");
+    if (!doc.training?.dataset) missing.push("training.dataset");
+    if (!doc.training?.datasetSha256) missing.push("training.datasetSha256");
+    if (!doc.training?.recipe) missing.push("training.recipe");
+    if (!doc.training?.commit) missing.push("training.commit");
+    if (missing.length && doc.gguf) {
+      out.push({ file, range: doc.training?.range ?? doc.gguf.range, severity: "information", code: "DL408", message: `training provenance incomplete: ${missing.join(", ")} not recorded, so this adapter cannot be reproduced or checked` });
+    }
+    // Composition: other adapters writing the same tensors.
+    if (doc.compose.length) {
+      const writers: { name: string; tensors: Set<string> }[] = [];
+      if (adapterHeader) writers.push({ name: doc.name, tensors: loraTargets(adapterHeader) });
+      for (const c of doc.compose) {
+        if (!this.exists(c.path)) {
+          out.push({ file, range: c.range, severity: "error", code: "DL411", message: `composed adapter config ${c.adapter} does not exist (looked at ${c.path})` });
+          continue;
+        }
+        const cd = this.adapter(c.path);
+        if (!cd.gguf) continue;
+        const h = this.gguf(cd.gguf.path);
+        if (!h.header || !h.facts?.isLora) continue;
+        const tensors = loraTargets(h.header);
+        for (const w of writers) {
+          const overlap = [...tensors].filter((t) => w.tensors.has(t)).sort();
+          if (overlap.length) {
+            out.push({ file, range: c.range, severity: "warning", code: "DL409", message: `${cd.name} and ${w.name} both write ${overlap.length} tensor${overlap.length === 1 ? "" : "s"}: ${overlap.slice(0, 8).join(", ")}${overlap.length > 8 ? `, … (${overlap.length - 8} more)` : ""}` });
+          }
+        }
+        writers.push({ name: cd.name, tensors });
+      }
+    }
+    return out;
+  }
+
+  /** The cached sha256 of a file when known (never hashes; for hover). */
+  cachedFingerprint(file: string): string | undefined {
+    return cachedFingerprint(path.resolve(this.root, file));
+  }
+
+  /** sha256 of a file, cached by path + size + mtime. */
+  fingerprint(file: string): Promise<string> {
+    return fingerprintFile(path.resolve(this.root, file));
+  }
+}
+
+function rangeForKeyOrVars(c: { varsRange?: Range; idRange: Range }): Range {
+  return c.varsRange ?? c.idRange;
+}
+
+/** Base tensor names a LoRA adapter writes (`X.lora_a` / `X.lora_b` → `X`). */
+export function loraTargets(h: GgufHeader): Set<string> {
+  const out = new Set<string>();
+  for (const t of h.tensors) {
+    const m = /^(.*)\.lora_[ab]$/.exec(t.name);
+    if (m) out.add(m[1]!);
+  }
+  return out;
+}
+
+/**
+ * llama.cpp's own checks (llama-adapter.cpp): for base tensor W (ne0 × ne1), lora_a must be
+ * ne0 × r and lora_b r × ne1, with the same rank r.
+ */
+export function loraShapeProblems(adapter: GgufHeader, base: GgufHeader, file: string, range: Range, baseName: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const baseTensors = new Map(base.tensors.map((t) => [t.name, t.shape]));
+  const byName = new Map(adapter.tensors.map((t) => [t.name, t.shape]));
+  const fmt = (s: number[] | undefined) => (s ? `[${s.join(", ")}]` : "missing");
+  for (const target of loraTargets(adapter)) {
+    const a = byName.get(`${target}.lora_a`);
+    const b = byName.get(`${target}.lora_b`);
+    const w = baseTensors.get(target);
+    if (!w) {
+      out.push({ file, range, severity: "error", code: "DL405", message: `LoRA tensor ${target}.lora_a/.lora_b targets '${target}', which the base model ${baseName} does not have` });
+      continue;
+    }
+    if (!a || !b) {
+      out.push({ file, range, severity: "error", code: "DL405", message: `LoRA pair for '${target}' is incomplete: lora_a ${fmt(a)}, lora_b ${fmt(b)}` });
+      continue;
+    }
+    if (a[0] !== w[0] || b[1] !== w[1] || a[1] !== b[0]) {
+      out.push({ file, range, severity: "error", code: "DL405", message: `LoRA shapes for '${target}' do not fit the base tensor: lora_a ${fmt(a)} and lora_b ${fmt(b)} vs base ${fmt(w)} in ${baseName} (lora_a must be [${w[0]}, r] and lora_b [r, ${w[1]}])` });
+    }
+  }
+  return out;
+}
