@@ -478,53 +478,84 @@ export class Engine {
       },
     });
 
-    let input: NLC.ControlledEvaluateInputItem[] = [];
     const out: GeneratedToken[] = [];
     const offsets: number[] = [];
     const ids: Token[] = [];
     let text = "";
     let stopReason: GenerateResult["stopReason"] = "maxTokens";
     let firstAt = 0;
+
+    // Two token sources. Greedy without alternatives takes node-llama-cpp's own generation loop
+    // (`evaluate`), the fastest path; anything that needs probabilities (or per-step seeds) drives
+    // `controlledEvaluate`, whose sampling sorts the whole vocabulary for each token.
+    type Step = { token: Token; next?: NLC.ControlledEvaluateIndexOutput["next"] } | null;
+    let step: () => Promise<Step> = async () => null;
+    let finish = async () => {};
     if (maxTokens > 0) {
       const rest = await this.reuse(seq, prompt);
-      input = rest.map((t, i) => (i === rest.length - 1 ? [t, gen(0)] : t));
+      if (k === 0 && p.temperature === 0) {
+        const it = seq.evaluate(rest, { temperature: 0 })[Symbol.asyncIterator]();
+        step = async () => {
+          const r = await it.next();
+          return r.done ? null : { token: r.value };
+        };
+        finish = async () => {
+          await it.return?.(undefined);
+        };
+      } else {
+        let input: NLC.ControlledEvaluateInputItem[] = rest.map((t, i) => (i === rest.length - 1 ? [t, gen(0)] : t));
+        let n = 0;
+        step = async () => {
+          const res = await seq.controlledEvaluate(input);
+          const next = res[input.length - 1]?.next;
+          const token = next?.token;
+          if (token == null) throw new Error("llama.cpp returned no token");
+          input = [[token, gen(++n)]];
+          return { token, next };
+        };
+      }
     }
-    for (let step = 0; step < maxTokens; step++) {
-      if (signal?.aborted) {
-        stopReason = "cancelled";
-        break;
-      }
-      const res = await seq.controlledEvaluate(input);
-      const next = res[input.length - 1]?.next;
-      const token = next?.token;
-      if (token == null) throw new Error("llama.cpp returned no token");
-      if (step === 0) firstAt = performance.now();
-      if (model.isEogToken(token)) {
-        stopReason = "eos";
-        break;
-      }
-      const dist = topFrom(next?.logits, next?.totalLogitWeight);
-      const chosenProb = dist.probOf(token) ?? next?.confidence ?? 0;
-      const top: TokenAlternative[] = k > 0 ? dist.top.slice(0, k).map(([tok, prob]) => ({ token: tok, text: model.detokenize([tok as Token]), prob })) : [];
-      ids.push(token);
-      const full = model.detokenize(ids);
-      const piece = full.slice(text.length);
-      offsets.push(text.length);
-      text = full;
-      const g: GeneratedToken = { token, text: piece, prob: chosenProb, top };
-      out.push(g);
-      onToken?.(g);
-      const hit = firstStop(text, stops, Math.max(0, offsets[offsets.length - 1]! - maxLen(stops)));
-      if (hit >= 0) {
-        text = text.slice(0, hit);
-        while (out.length > 0 && offsets[out.length - 1]! >= hit) {
-          out.pop();
-          offsets.pop();
+    try {
+      for (let i = 0; i < maxTokens; i++) {
+        if (signal?.aborted) {
+          stopReason = "cancelled";
+          break;
         }
-        stopReason = "stop";
-        break;
+        const s = await step();
+        if (i === 0) firstAt = performance.now();
+        if (s === null || model.isEogToken(s.token)) {
+          stopReason = "eos";
+          break;
+        }
+        const { token, next } = s;
+        let chosenProb = -1;
+        let top: TokenAlternative[] = [];
+        if (next) {
+          const dist = topFrom(next.logits, next.totalLogitWeight);
+          chosenProb = dist.probOf(token) ?? next.confidence ?? 0;
+          top = dist.top.slice(0, k).map(([tok, prob]) => ({ token: tok, text: model.detokenize([tok as Token]), prob }));
+        }
+        ids.push(token);
+        const full = model.detokenize(ids);
+        const piece = full.slice(text.length);
+        offsets.push(text.length);
+        text = full;
+        const g: GeneratedToken = { token, text: piece, prob: chosenProb, top };
+        out.push(g);
+        onToken?.(g);
+        const hit = firstStop(text, stops, Math.max(0, offsets[offsets.length - 1]! - maxLen(stops)));
+        if (hit >= 0) {
+          text = text.slice(0, hit);
+          while (out.length > 0 && offsets[out.length - 1]! >= hit) {
+            out.pop();
+            offsets.pop();
+          }
+          stopReason = "stop";
+          break;
+        }
       }
-      input = [[token, gen(step + 1)]];
+    } finally {
+      await finish();
     }
     const wallMs = performance.now() - t0;
     const genMs = firstAt ? performance.now() - firstAt : 0;

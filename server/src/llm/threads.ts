@@ -61,8 +61,12 @@ function writeCache(dir: string, key: string, value: { threads: number; measured
   }
 }
 
-/** Generation throughput (tokens/s) of `model` at `threads`, best of two short runs. */
-export async function measureThroughput(model: NLC.LlamaModel, threads: number, tokens = 16): Promise<number> {
+/**
+ * Generation throughput (tokens/s) of `model` at `threads`, best of two short runs after a warm-up.
+ * A run slower than `budgetMs` stops early (oversubscribed thread counts can be 100x slower and
+ * need not be measured precisely to lose).
+ */
+export async function measureThroughput(model: NLC.LlamaModel, threads: number, tokens = 16, budgetMs = Infinity): Promise<number> {
   const context = await model.createContext({ contextSize: 256, sequences: 1, threads });
   try {
     const seq = context.getSequence();
@@ -75,9 +79,10 @@ export async function measureThroughput(model: NLC.LlamaModel, threads: number, 
       for await (const _t of seq.evaluate(prompt, { temperature: 0 })) {
         // The first token includes the prompt; time the generated tokens after it.
         if (n === 0) start = performance.now();
-        if (++n > tokens) break;
+        if (++n > tokens || (n > 1 && performance.now() - start > budgetMs)) break;
       }
       const ms = performance.now() - start;
+      if (ms > budgetMs) return ((n - 1) * 1000) / ms;
       if (rep > 0) best = Math.max(best, (tokens * 1000) / Math.max(ms, 1e-3)); // rep 0 warms up
     }
     return best;
@@ -103,7 +108,8 @@ export async function resolveThreads(o: {
   const measured: Record<string, number> = {};
   let best = 1;
   for (let t = 1; t <= n; t++) {
-    const tps = await measureThroughput(o.model, t);
+    const bestTps = measured[String(best)];
+    const tps = await measureThroughput(o.model, t, 16, bestTps ? (3 * 16 * 1000) / bestTps : Infinity);
     measured[String(t)] = Math.round(tps * 10) / 10;
     // Prefer fewer threads unless more are clearly faster (≥ 5%): leaves cores for the rest.
     if (tps > (measured[String(best)] ?? 0) * 1.05) best = t;

@@ -54,7 +54,10 @@ export interface TokenAlternative {
 export interface GeneratedToken {
   token: number;
   text: string;
-  /** Probability the model gave this token when it was chosen. */
+  /**
+   * Probability the model gave this token when it was chosen; -1 when not computed (greedy with
+   * topLogprobs 0 takes the fast path, which skips the per-token sort of the whole vocabulary).
+   */
   prob: number;
   /** Top alternatives at this position, most likely first (includes the chosen token if in top-k). */
   top: TokenAlternative[];

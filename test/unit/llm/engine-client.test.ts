@@ -12,7 +12,7 @@ import { TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 
 const settings: EngineSettings = { gpu: "auto", threads: 1, contextSize: 512, parallelSequences: 4, memoryBudgetBytes: 4 * 1024 ** 3 };
 
-function req(over: Partial<GenerateRequest> & { params?: Partial<GenerateRequest["params"]> } = {}): GenerateRequest {
+function req(over: Partial<Omit<GenerateRequest, "params">> & { params?: Partial<GenerateRequest["params"]> } = {}): GenerateRequest {
   const { params, ...rest } = over;
   return {
     id: "case-1",
@@ -74,8 +74,14 @@ describe("EngineClient on the tiny model", () => {
       assert.ok(Math.abs(t.top[0]!.prob - t.prob) < 1e-9);
       assert.ok(t.prob > 0 && t.prob <= 1);
     }
+    // Greedy without alternatives takes the fast path: same tokens, probability not computed.
     const none = await client.generate(req({ topLogprobs: 0 }));
-    assert.ok(none.tokens.every((t) => t.top.length === 0));
+    assert.ok(none.tokens.every((t) => t.top.length === 0 && t.prob === -1));
+    assert.deepEqual(
+      none.tokens.map((t) => t.token),
+      r.tokens.map((t) => t.token),
+    );
+    assert.equal(none.text, r.text);
   });
 
   test("score() on the model's own greedy output: forced token is top-1 at every position", async () => {
