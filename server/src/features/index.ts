@@ -3,5 +3,6 @@
 // `capabilities`), then add one line here.
 import type { FeatureModule } from "./support/context";
 import * as diagnostics from "./diagnostics";
+import * as runs from "./runs";
 
-export const features: FeatureModule<any>[] = [diagnostics];
+export const features: FeatureModule<any>[] = [diagnostics, runs];

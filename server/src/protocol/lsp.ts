@@ -56,3 +56,4 @@ export const DiagnosticsSettledSchema = z.object({
 export type DiagnosticsSettled = z.infer<typeof DiagnosticsSettledSchema>;
 
 // ---- run / compare / delta methods (engineer G) below ----
+export * from "./runs";
