@@ -69,6 +69,8 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX runs_fingerprint ON runs(fingerprint, status);
       CREATE INDEX runs_prompt ON runs(prompt_file, created_at);
 
+      -- Rows carry outputs and tokens (large), so these are rowid tables with a unique key:
+      -- WITHOUT ROWID suits only small rows.
       CREATE TABLE results (
         run_id TEXT NOT NULL REFERENCES runs(id),
         case_id TEXT NOT NULL,
@@ -76,7 +78,7 @@ export const MIGRATIONS: Migration[] = [
         pass INTEGER NOT NULL,
         score REAL NOT NULL,
         output TEXT NOT NULL,
-        tokens TEXT NOT NULL,
+        tokens BLOB NOT NULL,
         assertions TEXT NOT NULL,
         tags TEXT NOT NULL,
         cached INTEGER NOT NULL,
@@ -84,15 +86,15 @@ export const MIGRATIONS: Migration[] = [
         error TEXT,
         timings TEXT NOT NULL,
         created_at INTEGER NOT NULL,
-        PRIMARY KEY (run_id, case_id)
-      ) WITHOUT ROWID;
+        UNIQUE (run_id, case_id)
+      );
 
       -- The generation cache: key = sha256 of (messages, model fingerprint, adapters, params, seed,
-      -- engine version). Tokens hold the top-k alternatives as JSON.
+      -- engine version). Tokens (with top-k alternatives) are binary: see token-codec.ts.
       CREATE TABLE generations (
-        key TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
         text TEXT NOT NULL,
-        tokens TEXT NOT NULL,
+        tokens BLOB NOT NULL,
         prompt_tokens INTEGER NOT NULL,
         template TEXT NOT NULL,
         stop_reason TEXT NOT NULL,
@@ -103,7 +105,7 @@ export const MIGRATIONS: Migration[] = [
         threads INTEGER,
         engine_version TEXT NOT NULL,
         created_at INTEGER NOT NULL
-      ) WITHOUT ROWID;
+      );
     `,
   },
 ];

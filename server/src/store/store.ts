@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from "./migrations";
+import { decodeTokens, encodeTokens } from "./token-codec";
 
 export { SCHEMA_VERSION } from "./migrations";
 
@@ -491,7 +492,7 @@ export class Store {
           r.pass ? 1 : 0,
           r.score,
           r.output,
-          JSON.stringify(r.tokens),
+          encodeTokens(r.tokens),
           JSON.stringify(r.assertions),
           JSON.stringify(r.tags),
           r.cached ? 1 : 0,
@@ -584,7 +585,7 @@ export class Store {
     ).run(
       g.key,
       g.text,
-      JSON.stringify(g.tokens),
+      encodeTokens(g.tokens),
       g.promptTokens,
       g.template,
       g.stopReason,
@@ -635,7 +636,7 @@ function rowToResult(r: Row): CaseResultRecord {
     pass: r.pass === 1,
     score: r.score as number,
     output: r.output as string,
-    tokens: parseJson(r.tokens as string, []),
+    tokens: decodeTokens(r.tokens as Buffer),
     assertions: parseJson(r.assertions as string, []),
     tags: parseJson(r.tags as string, []),
     cached: r.cached === 1,
@@ -649,7 +650,7 @@ function rowToGeneration(r: Row): CachedGeneration {
   return {
     key: r.key as string,
     text: r.text as string,
-    tokens: parseJson(r.tokens as string, []),
+    tokens: decodeTokens(r.tokens as Buffer),
     promptTokens: r.prompt_tokens as number,
     template: r.template as "chat" | "completion",
     stopReason: r.stop_reason as string,

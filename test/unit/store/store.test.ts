@@ -4,6 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { contentHash, normalizeContent, SCHEMA_VERSION, Store, StoreError, type CaseResultRecord } from "../../../server/src/store/store";
+import { decodeTokens, encodeTokens } from "../../../server/src/store/token-codec";
 import { tempDir } from "../../helpers/paths";
 
 const dir = tempDir("driftlens-store-");
@@ -215,5 +216,20 @@ test("listRuns filters and orders newest first", () => {
   assert.deepEqual(s.listRuns().map((r) => r.id), [b.id, a.id]);
   assert.deepEqual(s.listRuns({ variant: "tiny/f16" }).map((r) => r.id), [a.id]);
   assert.deepEqual(s.listRuns({ fingerprint: "y", limit: 1 }).map((r) => r.id), [b.id]);
+  s.close();
+});
+
+test("token codec round-trips ids, exact probabilities, unicode texts and alternatives", () => {
+  const tokens = [
+    { token: 1, text: " Paris", prob: 0.123456789012345, top: [{ token: 1, text: " Paris", prob: 0.123456789012345 }, { token: -7, text: "é☃😀", prob: 1e-300 }] },
+    { token: 2, text: "", prob: 1, top: [] },
+    { token: 3, text: " Paris", prob: 0, top: [{ token: 2, text: "", prob: 0.5 }] },
+  ];
+  assert.deepEqual(decodeTokens(encodeTokens(tokens)), tokens);
+  assert.deepEqual(decodeTokens(encodeTokens([])), []);
+  const s = Store.open(fresh());
+  const run = s.createRun(newRun(1));
+  s.putResult(run.id, result("x", 0, { tokens }));
+  assert.deepEqual(s.results(run.id)[0]!.tokens, tokens);
   s.close();
 });
