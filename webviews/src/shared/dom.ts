@@ -1,5 +1,5 @@
 // DOM helpers for the webviews. Text goes in through textContent only: model output and workspace
-// text are untrusted and must never reach innerHTML.
+// text are untrusted and are never parsed as HTML.
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
