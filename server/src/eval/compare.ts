@@ -3,6 +3,7 @@
 // the eval sets on each variant and its reference, then compares them case by case: paired pass
 // rates overall and per slice, flips, and teacher-forced divergence (kld.ts) of every case.
 import fs from "node:fs";
+import path from "node:path";
 import type { ChatMessage, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
 import type { Store } from "../store/store";
 import { caseDivergence, DEFAULT_KLD_TOP_K, identicalCase, poolDivergence, type CaseDivergence } from "./kld";
@@ -67,6 +68,8 @@ export interface CompareOptions {
   trusted?: boolean;
   memoryBudgetBytes?: number;
   gitCommit?: string;
+  /** Eval set paths in the report are relative to this folder (the workspace root). */
+  root?: string;
 }
 
 export class CompareError extends Error {}
@@ -188,6 +191,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     return p;
   };
 
+  const display = (file: string) => (opts.root ? path.relative(opts.root, file).split(path.sep).join("/") : file);
   const variantsOut: CompareVariant[] = [];
   const fileBytes = (p: string) => {
     try {
@@ -196,7 +200,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
       return null;
     }
   };
-  let info: Awaited<ReturnType<CompareEngine["info"]>> | undefined;
+  const memory = new Map<string, number>();
 
   for (const id of order) {
     const cand = resolved.get(id)!;
@@ -217,7 +221,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
         if (!r) continue;
         const label = candRuns.length > 1 || refRuns.length > 1 ? `${run.evalSetFile}#${c.id}` : c.id;
         paired.push({ id: label, tags: c.tags, base: r.c.pass, head: c.pass });
-        if (r.c.pass !== c.pass) flips.push({ id: c.id, from: r.c.pass ? "pass" : "fail", to: c.pass ? "pass" : "fail", tags: c.tags, evalSet: run.evalSetFile });
+        if (r.c.pass !== c.pass) flips.push({ id: c.id, from: r.c.pass ? "pass" : "fail", to: c.pass ? "pass" : "fail", tags: c.tags, evalSet: display(run.evalSetFile) });
         let d: CaseDivergence;
         if (isReference || r.c.error || c.error) {
           d = identicalCase(c.id, isReference ? c.tokens.length : 0);
@@ -231,7 +235,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
           );
           d = caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
         }
-        divergences.push({ ...d, evalSet: run.evalSetFile, tags: c.tags });
+        divergences.push({ ...d, evalSet: display(run.evalSetFile), tags: c.tags });
       }
     }
     opts.log?.(`${cand.id}: ${paired.length} cases compared with ${ref.id}`);
@@ -260,8 +264,11 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     const allCases = candRuns.flatMap((r) => r.cases).filter((c) => !c.error && c.tokens.length > 0);
     const tps = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.tokensPerSecond ?? 0), 0) / allCases.length) : null;
     const ttft = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.timeToFirstTokenMs ?? 0), 0) / allCases.length) : null;
-    if (!info && enginePromise) info = await (await enginePromise).info().catch(() => undefined);
-    const loaded = info?.loadedModels?.find((m) => m.modelPath === cand.modelPath);
+    // Loaded models right after this variant was scored (an LRU budget may unload it later).
+    if (enginePromise) {
+      const now = await (await enginePromise).info().catch(() => undefined);
+      for (const m of now?.loadedModels ?? []) memory.set(m.modelPath, m.bytes);
+    }
 
     variantsOut.push({
       variant: cand.id,
@@ -298,7 +305,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
       gate: isReference ? { passed: true, reasons: [], warnings: [] } : { passed: cmp.passed, reasons: cmp.reasons, warnings: cmp.warnings },
       tokensPerSecond: tps,
       timeToFirstTokenMs: ttft,
-      memoryBytes: loaded?.bytes ?? null,
+      memoryBytes: memory.get(cand.modelPath) ?? null,
       runFingerprints: candRuns.map((r) => r.fingerprint).filter((x): x is string => x !== null),
     });
   }
@@ -306,7 +313,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
   const reasons = variantsOut.flatMap((v) => v.gate.reasons);
   return {
     reference: reportRef.id,
-    evalSets: [...new Set(opts.targets.map((t) => t.evalSetFile))],
+    evalSets: [...new Set(opts.targets.map((t) => display(t.evalSetFile)))],
     topK,
     gate: { ...opts.gate, passed: reasons.length === 0, reasons },
     variants: variantsOut,

@@ -269,7 +269,7 @@ export function comparePaired(label: string, cases: readonly PairedCase[], gate:
   const warnings: string[] = [];
   if (small.length) {
     warnings.push(
-      `${label}: ${small.length === 1 ? "slice" : "slices"} ${small.map((s) => `'${s.name}' (${s.cases})`).join(", ")} ${small.length === 1 ? "has" : "have"} too few cases to detect a drop of ${fmtPct(gate.maxSliceDrop)} at alpha ${gate.alpha} (needs at least ${Math.ceil(minSignificantFlips(gate.alpha) / Math.max(gate.maxSliceDrop, 1e-9))} cases)`,
+      `${label}: ${small.length === 1 ? "slice" : "slices"} ${small.slice(0, 6).map((s) => `'${s.name}' (${s.cases})`).join(", ")}${small.length > 6 ? ` and ${small.length - 6} more` : ""} ${small.length === 1 ? "has" : "have"} too few cases to detect a drop of ${fmtPct(gate.maxSliceDrop)} at alpha ${gate.alpha} (needs at least ${Math.ceil(minSignificantFlips(gate.alpha) / Math.max(gate.maxSliceDrop, 1e-9))} cases)`,
     );
   }
   return { overall, slices, passed: reasons.length === 0, reasons, warnings };

@@ -1,0 +1,194 @@
+// `driftlens compare`: quantization / adapter variants against their reference, on the workspace's
+// own eval sets: paired pass rates per slice, flips, teacher-forced KL divergence, speed.
+// Exit 0 when every variant is within the gate, 1 when one fails it, 2 on usage/config/model errors.
+import fs from "node:fs";
+import path from "node:path";
+import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
+import { setFingerprintCache } from "../artifacts/fingerprint";
+import { artifactKind } from "../artifacts/types";
+import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
+import { renderCompare, type ReportFormat } from "../eval/report";
+import type { EvalTarget, RenderFn } from "../eval/runner";
+import { EngineClient } from "../llm/client";
+import { Store, StoreError } from "../store/store";
+import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
+import { ProgressBar } from "./progress";
+
+const USAGE = `Usage: driftlens compare [--family F | --variant V ...] [options]
+
+Compares model variants (quantizations, adapters) against a reference on the workspace's eval
+sets: pass rate overall and per slice with paired 95% CIs and McNemar p-values (worst slice
+first), the cases that flipped, teacher-forced KL divergence from the reference per case and
+slice, top-1 agreement, tokens/s, time to first token, file size and memory.
+
+Options:
+  --family F       every variant of family F (repeatable)
+  --variant V      a variant to compare (repeatable), e.g. tiny/q4_0 or tiny/f16+formal@0.5
+  --reference V    compare against V (default: the family's reference; an adapter variant's base)
+  --evals FILE     an eval set to run (repeatable; default: every eval set of every prompt)
+  --top-k K        KL divergence over the reference's top-K tokens plus the rest (default 20)
+  --format F       text (default) | json | markdown | html | junit
+  --out FILE       write the report there (stdout gets the text summary)
+  --seed N         run seed (default 0)
+  --no-cache       generate again even when cached
+  --trust          allow 'javascript' assertions
+  --root DIR       workspace root (default: the current folder)
+
+With neither --family nor --variant: every family in driftlens.yaml.
+Exit status: 0 every variant within the gate, 1 some variant fails it, 2 usage, config or model errors.
+`;
+
+const FLAGS = {
+  family: { type: "string", multiple: true },
+  variant: { type: "string", multiple: true },
+  reference: { type: "string" },
+  evals: { type: "string", multiple: true },
+  "top-k": { type: "number" },
+  format: { type: "string", choices: ["text", "json", "markdown", "html", "junit"] },
+  out: { type: "string" },
+  seed: { type: "number" },
+  cache: { type: "boolean" },
+  trust: { type: "boolean" },
+  root: { type: "string" },
+} as const;
+
+/** What compare and diff share: the workspace, its config, the store, a lazy engine, the renderer. */
+export interface CliContext {
+  root: string;
+  ws: Workspace;
+  config: Awaited<ReturnType<Workspace["config"]>>["config"];
+  store: Store;
+  render: RenderFn;
+  engine: () => Promise<EngineClient>;
+  dispose(): Promise<void>;
+}
+
+export async function openContext(root: string, io: CliIO, workspace?: Workspace): Promise<CliContext> {
+  const ws = workspace ?? new Workspace(root);
+  const cfgDoc = await ws.config();
+  const config = cfgDoc.config;
+  const cfgErrors = cfgDoc.diagnostics.filter((d) => d.severity === "error");
+  if (cfgErrors.length) {
+    const d = cfgErrors[0]!;
+    throw new CliError(`${path.relative(root, d.file) || d.file}:${d.range.start.line + 1}: ${d.message}${cfgErrors.length > 1 ? ` (and ${cfgErrors.length - 1} more)` : ""}`);
+  }
+  let store: Store;
+  try {
+    store = Store.open(config.store);
+  } catch (e) {
+    if (e instanceof StoreError) throw new CliError(e.message);
+    throw e;
+  }
+  setFingerprintCache(store.fingerprintCache());
+  let engine: Promise<EngineClient> | undefined;
+  const render: RenderFn = (doc, input) =>
+    renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, config.prompts.partials));
+  return {
+    root,
+    ws,
+    config,
+    store,
+    render,
+    engine: () => (engine ??= EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
+    async dispose() {
+      if (engine) await (await engine).dispose().catch(() => undefined);
+      store.close();
+    },
+  };
+}
+
+/** Writes the report to --out (and a text summary to stdout), or the report to stdout. */
+export function emitReport(io: CliIO, out: string | undefined, text: string, summary: string): void {
+  if (out) {
+    const file = path.resolve(io.cwd, out);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+    io.out(summary);
+  } else io.out(text);
+}
+
+async function targetsFor(ws: Workspace, root: string, evals: string[] | undefined): Promise<EvalTarget[]> {
+  const targets: EvalTarget[] = [];
+  const add = (t: EvalTarget) => {
+    if (!targets.some((x) => x.promptFile === t.promptFile && x.evalSetFile === t.evalSetFile)) targets.push(t);
+  };
+  if (evals?.length) {
+    for (const raw of evals) {
+      const file = path.resolve(root, raw);
+      if (!fs.existsSync(file)) throw new CliError(`--evals ${raw}: no such file`);
+      if (artifactKind(file) !== "evalset") throw new CliError(`--evals ${raw}: not an eval set (.eval.yaml, .eval.jsonl)`);
+      const p = await ws.promptFor(file);
+      if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
+      add({ promptFile: path.resolve(root, p), evalSetFile: file });
+    }
+    return targets;
+  }
+  for (const f of ws.listArtifacts()) {
+    if (artifactKind(f) !== "prompt" || path.basename(f).startsWith("_")) continue;
+    for (const s of await ws.evalSetsFor(f)) add({ promptFile: f, evalSetFile: path.resolve(root, s) });
+  }
+  if (targets.length === 0) throw new CliError(`no eval set covers any prompt under ${root}; pass --evals FILE or list eval sets in a prompt's driftlens.evals`);
+  return targets;
+}
+
+export const compareCommand: Command = {
+  summary: "compare quantization/adapter variants against a reference (slices, flips, KL divergence)",
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const args = parseArgs(argv, FLAGS);
+    if (args.help) {
+      io.out(USAGE);
+      return EXIT_OK;
+    }
+    if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'; use --evals FILE for eval sets`);
+    const root = path.resolve(io.cwd, (args.flags.root as string | undefined) ?? ".");
+    const format = ((args.flags.format as string | undefined) ?? "text") as ReportFormat;
+    const seed = args.flags.seed as number | undefined;
+    if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1)) throw new CliError(`--seed must be an integer from 0 to 2147483647, not ${seed}`);
+    const topK = args.flags["top-k"] as number | undefined;
+    if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > 1000)) throw new CliError(`--top-k must be an integer from 1 to 1000, not ${topK}`);
+
+    const ctx = await openContext(root, io);
+    try {
+      const families = (args.flags.family as string[] | undefined) ?? [];
+      const variantArgs = (args.flags.variant as string[] | undefined) ?? [];
+      const all = await ctx.ws.variants();
+      for (const f of families) if (!all.some((v) => v.family === f)) throw new CliError(`no model family '${f}' in driftlens.yaml (known: ${[...new Set(all.map((v) => v.family))].join(", ") || "none"})`);
+      let variants = [...variantArgs];
+      const pick = families.length ? all.filter((v) => families.includes(v.family)) : variantArgs.length ? [] : all;
+      for (const v of pick) if (!variants.includes(v.id)) variants.push(v.id);
+      if (variants.length === 0) throw new CliError("no variants to compare: configure models in driftlens.yaml, or pass --family / --variant");
+      // The reference itself is listed first in the report, not as a candidate.
+      const targets = await targetsFor(ctx.ws, root, args.flags.evals as string[] | undefined);
+      const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
+      let report;
+      try {
+        report = await compareVariants({
+          workspace: ctx.ws as unknown as CompareWorkspace,
+          store: ctx.store,
+          engine: ctx.engine,
+          targets,
+          variants,
+          ...(args.flags.reference ? { reference: args.flags.reference as string } : {}),
+          gate: ctx.config.gate,
+          ...(topK !== undefined ? { topK } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+          noCache: args.flags.cache === false,
+          trusted: args.flags.trust === true,
+          render: ctx.render,
+          memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
+          root,
+          onProgress: (p) => progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) }),
+        });
+      } catch (e) {
+        if (e instanceof CompareError) throw new CliError(e.message);
+        throw e;
+      } finally {
+        progress.done();
+      }
+      emitReport(io, args.flags.out as string | undefined, renderCompare(report, format), renderCompare(report, "text"));
+      return report.gate.passed ? EXIT_OK : EXIT_FAIL;
+    } finally {
+      await ctx.dispose();
+    }
+  },
+};
