@@ -10,6 +10,7 @@ import path from "node:path";
 import { sha256Text } from "./hash";
 import { assertionSchema, caseSchema, CASE_KEYS, EVAL_KEYS, evalHeaderSchema } from "./schemas";
 import type { Diagnostic, Range } from "./types";
+import { isMap, isSeq } from "yaml";
 import { firstLine, locate, mapKeys, OffsetMapper, parseYaml, rangeFor, type PathKey, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
 
@@ -112,35 +113,52 @@ export interface EvalSetDoc {
   casesRange: Range;
 }
 
-/** Cached work for one case item (ranges relative to the item's first line). */
+/** Cached work for one case item: its case and diagnostics with ranges as of line `line`. */
 interface CaseChunk {
-  lines: number;
+  line: number;
+  index: number;
   raw: unknown;
-  parsed?: Omit<EvalCase, "index">;
+  parsed?: EvalCase;
   diagnostics: Diagnostic[];
-  fallback: boolean;
 }
 
 /** Per-file cache of case items keyed by their text; pass the same object on every re-parse. */
 export class EvalParseCache {
-  private current = new Map<string, CaseChunk>();
-  private previous = new Map<string, CaseChunk>();
+  private map = new Map<string, CaseChunk>();
+  private used = 0;
   get(key: string): CaseChunk | undefined {
-    const hit = this.current.get(key) ?? this.previous.get(key);
-    if (hit) this.current.set(key, hit);
+    const hit = this.map.get(key);
+    if (hit) this.used++;
     return hit;
   }
   set(key: string, v: CaseChunk): void {
-    this.current.set(key, v);
+    this.map.set(key, v);
+    this.used++;
   }
-  /** Called after each parse: keeps what the last two parses used. */
-  rotate(): void {
-    this.previous = this.current;
-    this.current = new Map();
+  /** Called after each parse: drops entries once the cache holds far more than one parse uses. */
+  rotate(keep?: Iterable<string>): void {
+    if (keep && this.map.size > 2 * this.used + 64) {
+      const next = new Map<string, CaseChunk>();
+      for (const k of keep) {
+        const v = this.map.get(k);
+        if (v) next.set(k, v);
+      }
+      this.map = next;
+    }
+    this.used = 0;
   }
   get size(): number {
-    return this.current.size + this.previous.size;
+    return this.map.size;
   }
+}
+
+/** Moves a cached chunk to start at `line` as case number `index`, reusing objects when nothing moved. */
+function placeChunk(chunk: CaseChunk, line: number, index: number): CaseChunk {
+  if (chunk.line === line && chunk.index === index) return chunk;
+  const dl = line - chunk.line;
+  const parsed = chunk.parsed ? shiftCase(chunk.parsed, dl, index) : undefined;
+  const diagnostics = dl === 0 ? chunk.diagnostics : chunk.diagnostics.map((d) => ({ ...d, range: shiftRange(d.range, dl) }));
+  return { line, index, raw: chunk.raw, ...(parsed ? { parsed } : {}), diagnostics };
 }
 
 function shiftRange(r: Range, dl: number): Range {
@@ -148,7 +166,7 @@ function shiftRange(r: Range, dl: number): Range {
   return { start: { line: r.start.line + dl, character: r.start.character }, end: { line: r.end.line + dl, character: r.end.character } };
 }
 
-function shiftCase(c: Omit<EvalCase, "index">, dl: number, index: number): EvalCase {
+function shiftCase(c: EvalCase, dl: number, index: number): EvalCase {
   if (dl === 0) return { ...c, index };
   const varRanges: Record<string, Range> = {};
   for (const k in c.varRanges) varRanges[k] = shiftRange(c.varRanges[k]!, dl);
@@ -280,48 +298,50 @@ interface Split {
 
 /** Finds the block sequence under a top-level `cases:`; undefined when the file needs a full parse. */
 function splitCases(text: string): Split | undefined {
-  if (/^(?:---|\.\.\.|%)/m.test(text)) return undefined;
+  const len = text.length;
   const lineStarts = [0];
   for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
-  const lineAt = (i: number) => text.slice(lineStarts[i], i + 1 < lineStarts.length ? lineStarts[i + 1]! - 1 : text.length).replace(/\r$/, "");
   const n = lineStarts.length;
   let casesLine = -1;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(lineStarts[i]!);
-    if (c === 99 /* c */ && /^cases:[ \t]*(#.*)?$/.test(lineAt(i))) {
-      casesLine = i;
-      break;
-    }
-  }
-  if (casesLine < 0) return undefined;
   let indent = -1;
   const itemStarts: number[] = [];
-  let i = casesLine + 1;
-  for (; i < n; i++) {
-    const line = lineAt(i);
-    const trimmed = line.trimStart();
-    if (trimmed === "" || trimmed.startsWith("#")) continue;
-    const ind = line.length - trimmed.length;
-    if (line.includes("\t") && ind === 0) return undefined;
+  let regionEnd = n;
+  let lastContent = -1;
+  for (let i = 0; i < n; i++) {
+    const s = lineStarts[i]!;
+    const c0 = text.charCodeAt(s);
+    // Directives, document markers: leave those files to the full parser.
+    if (c0 === 37 /* % */ || ((c0 === 45 || c0 === 46) && text.startsWith(c0 === 45 ? "---" : "...", s))) return undefined;
+    if (casesLine < 0) {
+      if (c0 === 99 /* c */ && text.startsWith("cases:", s)) {
+        const e = i + 1 < n ? lineStarts[i + 1]! - 1 : len;
+        if (/^cases:[ \t]*(#.*)?\r?$/.test(text.slice(s, e))) casesLine = i;
+      }
+      continue;
+    }
+    if (regionEnd < n) continue; // past the region: only scanning for document markers
+    let j = s;
+    while (j < len && text.charCodeAt(j) === 32) j++;
+    const c = j < len ? text.charCodeAt(j) : 10;
+    if (c === 10 || c === 13 || c === 35 /* # */) continue; // blank or comment
+    if (c === 9 && j === s) return undefined;
+    const ind = j - s;
+    const dash = c === 45 && (j + 1 >= len || [32, 9, 10, 13].includes(text.charCodeAt(j + 1)));
     if (indent < 0) {
-      if (!/^-(?:[ \t]|$)/.test(trimmed)) return undefined;
+      if (!dash) return undefined;
       indent = ind;
     }
-    if (ind < indent) break;
-    if (ind === indent) {
-      if (/^-(?:[ \t]|$)/.test(trimmed)) itemStarts.push(i);
-      else break;
+    if (ind < indent || (ind === indent && !dash)) {
+      regionEnd = i;
+      continue;
     }
+    if (ind === indent) itemStarts.push(i);
+    lastContent = i;
   }
-  if (indent < 0) return undefined;
+  if (casesLine < 0 || indent < 0) return undefined;
   // Trailing blank/comment lines after the last item stay outside (they belong to the tail).
-  let end = i;
-  while (end > (itemStarts[itemStarts.length - 1] ?? casesLine) + 1) {
-    const t = lineAt(end - 1).trim();
-    if (t === "" || t.startsWith("#")) end--;
-    else break;
-  }
-  return { casesLine, itemStarts, regionEnd: end, lineStarts };
+  if (regionEnd === n || lastContent + 1 < regionEnd) regionEnd = Math.min(regionEnd, lastContent + 1);
+  return { casesLine, itemStarts, regionEnd, lineStarts };
 }
 
 function emptyRange(): Range {
@@ -332,7 +352,6 @@ function emptyRange(): Range {
 export function parseEvalSet(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
   const doc = file.endsWith(".jsonl") ? parseJsonl(text, file, cache) : parseEvalYaml(text, file, cache);
   finish(doc);
-  cache?.rotate();
   return doc;
 }
 
@@ -399,30 +418,68 @@ function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split,
   const src = parseYaml(skeleton, file, "DL300");
   doc.diagnostics.push(...src.diagnostics);
   header(doc, src.value, src, file);
+  const keys: string[] = [];
+  const chunks: (CaseChunk | string)[] = [];
+  let misses = 0;
   for (let k = 0; k < itemStarts.length; k++) {
     const startLine = itemStarts[k]!;
     const endLine = k + 1 < itemStarts.length ? itemStarts[k + 1]! : regionEnd;
     const chunkText = text.slice(off(startLine), Math.max(off(startLine), off(endLine) - (endLine < lineStarts.length ? 1 : 0)));
-    let chunk = cache?.get(chunkText);
-    if (!chunk) {
-      const csrc = parseYaml(chunkText, file, "DL300");
-      const fallback = csrc.diagnostics.some((d) => /alias|anchor/i.test(d.message)) || !(Array.isArray(csrc.value) && csrc.value.length === 1) && csrc.diagnostics.length === 0;
+    keys.push(chunkText);
+    const hit = cache?.get(chunkText);
+    if (hit) chunks.push(hit);
+    else {
+      chunks.push(chunkText);
+      misses++;
+    }
+  }
+  // Many new items (first open, a big paste): one full parse is faster than thousands of small ones.
+  if (misses > 200) {
+    const full = parseYaml(text, file, "DL300");
+    const items = (full.value as { cases?: unknown } | undefined)?.cases;
+    const casesNode = isMap(full.doc.contents) ? full.doc.contents.get("cases", true) : undefined;
+    const seq = isSeq(casesNode) ? casesNode.items : undefined;
+    if (full.diagnostics.length || !Array.isArray(items) || !seq || seq.length !== itemStarts.length) return false;
+    for (let k = 0; k < seq.length; k++) {
+      const node = seq[k] as { range?: [number, number, number] } | null;
+      if (!node?.range || full.map.position(node.range[0]).line !== itemStarts[k]) return false;
+    }
+    for (let k = 0; k < items.length; k++) {
+      if (typeof chunks[k] !== "string") continue;
+      const v = validateCase(items[k], full, ["cases", k], file);
+      const chunk: CaseChunk = { line: itemStarts[k]!, index: k, raw: items[k], ...(v.parsed ? { parsed: { ...v.parsed, index: k } } : {}), diagnostics: v.diagnostics };
+      cache?.set(keys[k]!, chunk);
+      chunks[k] = chunk;
+    }
+  }
+  for (let k = 0; k < chunks.length; k++) {
+    const startLine = itemStarts[k]!;
+    let chunk = chunks[k]!;
+    if (typeof chunk === "string") {
+      const csrc = parseYaml(chunk, file, "DL300", startLine);
+      const fallback = csrc.diagnostics.some((d) => /alias|anchor/i.test(d.message)) || (!(Array.isArray(csrc.value) && csrc.value.length === 1) && csrc.diagnostics.length === 0);
       if (fallback) return false;
       const diagnostics = [...csrc.diagnostics];
-      let parsed: Omit<EvalCase, "index"> | undefined;
+      let parsed: EvalCase | undefined;
       let raw: unknown;
       if (Array.isArray(csrc.value) && csrc.value.length === 1) {
         raw = csrc.value[0];
         const v = validateCase(raw, csrc, [0], file);
         diagnostics.push(...v.diagnostics);
-        parsed = v.parsed;
+        if (v.parsed) parsed = { ...v.parsed, index: doc.cases.length };
       }
-      chunk = { lines: endLine - startLine, raw, ...(parsed ? { parsed } : {}), diagnostics, fallback: false };
-      cache?.set(chunkText, chunk);
+      const fresh: CaseChunk = { line: startLine, index: k, raw, ...(parsed ? { parsed } : {}), diagnostics };
+      cache?.set(keys[k]!, fresh);
+      chunk = fresh;
+    } else {
+      const placed = placeChunk(chunk, startLine, doc.cases.length);
+      if (placed !== chunk) cache?.set(keys[k]!, placed);
+      chunk = placed;
     }
-    for (const d of chunk.diagnostics) doc.diagnostics.push(startLine === 0 ? d : { ...d, range: shiftRange(d.range, startLine) });
-    if (chunk.parsed) doc.cases.push(shiftCase(chunk.parsed, startLine, doc.cases.length));
+    for (const d of chunk.diagnostics) doc.diagnostics.push(d);
+    if (chunk.parsed) doc.cases.push(chunk.parsed.index === doc.cases.length ? chunk.parsed : { ...chunk.parsed, index: doc.cases.length });
   }
+  cache?.rotate(keys);
   return true;
 }
 
@@ -431,6 +488,7 @@ function parseJsonl(text: string, file: string, cache?: EvalParseCache): EvalSet
   let lineNo = 0;
   let pos = 0;
   let sawContent = false;
+  const keys: string[] = [];
   while (pos <= text.length) {
     const nl = text.indexOf("\n", pos);
     const lineText = text.slice(pos, nl < 0 ? text.length : nl).replace(/\r$/, "");
@@ -440,11 +498,10 @@ function parseJsonl(text: string, file: string, cache?: EvalParseCache): EvalSet
     if (!lineText.trim()) continue;
     const first = !sawContent;
     sawContent = true;
-    let chunk = cache?.get("\u0000jsonl\u0000" + lineText);
-    if (!chunk) {
-      chunk = parseJsonlLine(lineText, file);
-      cache?.set("\u0000jsonl\u0000" + lineText, chunk);
-    }
+    const key = "\u0000jsonl\u0000" + lineText;
+    keys.push(key);
+    let chunk = cache?.get(key);
+    if (!chunk) chunk = parseJsonlLine(lineText, file);
     // A first line without `id` that names a prompt is the header.
     const raw = chunk.raw as Record<string, unknown> | undefined;
     if (first && raw && typeof raw === "object" && !Array.isArray(raw) && !("id" in raw) && ("prompt" in raw || "slices" in raw || "description" in raw)) {
@@ -452,9 +509,12 @@ function parseJsonl(text: string, file: string, cache?: EvalParseCache): EvalSet
       header(doc, raw, src, file);
       continue;
     }
-    for (const d of chunk.diagnostics) doc.diagnostics.push({ ...d, range: shiftRange(d.range, lineIndex) });
-    if (chunk.parsed) doc.cases.push(shiftCase(chunk.parsed, lineIndex, doc.cases.length));
+    const placed = placeChunk(chunk, lineIndex, doc.cases.length);
+    if (placed !== chunk || !cache?.get(key)) cache?.set(key, placed);
+    for (const d of placed.diagnostics) doc.diagnostics.push(d);
+    if (placed.parsed) doc.cases.push(placed.parsed);
   }
+  cache?.rotate(keys);
   return doc;
 }
 
@@ -466,13 +526,13 @@ function parseJsonlLine(lineText: string, file: string): CaseChunk {
     const msg = e instanceof Error ? e.message : String(e);
     const at = /position (\d+)/.exec(msg);
     const p = at ? Number(at[1]) : 0;
-    return { lines: 1, raw: undefined, diagnostics: [{ file, range: map.range(p, Math.min(lineText.length, p + 1)), severity: "error", code: "DL300", message: `JSON: ${firstLine(msg)} (JSONL holds one JSON object per line)` }], fallback: false };
+    return { line: 0, index: 0, raw: undefined, diagnostics: [{ file, range: map.range(p, Math.min(lineText.length, p + 1)), severity: "error", code: "DL300", message: `JSON: ${firstLine(msg)} (JSONL holds one JSON object per line)` }] };
   }
   // JSON is YAML: parse again for positions (only this line, once per distinct line text).
   const src = parseYaml(lineText, file, "DL300");
   const raw = src.value;
   const v = validateCase(raw, src, [], file);
-  return { lines: 1, raw, ...(v.parsed ? { parsed: v.parsed } : {}), diagnostics: [...src.diagnostics.filter((d) => d.severity === "error"), ...v.diagnostics], fallback: false };
+  return { line: 0, index: 0, raw, ...(v.parsed ? { parsed: { ...v.parsed, index: 0 } } : {}), diagnostics: [...src.diagnostics.filter((d) => d.severity === "error"), ...v.diagnostics] };
 }
 
 /** Cross-case checks (duplicate ids) and slices. */

@@ -7,9 +7,9 @@ import path from "node:path";
 import { GgufError, ggufFacts, readGgufHeader, type GgufFacts, type GgufHeader } from "../gguf/reader";
 import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
-import { EvalParseCache, parseEvalSet, type EvalSetDoc } from "./evalset";
+import { EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
-import { checkValue } from "./picoschema";
+import { checkValue, type JSONSchema } from "./picoschema";
 import { minCasesToDetectDrop } from "./power";
 import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
 import { findPartialFile, partialTemplate, renderPrompt, RenderError, type RenderedPrompt } from "./render";
@@ -102,6 +102,8 @@ export class Workspace {
   private headerCache = new Map<string, HeaderEntry>();
   private listCache?: { at: number; files: string[] };
   private tokenCache = new Map<string, number>();
+  /** Per-case vars checks, valid while the case object and the prompt's schema are the same. */
+  private varsChecks = new WeakMap<EvalCase, { schema: JSONSchema; defaults: Record<string, unknown>; diagnostics: Diagnostic[] }>();
   private readonly countTokens?: CountTokens;
 
   constructor(root: string, options: WorkspaceOptions = {}) {
@@ -688,20 +690,28 @@ export class Workspace {
     }
     const schema = promptDoc?.input?.jsonSchema;
     if (schema && promptDoc) {
-      const defaults = promptDoc.input?.default ?? {};
+      const defaults = promptDoc.input?.default ?? EMPTY;
       const promptName = path.basename(promptDoc.file);
       for (const c of doc.cases) {
+        const hit = this.varsChecks.get(c);
+        if (hit && hit.schema === schema && hit.defaults === defaults) {
+          for (const d of hit.diagnostics) out.push(d);
+          continue;
+        }
+        const diagnostics: Diagnostic[] = [];
         const problems = checkValue(schema, { ...defaults, ...c.vars });
         for (const p of problems) {
           const top = p.path[0] === undefined ? undefined : String(p.path[0]);
           if (p.kind === "missing" && p.path.length === 1) {
-            out.push({ file, range: c.varsRange ? rangeForKeyOrVars(c) : c.idRange, severity: "error", code: "DL305", message: `case '${c.id}': ${p.message} of ${promptName}` });
+            diagnostics.push({ file, range: c.varsRange ?? c.idRange, severity: "error", code: "DL305", message: `case '${c.id}': ${p.message} of ${promptName}` });
           } else if (p.kind === "unknown" && p.path.length === 1) {
-            out.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "warning", code: "DL306", message: `case '${c.id}': ${p.message} (${promptName})` });
+            diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "warning", code: "DL306", message: `case '${c.id}': ${p.message} (${promptName})` });
           } else {
-            out.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "error", code: "DL307", message: `case '${c.id}': ${p.message} (input schema of ${promptName})` });
+            diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "error", code: "DL307", message: `case '${c.id}': ${p.message} (input schema of ${promptName})` });
           }
         }
+        this.varsChecks.set(c, { schema, defaults, diagnostics });
+        for (const d of diagnostics) out.push(d);
       }
     }
     const alpha = this.config().config.gate.alpha;
@@ -827,9 +837,7 @@ export class Workspace {
   }
 }
 
-function rangeForKeyOrVars(c: { varsRange?: Range; idRange: Range }): Range {
-  return c.varsRange ?? c.idRange;
-}
+const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /** Base tensor names a LoRA adapter writes (`X.lora_a` / `X.lora_b` → `X`). */
 export function loraTargets(h: GgufHeader): Set<string> {
