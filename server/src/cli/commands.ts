@@ -1,9 +1,13 @@
 // The command table: one entry per `driftlens` command, each implemented in its own file.
 import type { Command } from "./common";
+import { checkCommand } from "./check";
 import { compareCommand } from "./compare";
 import { diffCommand } from "./diff";
+import { renderCommand } from "./render";
 
 export const commands: Record<string, Command> = {
+  check: checkCommand,
   compare: compareCommand,
   diff: diffCommand,
+  render: renderCommand,
 };
