@@ -18,6 +18,7 @@ import { features } from "./features/index";
 import { createWorkspace, type ServerWorkspace } from "./features/support/artifact-bridge";
 import type { FeatureContext, Logger, ServerEvents } from "./features/support/context";
 import { createScheduler } from "./features/support/scheduler";
+import { TokenCounter } from "./features/support/token-counter";
 import { uriToPath, WorkspaceManager } from "./features/support/workspaces";
 import { parseServerSettings, type ServerSettings } from "./protocol/lsp";
 
@@ -41,7 +42,13 @@ process.on("unhandledRejection", (e) => log.error("unhandled rejection", e));
 let settings: ServerSettings = parseServerSettings(undefined);
 let rawSettings: Record<string, unknown> = {};
 let clientCaps: ClientCapabilities = {};
-const workspaces = new WorkspaceManager<ServerWorkspace>((root) => createWorkspace(root));
+const tokenCounter = new TokenCounter({
+  log,
+  enabled: () => settings.tokenCount === "model",
+  // Vocabulary-only loads: no GPU and one thread are enough, and never llama.cpp's default threads.
+  engineSettings: () => ({ gpu: "cpu", threads: settings.engineThreads === "auto" ? 1 : settings.engineThreads, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 512 * 1024 * 1024 }),
+});
+const workspaces = new WorkspaceManager<ServerWorkspace>((root) => createWorkspace(root, tokenCounter.count));
 
 type Listeners = { [K in keyof ServerEvents]: Parameters<ServerEvents[K]>[0][] };
 const listeners: Listeners = { onReady: [], onDocumentChange: [], onDocumentClose: [], onFilesChanged: [], onSettingsChange: [] };
@@ -75,6 +82,7 @@ const ctx: FeatureContext<ServerWorkspace> = {
   scheduler,
   events,
   clientCapabilities: () => clientCaps,
+  tokenCounter,
 };
 
 const capabilities: ServerCapabilities = {
@@ -193,7 +201,10 @@ documents.onDidClose((e) => {
   emit("onDocumentClose", e.document);
 });
 
-connection.onShutdown(() => scheduler.dispose());
+connection.onShutdown(async () => {
+  scheduler.dispose();
+  await tokenCounter.dispose().catch((e) => log.error("stopping the engine worker failed", e));
+});
 
 documents.listen(connection);
 connection.listen();

@@ -2,6 +2,7 @@
 // publishes), dependents re-checked after a longer delay, and every artifact in the workspace
 // checked once at startup in the background so closed files show up in the Problems panel too.
 import fs from "node:fs";
+import path from "node:path";
 import type { FeatureContext } from "./support/context";
 import { toLspDiagnostic } from "./support/convert";
 import { yieldToLoop } from "./support/scheduler";
@@ -39,13 +40,34 @@ export function register(ctx: FeatureContext): void {
     return uri;
   }
 
+  /**
+   * What of a prompt its eval sets depend on: the input schema and the eval sets it lists. Only a
+   * change there re-checks the eval sets (a body edit does not touch a 5,000-case file).
+   */
+  const promptKeys = new Map<string, string>();
+  async function promptContractChanged(file: string): Promise<boolean> {
+    let key: string;
+    try {
+      const doc = await workspaces.forFile(file).ws.prompt(file);
+      key = JSON.stringify([doc.input?.jsonSchema ?? null, doc.inputs.map((i) => [i.name, i.optional]), doc.evals.map((e) => e.path), doc.inputsOpen]);
+    } catch {
+      key = "";
+    }
+    const before = promptKeys.get(file);
+    promptKeys.set(file, key);
+    return before !== key;
+  }
+
   function scheduleFile(file: string, reason: "document", withDependents: boolean): void {
     const uri = pathToUri(file);
     scheduler.schedule(`diag:${uri}`, ctx.settings().diagnosticsDebounceMs, async (signal) => {
       const done = await diagnoseAndPublish(file, signal);
       if (done) settled({ reason, uris: [done] });
+      if (!withDependents || signal.aborted) return;
+      const kind = artifactKind(file);
+      const isPartial = path.basename(file).startsWith("_");
+      if (kind !== "prompt" || isPartial || (await promptContractChanged(file))) scheduleDependents(file);
     });
-    if (withDependents) scheduleDependents(file);
   }
 
   function scheduleDependents(file: string): void {
@@ -89,6 +111,14 @@ export function register(ctx: FeatureContext): void {
     }
   });
 
+  // A real token count arrived after a pass used the estimate: re-check the open prompts.
+  ctx.tokenCounter.onLateCount(() => {
+    for (const doc of documents.all()) {
+      const file = uriToPath(doc.uri);
+      if (file && artifactKind(file) === "prompt") scheduleFile(file, "document", false);
+    }
+  });
+
   events.onReady(() => {
     if (!ctx.settings().scanOnStartup) return;
     scheduler.schedule("startup-scan", 0, async (signal) => {
@@ -97,7 +127,7 @@ export function register(ctx: FeatureContext): void {
         if (!isFolder) continue;
         let files: string[] = [];
         try {
-          files = ws.listArtifacts();
+          files = await ws.listArtifacts();
         } catch (e) {
           log.error("listing workspace artifacts failed", e);
         }
@@ -108,6 +138,7 @@ export function register(ctx: FeatureContext): void {
           await yieldToLoop();
           const done = await diagnoseAndPublish(file, signal);
           if (done) uris.push(done);
+          if (artifactKind(file) === "prompt") await promptContractChanged(file);
         }
       }
       settled({ reason: "startup-scan", uris });

@@ -3,6 +3,15 @@
 // `capabilities`), then add one line here.
 import type { FeatureModule } from "./support/context";
 import * as diagnostics from "./diagnostics";
-import * as runs from "./runs";
+import * as completion from "./completion";
+import * as hover from "./hover";
+import * as definition from "./definition";
+import * as symbols from "./symbols";
 
-export const features: FeatureModule<any>[] = [diagnostics, runs];
+export const features: FeatureModule[] = [
+  diagnostics,
+  completion,
+  hover,
+  definition,
+  symbols,
+];

@@ -1,20 +1,9 @@
-// Creates the artifact Workspace for a root. Engineer A's Workspace (server/src/artifacts) is not
-// in the tree yet; until it lands this shell serves no diagnostics so the server still starts.
-import type { ArtifactWorkspace } from "./workspaces";
+// Creates the artifact Workspace (engineer A's, server/src/artifacts) for a root, wired to the
+// language server's lazy token counter for the context-length check.
+import { Workspace, type CountTokens } from "../../artifacts/workspace";
 
-export type ServerWorkspace = ArtifactWorkspace;
+export type ServerWorkspace = Workspace;
 
-export function createWorkspace(_root: string): ServerWorkspace {
-  return {
-    setOverlay() {},
-    async diagnose() {
-      return [];
-    },
-    dependents() {
-      return [];
-    },
-    listArtifacts() {
-      return [];
-    },
-  };
+export function createWorkspace(root: string, countTokens?: CountTokens): ServerWorkspace {
+  return new Workspace(root, countTokens ? { countTokens } : {});
 }

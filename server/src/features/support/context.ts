@@ -5,6 +5,8 @@ import type { Connection, ServerCapabilities, TextDocuments } from "vscode-langu
 import type { TextDocument } from "vscode-languageserver-textdocument";
 import type { ServerSettings } from "../../protocol/lsp";
 import type { Scheduler } from "./scheduler";
+import type { TokenCounter } from "./token-counter";
+import type { ServerWorkspace } from "./artifact-bridge";
 import type { ArtifactWorkspace, WorkspaceManager } from "./workspaces";
 
 export interface Logger {
@@ -27,7 +29,7 @@ export interface ServerEvents {
   onSettingsChange(fn: (s: ServerSettings, raw: Record<string, unknown>) => void): void;
 }
 
-export interface FeatureContext<W extends ArtifactWorkspace = ArtifactWorkspace> {
+export interface FeatureContext<W extends ArtifactWorkspace = ServerWorkspace> {
   connection: Connection;
   documents: TextDocuments<TextDocument>;
   workspaces: WorkspaceManager<W>;
@@ -43,10 +45,12 @@ export interface FeatureContext<W extends ArtifactWorkspace = ArtifactWorkspace>
   events: ServerEvents;
   /** What the client said it supports, after initialize. */
   clientCapabilities(): import("vscode-languageserver/node").ClientCapabilities;
+  /** Counts prompt tokens with the model's vocabulary (lazy engine worker); see token-counter.ts. */
+  tokenCounter: TokenCounter;
 }
 
 /** A feature module: server/src/features/<name>.ts, listed in features/index.ts. */
-export interface FeatureModule<W extends ArtifactWorkspace = ArtifactWorkspace> {
+export interface FeatureModule<W extends ArtifactWorkspace = ServerWorkspace> {
   /** Capabilities this feature adds to the initialize result (merged shallowly). */
   capabilities?: ServerCapabilities;
   register(ctx: FeatureContext<W>): void;

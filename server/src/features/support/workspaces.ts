@@ -3,14 +3,41 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { ConfigDoc } from "../../artifacts/config";
+import type { EvalSetDoc } from "../../artifacts/evalset";
+import type { PromptDoc } from "../../artifacts/prompt";
 import type { Diagnostic } from "../../artifacts/types";
 
-/** What the language server needs from engineer A's Workspace (server/src/artifacts). */
+type MaybeAsync<T> = T | Promise<T>;
+
+/** A variant as the language server shows it (subset of the artifacts' ResolvedVariant). */
+export interface VariantView {
+  id: string;
+  family: string;
+  variant: string;
+  modelPath: string;
+  quant?: string;
+  adapters: { name: string; file: string; path: string; scale: number }[];
+  isReference: boolean;
+  referenceId?: string;
+}
+
+/**
+ * What the language server needs from engineer A's Workspace (server/src/artifacts). Features
+ * await every call, so either a sync or an async implementation fits.
+ */
 export interface ArtifactWorkspace {
   setOverlay(file: string, text: string | undefined): void;
   diagnose(file: string): Promise<Diagnostic[]>;
   dependents(file: string): string[];
-  listArtifacts(): string[];
+  listArtifacts(): MaybeAsync<string[]>;
+  config(): MaybeAsync<ConfigDoc>;
+  prompt(file: string): MaybeAsync<PromptDoc>;
+  evalSet(file: string): MaybeAsync<EvalSetDoc>;
+  evalSetsFor(promptFile: string): MaybeAsync<string[]>;
+  promptFor(evalSetFile: string): MaybeAsync<string | undefined>;
+  variants(): MaybeAsync<VariantView[]>;
+  resolveVariant(ref: string): MaybeAsync<VariantView>;
 }
 
 export interface WorkspaceEntry<W> {

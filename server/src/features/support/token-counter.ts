@@ -1,0 +1,120 @@
+// Prompt token counts with the model's own vocabulary, for the context-length diagnostic (DL210).
+// The engine (engineer E's EngineClient, a supervised worker process) starts lazily on the first
+// count, only for a model file that exists. A count never holds up a diagnostics pass for long:
+// when the answer does not come within `waitMs` (the first call loads the vocabulary), the caller
+// gets an error (the Workspace then falls back to its estimate) and, once the real count arrives,
+// `onLateCount` listeners re-diagnose so the estimate is replaced.
+import fs from "node:fs";
+import { EngineClient } from "../../llm/client";
+import type { EngineSettings } from "../../llm/types";
+import type { Logger } from "./context";
+
+export interface TokenCounterOptions {
+  log: Logger;
+  /** Engine settings for the worker (threads are explicit: never llama.cpp's default). */
+  engineSettings: () => EngineSettings;
+  /** Whether counting with the model is enabled (setting `tokenCount: "model"`). */
+  enabled: () => boolean;
+  /** How long a diagnostics pass waits for a count before using the estimate. */
+  waitMs?: number;
+}
+
+const MAX_CACHE = 512;
+
+export class TokenCounter {
+  private engine: Promise<EngineClient> | undefined;
+  private readonly cache = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<number>>();
+  /** Model files whose vocabulary failed to load: not retried until the file changes. */
+  private readonly broken = new Map<string, string>();
+  private lateListeners: ((modelPath: string) => void)[] = [];
+  private disposed = false;
+
+  constructor(private readonly opts: TokenCounterOptions) {}
+
+  onLateCount(fn: (modelPath: string) => void): void {
+    this.lateListeners.push(fn);
+  }
+
+  /** Whether the engine worker was started (tests, status). */
+  get started(): boolean {
+    return this.engine !== undefined;
+  }
+
+  /** The function the artifact Workspace calls (WorkspaceOptions.countTokens). */
+  readonly count = async (modelPath: string, text: string): Promise<number> => {
+    if (this.disposed || !this.opts.enabled()) throw new Error("token counting with the model is off");
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(modelPath);
+    } catch {
+      throw new Error(`model file not found: ${modelPath}`);
+    }
+    const fileKey = `${modelPath}\u0000${st.size}\u0000${st.mtimeMs}`;
+    const why = this.broken.get(fileKey);
+    if (why) throw new Error(why);
+    const key = `${fileKey}\u0000${text}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = this.countNow(modelPath, text, fileKey, key);
+      this.inFlight.set(key, p);
+      void p.then(
+        () => this.inFlight.delete(key),
+        () => this.inFlight.delete(key),
+      );
+    }
+    const waitMs = this.opts.waitMs ?? 40;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Tell listeners when the real count lands, so the estimate gets replaced.
+        void p!.then(
+          () => {
+            for (const fn of this.lateListeners) fn(modelPath);
+          },
+          () => {},
+        );
+        reject(new Error("the model's token count is not ready yet"));
+      }, waitMs);
+    });
+    try {
+      return await Promise.race([p, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  private async countNow(modelPath: string, text: string, fileKey: string, key: string): Promise<number> {
+    try {
+      const engine = await this.start();
+      const n = await engine.countTokens(modelPath, text);
+      this.cache.set(key, n);
+      if (this.cache.size > MAX_CACHE) this.cache.delete(this.cache.keys().next().value!);
+      return n;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      // A file the engine cannot read stays unreadable until it changes; a crash is retried.
+      const kind = (e as { failure?: { kind?: string } }).failure?.kind;
+      if (kind === "model-missing" || kind === "model-corrupt") this.broken.set(fileKey, msg);
+      this.opts.log.warn(`token counting with ${modelPath} failed, using the estimate: ${msg}`);
+      throw e;
+    }
+  }
+
+  private start(): Promise<EngineClient> {
+    if (!this.engine) {
+      this.opts.log.info("starting the engine worker to count prompt tokens with the model's vocabulary");
+      this.engine = EngineClient.start(this.opts.engineSettings(), { log: (line) => this.opts.log.info(line) });
+    }
+    return this.engine;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const e = this.engine;
+    this.engine = undefined;
+    if (e) await (await e).dispose();
+  }
+}
