@@ -4,10 +4,12 @@ import { checkCommand } from "./check";
 import { compareCommand } from "./compare";
 import { diffCommand } from "./diff";
 import { renderCommand } from "./render";
+import { evalCommand } from "./eval";
 
 export const commands: Record<string, Command> = {
   check: checkCommand,
   compare: compareCommand,
   diff: diffCommand,
   render: renderCommand,
+  eval: evalCommand,
 };

@@ -60,6 +60,8 @@ export interface RunnerWorkspace {
   evalSet(file: string): MaybePromise<RunnerEvalSet>;
   resolveVariant(ref: string): MaybePromise<RunnerVariant>;
   variants(): MaybePromise<RunnerVariant[]>;
+  /** Renders a prompt file with data (Workspace.render); used when runEvals gets no `render`. */
+  render?(promptFile: string, data: { input?: Record<string, unknown> }): Promise<RenderedLike>;
 }
 
 /** A rendered prompt as renderPrompt returns it (only what the runner reads). */
@@ -264,30 +266,39 @@ function readText(file: string, doc: { text?: string }): string {
   return fs.readFileSync(file, "utf8");
 }
 
-function sliceDefs(slices: unknown): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+interface SliceDef {
+  tags: string[];
+  caseIds: string[];
+}
+
+function sliceDefs(slices: unknown): Record<string, SliceDef> {
+  const out: Record<string, SliceDef> = {};
   if (!slices || typeof slices !== "object") return out;
   const entries: [string, unknown][] = Array.isArray(slices)
     ? slices.map((s) => [String((s as { name?: unknown }).name ?? ""), s] as [string, unknown])
     : Object.entries(slices as Record<string, unknown>);
   for (const [name, def] of entries) {
     if (!name) continue;
-    if (Array.isArray(def)) out[name] = def.map(String);
-    else if (def && typeof def === "object" && Array.isArray((def as { tags?: unknown }).tags)) out[name] = ((def as { tags: unknown[] }).tags ?? []).map(String);
+    if (Array.isArray(def)) out[name] = { tags: def.map(String), caseIds: [] };
+    else if (def && typeof def === "object") {
+      const d = def as { tags?: unknown; caseIds?: unknown };
+      out[name] = { tags: Array.isArray(d.tags) ? d.tags.map(String) : [], caseIds: Array.isArray(d.caseIds) ? d.caseIds.map(String) : [] };
+    }
   }
   return out;
 }
 
-function slicesFor(cases: EvalCaseReport[], defs: Record<string, string[]>): EvalRunReport["slices"] {
+/** Pass rates per slice: every tag is a slice, plus the eval set's named slices. */
+function slicesFor(cases: EvalCaseReport[], defs: Record<string, SliceDef>): EvalRunReport["slices"] {
   const out: EvalRunReport["slices"] = {};
-  const add = (name: string, c: EvalCaseReport) => {
-    const s = (out[name] ??= { cases: 0, passed: 0, passRate: 0 });
-    s.cases++;
-    if (c.pass) s.passed++;
-  };
   for (const c of cases) {
-    for (const t of new Set(c.tags)) add(t, c);
-    for (const [name, tags] of Object.entries(defs)) if (!c.tags.includes(name) && c.tags.some((t) => tags.includes(t))) add(name, c);
+    const names = new Set(c.tags);
+    for (const [name, d] of Object.entries(defs)) if (d.caseIds.includes(c.id) || c.tags.some((t) => d.tags.includes(t))) names.add(name);
+    for (const name of names) {
+      const s = (out[name] ??= { cases: 0, passed: 0, passRate: 0 });
+      s.cases++;
+      if (c.pass) s.passed++;
+    }
   }
   for (const s of Object.values(out)) s.passRate = s.cases ? s.passed / s.cases : 0;
   return out;
@@ -391,7 +402,9 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   const seed = opts.seed ?? 0;
   const topLogprobs = opts.topLogprobs ?? 5;
   const engineVersion = opts.engineVersion ?? currentEngineVersion();
-  const render = opts.render ?? defaultRender;
+  const wsRender = ws.render?.bind(ws);
+  const render: RenderFn | undefined =
+    opts.render ?? (wsRender ? (doc, input) => wsRender(doc.file ?? "", { input }) : defaultRender);
   if (!render) throw new EvalConfigError("no prompt renderer is available (internal: pass `render` to runEvals)");
   let enginePromise: Promise<RunnerEngine> | undefined;
   const getEngine = (): Promise<RunnerEngine> => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
@@ -511,7 +524,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   }
   return report;
 
-  async function runVariant(p: Prepared, ref: string, defs: Record<string, string[]>): Promise<EvalRunReport> {
+  async function runVariant(p: Prepared, ref: string, defs: Record<string, SliceDef>): Promise<EvalRunReport> {
     const vt0 = performance.now();
     const base: EvalRunReport = {
       id: null,
@@ -699,6 +712,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
 
     let runError: string | undefined;
     let cancelled = false;
+    const generatedKeys: string[] = [];
     if (misses.length && !opts.signal?.aborted) {
       runError = precheckVariant(variant, opts.memoryBudgetBytes);
       if (!runError) {
@@ -755,6 +769,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
                     rec,
                   );
                   generated++;
+                  generatedKeys.push(m.key);
                   genTokens += r.tokens.length;
                   genMs += r.wallMs;
                   prog.generated++;
@@ -775,8 +790,9 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
           try {
             const info = await engine.info();
             backend = info.backend;
-            threads = info.threads;
+            threads = info.threads > 0 ? info.threads : null;
             store.setRunEngine(runId, backend, threads);
+            store.setGenerationsEngine(generatedKeys, backend, threads);
           } catch {
             // the engine may be gone after a crash; the run keeps what it knew
           }

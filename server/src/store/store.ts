@@ -550,6 +550,15 @@ export class Store {
 
   // ---- generation cache ----
 
+  /** Records which backend and thread count produced these generations (known once the engine ran). */
+  setGenerationsEngine(keys: string[], backend: string | null, threads: number | null): void {
+    if (!keys.length) return;
+    const s = this.stmt("UPDATE generations SET backend = ?, threads = ? WHERE key = ?");
+    this.write(() => {
+      for (const k of keys) s.run(backend, threads, k);
+    });
+  }
+
   getGeneration(key: string): CachedGeneration | undefined {
     const r = this.stmt("SELECT * FROM generations WHERE key = ?").get(key) as Row | undefined;
     return r ? rowToGeneration(r) : undefined;
