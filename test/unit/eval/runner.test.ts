@@ -1,0 +1,157 @@
+// runEvals on the real tiny GGUF through the real engine worker, with the real Workspace and a real
+// SQLite store: determinism, the generation cache (no engine start when everything is cached),
+// resume after an interruption, per-variant failures that leave the other variants complete.
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { Workspace } from "../../../server/src/artifacts";
+import { runEvals, type EvalReport, type RunEvalsOptions, type RunnerEngine } from "../../../server/src/eval/runner";
+import { EngineClient } from "../../../server/src/llm/client";
+import type { EngineSettings } from "../../../server/src/llm/types";
+import { Store } from "../../../server/src/store/store";
+import { makeWorkspace } from "./helpers";
+
+const settings: EngineSettings = { gpu: "cpu", threads: 1, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 4 * 1024 ** 3 };
+
+describe("runEvals on the tiny model", () => {
+  const w = makeWorkspace();
+  const ws = new Workspace(w.root);
+  const store = Store.open(w.store);
+  const clients: EngineClient[] = [];
+  let starts = 0;
+  const engine = async (): Promise<RunnerEngine> => {
+    starts++;
+    const c = await EngineClient.start(settings);
+    clients.push(c);
+    return c;
+  };
+  after(async () => {
+    for (const c of clients) await c.dispose();
+    store.close();
+  });
+  const run = (over: Partial<RunEvalsOptions> = {}): Promise<EvalReport> =>
+    runEvals({ workspace: ws, store, engine, targets: [{ promptFile: w.prompt, evalSetFile: w.evalSet }], seed: 11, memoryBudgetBytes: w.memoryBudgetBytes, ...over });
+
+  test("same seed twice gives byte-identical outputs; the unchanged rerun is all cached and starts no engine", async () => {
+    const first = await run();
+    assert.equal(first.errors.length, 0);
+    assert.equal(first.runs.length, 1);
+    const r1 = first.runs[0]!;
+    assert.equal(r1.status, "complete", r1.error);
+    assert.equal(r1.variant, "tiny/rnd"); // the prompt's model
+    assert.equal(r1.summary.cases, 6);
+    assert.equal(r1.summary.generated, 6);
+    assert.equal(r1.summary.cached, 0);
+    assert.equal(r1.modelFingerprint, "81f226c62d28ed4a1a9b9fa080fcd9f0cc40e0f9d5680036583ff98fbcd035cb");
+    assert.equal(r1.backend, "cpu");
+    assert.equal(r1.threads, 1);
+    assert.ok(r1.cases.every((c) => c.tokens.length > 0 && c.tokens[0]!.top.length > 0 && !c.cached));
+    assert.equal(store.getRun(r1.id!)?.status, "complete");
+
+    const startsBefore = starts;
+    const second = await run();
+    const r2 = second.runs[0]!;
+    assert.equal(starts, startsBefore, "a fully cached run must not start the engine");
+    assert.equal(r2.status, "complete");
+    assert.notEqual(r2.id, r1.id);
+    assert.equal(r2.fingerprint, r1.fingerprint);
+    assert.equal(r2.summary.cached, 6);
+    assert.equal(r2.summary.generated, 0);
+    assert.ok(r2.cases.every((c) => c.cached));
+    assert.equal(r2.backend, "cpu"); // known from the cached generations
+    assert.equal(JSON.stringify(r2.cases.map((c) => [c.id, c.output, c.tokens])), JSON.stringify(r1.cases.map((c) => [c.id, c.output, c.tokens])));
+
+    // Generating again (no cache) with the same seed reproduces every byte.
+    const third = await run({ noCache: true });
+    const r3 = third.runs[0]!;
+    assert.equal(r3.summary.generated, 6);
+    assert.deepEqual(
+      r3.cases.map((c) => c.output),
+      r1.cases.map((c) => c.output),
+    );
+    assert.deepEqual(
+      r3.cases.map((c) => c.tokens.map((t) => t.token)),
+      r1.cases.map((c) => c.tokens.map((t) => t.token)),
+    );
+    // A different seed is a different run and (with temperature > 0) different samples.
+    const other = await run({ seed: 12 });
+    const r4 = other.runs[0]!;
+    assert.notEqual(r4.fingerprint, r1.fingerprint);
+    assert.equal(r4.summary.generated, 6);
+    assert.notDeepEqual(
+      r4.cases.map((c) => c.output),
+      r1.cases.map((c) => c.output),
+    );
+  });
+
+  test("results per case and per slice, in the issue's JSON shape", async () => {
+    const r = (await run()).runs[0]!;
+    for (const k of ["id", "fingerprint", "variant", "promptHash", "evalSetHash", "modelFingerprint", "adapters", "params", "backend", "threads", "summary", "slices", "cases"]) {
+      assert.ok(k in r, `run has ${k}`);
+    }
+    for (const k of ["cases", "passed", "failed", "errors", "passRate", "generated", "cached", "tokensPerSecond", "wallMs"]) assert.ok(k in r.summary, `summary has ${k}`);
+    const c = r.cases.find((x) => x.id === "peru")!;
+    for (const k of ["id", "pass", "score", "output", "tokens", "cached", "assertions"]) assert.ok(k in c, `case has ${k}`);
+    assert.deepEqual(
+      c.assertions.map((a) => a.type),
+      ["not-icontains", "word-count"],
+    );
+    assert.equal(r.summary.passed + r.summary.failed, 6);
+    assert.equal(r.summary.passRate, r.summary.passed / 6);
+    // Tags are slices; the named slice gathers europe + asia.
+    assert.equal(r.slices.americas?.cases, 2);
+    assert.equal(r.slices.europe?.cases, 2);
+    assert.equal(r.slices["europe-and-asia"]?.cases, 3);
+    const europePassed = r.cases.filter((x) => ["france", "norway"].includes(x.id) && x.pass).length;
+    assert.equal(r.slices.europe?.passed, europePassed);
+  });
+
+  test("an interrupted run is never complete, and the rerun resumes it generating only what is missing", async () => {
+    const ac = new AbortController();
+    let seen = 0;
+    const partial = await run({
+      seed: 99,
+      signal: ac.signal,
+      onCaseResult: () => {
+        if (++seen === 2) ac.abort();
+      },
+    });
+    const p = partial.runs[0]!;
+    assert.notEqual(p.status, "complete");
+    assert.ok(p.cases.length >= 2 && p.cases.length < 6, `stored ${p.cases.length}`);
+    const stored = store.getRun(p.id!)!;
+    assert.notEqual(stored.status, "complete");
+    assert.equal(store.resultCount(p.id!), p.cases.length);
+
+    const resumed = (await run({ seed: 99 })).runs[0]!;
+    assert.equal(resumed.id, p.id);
+    assert.equal(resumed.resumed, true);
+    assert.equal(resumed.status, "complete");
+    assert.equal(resumed.summary.generated, 6 - p.cases.length);
+    assert.equal(resumed.cases.length, 6);
+    assert.equal(store.getRun(p.id!)?.status, "complete");
+  });
+
+  test("a missing, truncated, over-budget or wrong-architecture variant fails alone, naming variant and file", async () => {
+    const report = await run({ variants: ["tiny/rnd", "tiny/missing", "tiny/corrupt", "tiny/big", "tiny/rnd+wrong"], noCache: true, seed: 5 });
+    const by = new Map(report.runs.map((r) => [r.variant.replace(/@.*$/, ""), r]));
+    const good = by.get("tiny/rnd")!;
+    assert.equal(good.status, "complete", good.error);
+    assert.equal(good.summary.generated, 6);
+    const expect: [string, string, RegExp][] = [
+      ["tiny/missing", w.files.missing, /does not exist/],
+      ["tiny/corrupt", w.files.corrupt, /truncated|corrupt|not a readable GGUF/],
+      ["tiny/big", w.files.big, /memory budget/],
+      ["tiny/rnd+wrong", w.files.wrongAdapter, /architecture 'gpt2'/],
+    ];
+    for (const [variant, file, why] of expect) {
+      const r = by.get(variant);
+      assert.ok(r, `a report entry for ${variant}: ${[...by.keys()].join(", ")}`);
+      assert.equal(r.status, "failed", variant);
+      assert.ok(r.error?.includes(variant), `${variant}: error names the variant: ${r.error}`);
+      assert.ok(r.error?.includes(file), `${variant}: error names the file: ${r.error}`);
+      assert.match(r.error!, why);
+      assert.equal(r.summary.passed, 0);
+      if (r.id) assert.notEqual(store.getRun(r.id)?.status, "complete");
+    }
+  });
+});
