@@ -2,6 +2,7 @@
 import type { Command } from "./common";
 import { checkCommand } from "./check";
 import { compareCommand } from "./compare";
+import { demoCommand } from "./demo";
 import { diffCommand } from "./diff";
 import { renderCommand } from "./render";
 import { evalCommand } from "./eval";
@@ -9,6 +10,7 @@ import { evalCommand } from "./eval";
 export const commands: Record<string, Command> = {
   check: checkCommand,
   compare: compareCommand,
+  demo: demoCommand,
   diff: diffCommand,
   render: renderCommand,
   eval: evalCommand,
