@@ -217,7 +217,7 @@ function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: Offs
       });
       return;
     }
-    const vr = () => rangeFor(src, [...base, i, "value"], "key");
+    const vr = () => rangeFor(src, [...base, i, "value"]);
     if (NEEDS_STRING.has(type) && typeof as.value !== "string") {
       out.push({ file, range: as.value === undefined ? rangeFor(src, [...base, i], "value") : vr(), severity: "error", code: "DL312", message: `assertion '${as.type}' needs a string 'value'${as.value === undefined ? "" : `, not ${Array.isArray(as.value) ? "a list" : typeof as.value}`}` });
     } else if (NEEDS_LIST.has(type) && !(typeof as.value === "string" || (Array.isArray(as.value) && as.value.every((x) => typeof x === "string")))) {

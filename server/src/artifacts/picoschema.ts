@@ -14,6 +14,8 @@ export interface PicoschemaError {
   /** Path of keys inside the schema where the problem is. */
   path: (string | number)[];
   message: string;
+  /** Whether the key (e.g. `x(bogus)`) or the value (e.g. `strin`) is at fault. */
+  at: "key" | "value";
 }
 
 export interface PicoschemaResult {
@@ -35,7 +37,7 @@ export function compilePicoschema(schema: unknown): PicoschemaResult {
   if (typeof schema === "string") {
     const [type, description] = extractDescription(schema);
     if ((SCALAR_TYPES as readonly string[]).includes(type)) return { schema: description ? { type, description } : { type }, errors };
-    errors.push({ path: [], message: `unknown type '${type}': Picoschema types are ${SCALAR_TYPES.join(", ")} (named schemas are not supported)` });
+    errors.push({ path: [], at: "value", message: `unknown type '${type}': Picoschema types are ${SCALAR_TYPES.join(", ")} (named schemas are not supported)` });
     return { schema: null, errors };
   }
   if (typeof schema === "object" && !Array.isArray(schema)) {
@@ -51,14 +53,14 @@ function parsePico(obj: unknown, path: (string | number)[], errors: PicoschemaEr
   if (typeof obj === "string") {
     const [type, description] = extractDescription(obj);
     if (!(SCALAR_TYPES as readonly string[]).includes(type)) {
-      errors.push({ path, message: `unknown type '${type}': Picoschema types are ${SCALAR_TYPES.join(", ")} (named schemas are not supported)` });
+      errors.push({ path, at: "value", message: `unknown type '${type}': Picoschema types are ${SCALAR_TYPES.join(", ")} (named schemas are not supported)` });
       return {};
     }
     if (type === "any") return description ? { description } : {};
     return description ? { type, description } : { type };
   }
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-    errors.push({ path, message: `Picoschema consists of mappings and type strings, not ${obj === null ? "null" : Array.isArray(obj) ? "a list" : typeof obj} (${JSON.stringify(obj)})` });
+    errors.push({ path, at: "value", message: `Picoschema consists of mappings and type strings, not ${obj === null ? "null" : Array.isArray(obj) ? "a list" : typeof obj} (${JSON.stringify(obj)})` });
     return {};
   }
   const properties: Record<string, JSONSchema> = {};
@@ -83,7 +85,7 @@ function parsePico(obj: unknown, path: (string | number)[], errors: PicoschemaEr
       continue;
     }
     if (!typeInfo.endsWith(")")) {
-      errors.push({ path: [...path, key], message: `'${key}' has an unclosed '(': write name(object), name(array) or name(enum)` });
+      errors.push({ path: [...path, key], at: "key", message: `'${key}' has an unclosed '(': write name(object), name(array) or name(enum)` });
       continue;
     }
     const [type, description] = extractDescription(typeInfo.slice(0, -1));
@@ -95,14 +97,14 @@ function parsePico(obj: unknown, path: (string | number)[], errors: PicoschemaEr
       if (optional) p.type = [p.type, "null"];
     } else if (type === "enum") {
       if (!Array.isArray(value)) {
-        errors.push({ path: [...path, key], message: `'${key}' is an enum: give its values as a list` });
+        errors.push({ path: [...path, key], at: "key", message: `'${key}' is an enum: give its values as a list` });
         continue;
       }
       const values = [...value];
       if (optional && !values.includes(null)) values.push(null);
       p = { enum: values };
     } else {
-      errors.push({ path: [...path, key], message: `parenthetical types must be 'object', 'array' or 'enum', not '${type}'` });
+      errors.push({ path: [...path, key], at: "key", message: `parenthetical types must be 'object', 'array' or 'enum', not '${type}'` });
       continue;
     }
     if (description) p.description = description;

@@ -6,7 +6,7 @@ import path from "node:path";
 import { compilePicoschema, picoKeyName, type JSONSchema } from "./picoschema";
 import { promptFrontMatterSchema } from "./schemas";
 import type { Diagnostic, Position, Range } from "./types";
-import { firstLine, mapKeys, OffsetMapper, parseYaml, rangeFor, type YamlSource } from "./yaml-source";
+import { firstLine, locate, mapKeys, OffsetMapper, parseYaml, rangeFor, type YamlSource } from "./yaml-source";
 import { zodDiagnostics } from "./zod-diagnostics";
 import { sha256Text } from "./hash";
 
@@ -202,8 +202,13 @@ export function parseTemplate(
   return { ok: true, variables: w.variables, helpers: w.helpers, partials: w.partials };
 }
 
-function schemaDiagnostics(src: YamlSource, file: string, base: string[], errors: { path: (string | number)[]; message: string }[], code: string, what: string): Diagnostic[] {
-  return errors.map((e) => ({ file, range: rangeFor(src, [...base, ...e.path], "key"), severity: "error" as const, code, message: `invalid ${what} schema: ${e.message}` }));
+function schemaDiagnostics(src: YamlSource, file: string, base: string[], errors: { path: (string | number)[]; message: string; at: "key" | "value" }[], code: string, what: string): Diagnostic[] {
+  return errors.map((e) => {
+    // A bad type string is underlined itself; a bad key (or mapping) at its key.
+    const l = locate(src, [...base, ...e.path]);
+    const range = l.found && (e.at === "value" || !l.key) ? l.value : (l.key ?? l.value);
+    return { file, range, severity: "error" as const, code, message: `invalid ${what} schema: ${e.message}` };
+  });
 }
 
 /** Parses a .prompt file. Never throws. */

@@ -149,6 +149,8 @@ export interface Located {
   key?: Range;
   /** Whether the whole path exists. */
   found: boolean;
+  /** The YAML node at the path (when found). */
+  node?: unknown;
 }
 
 /**
@@ -174,7 +176,7 @@ export function locate(src: { doc: Document.Parsed; map: OffsetMapper }, path: r
       cur = { value: nodeRange(src.map, node as Node) ?? kr ?? cur.value, key: kr, found: false };
     }
   }
-  return { ...cur, found: true };
+  return { ...cur, found: true, node };
 }
 
 /** The range to underline for a path: the value if it exists, else the parent's key. */

@@ -1,4 +1,5 @@
 // Turns zod issues into diagnostics at the exact range of the offending key or value.
+import { distance } from "fastest-levenshtein";
 import type { z } from "zod";
 import type { Diagnostic } from "./types";
 import { mapKeys, rangeFor, type OffsetMapper, type PathKey } from "./yaml-source";
@@ -63,7 +64,7 @@ export function unknownKeyDiagnostics(src: Src, path: readonly PathKey[], known:
   const out: Diagnostic[] = [];
   for (const { key, range } of mapKeys(src, path)) {
     if (known.includes(key) || allow?.(key)) continue;
-    const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || (Math.abs(k.length - key.length) <= 2 && k.slice(0, 3) === key.slice(0, 3)));
+    const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || distance(k.toLowerCase(), key.toLowerCase()) <= Math.min(2, Math.floor(k.length / 3)));
     out.push({
       file,
       range,
