@@ -40,7 +40,7 @@ interface Pending {
   kind: ToWorker["type"];
   resolve: (v: unknown) => void;
   reject: (e: EngineError) => void;
-  onToken?: (t: GeneratedToken) => void;
+  onToken?: (t: GeneratedToken, id: string) => void;
   onItem?: (r: ManyResult) => void;
   /** Ids of a generateMany not yet answered (reported as crashed if the worker dies). */
   open?: Map<string, { variant: string; file: string }>;
@@ -175,12 +175,14 @@ export class EngineClient {
     for (const [rid, p] of this.pending) {
       const at = p.busy ?? p.spec;
       const what = at ? `variant ${at.variant} (${at.file})` : "a request";
-      const failure: EngineFailure = {
-        kind: "crashed",
-        message: `The engine process crashed (${how}) while running ${what}. It may have run out of memory or hit a native error in llama.cpp; the next request starts a fresh engine.${tail}`,
-        variant: at?.variant,
-        file: at?.file,
-      };
+      const failure: EngineFailure = this.disposed
+        ? { kind: "cancelled", message: `The engine was stopped while running ${what}.`, variant: at?.variant, file: at?.file }
+        : {
+            kind: "crashed",
+            message: `The engine process crashed (${how}) while running ${what}. It may have run out of memory or hit a native error in llama.cpp; the next request starts a fresh engine.${tail}`,
+            variant: at?.variant,
+            file: at?.file,
+          };
       if (p.open && p.onItem) {
         for (const [id, s] of p.open) p.onItem({ id, failure: { ...failure, variant: s.variant, file: s.file } });
       }
@@ -205,7 +207,7 @@ export class EngineClient {
         p.busy = { variant: msg.variant, file: msg.file };
         break;
       case "token":
-        p.onToken?.(msg.token);
+        p.onToken?.(msg.token, msg.id);
         break;
       case "item": {
         const r: ManyResult | undefined = msg.result ?? msg.failure;
@@ -261,12 +263,23 @@ export class EngineClient {
    * A batch, ordered by shared prompt prefix in the worker, reusing sequences (and parallel ones
    * on GPU). Each request is answered once through `onResult`, as a result or a per-request
    * failure (a missing or corrupt model fails only its own requests). If the worker crashes, the
-   * unanswered requests are reported with kind "crashed" and the promise rejects.
+   * unanswered requests are reported with kind "crashed" and the promise rejects. `onToken`
+   * streams each request's tokens as they are generated (request ids must be unique).
    */
-  async generateMany(reqs: GenerateRequest[], onResult: (r: ManyResult) => void, signal?: AbortSignal): Promise<void> {
+  async generateMany(
+    reqs: GenerateRequest[],
+    onResult: (r: ManyResult) => void,
+    signal?: AbortSignal,
+    onToken?: (id: string, t: GeneratedToken) => void,
+  ): Promise<void> {
     if (reqs.length === 0) return;
     const open = new Map(reqs.map((r) => [r.id, { variant: r.model.variant, file: r.model.modelPath }]));
-    await this.request({ type: "generateMany", reqs }, { onItem: onResult, open, spec: open.values().next().value }, z.null(), signal);
+    await this.request(
+      { type: "generateMany", reqs, stream: !!onToken },
+      { onItem: onResult, onToken: onToken ? (t, id) => onToken(id, t) : undefined, open, spec: open.values().next().value },
+      z.null(),
+      signal,
+    );
   }
 
   /** Teacher forcing: per forced token, its probability, this model's top-K and the probe ids' probabilities. */

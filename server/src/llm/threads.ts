@@ -91,6 +91,14 @@ export async function measureThroughput(model: NLC.LlamaModel, threads: number, 
   }
 }
 
+/** 1, 2, 4, … and the core count: enough to find the knee without measuring every count. */
+export function threadCandidates(n: number): number[] {
+  const out: number[] = [];
+  for (let t = 1; t < n; t *= 2) out.push(t);
+  out.push(n);
+  return out;
+}
+
 export async function resolveThreads(o: {
   setting: "auto" | number;
   model: NLC.LlamaModel;
@@ -107,7 +115,7 @@ export async function resolveThreads(o: {
   if (hit && Number.isInteger(hit.threads) && hit.threads >= 1 && hit.threads <= n) return { threads: hit.threads, source: "auto-cached" };
   const measured: Record<string, number> = {};
   let best = 1;
-  for (let t = 1; t <= n; t++) {
+  for (const t of threadCandidates(n)) {
     const bestTps = measured[String(best)];
     const tps = await measureThroughput(o.model, t, 16, bestTps ? (3 * 16 * 1000) / bestTps : Infinity);
     measured[String(t)] = Math.round(tps * 10) / 10;

@@ -72,6 +72,7 @@ async function handle(msg: ToWorker): Promise<void> {
             else send({ type: "item", rid, result: r });
           },
           ac.signal,
+          msg.stream ? (id, token) => send({ type: "token", rid, id, token }) : undefined,
         );
         send({ type: "result", rid, value: null });
         break;

@@ -98,7 +98,7 @@ export const toWorkerSchema = z.discriminatedUnion("type", [
   /** One generation; `stream` asks for a `token` message per generated token. */
   z.object({ type: z.literal("generate"), rid: z.number().int(), req: generateRequestSchema, stream: z.boolean() }),
   /** A batch: the worker orders it by shared prefix and answers one `item` per request, then `result`. */
-  z.object({ type: z.literal("generateMany"), rid: z.number().int(), reqs: z.array(generateRequestSchema) }),
+  z.object({ type: z.literal("generateMany"), rid: z.number().int(), reqs: z.array(generateRequestSchema), stream: z.boolean().optional() }),
   /** Teacher forcing. */
   z.object({ type: z.literal("score"), rid: z.number().int(), req: scoreRequestSchema }),
   /** Token count with the model's own vocabulary (vocab-only load). */

@@ -6,9 +6,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { EngineClient, EngineError, type ManyResult } from "../../../server/src/llm/client";
+import { EngineClient, EngineError, resolveWorkerPath, type ManyResult } from "../../../server/src/llm/client";
 import type { EngineSettings, GenerateRequest, GenerateResult } from "../../../server/src/llm/types";
-import { TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
+import { DIST, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 
 const settings: EngineSettings = { gpu: "auto", threads: 1, contextSize: 512, parallelSequences: 4, memoryBudgetBytes: 4 * 1024 ** 3 };
 
@@ -188,12 +188,24 @@ describe("EngineClient on the tiny model", () => {
     const texts = ["France", "Spain", "Italy", "Peru", "Chad"].map((c) => `What is the capital of ${c}?`);
     const reqs = texts.map((t, i) => req({ id: `c${i}`, messages: [{ role: "user", text: t }] }));
     const many = new Map<string, GenerateResult>();
-    await client.generateMany(reqs, (r) => {
-      assert.ok(!("failure" in r));
-      many.set(r.id, r as GenerateResult);
-    });
+    const streamed = new Map<string, number[]>();
+    await client.generateMany(
+      reqs,
+      (r) => {
+        assert.ok(!("failure" in r));
+        many.set(r.id, r as GenerateResult);
+      },
+      undefined,
+      (id, t) => streamed.set(id, [...(streamed.get(id) ?? []), t.token]),
+    );
     assert.equal(many.size, reqs.length);
-    for (const r of reqs) assert.equal(many.get(r.id)!.text, (await client.generate(r)).text);
+    for (const r of reqs) {
+      assert.equal(many.get(r.id)!.text, (await client.generate(r)).text);
+      assert.deepEqual(
+        streamed.get(r.id),
+        many.get(r.id)!.tokens.map((t) => t.token),
+      );
+    }
   });
 });
 
@@ -285,6 +297,20 @@ describe("threads auto", () => {
       assert.deepEqual([info.threads, info.threadsSource], [1, "setting"]);
     } finally {
       await c.dispose();
+    }
+  });
+});
+
+describe("engine worker location", () => {
+  test("found from a test bundle below dist/test; an explicit override must exist", () => {
+    assert.equal(resolveWorkerPath(), path.join(DIST, "engine-worker.js"));
+    const saved = process.env.DRIFTLENS_ENGINE_WORKER;
+    try {
+      process.env.DRIFTLENS_ENGINE_WORKER = path.join(tempDir(), "nowhere.js");
+      assert.throws(() => resolveWorkerPath(), /DRIFTLENS_ENGINE_WORKER/);
+    } finally {
+      if (saved === undefined) delete process.env.DRIFTLENS_ENGINE_WORKER;
+      else process.env.DRIFTLENS_ENGINE_WORKER = saved;
     }
   });
 });
