@@ -3,12 +3,12 @@
 // Exit 0 when every variant is within the gate, 1 when one fails it, 2 on usage/config/model errors.
 import fs from "node:fs";
 import path from "node:path";
-import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
+import { Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
 import { renderCompare, type ReportFormat } from "../eval/report";
-import type { EvalTarget, RenderFn } from "../eval/runner";
+import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { Store, StoreError } from "../store/store";
 import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
@@ -52,13 +52,12 @@ const FLAGS = {
   root: { type: "string" },
 } as const;
 
-/** What compare and diff share: the workspace, its config, the store, a lazy engine, the renderer. */
+/** What compare and diff share: the workspace, its config, the store, a lazy engine. */
 export interface CliContext {
   root: string;
   ws: Workspace;
   config: Awaited<ReturnType<Workspace["config"]>>["config"];
   store: Store;
-  render: RenderFn;
   engine: () => Promise<EngineClient>;
   dispose(): Promise<void>;
 }
@@ -81,14 +80,11 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
   }
   setFingerprintCache(store.fingerprintCache());
   let engine: Promise<EngineClient> | undefined;
-  const render: RenderFn = (doc, input) =>
-    renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, config.prompts.partials));
   return {
     root,
     ws,
     config,
     store,
-    render,
     engine: () => (engine ??= EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
     async dispose() {
       if (engine) await (await engine).dispose().catch(() => undefined);
@@ -174,7 +170,6 @@ export const compareCommand: Command = {
           ...(seed !== undefined ? { seed } : {}),
           noCache: args.flags.cache === false,
           trusted: args.flags.trust === true,
-          render: ctx.render,
           memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
           root,
           onProgress: (p) => progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) }),

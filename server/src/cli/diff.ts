@@ -70,7 +70,6 @@ export const diffCommand: Command = {
         ...(seed !== undefined ? { seed } : {}),
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,
-        render: ctx.render,
         memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
         onProgress: (p) => progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) }),
       });

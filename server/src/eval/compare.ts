@@ -149,7 +149,9 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
   }
 
   // 3. Messages per case, for teacher forcing (rendering does not depend on the variant).
-  const render = opts.render;
+  // The same renderer runEvals used, so the forced tokens follow exactly the generating prompt.
+  const wsRender = ws.render?.bind(ws);
+  const render: RenderFn | undefined = opts.render ?? (wsRender ? (doc, input) => wsRender(doc.file ?? "", { input }) : undefined);
   const messagesCache = new Map<string, Promise<ChatMessage[]>>();
   const evalCache = new Map<string, Promise<Map<string, Record<string, unknown>>>>();
   const varsOf = (file: string) => {

@@ -1,6 +1,7 @@
 // Paired statistics for regression reports: the same cases measured under two versions (two
 // variants, or a prompt before and after an edit). Everything here is pure and deterministic —
 // the bootstrap uses a seeded PRNG — so the same inputs always give the same report.
+import { canDetectDrop } from "../artifacts/power";
 
 /** mulberry32: a small, fast, well-distributed 32-bit PRNG; deterministic for a given seed. */
 export function mulberry32(seed: number): () => number {
@@ -106,24 +107,29 @@ export function mcnemarExact(b: number, c: number): number {
 }
 
 /**
- * Smallest number of one-directional flips that the exact McNemar test can call significant at
- * `alpha`: with k regressions and no fixes p = 2·½^k, so k = the least integer with 2·½^k < alpha.
+ * Smallest number of one-directional flips that the two-sided exact McNemar test can call
+ * significant at `alpha`: with k regressions and no fixes p = 2·½^k, so the least k with
+ * 2·½^k ≤ alpha.
  */
 export function minSignificantFlips(alpha: number): number {
   if (!(alpha > 0 && alpha < 1)) throw new Error(`alpha must be between 0 and 1, got ${alpha}`);
-  return Math.max(1, Math.floor(Math.log2(2 / alpha)) + 1);
+  return Math.max(1, Math.ceil(Math.log2(2 / alpha) - 1e-12));
 }
 
 /**
  * The minimum detectable drop in pass rate for a slice of `n` cases at significance `alpha`:
  * the smallest drop that could reach significance at all (every discordant pair a regression),
  * i.e. minSignificantFlips(alpha) / n. A smaller drop can never be significant on this slice,
- * however real. null when the slice is too small to detect any drop (n < that many flips).
+ * however real. null when the slice is too small to detect any drop. The power arithmetic is
+ * the artifacts engine's (server/src/artifacts/power.ts, one-sided), asked at alpha/2 because the
+ * p-values reported beside it are two-sided.
  */
 export function minDetectableDrop(n: number, alpha: number): number | null {
+  if (!(alpha > 0 && alpha < 1)) throw new Error(`alpha must be between 0 and 1, got ${alpha}`);
   const k = minSignificantFlips(alpha);
   if (n < k) return null;
-  return clean(k / n);
+  for (let flips = k; flips <= n; flips++) if (canDetectDrop(n, flips / n, alpha / 2)) return clean(flips / n);
+  return null;
 }
 
 export interface Summary {

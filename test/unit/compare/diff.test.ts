@@ -34,7 +34,6 @@ async function passMap(dir: string): Promise<Map<string, boolean>> {
       workspace: ctx.ws as unknown as RunnerWorkspace,
       store: ctx.store,
       engine: ctx.engine,
-      render: ctx.render,
       targets: [{ promptFile: path.join(dir, "capital.prompt"), evalSetFile: path.join(dir, "capitals.eval.yaml") }],
     });
     assert.equal(r.runs.length, 1);

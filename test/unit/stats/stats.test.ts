@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { minCasesToDetectDrop } from "../../../server/src/artifacts/power";
 import {
   comparePaired,
   mcnemarExact,
@@ -35,6 +36,9 @@ test("minimum detectable drop follows from the smallest significant one-sided fl
   assert.equal(minDetectableDrop(60, 0.05), 0.1);
   assert.equal(minDetectableDrop(120, 0.05), 0.05);
   // The definition: k one-way flips reach p < alpha and k−1 do not.
+  // One home for the power arithmetic: agrees with the artifacts engine's helper (one-sided, alpha/2).
+  assert.equal(minCasesToDetectDrop(0.1, 0.025), 60);
+  assert.ok(minDetectableDrop(59, 0.05)! > 0.1);
   const k = minSignificantFlips(0.05);
   assert.ok(mcnemarExact(k, 0) < 0.05 && mcnemarExact(k - 1, 0) >= 0.05);
 });
