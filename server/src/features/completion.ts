@@ -231,7 +231,7 @@ async function completeEvalYaml(t: Target, pos: Position): Promise<CompletionIte
     if (parent.length === 1 && parent[0] === "cases") return keyItems(c, pos, [...CASE_KEYS]);
     if (parent.length === 2 && parent[0] === "cases" && parent[1] === "vars") return varKeyItems(t, c, pos);
     if (parent[parent.length - 1] === "assert" || parent[parent.length - 1] === "defaultAssert") return keyItems(c, pos, ["type", "value", "threshold", "weight", "metric"]);
-    if (parent.length === 1 && parent[0] === "slices") return keyItems(c, pos, ["name", "tags"]);
+    if (parent.length === 2 && parent[0] === "slices") return keyItems(c, pos, ["tags", "description"]);
   }
   return [];
 }

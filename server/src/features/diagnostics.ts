@@ -123,7 +123,8 @@ export function register(ctx: FeatureContext): void {
     if (!ctx.settings().scanOnStartup) return;
     scheduler.schedule("startup-scan", 0, async (signal) => {
       const uris: string[] = [];
-      for (const { ws, isFolder } of workspaces.all()) {
+      for (const entry of workspaces.all()) {
+        const { ws, isFolder } = entry;
         if (!isFolder) continue;
         let files: string[] = [];
         try {
@@ -135,6 +136,8 @@ export function register(ctx: FeatureContext): void {
           if (signal.aborted) return;
           // Open documents get their own (newer) pass; one file at a time keeps requests flowing.
           if (documents.get(pathToUri(file))) continue;
+          // A nested workspace folder owns its own files.
+          if (workspaces.forFile(file) !== entry) continue;
           await yieldToLoop();
           const done = await diagnoseAndPublish(file, signal);
           if (done) uris.push(done);

@@ -54,4 +54,9 @@ export const PROMPT_FRONT_MATTER_KEYS: Record<string, string> = {
   "driftlens.evals": "Eval sets (paths relative to this prompt) that cover it.",
   "driftlens.variant": "The variant Driftlens runs by default for this prompt.",
   "driftlens.sample": "Sample input used for checks such as the context-length check (falls back to `input.default`).",
+  name: "Dotprompt: the prompt's name.",
+  variant: "Dotprompt: the prompt variant name.",
+  version: "Dotprompt: the prompt's version.",
+  description: "Dotprompt: what the prompt is for.",
+  tools: "Dotprompt: tool names the prompt may call.",
 };
