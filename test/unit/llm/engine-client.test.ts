@@ -242,15 +242,16 @@ describe("EngineClient supervision", () => {
     try {
       const reqs = [req({ id: "a", params: { maxTokens: 100000 } }), req({ id: "b" })];
       const got: ManyResult[] = [];
-      let crashed = false;
-      const run = client.generateMany(reqs, (r) => got.push(r));
-      // Wait until the worker is generating, then make it abort like a native crash.
-      while (!client.pid) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 1500));
-      client.crashForTest();
+      let asked = false;
+      // Once the worker is generating, make it abort like a native crash.
+      const run = client.generateMany(reqs, (r) => got.push(r), undefined, () => {
+        if (!asked) {
+          asked = true;
+          client.crashForTest();
+        }
+      });
       await assert.rejects(run, (e: unknown) => e instanceof EngineError && e.failure.kind === "crashed");
-      crashed = true;
-      assert.ok(crashed);
+      assert.ok(asked);
       assert.equal(got.length, 2);
       for (const r of got) {
         assert.ok("failure" in r);
