@@ -122,7 +122,6 @@ export const demoCommand: Command = {
         workspace: ws as unknown as RunnerWorkspace,
         store: ctx.store,
         engine: ctx.engine,
-        render: ctx.render,
         noCache,
         memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
       };
@@ -142,7 +141,6 @@ export const demoCommand: Command = {
           targets: tg,
           variants: variantsToCompare,
           gate: ctx.config.gate,
-          render: ctx.render,
           noCache: false,
           memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
           log: (l) => say(`  ${l}`),

@@ -1,6 +1,7 @@
 // The `driftlens demo` report: one self-contained HTML page (no network, no scripts, no external
 // fonts; charts are inline SVG; every piece of model output and workspace text is escaped) and a
 // markdown summary. Plain data in, strings out.
+import path from "node:path";
 import type { CompareReport, CompareVariant } from "../eval/report/types";
 
 export interface DemoVariantRuns {
@@ -143,7 +144,9 @@ function kldChart(report: CompareReport): string {
 
 function outputOf(data: DemoData, variant: string, id: string, evalSet: string): string | undefined {
   const v = data.variants.find((x) => x.variant === variant || x.variant.replace(/@1$/, "") === variant.replace(/@1$/, ""));
-  const e = v?.evalSets.find((x) => x.evalSet === evalSet);
+  // compare names eval sets absolutely or relative to the workspace; the runs here are relative.
+  const rel = path.isAbsolute(evalSet) ? path.relative(data.workspace, evalSet) : evalSet;
+  const e = v?.evalSets.find((x) => x.evalSet === rel);
   return e?.outputs[id]?.output;
 }
 
