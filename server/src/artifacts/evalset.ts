@@ -535,8 +535,9 @@ function parseJsonlLine(lineText: string, file: string): CaseChunk {
   return { line: 0, index: 0, raw, ...(v.parsed ? { parsed: { ...v.parsed, index: 0 } } : {}), diagnostics: [...src.diagnostics.filter((d) => d.severity === "error"), ...v.diagnostics] };
 }
 
-/** Cross-case checks (duplicate ids) and slices. */
+/** Cross-case checks (duplicate ids), defaultAssert, and slices. */
 function finish(doc: EvalSetDoc): void {
+  if (doc.defaultAssert.length) doc.cases = doc.cases.map((c) => ({ ...c, assert: [...doc.defaultAssert, ...c.assert] }));
   const seen = new Map<string, EvalCase>();
   for (const c of doc.cases) {
     const prev = seen.get(c.id);
