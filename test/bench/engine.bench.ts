@@ -124,16 +124,18 @@ main("engine", async () => {
         await client.generate({ id: "x", model: spec, messages: [{ role: "user", text: `reset ${i}` }], params: { temperature: 0, maxTokens: 1, stop: [], seed: 1 }, topLogprobs: 0 });
         ourK0.push((await ours(0)).tps);
       }
-      const b = median(bareRuns);
+      // Best of 5 on each side, interleaved: the machine is shared, and the least disturbed run
+      // is the closest to each side's real cost.
+      const b = Math.max(...bareRuns);
       // Same work on both sides: greedy tokens, no probabilities. Recording top-5 alternatives
       // costs a full-vocabulary sort per token inside node-llama-cpp; its ratio is in the notes.
       report(
         "engine.overhead_ratio",
-        median(ourK0) / b,
+        Math.max(...ourK0) / b,
         "ratio",
         0.95,
         "higher",
-        `${base}; ${N} greedy tokens, median of 5, ours through the worker (IPC included): ${median(ourK0).toFixed(1)} tok/s vs bare sequence.evaluate ${b.toFixed(1)} tok/s; with top-5 probabilities per token ours is ${median(ourRuns).toFixed(1)} tok/s (ratio ${(median(ourRuns) / b).toFixed(3)}); tokens ${sample?.tokens.length}`,
+        `${base}; ${N} greedy tokens, best of 5 interleaved (medians: ours ${median(ourK0).toFixed(1)}, bare ${median(bareRuns).toFixed(1)} tok/s), ours through the worker (IPC included): ${Math.max(...ourK0).toFixed(1)} tok/s vs bare sequence.evaluate ${b.toFixed(1)} tok/s; with top-5 probabilities per token ours is ${Math.max(...ourRuns).toFixed(1)} tok/s (ratio ${(Math.max(...ourRuns) / b).toFixed(3)}); tokens ${sample?.tokens.length}`,
       );
     }
 
@@ -197,10 +199,14 @@ main("engine", async () => {
         }
       };
 
+      // Interleaved; best of 2 for ours and the reuse loop (the machine is shared), one naive run
+      // (it is several times slower, so noise matters less against its goal).
       const ours = await ourRun();
       const naive = selected("eval.throughput_vs_naive_ratio") ? await naiveRun() : undefined;
-      const reuse = selected("eval.throughput_vs_reuse_ratio") ? await reuseRun() : undefined;
+      const reuse1 = selected("eval.throughput_vs_reuse_ratio") ? await reuseRun() : undefined;
       const ours2 = await ourRun();
+      const reuse2 = reuse1 ? await reuseRun() : undefined;
+      const reuse = reuse1 && reuse2 ? (reuse1.ms <= reuse2.ms ? reuse1 : reuse2) : undefined;
       const withTop5 = await ourRun(5);
       const best = ours.ms <= ours2.ms ? ours : ours2;
       const tps = (r: { ms: number; tokens: number }) => (r.tokens * 1000) / r.ms;
@@ -209,7 +215,7 @@ main("engine", async () => {
         report("eval.throughput_vs_naive_ratio", tps(best) / tps(naive), "ratio", 3, "higher", `${common}; naive (fresh context + LlamaCompletion per case) ${Math.round(naive.ms)} ms (${tps(naive).toFixed(1)} tok/s)`);
       }
       if (reuse) {
-        report("eval.throughput_vs_reuse_ratio", tps(best) / tps(reuse), "ratio", 0.95, "higher", `${common}; reuse loop (one sequence + LlamaCompletion reused, prefix evaluated once) ${Math.round(reuse.ms)} ms (${tps(reuse).toFixed(1)} tok/s)`);
+        report("eval.throughput_vs_reuse_ratio", tps(best) / tps(reuse), "ratio", 0.95, "higher", `${common}; reuse loop (one sequence + LlamaCompletion reused, prefix evaluated once), best of 2: ${Math.round(reuse.ms)} ms (${tps(reuse).toFixed(1)} tok/s)`);
       }
     }
   } finally {
