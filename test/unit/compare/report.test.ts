@@ -58,3 +58,15 @@ test("compare html is self-contained and escaped; markdown and text list worst s
   const xml = renderCompare(compare, "junit");
   assert.match(xml, /<testsuites name="driftlens compare" tests="2" failures="2"/);
 });
+
+test("diff markdown stays within a pull-request comment's size", () => {
+  const flip = diff.prompts[0]!.flips[0]!;
+  const big = structuredClone(diff);
+  const many = Array.from({ length: 400 }, (_, i) => ({ ...flip, id: `case-${i}`, baseOutput: "x".repeat(900), headOutput: "y".repeat(900) }));
+  big.prompts = Array.from({ length: 6 }, (_, k) => ({ ...structuredClone(diff.prompts[0]!), file: `p${k}.prompt`, flips: many }));
+  const md = renderDiff(big, "markdown");
+  assert.ok(md.length <= 60_000, String(md.length));
+  assert.match(md.split("\n")[0]!, /^❌/);
+  assert.ok(md.includes("→ p5.prompt (eval set changed) |"), "every prompt stays in the summary table");
+  assert.match(md, /…and 375 more flipped case\(s\)/);
+});

@@ -4,6 +4,10 @@
 import { clip, ciText, escapeHtml, escapeXml, mdCell, mdCode, pct, pp, pval } from "./format";
 import type { DiffPrompt, DiffReport, WordDiffPart } from "./types";
 
+/** Flipped cases shown per prompt in markdown, and the comment's size limit (GitHub: 65,536). */
+const MAX_MD_FLIPS = 25;
+const MAX_MD_CHARS = 60_000;
+
 function headLabel(r: DiffReport): string {
   return r.head.commit ? `${r.head.ref} (${r.head.commit.slice(0, 8)})` : r.head.ref;
 }
@@ -109,7 +113,9 @@ export function diffMarkdown(r: DiffReport): string {
       }
       out.push("");
     }
-    for (const f of p.flips) {
+    // Regressions first, then fixes; capped so the comment stays under GitHub's 65,536 characters.
+    const shown = [...p.flips.filter((f) => f.to === "fail"), ...p.flips.filter((f) => f.to === "pass")].slice(0, MAX_MD_FLIPS);
+    for (const f of shown) {
       out.push(`**${mdCode(f.id)}** ${f.from} → ${f.to}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
       out.push("");
       out.push(`<table><tr><th>base</th><th>head</th></tr><tr><td><pre>${escapeHtml(clip(f.baseOutput, 1000))}</pre></td><td><pre>${escapeHtml(clip(f.headOutput, 1000))}</pre></td></tr></table>`);
@@ -117,10 +123,17 @@ export function diffMarkdown(r: DiffReport): string {
       out.push(`Word diff: ${wordDiffHtml(f.outputDiff)}`);
       out.push("");
     }
+    if (p.flips.length > shown.length) out.push(`…and ${p.flips.length - shown.length} more flipped case(s); the JSON and JUnit reports list them all.`, "");
     for (const w of p.gate.warnings) out.push(`- ⚠️ ${mdCell(w)}`);
     out.push("</details>");
   }
-  return out.join("\n") + "\n";
+  let text = out.join("\n") + "\n";
+  if (text.length > MAX_MD_CHARS) {
+    // Keep the verdict and summary; cut the details at a block boundary and close the tags.
+    const cut = text.lastIndexOf("\n<details>", MAX_MD_CHARS - 200);
+    text = text.slice(0, cut > 0 ? cut : MAX_MD_CHARS - 200) + "\n\n…details cut to fit a pull-request comment; see the JSON or JUnit report for everything.\n";
+  }
+  return text;
 }
 
 export function diffJunit(r: DiffReport): string {
