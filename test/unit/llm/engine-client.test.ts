@@ -148,24 +148,31 @@ describe("EngineClient on the tiny model", () => {
     const dir = tempDir();
     const truncated = path.join(dir, "truncated.gguf");
     fs.writeFileSync(truncated, fs.readFileSync(TINY_RANDOM_GGUF).subarray(0, 5000));
+    // Header intact, tensor data cut short.
+    const cutData = path.join(dir, "cut-data.gguf");
+    const whole = fs.readFileSync(TINY_RANDOM_GGUF);
+    fs.writeFileSync(cutData, whole.subarray(0, Math.floor(whole.length * 0.9)));
     const notGguf = path.join(dir, "not-a-model.gguf");
     fs.writeFileSync(notGguf, "hello, I am not a model");
     const missing = path.join(dir, "missing.gguf");
+    await client.info(); // the worker is up before counting restarts
     const startsBefore = client.starts;
     const reqs = [
       req({ id: "good-1" }),
       req({ id: "trunc", model: { variant: "tiny/trunc", modelPath: truncated, adapters: [] } }),
       req({ id: "junk", model: { variant: "tiny/junk", modelPath: notGguf, adapters: [] } }),
+      req({ id: "cut", model: { variant: "tiny/cut", modelPath: cutData, adapters: [] } }),
       req({ id: "gone", model: { variant: "tiny/gone", modelPath: missing, adapters: [] } }),
       req({ id: "good-2", messages: [{ role: "user", text: "What is the capital of Spain?" }] }),
     ];
     const got = new Map<string, ManyResult>();
     await client.generateMany(reqs, (r) => got.set(r.id, r));
-    assert.equal(got.size, 5);
+    assert.equal(got.size, 6);
     for (const id of ["good-1", "good-2"]) assert.ok(!("failure" in got.get(id)!), id);
     const expect: [string, string, string, string][] = [
       ["trunc", "tiny/trunc", truncated, "model-corrupt"],
       ["junk", "tiny/junk", notGguf, "model-corrupt"],
+      ["cut", "tiny/cut", cutData, "model-corrupt"],
       ["gone", "tiny/gone", missing, "model-missing"],
     ];
     for (const [id, variant, file, kind] of expect) {

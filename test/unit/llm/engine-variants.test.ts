@@ -69,6 +69,7 @@ describe("variants on the quickstart family", () => {
       alpha: rank,
       pairs: [{ target: "output.weight", rank, nIn: 8, nOut: 300, a: new Float32Array(8 * rank).fill(0.1), b: new Float32Array(rank * 300).fill(0.1) }],
     }).write(bad);
+    await client.info(); // the worker is up before counting restarts
     const startsBefore = client.starts;
     const got = new Map<string, ManyResult>();
     await client.generateMany(
