@@ -303,8 +303,12 @@ export function writeQuickstartModels(dir: string): QuickstartPaths {
     g.write(paths[variant]);
   }
   buildLoraGguf({ name: "driftlens-quickstart-endonyms", alpha: m.lora.alpha, pairs: m.lora.pairs }).write(paths.lora);
-  for (const [k, p] of Object.entries(paths)) sums[k] = sha256File(p);
-  fs.writeFileSync(path.join(dir, STAMP), JSON.stringify({ version: GENERATOR_VERSION, sha256: sums }, null, 2) + "\n");
+  const sizes: Record<string, number> = {};
+  for (const [k, p] of Object.entries(paths)) {
+    sums[k] = sha256File(p);
+    sizes[k] = fs.statSync(p).size;
+  }
+  fs.writeFileSync(path.join(dir, STAMP), JSON.stringify({ version: GENERATOR_VERSION, sha256: sums, bytes: sizes }, null, 2) + "\n");
   return paths;
 }
 
@@ -336,9 +340,9 @@ export function ensureQuickstartModels(dir: string): QuickstartPaths & { generat
 
 function isFresh(dir: string, paths: QuickstartPaths): boolean {
   try {
-    const stamp = JSON.parse(fs.readFileSync(path.join(dir, STAMP), "utf8")) as { version?: string; sha256?: Record<string, string> };
-    if (stamp.version !== GENERATOR_VERSION || !stamp.sha256) return false;
-    return Object.entries(paths).every(([k, p]) => fs.existsSync(p) && typeof stamp.sha256![k] === "string");
+    const stamp = JSON.parse(fs.readFileSync(path.join(dir, STAMP), "utf8")) as { version?: string; sha256?: Record<string, string>; bytes?: Record<string, number> };
+    if (stamp.version !== GENERATOR_VERSION || !stamp.sha256 || !stamp.bytes) return false;
+    return Object.entries(paths).every(([k, p]) => typeof stamp.sha256![k] === "string" && fs.existsSync(p) && fs.statSync(p).size === stamp.bytes![k]);
   } catch {
     return false;
   }

@@ -124,13 +124,17 @@ test("regeneration is byte-identical, and ensureQuickstartModels reuses fresh fi
   assert.equal(again.generated, false);
 });
 
-test("ensureQuickstartModels regenerates when a file is missing or the generator version changed", () => {
+test("ensureQuickstartModels regenerates when a file is missing or resized, or the generator version changed", () => {
   const dir = path.join(tempDir(), "m");
   assert.equal(ensureQuickstartModels(dir).generated, true);
   fs.rmSync(path.join(dir, "tiny-q4_0.gguf"));
   const r = ensureQuickstartModels(dir);
   assert.equal(r.generated, true);
   assert.ok(fs.existsSync(r.q4_0));
+  // A file changed behind our back (here: truncated) is regenerated too.
+  fs.truncateSync(r.f16, 100);
+  assert.equal(ensureQuickstartModels(dir).generated, true);
+  assert.ok(fs.statSync(r.f16).size > 100);
   const stamp = path.join(dir, ".generator.json");
   const s = JSON.parse(fs.readFileSync(stamp, "utf8"));
   assert.equal(s.version, GENERATOR_VERSION);

@@ -38,3 +38,15 @@ test("sizes scale with the dimensions: an F16 model is about twice its Q8_0 sibl
   const f16 = writeRandomLlama(path.join(dir, "f16.gguf"), { ...dims, type: "F16" });
   assert.ok(f16 / q8 > 1.7 && f16 / q8 < 2, `${f16} / ${q8}`);
 });
+
+test("same dimensions and seed → byte-identical files; another seed → different weights", () => {
+  const dir = tempDir();
+  const dims = { nEmbd: 64, nLayer: 1, nHead: 2, nFf: 64, vocabSize: 600, type: "Q4_0" as const };
+  writeRandomLlama(path.join(dir, "a.gguf"), dims);
+  writeRandomLlama(path.join(dir, "b.gguf"), dims);
+  writeRandomLlama(path.join(dir, "c.gguf"), { ...dims, seed: 2 });
+  const read = (f: string) => fs.readFileSync(path.join(dir, f));
+  assert.ok(read("a.gguf").equals(read("b.gguf")));
+  assert.ok(!read("a.gguf").equals(read("c.gguf")));
+  assert.equal(read("a.gguf").length, read("c.gguf").length);
+});
