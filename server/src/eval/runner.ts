@@ -713,6 +713,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     let runError: string | undefined;
     let cancelled = false;
     const generatedKeys: string[] = [];
+    let writeError: Error | undefined;
     if (misses.length && !opts.signal?.aborted) {
       runError = precheckVariant(variant, opts.memoryBudgetBytes);
       if (!runError) {
@@ -737,8 +738,12 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
                 else {
                   // A failure of this case alone (e.g. its prompt exceeds the context): recorded as an error.
                   const rec = record(m.pc, emptyGen, { pass: false, score: 0, assertions: [] }, false, null, `case ${m.pc.id}: ${r.failure.message}`);
-                  store.putResult(runId, rec);
-                  publish(rec, m.pc);
+                  try {
+                    store.putResult(runId, rec);
+                    publish(rec, m.pc);
+                  } catch (e) {
+                    writeError ??= e as Error;
+                  }
                 }
                 return;
               }
@@ -776,7 +781,10 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
                   prog.genDone++;
                   prog.genTokens += r.tokens.length;
                   publish(rec, m.pc);
-                })(),
+                })().catch((e: unknown) => {
+                  // Never an unhandled rejection: a store failure fails the run with the reason.
+                  writeError ??= e as Error;
+                }),
               );
             },
             opts.signal,
@@ -786,6 +794,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
             else runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
           });
           await Promise.all(writes);
+          if (writeError) runError ??= `variant ${variant.id}: could not store results in ${store.file}: ${writeError.message}`;
           if (opts.signal?.aborted) cancelled = true;
           try {
             const info = await engine.info();
