@@ -5,8 +5,10 @@
 // llama.cpp's reference quantizer would produce from the same F32 weights. Byte-identity matters:
 // the quickstart's tail regression is engineered against these exact rounding rules.
 
-/** GGML tensor type ids used here (same numbering as ggml.h `enum ggml_type`). */
-export const QUANT_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 } as const;
+import { GgmlType } from "./constants";
+
+/** GGML tensor type ids of the types written here (ggml.h `enum ggml_type`, via constants.ts). */
+export const QUANT_TYPE = { F32: GgmlType.F32, F16: GgmlType.F16, Q4_0: GgmlType.Q4_0, Q8_0: GgmlType.Q8_0 } as const;
 export type QuantName = keyof typeof QUANT_TYPE;
 
 /** Values per block and bytes per block for each supported type. */

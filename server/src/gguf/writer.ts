@@ -4,22 +4,23 @@
 // (name, n_dims, ne[0..], type, offset relative to the data section), padding, data.
 // Deterministic: the same calls in the same order give the same bytes.
 import fs from "node:fs";
+import { GGUF_DEFAULT_ALIGNMENT, GgufValueType } from "./constants";
 
-/** GGUF metadata value types (gguf.md `gguf_metadata_value_type`). */
+/** GGUF metadata value types by the short names the writer takes (ids from constants.ts). */
 export const GGUF_VALUE = {
-  u8: 0,
-  i8: 1,
-  u16: 2,
-  i16: 3,
-  u32: 4,
-  i32: 5,
-  f32: 6,
-  bool: 7,
-  string: 8,
-  array: 9,
-  u64: 10,
-  i64: 11,
-  f64: 12,
+  u8: GgufValueType.UINT8,
+  i8: GgufValueType.INT8,
+  u16: GgufValueType.UINT16,
+  i16: GgufValueType.INT16,
+  u32: GgufValueType.UINT32,
+  i32: GgufValueType.INT32,
+  f32: GgufValueType.FLOAT32,
+  bool: GgufValueType.BOOL,
+  string: GgufValueType.STRING,
+  array: GgufValueType.ARRAY,
+  u64: GgufValueType.UINT64,
+  i64: GgufValueType.INT64,
+  f64: GgufValueType.FLOAT64,
 } as const;
 export type GgufScalarType = Exclude<keyof typeof GGUF_VALUE, "array">;
 
@@ -36,7 +37,7 @@ interface TensorEntry {
   offset: number;
 }
 
-const ALIGN_DEFAULT = 32;
+const ALIGN_DEFAULT = GGUF_DEFAULT_ALIGNMENT;
 
 export class GgufWriteError extends Error {}
 
