@@ -166,6 +166,29 @@ class BodyWalker {
   }
 }
 
+const MAX_BLOCK_DEPTH = 64;
+
+/** Deepest block nesting in a template, and where it first goes past MAX_BLOCK_DEPTH (1-based line, 0-based column). */
+function blockDepth(body: string): { max: number; line: number; column: number } {
+  let depth = 0;
+  let max = 0;
+  let line = 1;
+  let column = 0;
+  const re = /\{\{~?\s*(#|\^(?!\s*~?\}\})|\/)/g;
+  for (let m = re.exec(body); m; m = re.exec(body)) {
+    if (m[1] === "/") depth = Math.max(0, depth - 1);
+    else if (++depth > max) {
+      max = depth;
+      if (max === MAX_BLOCK_DEPTH + 1) {
+        const before = body.slice(0, m.index);
+        line = before.split("\n").length;
+        column = m.index - (before.lastIndexOf("\n") + 1);
+      }
+    }
+  }
+  return { max, line, column };
+}
+
 /** Parses a Handlebars template; returns refs with ranges, or a syntax error diagnostic. */
 export function parseTemplate(
   body: string,
@@ -177,6 +200,13 @@ export function parseTemplate(
     character: line === 1 ? bodyStart.character + column : column,
   });
   const toRange = (loc: Loc): Range => ({ start: toPos(loc.start.line, loc.start.column), end: toPos(loc.end.line, loc.end.column) });
+  // Handlebars' parser is quadratic in block nesting (seconds at a thousand levels, then a stack
+  // overflow); no real prompt nests more than a few levels, so refuse before parsing.
+  const depth = blockDepth(body);
+  if (depth.max > MAX_BLOCK_DEPTH) {
+    const at = toPos(depth.line, depth.column);
+    return { ok: false, variables: [], helpers: [], partials: [], error: { file, range: { start: at, end: { line: at.line, character: at.character + 3 } }, severity: "error", code: "DL202", message: `Handlebars: blocks nested more than ${MAX_BLOCK_DEPTH} levels deep here; Driftlens does not check templates this deep. Flatten the template (use partials).` } };
+  }
   let ast: hbs.AST.Program;
   try {
     ast = Handlebars.parse(body);
@@ -198,7 +228,13 @@ export function parseTemplate(
     return { ok: false, variables: [], helpers: [], partials: [], error: { file, range, severity: "error", code: "DL202", message: text } };
   }
   const w = new BodyWalker(toRange);
-  w.walk(ast, 0, new Set());
+  try {
+    w.walk(ast, 0, new Set());
+  } catch (e) {
+    // Only a template nested thousands of blocks deep gets here (stack exhausted).
+    const range = { start: bodyStart, end: bodyStart };
+    return { ok: false, variables: [], helpers: [], partials: [], error: { file, range, severity: "error", code: "DL202", message: `Handlebars: template nested too deeply to check (${e instanceof Error ? e.message : String(e)})` } };
+  }
   return { ok: true, variables: w.variables, helpers: w.helpers, partials: w.partials };
 }
 

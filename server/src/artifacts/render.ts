@@ -94,6 +94,8 @@ export async function renderPrompt(doc: PromptDoc, data: RenderData = {}, resolv
       return content;
     },
   });
+  // Every Dotprompt shares one Handlebars (noConflict), whose partials would outlive this render and hide later edits of a partial.
+  for (const hb of [(dp as unknown as { handlebars: { partials: Record<string, unknown>; unregisterPartial(n: string): void } }).handlebars]) for (const n of Object.keys(hb.partials)) hb.unregisterPartial(n);
   const fmInput = doc.frontMatter.input && typeof doc.frontMatter.input === "object" ? (doc.frontMatter.input as Record<string, unknown>) : undefined;
   const defaults = { ...(doc.input?.default ?? {}), ...(options.input?.default ?? {}) };
   const hasDefaults = Object.keys(defaults).length > 0;
