@@ -22,6 +22,9 @@ export interface DiffWorkspace extends RunnerWorkspace {
   setOverlay(file: string, text: string | undefined): void;
   evalSetsFor(promptFile: string): MaybePromise<string[]>;
   promptFor(evalSetFile: string): MaybePromise<string | undefined | null>;
+  /** Every artifact file (absolute); with partialFile, lets a changed partial reach its users. */
+  listArtifacts?(): string[];
+  partialFile?(name: string, promptFile: string): string | undefined;
 }
 
 export interface DiffOptions {
@@ -53,7 +56,26 @@ export class DiffError extends Error {}
 export const PROMPT_RE = /\.prompt$/;
 export const EVALSET_RE = /\.eval\.(ya?ml|jsonl)$/;
 const CONFIG_RE = /(^|\/)driftlens\.ya?ml$/;
-const isArtifact = (p: string) => PROMPT_RE.test(p) || EVALSET_RE.test(p) || /\.adapter\.ya?ml$/.test(p) || CONFIG_RE.test(p) || /(^|\/)_[^/]+\.prompt$/.test(p);
+const isArtifact = (p: string) => PROMPT_RE.test(p) || EVALSET_RE.test(p) || /\.adapter\.ya?ml$/.test(p) || CONFIG_RE.test(p);
+
+const PARTIAL_RE = /(^|\/)_[^/]+\.prompt$/;
+
+/** Prompts (absolute paths) whose template uses the partial file `partial`. */
+function usersOfPartial(ws: DiffWorkspace, partial: string): string[] {
+  if (!ws.listArtifacts || !ws.partialFile) return [];
+  const out: string[] = [];
+  for (const f of ws.listArtifacts()) {
+    if (!PROMPT_RE.test(f) || PARTIAL_RE.test(f.split(path.sep).join("/"))) continue;
+    try {
+      const doc = ws.prompt(f) as { partials?: { name: string }[] };
+      if (doc instanceof Promise) continue;
+      if ((doc.partials ?? []).some((p) => ws.partialFile!(p.name, f) === partial)) out.push(f);
+    } catch {
+      // unreadable prompt: not a user we can run
+    }
+  }
+  return out;
+}
 
 export function wordDiff(a: string, b: string): WordDiffPart[] {
   return diffWords(a, b).map((p) => ({ op: p.added ? "+" : p.removed ? "-" : "=", text: p.value }));
@@ -132,8 +154,18 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
   for (const c of relevant) {
     const h = c.headPath;
     const b = c.basePath;
-    if ((h && PROMPT_RE.test(h)) || (b && PROMPT_RE.test(b))) {
-      if (h && /(^|\/)_[^/]+\.prompt$/.test(h)) continue; // partials: their users are not tracked here
+    if ((h && PARTIAL_RE.test(h)) || (b && PARTIAL_RE.test(b))) {
+      // A partial changed: every prompt that uses it (on either side) is compared.
+      for (const [ws, rel] of [[headWs, h], [baseWs, b]] as const) {
+        if (!rel) continue;
+        for (const user of usersOfPartial(ws, absPath(top, rel))) {
+          const userRel = relPath(top, user);
+          const baseRel = [...renamedTo].find(([hp]) => hp === userRel)?.[1] ?? userRel;
+          const headRel = [...renamedTo].find(([, bp]) => bp === userRel)?.[0] ?? userRel;
+          addSubject({ head: absPath(top, ws === headWs ? userRel : headRel), base: absPath(top, ws === headWs ? baseRel : userRel), status: "modified" });
+        }
+      }
+    } else if ((h && PROMPT_RE.test(h)) || (b && PROMPT_RE.test(b))) {
       addSubject({
         ...(h ? { head: absPath(top, h) } : {}),
         ...(b ? { base: absPath(top, b) } : {}),

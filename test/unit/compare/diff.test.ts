@@ -170,3 +170,24 @@ test("diff: a missing revision or a folder outside git exits 2 with a clear mess
   assert.equal(notGit.code, 2);
   assert.match(notGit.err, /not inside a git repository/);
 });
+
+test("diff: a changed partial compares the prompts that use it", async () => {
+  const { dir, git } = gitRepo();
+  const file = path.join(dir, "capital.prompt");
+  const original = fs.readFileSync(file, "utf8");
+  fs.writeFileSync(path.join(dir, "_question.prompt"), "What is the capital of {{country}}?");
+  fs.writeFileSync(file, original.replace("What is the capital of {{country}}?", "{{>question}}"));
+  git("add", "-A");
+  git("commit", "-q", "-m", "question as a partial");
+  const before = await passMap(dir);
+  fs.writeFileSync(path.join(dir, "_question.prompt"), "What is the main city of {{country}}?");
+  const after = await passMap(dir);
+  const expected = [...before].filter(([id, pass]) => pass !== after.get(id)).map(([id]) => id).sort();
+  assert.ok(expected.length > 0);
+  const res = await runCommand(diffCommand, ["--format", "json"], dir);
+  assert.equal(res.code, 1, res.err);
+  const r = JSON.parse(res.out) as DiffReport;
+  assert.deepEqual(r.prompts.map((p) => p.file), ["capital.prompt"], "only the prompt that uses the partial");
+  assert.equal(r.prompts[0]!.baseHash, r.prompts[0]!.headHash, "the prompt file itself is unchanged");
+  assert.deepEqual(r.prompts[0]!.flips.map((f) => f.id).sort(), expected);
+});
