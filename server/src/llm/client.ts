@@ -230,16 +230,18 @@ export class EngineClient {
 
   private async request<T>(msg: RequestBody, p: Omit<Pending, "resolve" | "reject" | "kind">, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
     await this.ensureWorker();
+    // The worker may have died between start-up and now (onExit ran with nothing pending).
+    if (!this.child) await this.ensureWorker();
     const rid = this.nextRid++;
+    const onAbort = () => this.post({ type: "cancel", rid });
     const value = await new Promise<unknown>((resolve, reject) => {
       this.pending.set(rid, { ...p, kind: msg.type, resolve, reject });
       this.post({ ...msg, rid } as ToWorker);
       if (signal) {
-        const onAbort = () => this.post({ type: "cancel", rid });
         if (signal.aborted) onAbort();
         else signal.addEventListener("abort", onAbort, { once: true });
       }
-    });
+    }).finally(() => signal?.removeEventListener("abort", onAbort));
     const ok = schema.safeParse(value);
     if (!ok.success) throw new EngineError({ kind: "other", message: `The engine worker sent an invalid ${msg.type} result: ${ok.error.message}` });
     return ok.data;

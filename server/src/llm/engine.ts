@@ -86,6 +86,8 @@ export class Engine {
   private readonly loaded = new Map<string, ModelEntry>();
   private readonly vocab = new Map<string, Promise<NLC.LlamaModel>>();
   private lastThreads: ThreadsChoice | undefined;
+  /** The last llama.cpp error lines: node-llama-cpp's own errors are generic ("Failed to load model"). */
+  private nativeErrors: string[] = [];
   private clock = 0;
 
   private constructor(
@@ -104,7 +106,9 @@ export class Engine {
         logLevel: e.nlc.LlamaLogLevel.error,
         logger: (level, message) => {
           const m = message.trim();
-          if (m) e.log(`llama.cpp ${level}: ${m}`);
+          if (!m) return;
+          e.log(`llama.cpp ${level}: ${m}`);
+          e.nativeErrors = [...e.nativeErrors.slice(-3), m];
         },
       });
     } catch (err) {
@@ -192,12 +196,14 @@ export class Engine {
     await this.evictFor(size);
     this.opts.onBusy?.(spec.variant, file);
     let model: NLC.LlamaModel;
+    this.nativeErrors = [];
     try {
       model = await this.llama.loadModel({ modelPath: file });
     } catch (err) {
+      await logsFlushed();
       throw new EngineError({
         kind: "model-corrupt",
-        message: `Cannot load the model for variant ${spec.variant} (${file}): ${firstLine(err)}. The file may be truncated or not a GGUF llama.cpp supports; re-download or regenerate it.`,
+        message: `Cannot load the model for variant ${spec.variant} (${file}): ${this.reason(err)}. The file may be truncated or not a GGUF llama.cpp supports; re-download or regenerate it.`,
         ...where,
       });
     }
@@ -216,7 +222,8 @@ export class Engine {
       throw err;
     }
     this.lastThreads = threads;
-    const entry: ModelEntry = { path: file, variant: spec.variant, model, bytes: size, lastUsed: ++this.clock, inUse: 0, threads, contexts: new Map() };
+    // Named by its base variant: adapter sets on top of it share this load.
+    const entry: ModelEntry = { path: file, variant: spec.variant.split("+")[0]!, model, bytes: size, lastUsed: ++this.clock, inUse: 0, threads, contexts: new Map() };
     this.loaded.set(file, entry);
     this.log(`loaded ${file} (${mb(size)}) for ${spec.variant}; threads ${threads.threads} (${threads.source})`);
     return entry;
@@ -268,6 +275,7 @@ export class Engine {
     }
     this.opts.onBusy?.(spec.variant, spec.adapters.length ? spec.adapters.map((a) => a.path).join(", ") : m.path);
     let context: NLC.LlamaContext;
+    this.nativeErrors = [];
     try {
       context = await m.model.createContext({
         contextSize: this.settings.contextSize,
@@ -276,7 +284,8 @@ export class Engine {
         ...(spec.adapters.length ? { lora: { adapters: spec.adapters.map((a) => ({ filePath: a.path, scale: a.scale })) } } : {}),
       });
     } catch (err) {
-      const msg = firstLine(err);
+      await logsFlushed();
+      const msg = this.reason(err);
       if (spec.adapters.length) {
         throw new EngineError({
           kind: "adapter-mismatch",
@@ -296,6 +305,13 @@ export class Engine {
     const slots: SeqSlot[] = [];
     for (let i = 0; i < this.sequences; i++) slots.push({ seq: context.getSequence(), busy: false });
     return { key, context, slots, waiters: [], template: this.resolveTemplate(m.model) };
+  }
+
+  /** The thrown error plus llama.cpp's own explanation when it logged one (the useful part). */
+  private reason(err: unknown): string {
+    const own = firstLine(err);
+    const native = this.nativeErrors.find((l) => /error|invalid|not within|mismatch|failed/i.test(l) && !l.includes(own));
+    return native ? `${own} (llama.cpp: ${native.replace(/^\S+: /, "")})` : own;
   }
 
   private resolveTemplate(model: NLC.LlamaModel): PromptTemplate {
@@ -715,6 +731,11 @@ function maxLen(stops: string[]): number {
 
 function cancelled(r: { id: string; model: ModelSpec }): EngineFailure {
   return { kind: "cancelled", message: `Cancelled before generation (case ${r.id}, variant ${r.model.variant}).`, variant: r.model.variant, file: r.model.modelPath };
+}
+
+/** llama.cpp's log lines reach JS after the failing call rejects; give them a moment to arrive. */
+function logsFlushed(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 50));
 }
 
 function firstLine(err: unknown): string {

@@ -181,6 +181,9 @@ describe("EngineClient on the tiny model", () => {
       assert.equal(r.failure.kind, kind, r.failure.message);
       assert.ok(r.failure.message.includes(variant) && r.failure.message.includes(file), r.failure.message);
     }
+    // llama.cpp's own reason is passed on, not just "Failed to load model".
+    const cut = got.get("cut")!;
+    assert.ok("failure" in cut && /llama\.cpp: .*(bounds|corrupt|incomplete)/.test(cut.failure.message), "failure" in cut ? cut.failure.message : "");
     assert.equal(client.starts, startsBefore, "the worker survived the failures");
     // Single requests fail the same way, as an EngineError.
     await assert.rejects(client.generate(req({ model: { variant: "tiny/gone", modelPath: missing, adapters: [] } })), (e: unknown) => {
