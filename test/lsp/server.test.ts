@@ -24,6 +24,12 @@ describe("language server process", () => {
     assert.equal(client.initializeResult.serverInfo?.name, "driftlens");
   });
 
+  it("computes diagnostics on a worker thread, not the request thread", async () => {
+    const deadline = Date.now() + 5000;
+    while (!client.logs.some((l) => l.includes("diagnostics run on")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(client.logs.some((l) => l.includes("diagnostics run on the diagnostics worker thread")), client.logs.join("\n"));
+  });
+
   it("keeps serving after an unknown request and a garbage document", async () => {
     await assert.rejects(client.request("driftlens/noSuchMethod", {}));
     const bad = path.join(dir, "bad.eval.yaml");

@@ -25,18 +25,21 @@ export function register(ctx: FeatureContext): void {
       if (published.delete(uri)) await connection.sendDiagnostics({ uri, diagnostics: [] });
       return uri;
     }
-    const { ws } = workspaces.forFile(file);
+    const { root } = workspaces.forFile(file);
+    // The version this pass sees: a newer edit aborts the pass before it publishes.
+    const version = doc?.version;
     let diags: Diagnostic[];
     try {
-      diags = await ws.diagnose(file);
+      diags = await ctx.diagnosis.diagnose(root, file, signal);
     } catch (e) {
+      if (signal.aborted) return undefined;
       log.error(`diagnostics for ${file} failed`, e);
       diags = [];
     }
     if (signal.aborted) return undefined;
     const lsp = diags.filter((d) => d.file === file || !d.file).map(toLspDiagnostic);
     published.add(uri);
-    await connection.sendDiagnostics({ uri, version: doc?.version, diagnostics: lsp });
+    await connection.sendDiagnostics({ uri, version, diagnostics: lsp });
     return uri;
   }
 
@@ -46,12 +49,11 @@ export function register(ctx: FeatureContext): void {
    */
   const promptKeys = new Map<string, string>();
   async function promptContractChanged(file: string): Promise<boolean> {
-    let key: string;
+    let key = "";
     try {
-      const doc = await workspaces.forFile(file).ws.prompt(file);
-      key = JSON.stringify([doc.input?.jsonSchema ?? null, doc.inputs.map((i) => [i.name, i.optional]), doc.evals.map((e) => e.path), doc.inputsOpen]);
+      key = await ctx.diagnosis.promptContract(workspaces.forFile(file).root, file);
     } catch {
-      key = "";
+      // unreadable: treat as changed
     }
     const before = promptKeys.get(file);
     promptKeys.set(file, key);
@@ -73,10 +75,9 @@ export function register(ctx: FeatureContext): void {
   function scheduleDependents(file: string): void {
     const uri = pathToUri(file);
     scheduler.schedule(`deps:${uri}`, ctx.settings().dependentsDebounceMs, async (signal) => {
-      const { ws } = workspaces.forFile(file);
       let deps: string[] = [];
       try {
-        deps = ws.dependents(file);
+        deps = await ctx.diagnosis.dependents(workspaces.forFile(file).root, file);
       } catch (e) {
         log.error(`dependents of ${file} failed`, e);
       }

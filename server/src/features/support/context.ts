@@ -4,6 +4,7 @@
 import type { Connection, ServerCapabilities, TextDocuments } from "vscode-languageserver/node";
 import type { TextDocument } from "vscode-languageserver-textdocument";
 import type { ServerSettings } from "../../protocol/lsp";
+import type { DiagnosisService } from "./diagnosis";
 import type { Scheduler } from "./scheduler";
 import type { TokenCounter } from "./token-counter";
 import type { ServerWorkspace } from "./artifact-bridge";
@@ -47,6 +48,8 @@ export interface FeatureContext<W extends ArtifactWorkspace = ServerWorkspace> {
   clientCapabilities(): import("vscode-languageserver/node").ClientCapabilities;
   /** Counts prompt tokens with the model's vocabulary (lazy engine worker); see token-counter.ts. */
   tokenCounter: TokenCounter;
+  /** Computes diagnostics off the main thread (a worker with its own Workspaces); see diagnosis.ts. */
+  diagnosis: DiagnosisService;
 }
 
 /** A feature module: server/src/features/<name>.ts, listed in features/index.ts. */

@@ -1,0 +1,83 @@
+// The diagnostics worker thread (see diagnosis.ts): its own artifact Workspace per root, overlays
+// mirrored from the main thread, requests served one at a time in arrival order, with cancelled
+// ones skipped. Token counts for the context-length check are asked of the main thread, which
+// owns the (single) engine worker process.
+import { parentPort } from "node:worker_threads";
+import type { Diagnostic } from "../../artifacts/types";
+import { createWorkspace, type ServerWorkspace } from "./artifact-bridge";
+import { promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
+
+export function runDiagnosisWorker(): void {
+  const port = parentPort;
+  if (!port) throw new Error("runDiagnosisWorker must run in a worker thread");
+  const send = (m: FromWorker) => port.postMessage(m);
+  const workspaces = new Map<string, ServerWorkspace>();
+  const tokenWaits = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
+  let nextTokenId = 1;
+
+  const countTokens = (modelPath: string, text: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const id = nextTokenId++;
+      tokenWaits.set(id, { resolve, reject });
+      send({ type: "tokens", id, modelPath, text });
+    });
+
+  const ws = (root: string): ServerWorkspace => {
+    let w = workspaces.get(root);
+    if (!w) workspaces.set(root, (w = createWorkspace(root, countTokens)));
+    return w;
+  };
+
+  const queue: Extract<ToWorker, { id: number; root: string }>[] = [];
+  const cancelled = new Set<number>();
+  let running = false;
+
+  const pump = async () => {
+    if (running) return;
+    running = true;
+    try {
+      while (queue.length) {
+        const job = queue.shift()!;
+        if (cancelled.delete(job.id)) continue;
+        try {
+          let value: unknown;
+          if (job.type === "diagnose") value = (await ws(job.root).diagnose(job.file)) satisfies Diagnostic[];
+          else if (job.type === "dependents") value = ws(job.root).dependents(job.file);
+          else value = promptContractKey(ws(job.root), job.file);
+          send({ type: "result", id: job.id, value });
+        } catch (e) {
+          send({ type: "result", id: job.id, error: e instanceof Error ? e.message : String(e) });
+        }
+        cancelled.delete(job.id);
+        // Let overlay and cancel messages that arrived meanwhile be handled before the next job.
+        await new Promise((r) => setImmediate(r));
+      }
+      // Cancels that arrived after their job finished are no longer needed.
+      cancelled.clear();
+    } finally {
+      running = false;
+    }
+  };
+
+  port.on("message", (m: ToWorker) => {
+    switch (m.type) {
+      case "overlay":
+        ws(m.root).setOverlay(m.file, m.text);
+        return;
+      case "cancel":
+        cancelled.add(m.id);
+        return;
+      case "tokens": {
+        const w = tokenWaits.get(m.id);
+        if (!w) return;
+        tokenWaits.delete(m.id);
+        if (m.count !== undefined) w.resolve(m.count);
+        else w.reject(new Error(m.error ?? "token count failed"));
+        return;
+      }
+      default:
+        queue.push(m);
+        void pump();
+    }
+  });
+}

@@ -1,0 +1,190 @@
+// Where diagnostics are computed. Parsing a 5,000-case eval set takes a second on first open and
+// tens of milliseconds per edit, synchronously; on the server's main thread that would stall
+// hover, completion and every other request meanwhile. So diagnostics run in a worker thread with
+// its own artifact Workspaces (the main thread forwards every overlay change), and the main
+// thread only schedules, publishes and answers requests. The worker is the same bundle
+// (dist/server.js) started with `workerData.driftlensDiagnosis`. If the worker cannot start or
+// dies, diagnostics fall back to the main thread's Workspaces, so the server keeps working.
+import { Worker } from "node:worker_threads";
+import type { Diagnostic } from "../../artifacts/types";
+import type { ServerWorkspace } from "./artifact-bridge";
+import type { Logger } from "./context";
+import type { TokenCounter } from "./token-counter";
+import type { WorkspaceManager } from "./workspaces";
+
+export interface DiagnosisService {
+  setOverlay(root: string, file: string, text: string | undefined): void;
+  /** All diagnostics of one file. Rejects with an AbortError-like Error when `signal` fires first. */
+  diagnose(root: string, file: string, signal?: AbortSignal): Promise<Diagnostic[]>;
+  dependents(root: string, file: string): Promise<string[]>;
+  /** A key of a prompt's input contract (schema, inputs, listed eval sets); "" when unreadable. */
+  promptContract(root: string, file: string): Promise<string>;
+  /** "worker" or "main-thread" (logs, tests). */
+  readonly mode: string;
+  dispose(): Promise<void>;
+}
+
+/** The input contract of a prompt that its eval sets are checked against. */
+export function promptContractKey(ws: ServerWorkspace, file: string): string {
+  try {
+    const doc = ws.prompt(file);
+    return JSON.stringify([doc.input?.jsonSchema ?? null, doc.inputs.map((i) => [i.name, i.optional]), doc.evals.map((e) => e.path), doc.inputsOpen]);
+  } catch {
+    return "";
+  }
+}
+
+export class InThreadDiagnosis implements DiagnosisService {
+  readonly mode = "main-thread";
+  constructor(private readonly workspaces: WorkspaceManager<ServerWorkspace>) {}
+  private ws(root: string, file: string): ServerWorkspace {
+    const e = this.workspaces.forFile(file);
+    return e.root === root ? e.ws : this.workspaces.all().find((x) => x.root === root)?.ws ?? e.ws;
+  }
+  setOverlay(): void {
+    // The main thread's Workspaces already hold the overlays.
+  }
+  diagnose(root: string, file: string): Promise<Diagnostic[]> {
+    return this.ws(root, file).diagnose(file);
+  }
+  async dependents(root: string, file: string): Promise<string[]> {
+    return this.ws(root, file).dependents(file);
+  }
+  async promptContract(root: string, file: string): Promise<string> {
+    return promptContractKey(this.ws(root, file), file);
+  }
+  async dispose(): Promise<void> {}
+}
+
+// ---- messages between the main thread and the worker ----
+export type ToWorker =
+  | { type: "overlay"; root: string; file: string; text: string | undefined }
+  | { type: "diagnose" | "dependents" | "contract"; id: number; root: string; file: string }
+  | { type: "cancel"; id: number }
+  | { type: "tokens"; id: number; count?: number; error?: string };
+export type FromWorker =
+  | { type: "result"; id: number; value?: unknown; error?: string }
+  | { type: "tokens"; id: number; modelPath: string; text: string }
+  | { type: "log"; level: "info" | "warn" | "error"; message: string };
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+export class WorkerDiagnosis implements DiagnosisService {
+  readonly mode = "worker";
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly overlays = new Map<string, { root: string; text: string }>();
+  private failed = false;
+  private restarts = 0;
+
+  constructor(
+    private readonly script: string,
+    private readonly fallback: InThreadDiagnosis,
+    private readonly tokens: TokenCounter,
+    private readonly log: Logger,
+  ) {
+    this.start();
+  }
+
+  private start(): void {
+    const w = new Worker(this.script, { workerData: { driftlensDiagnosis: true }, stdout: true, stderr: true });
+    // stdout of a worker would be piped into ours, which is the protocol stream: never forward it.
+    w.stdout.resume();
+    w.stderr.on("data", (d: Buffer) => this.log.warn(`diagnostics worker: ${d.toString().trim()}`));
+    w.on("message", (m: FromWorker) => this.onMessage(m));
+    w.on("error", (e) => this.log.error("diagnostics worker failed", e));
+    w.on("exit", (code) => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(new Error(`the diagnostics worker exited (code ${code})`));
+      this.pending.clear();
+      if (this.disposed) return;
+      // Restart a few times (re-sending the overlays), then stay on the main thread.
+      if (++this.restarts <= 3) {
+        this.log.warn(`diagnostics worker exited (code ${code}); restarting it`);
+        this.start();
+        for (const [file, o] of this.overlays) this.post({ type: "overlay", root: o.root, file, text: o.text });
+      } else {
+        this.log.error(`diagnostics worker exited ${this.restarts} times; diagnosing on the main thread from now on`);
+        this.failed = true;
+      }
+    });
+    this.worker = w;
+  }
+
+  private disposed = false;
+
+  private post(m: ToWorker): void {
+    this.worker?.postMessage(m);
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === "log") {
+      this.log[m.level](m.message);
+      return;
+    }
+    if (m.type === "tokens") {
+      this.tokens.count(m.modelPath, m.text).then(
+        (count) => this.post({ type: "tokens", id: m.id, count }),
+        (e) => this.post({ type: "tokens", id: m.id, error: e instanceof Error ? e.message : String(e) }),
+      );
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (m.error !== undefined) p.reject(new Error(m.error));
+    else p.resolve(m.value);
+  }
+
+  private call<T>(type: "diagnose" | "dependents" | "contract", root: string, file: string, signal?: AbortSignal): Promise<T> {
+    if (!this.worker) return Promise.reject(new Error("no diagnostics worker"));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.post({ type, id, root, file });
+      signal?.addEventListener(
+        "abort",
+        () => {
+          if (!this.pending.has(id)) return;
+          this.pending.delete(id);
+          this.post({ type: "cancel", id });
+          reject(new Error("cancelled"));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  setOverlay(root: string, file: string, text: string | undefined): void {
+    if (text === undefined) this.overlays.delete(file);
+    else this.overlays.set(file, { root, text });
+    this.post({ type: "overlay", root, file, text });
+  }
+
+  diagnose(root: string, file: string, signal?: AbortSignal): Promise<Diagnostic[]> {
+    if (this.failed || !this.worker) return this.fallback.diagnose(root, file);
+    return this.call<Diagnostic[]>("diagnose", root, file, signal);
+  }
+
+  dependents(root: string, file: string): Promise<string[]> {
+    if (this.failed || !this.worker) return this.fallback.dependents(root, file);
+    return this.call<string[]>("dependents", root, file);
+  }
+
+  promptContract(root: string, file: string): Promise<string> {
+    if (this.failed || !this.worker) return this.fallback.promptContract(root, file);
+    return this.call<string>("contract", root, file);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,200 @@
+// Language server benchmarks (issue 2), all through the real bundled server (dist/server.js
+// --stdio) spoken to with test/lsp/client.ts:
+//   lsp.evalset_edit_p95_ms  one-character edit in a 5,000-case eval.yaml → its publishDiagnostics
+//                            (50 edits, each waited for); goal ≤ 50
+//   lsp.prompt_edit_p95_ms   the same for a 300-line prompt; goal ≤ 10
+//   server.start_ms          spawn → initialize result (median of 5)
+//   server.peak_rss_mb       the server's peak RSS (VmHWM) with the large eval set open; no goal
+// Timing is from sending didChange to receiving publishDiagnostics for that version, with nothing
+// subtracted. The server's debounce (a setting, default 150 ms) is set to 0 here, so the numbers
+// are the server's work plus the protocol round trip; an editor adds the debounce on top.
+import fs from "node:fs";
+import path from "node:path";
+import { fileUri, LspClient } from "../lsp/client";
+import { TINY_RANDOM_GGUF, tempDir } from "../helpers/paths";
+import { main, median, percentile, report, selected } from "./harness";
+
+const EDITS = 50;
+const CASES = 5000;
+
+const PROMPT = `---
+model: tiny/f16
+config: {temperature: 0, maxOutputTokens: 16}
+input:
+  schema:
+    country: string
+    style?: string
+---
+{{role "user"}}What is the capital of {{country}}?{{#if style}} Answer {{style}}.{{/if}}
+`;
+
+function bigEvalSet(): string {
+  const lines = ["prompt: bench.prompt", "cases:"];
+  for (let i = 1; i <= CASES; i++) {
+    lines.push(
+      `  - id: case-${String(i).padStart(5, "0")}`,
+      `    vars: {country: "Country ${i}"${i % 3 === 0 ? ", style: short" : ""}}`,
+      "    assert:",
+      `      - {type: icontains, value: "capital ${i}"}`,
+      ...(i % 5 === 0 ? [`      - {type: regex, value: "^[A-Z].*${i}"}`] : []),
+      `    tags: [slice-${i % 10}${i % 7 === 0 ? ", rare" : ""}]`,
+      `    why: "Regression case ${i}: the answer drifted when the system prompt changed"`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** A 300-line prompt: ten inputs, roles, conditionals, loops, partial-free. */
+function bigPrompt(): string {
+  const inputs = ["country", "city", "language", "tone", "audience", "length", "topic", "examples", "notes", "persona"];
+  const fm = [
+    "---",
+    "model: tiny/f16",
+    "config: {temperature: 0, maxOutputTokens: 64}",
+    "input:",
+    "  schema:",
+    ...inputs.map((n) => (n === "examples" ? `    ${n}?(array): string` : `    ${n}${n === "country" ? "" : "?"}: string, the ${n} of the request`)),
+    "  default: {country: France}",
+    "---",
+  ];
+  const body: string[] = ['{{role "system"}}', "You are a careful assistant answering geography questions."];
+  let i = 0;
+  while (fm.length + body.length < 299) {
+    const n = inputs[i % inputs.length]!;
+    switch (i % 6) {
+      case 0:
+        body.push(`Line ${i}: consider the {{${n}}} when you answer, and say so plainly.`);
+        break;
+      case 1:
+        body.push(`{{#if ${n}}}Take the ${n} into account: {{${n}}}.{{/if}}`);
+        break;
+      case 2:
+        body.push(`{{#each examples}}Example ${i}: {{this}}{{/each}}`);
+        break;
+      case 3:
+        body.push(i % 12 === 3 ? '{{role "user"}}' : `Plain instruction line ${i} with no variables at all, only text to read.`);
+        break;
+      case 4:
+        body.push(`{{#unless ${n}}}No ${n} was given; assume a general audience.{{/unless}}`);
+        break;
+      default:
+        body.push(`Remember: answer about {{country}} in one sentence (rule ${i}).`);
+    }
+    i++;
+  }
+  body.push("What is the capital of {{country}}?");
+  return [...fm, ...body].join("\n") + "\n";
+}
+
+function rssPeakMb(pid: number): number | null {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function workspace(): string {
+  const root = tempDir("driftlens-bench-lsp-");
+  fs.writeFileSync(path.join(root, "driftlens.yaml"), `models:\n  tiny:\n    reference: f16\n    variants:\n      f16: ${JSON.stringify(TINY_RANDOM_GGUF)}\nengine:\n  threads: 1\n`);
+  fs.writeFileSync(path.join(root, "bench.prompt"), PROMPT);
+  fs.writeFileSync(path.join(root, "big.eval.yaml"), bigEvalSet());
+  fs.writeFileSync(path.join(root, "big.prompt"), bigPrompt());
+  return root;
+}
+
+/** Sends `edits` one-character edits, each waited for; returns the latencies in ms. */
+async function measureEdits(client: LspClient, uri: string, pickLine: (k: number, lines: string[]) => number): Promise<number[]> {
+  const times: number[] = [];
+  for (let k = 0; k < EDITS; k++) {
+    const text = client.text(uri)!;
+    const lines = text.split("\n");
+    const line = pickLine(k, lines);
+    const l = lines[line]!;
+    // Insert a letter just before the last character of the line (inside the quoted why, or
+    // inside plain text), so the file stays well-formed.
+    const character = Math.max(0, l.length - 1);
+    const t0 = performance.now();
+    const version = await client.edit(uri, { start: { line, character }, end: { line, character } }, "x");
+    await client.waitForDiagnostics(uri, { minVersion: version, fresh: true, timeoutMs: 60000 });
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+main("lsp", async () => {
+  const wantStart = selected("server.start_ms");
+  const wantEval = selected("lsp.evalset_edit_p95_ms");
+  const wantPrompt = selected("lsp.prompt_edit_p95_ms");
+  const wantRss = selected("server.peak_rss_mb");
+  if (!wantStart && !wantEval && !wantPrompt && !wantRss) return;
+  const root = workspace();
+
+  if (wantStart) {
+    const starts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const c = await LspClient.start({ folders: [root], settings: { scanOnStartup: false } });
+      starts.push(performance.now() - t0);
+      await c.stop();
+    }
+    report("server.start_ms", median(starts), "ms", null, "lower", `spawn of node dist/server.js --stdio to the initialize result, median of 5 (${starts.map((s) => s.toFixed(0)).join(", ")})`);
+  }
+
+  if (!wantEval && !wantPrompt && !wantRss) return;
+  const client = await LspClient.start({ folders: [root], settings: { diagnosticsDebounceMs: 0, dependentsDebounceMs: 400, scanOnStartup: false } });
+  try {
+    if (wantEval || wantRss) {
+      const evalFile = path.join(root, "big.eval.yaml");
+      const uri = await client.open(evalFile);
+      const t0 = performance.now();
+      await client.waitForDiagnostics(uri, { timeoutMs: 120000 });
+      const firstMs = performance.now() - t0;
+      // Edit the `why` of cases spread over the file (the last line of each case).
+      const times = await measureEdits(client, uri, (k, lines) => {
+        const caseIdx = Math.floor(((k * 97) % CASES) + 1);
+        const target = lines.findIndex((l, i) => i > 0 && l.startsWith(`  - id: case-${String(caseIdx).padStart(5, "0")}`));
+        let i = target + 1;
+        while (!lines[i]!.trimStart().startsWith("why:")) i++;
+        return i;
+      });
+      if (wantEval) {
+        report(
+          "lsp.evalset_edit_p95_ms",
+          percentile(times, 95),
+          "ms",
+          50,
+          "lower",
+          `${CASES}-case eval.yaml, ${EDITS} one-character edits each waited for, didChange → publishDiagnostics; debounce set to 0 (default 150 ms adds to what an editor shows); median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms; first open ${firstMs.toFixed(0)} ms`,
+        );
+      }
+      if (wantRss) report("server.peak_rss_mb", rssPeakMb(client.pid), "MB", null, "lower", `VmHWM of the server process after opening and editing the ${CASES}-case eval set`);
+    }
+    if (wantPrompt) {
+      const uri = await client.open(path.join(root, "big.prompt"));
+      await client.waitForDiagnostics(uri, { timeoutMs: 60000 });
+      // Let the lazily started engine worker load the vocabulary for the model token count.
+      const settleUntil = performance.now() + 15000;
+      while (performance.now() < settleUntil && !client.published.get(uri)) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 3000));
+      const lines = client.text(uri)!.split("\n");
+      const bodyLines = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith("Plain instruction line")).map(([, i]) => i);
+      const times = await measureEdits(client, uri, (k) => bodyLines[k % bodyLines.length]!);
+      const lineCount = lines.length - 1;
+      report(
+        "lsp.prompt_edit_p95_ms",
+        percentile(times, 95),
+        "ms",
+        10,
+        "lower",
+        `${lineCount}-line prompt, ${EDITS} one-character body edits, didChange → publishDiagnostics, includes rendering with Dotprompt and the context-length check (tokens counted by the engine worker when ready); debounce 0; median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms`,
+      );
+    }
+  } finally {
+    await client.stop();
+  }
+});
+
+void fileUri;
