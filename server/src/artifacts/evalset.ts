@@ -424,7 +424,8 @@ function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split,
   for (let k = 0; k < itemStarts.length; k++) {
     const startLine = itemStarts[k]!;
     const endLine = k + 1 < itemStarts.length ? itemStarts[k + 1]! : regionEnd;
-    const chunkText = text.slice(off(startLine), Math.max(off(startLine), off(endLine) - (endLine < lineStarts.length ? 1 : 0)));
+    // The item with its final newline, so its node ends where it does in a full parse.
+    const chunkText = text.slice(off(startLine), off(endLine));
     keys.push(chunkText);
     const hit = cache?.get(chunkText);
     if (hit) chunks.push(hit);

@@ -97,7 +97,16 @@ export function parseYaml(text: string, file: string, syntaxCode: string, lineOf
     });
     return { doc, map, value: undefined, diagnostics };
   }
-  const doc = parseDocument(text, { prettyErrors: false, strict: true, uniqueKeys: true, keepSourceTokens: false });
+  // yaml reports syntax errors as Error objects; their stack traces are never shown and cost
+  // more than the parse itself on broken input (which is every keystroke mid-edit).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { prettyErrors: false, strict: true, uniqueKeys: true, keepSourceTokens: false });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
   for (const e of doc.errors) {
     const [s, t] = e.pos;
     diagnostics.push({ file, range: map.range(s, Math.max(t, s + 1)), severity: "error", code: syntaxCode, message: `YAML: ${firstLine(e.message)}` });
@@ -109,6 +118,7 @@ export function parseYaml(text: string, file: string, syntaxCode: string, lineOf
   let value: unknown;
   if (doc.errors.length === 0) {
     try {
+      Error.stackTraceLimit = 0;
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (e) {
       diagnostics.push({
@@ -118,6 +128,8 @@ export function parseYaml(text: string, file: string, syntaxCode: string, lineOf
         code: syntaxCode,
         message: `YAML: ${firstLine(e instanceof Error ? e.message : String(e))} (aliases are limited to ${MAX_ALIAS_COUNT} expansions to keep alias bombs out)`,
       });
+    } finally {
+      Error.stackTraceLimit = limit;
     }
   }
   return { doc, map, value, diagnostics };
