@@ -7,6 +7,7 @@ import * as completion from "./completion";
 import * as hover from "./hover";
 import * as definition from "./definition";
 import * as symbols from "./symbols";
+import * as runs from "./runs";
 
 export const features: FeatureModule[] = [
   diagnostics,
@@ -14,4 +15,5 @@ export const features: FeatureModule[] = [
   hover,
   definition,
   symbols,
+  runs,
 ];
