@@ -91,7 +91,9 @@ export function compareMarkdown(r: CompareReport): string {
     if (v.flips.length) {
       out.push("");
       out.push("Flips:");
-      for (const f of v.flips) out.push(`- ${mdCode(f.id)} ${f.from} → ${f.to}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
+      // Capped so a PR comment stays well under GitHub's size limit; JSON lists every flip.
+      for (const f of v.flips.slice(0, 100)) out.push(`- ${mdCode(f.id)} ${f.from} → ${f.to}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
+      if (v.flips.length > 100) out.push(`- …and ${v.flips.length - 100} more (see the JSON report)`);
     }
     for (const w of v.gate.warnings) out.push(`- ⚠️ ${mdCell(w)}`);
     out.push("");
