@@ -45,6 +45,8 @@ export interface RunnerPrompt {
   variant?: { ref: string } | string;
   config?: Record<string, unknown>;
   diagnostics?: { severity: string; message: string; range?: { start: { line: number } } }[];
+  /** Partials the template uses. */
+  partials?: { name: string }[];
 }
 
 export interface RunnerVariant {
@@ -60,6 +62,10 @@ export interface RunnerWorkspace {
   evalSet(file: string): MaybePromise<RunnerEvalSet>;
   resolveVariant(ref: string): MaybePromise<RunnerVariant>;
   variants(): MaybePromise<RunnerVariant[]>;
+  /** A file's text, with unsaved editor overlays (Workspace.read). */
+  read?(file: string): string | undefined;
+  /** The file of a partial used by a prompt (Workspace.partialFile). */
+  partialFile?(name: string, promptFile: string): string | undefined;
   /** Renders a prompt file with data (Workspace.render); used when runEvals gets no `render`. */
   render?(promptFile: string, data: { input?: Record<string, unknown> }): Promise<RenderedLike>;
 }
@@ -261,11 +267,6 @@ function errorsOf(diags: RunnerPrompt["diagnostics"]): string[] {
   return (diags ?? []).filter((d) => d.severity === "error").map((d) => `${d.range ? `line ${d.range.start.line + 1}: ` : ""}${d.message}`);
 }
 
-function readText(file: string, doc: { text?: string }): string {
-  if (typeof doc.text === "string") return doc.text;
-  return fs.readFileSync(file, "utf8");
-}
-
 interface SliceDef {
   tags: string[];
   caseIds: string[];
@@ -381,6 +382,48 @@ export function setDefaultRender(fn: RenderFn): void {
   defaultRender = fn;
 }
 
+/** What the runner keeps of a parsed eval set (memoized by content). */
+interface MemoEvalSet {
+  cases: RunnerCase[];
+  slices: unknown;
+  defaultAssert: Assertion[];
+  errors: string[];
+}
+
+/** Identifies this build: memoized parses and renders from another build are not reused. */
+const BUILD_ID = (() => {
+  try {
+    const st = fs.statSync(__filename);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "unknown";
+  }
+})();
+
+/**
+ * The texts of the partials a prompt uses, followed transitively ({{> name}} inside partials), for
+ * the render memo key; undefined when they cannot be resolved (then nothing is memoized).
+ */
+function partialTexts(ws: RunnerWorkspace, promptFile: string, prompt: RunnerPrompt): [string, string | null][] | undefined {
+  const names = (prompt.partials ?? []).map((p) => p.name);
+  if (names.length === 0) return [];
+  if (!ws.partialFile || !ws.read) return undefined;
+  const out: [string, string | null][] = [];
+  const seen = new Set<string>();
+  const queue = [...names];
+  while (queue.length) {
+    const name = queue.shift()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const file = ws.partialFile(name, promptFile);
+    const text = file ? (ws.read(file) ?? null) : null;
+    out.push([name, text]);
+    if (text) for (const m of text.matchAll(/\{\{~?>\s*([^\s}]+)/g)) queue.push(m[1]!.replace(/^["']|["']$/g, ""));
+    if (seen.size > 200) return undefined;
+  }
+  return out;
+}
+
 // ---- the runner ----
 
 interface PreparedCase {
@@ -414,20 +457,46 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   interface Prepared {
     target: EvalTarget;
     prompt: RunnerPrompt;
-    evalSet: RunnerEvalSet;
+    evalSet: MemoEvalSet;
     promptHash: string;
     evalSetHash: string;
     cases: PreparedCase[];
     variants: string[];
   }
   const prepared: Prepared[] = [];
+  const memos: [string, unknown][] = [];
+  const readFile = (file: string, doc?: { text?: string }): string => ws.read?.(file) ?? (typeof doc?.text === "string" ? doc.text : fs.readFileSync(file, "utf8"));
   for (const target of opts.targets) {
     const fail = (message: string) => report.errors.push({ promptFile: target.promptFile, evalSetFile: target.evalSetFile, message });
     let prompt: RunnerPrompt;
-    let evalSet: RunnerEvalSet;
+    let evalSet: MemoEvalSet;
+    let promptText: string;
+    let evalText: string;
     try {
       prompt = await ws.prompt(target.promptFile);
-      evalSet = await ws.evalSet(target.evalSetFile);
+      promptText = readFile(target.promptFile, prompt);
+      evalText = readFile(target.evalSetFile);
+      // A parsed eval set is a pure function of its text: an unchanged one is not parsed again.
+      const esKey = sha256(JSON.stringify(["evalset/1", BUILD_ID, target.evalSetFile, evalText]));
+      const memo = store.getMemo<MemoEvalSet>(esKey);
+      if (memo) evalSet = memo;
+      else {
+        const doc = await ws.evalSet(target.evalSetFile);
+        evalSet = {
+          cases: doc.cases.map((c) => ({
+            id: c.id,
+            vars: c.vars ?? {},
+            assert: c.assert ?? [],
+            tags: c.tags ?? [],
+            ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+            ...(c.range ? { range: { start: { line: c.range.start.line } } } : {}),
+          })),
+          slices: doc.slices ?? null,
+          defaultAssert: doc.defaultAssert ?? [],
+          errors: errorsOf(doc.diagnostics),
+        };
+        memos.push([esKey, evalSet]);
+      }
     } catch (e) {
       fail(`cannot read ${target.promptFile} / ${target.evalSetFile}: ${(e as Error).message}`);
       continue;
@@ -437,15 +506,15 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       fail(`${target.promptFile} has errors: ${pErr.slice(0, 3).join("; ")}`);
       continue;
     }
-    const eErr = errorsOf(evalSet.diagnostics);
-    if (eErr.length && evalSet.cases.length === 0) {
-      fail(`${target.evalSetFile} has errors: ${eErr.slice(0, 3).join("; ")}`);
+    if (evalSet.errors.length && evalSet.cases.length === 0) {
+      fail(`${target.evalSetFile} has errors: ${evalSet.errors.slice(0, 3).join("; ")}`);
       continue;
     }
-    const promptText = readText(target.promptFile, prompt);
-    const evalText = readText(target.evalSetFile, evalSet);
     const promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: opts.gitCommit }).hash;
     const evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: opts.gitCommit }).hash;
+    // Rendered messages are a pure function of the prompt text, its partials and the vars, so with
+    // the workspace's own renderer they are memoized (a custom `render` is always called).
+    const partials = opts.render ? undefined : partialTexts(ws, target.promptFile, prompt);
     const seen = new Set<string>();
     const cases: PreparedCase[] = [];
     let ord = 0;
@@ -464,12 +533,21 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
         ...(c.range ? { line: c.range.start.line } : {}),
       };
-      try {
-        const r = await render(prompt, pc.vars);
-        pc.messages = toChatMessages(r);
-        pc.params = samplingFrom({ ...(prompt.config ?? {}), ...(r.config ?? {}) });
-      } catch (e) {
-        pc.renderError = `case ${id}: the prompt could not be rendered: ${(e as Error).message}`;
+      const rKey = partials ? sha256(JSON.stringify(["render/1", BUILD_ID, target.promptFile, promptText, partials, pc.vars])) : undefined;
+      const hit = rKey ? store.getMemo<{ messages: ChatMessage[]; config: Record<string, unknown> }>(rKey) : undefined;
+      if (hit) {
+        pc.messages = hit.messages;
+        pc.params = samplingFrom(hit.config);
+      } else {
+        try {
+          const r = await render(prompt, pc.vars);
+          const config = { ...(prompt.config ?? {}), ...(r.config ?? {}) };
+          pc.messages = toChatMessages(r);
+          pc.params = samplingFrom(config);
+          if (rKey) memos.push([rKey, { messages: pc.messages, config }]);
+        } catch (e) {
+          pc.renderError = `case ${id}: the prompt could not be rendered: ${(e as Error).message}`;
+        }
       }
       cases.push(pc);
     }
@@ -488,6 +566,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     }
     prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, cases, variants });
   }
+  store.putMemos(memos);
 
   // 2. Progress accounting across everything.
   const total = prepared.reduce((n, p) => n + p.cases.length * p.variants.length, 0);
@@ -674,6 +753,16 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       req: GenerateRequest;
     }
     const misses: Miss[] = [];
+    const pendingHits: { rec: CaseResultRecord; pc: PreparedCase }[] = [];
+    const flushHits = () => {
+      if (!pendingHits.length) return;
+      store.putResults(
+        runId,
+        pendingHits.map((h) => h.rec),
+      );
+      for (const h of pendingHits) publish(h.rec, h.pc);
+      pendingHits.length = 0;
+    };
     const emptyGen = { text: "", tokens: [], timeToFirstTokenMs: 0, wallMs: 0, tokensPerSecond: 0, promptTokens: 0 };
     for (const pc of p.cases) {
       if (byId.has(pc.id)) continue;
@@ -689,12 +778,14 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       if (hit) {
         const ev = await evaluate(pc, hit.text, hit.wallMs);
         const rec = record(pc, hit, ev, true, key, null);
-        store.putResult(runId, rec);
         cachedCount++;
         prog.cached++;
         backend ??= hit.backend;
         threads ??= hit.threads;
-        publish(rec, pc);
+        // Cache hits are written in batches (cheap to redo if a kill loses one); each is published
+        // only once written.
+        pendingHits.push({ rec, pc });
+        if (pendingHits.length >= 250) flushHits();
         continue;
       }
       misses.push({
@@ -709,6 +800,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         },
       });
     }
+
+    flushHits();
 
     let runError: string | undefined;
     let cancelled = false;

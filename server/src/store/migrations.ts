@@ -108,6 +108,18 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Derived data that is expensive to recompute and a pure function of its key (parsed eval
+      -- sets, rendered prompts): lets an unchanged rerun skip parsing and rendering.
+      CREATE TABLE memo (
+        key TEXT NOT NULL UNIQUE,
+        value TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -548,6 +548,29 @@ export class Store {
     );
   }
 
+  // ---- memo (derived data keyed by content) ----
+
+  /** A memoized value (JSON) or undefined. */
+  getMemo<T>(key: string): T | undefined {
+    const r = this.stmt("SELECT value FROM memo WHERE key = ?").get(key) as { value: string } | undefined;
+    if (!r) return undefined;
+    try {
+      return JSON.parse(r.value) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stores many memo entries in one transaction. */
+  putMemos(entries: [string, unknown][]): void {
+    if (!entries.length) return;
+    const s = this.stmt("INSERT OR REPLACE INTO memo(key, value, created_at) VALUES (?, ?, ?)");
+    const now = Date.now();
+    this.write(() => {
+      for (const [k, v] of entries) s.run(k, JSON.stringify(v), now);
+    });
+  }
+
   // ---- generation cache ----
 
   /** Records which backend and thread count produced these generations (known once the engine ran). */

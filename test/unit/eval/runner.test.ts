@@ -2,6 +2,8 @@
 // SQLite store: determinism, the generation cache (no engine start when everything is cached),
 // resume after an interruption, per-variant failures that leave the other variants complete.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, describe, test } from "node:test";
 import { Workspace } from "../../../server/src/artifacts";
 import { runEvals, type EvalReport, type RunEvalsOptions, type RunnerEngine } from "../../../server/src/eval/runner";
@@ -129,6 +131,30 @@ describe("runEvals on the tiny model", () => {
     assert.equal(resumed.summary.generated, 6 - p.cases.length);
     assert.equal(resumed.cases.length, 6);
     assert.equal(store.getRun(p.id!)?.status, "complete");
+  });
+
+  test("memoized renders follow edits: a changed partial re-renders; a reformatted eval set still hits the cache", async () => {
+    const w2 = makeWorkspace();
+    fs.writeFileSync(path.join(w2.root, "_greet.prompt"), "Hello.");
+    fs.writeFileSync(w2.prompt, fs.readFileSync(w2.prompt, "utf8").replace('{{role "user"}}', '{{role "user"}}{{> greet}} '));
+    const ws2 = new Workspace(w2.root);
+    const go = (over: Partial<RunEvalsOptions> = {}) =>
+      runEvals({ workspace: ws2, store, engine, targets: [{ promptFile: w2.prompt, evalSetFile: w2.evalSet }], seed: 3, ...over });
+    const a = (await go()).runs[0]!;
+    assert.equal(a.summary.generated, 6);
+    assert.equal((await go()).runs[0]!.summary.cached, 6);
+    // The partial changes: every rendered prompt changes, so nothing may come from the cache.
+    fs.writeFileSync(path.join(w2.root, "_greet.prompt"), "Good evening.");
+    const ws3 = new Workspace(w2.root);
+    const b = (await runEvals({ workspace: ws3, store, engine, targets: [{ promptFile: w2.prompt, evalSetFile: w2.evalSet }], seed: 3 })).runs[0]!;
+    assert.equal(b.summary.generated, 6);
+    assert.equal(b.promptHash, a.promptHash); // the prompt file itself did not change
+    // Reformatting the eval set (new version, same cases) changes no rendered prompt: all cached.
+    fs.appendFileSync(w2.evalSet, "\n# a comment\n");
+    const ws4 = new Workspace(w2.root);
+    const c = (await runEvals({ workspace: ws4, store, engine, targets: [{ promptFile: w2.prompt, evalSetFile: w2.evalSet }], seed: 3 })).runs[0]!;
+    assert.notEqual(c.evalSetHash, b.evalSetHash);
+    assert.equal(c.summary.cached, 6);
   });
 
   test("a missing, truncated, over-budget or wrong-architecture variant fails alone, naming variant and file", async () => {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { contentHash, normalizeContent, SCHEMA_VERSION, Store, StoreError, type CaseResultRecord } from "../../../server/src/store/store";
+import { APPLICATION_ID, MIGRATIONS } from "../../../server/src/store/migrations";
 import { decodeTokens, encodeTokens } from "../../../server/src/store/token-codec";
 import { tempDir } from "../../helpers/paths";
 
@@ -231,5 +232,24 @@ test("token codec round-trips ids, exact probabilities, unicode texts and altern
   const run = s.createRun(newRun(1));
   s.putResult(run.id, result("x", 0, { tokens }));
   assert.deepEqual(s.results(run.id)[0]!.tokens, tokens);
+  s.close();
+});
+
+test("a version-1 store is migrated in place to the current version, keeping its rows", () => {
+  const f = fresh();
+  fs.mkdirSync(path.dirname(f), { recursive: true });
+  const db = new Database(f);
+  db.exec(MIGRATIONS[0]!.sql);
+  db.pragma("user_version = 1");
+  db.pragma(`application_id = ${APPLICATION_ID}`);
+  db.prepare("INSERT INTO blobs(hash, content) VALUES ('h', 'old content')").run();
+  db.close();
+  const s = Store.open(f);
+  assert.equal(s.schemaVersion, SCHEMA_VERSION);
+  assert.equal(s.artifactContent("h"), "old content");
+  s.putMemos([["k", { a: 1 }]]);
+  assert.deepEqual(s.getMemo("k"), { a: 1 });
+  assert.equal(s.getMemo("nope"), undefined);
+  assert.equal(s.integrityCheck(), "ok");
   s.close();
 });
