@@ -469,6 +469,14 @@ export class Engine {
     const model = m.model;
     const seq = slot.seq;
     const limit = seq.contextSize;
+    if (prompt.length === 0) {
+      throw new EngineError({
+        kind: "other",
+        message: `The prompt of case ${req.id} is empty and ${req.model.modelPath} has no BOS token to start from (variant ${req.model.variant}).`,
+        variant: req.model.variant,
+        file: req.model.modelPath,
+      });
+    }
     if (prompt.length >= limit) {
       throw new EngineError({
         kind: "other",
@@ -596,6 +604,14 @@ export class Engine {
       const prompt = this.promptTokens(m.model, ctx.template, req.messages);
       const n = req.tokens.length;
       if (n === 0) return { id: req.id, positions: [], wallMs: performance.now() - t0 };
+      if (prompt.length === 0) {
+        throw new EngineError({
+          kind: "other",
+          message: `Cannot score ${req.id}: the prompt is empty and ${req.model.modelPath} has no BOS token (variant ${req.model.variant}).`,
+          variant: req.model.variant,
+          file: req.model.modelPath,
+        });
+      }
       if (prompt.length + n > ctx.slots[0]!.seq.contextSize) {
         throw new EngineError({
           kind: "other",

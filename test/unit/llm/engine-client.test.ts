@@ -194,6 +194,19 @@ describe("EngineClient on the tiny model", () => {
     });
   });
 
+  test("a prompt longer than the context fails by name; the output is capped by the context", async () => {
+    const long = "capital ".repeat(600);
+    await assert.rejects(client.generate(req({ messages: [{ role: "user", text: long }] })), (e: unknown) => {
+      assert.ok(e instanceof EngineError);
+      assert.ok(/does not fit the context of \d+ tokens/.test(e.message) && e.message.includes("tiny/random") && e.message.includes(TINY_RANDOM_GGUF), e.message);
+      return true;
+    });
+    const n = await client.countTokens(TINY_RANDOM_GGUF, "capital ".repeat(250));
+    const r = await client.generate(req({ messages: [{ role: "user", text: "capital ".repeat(250) }], params: { maxTokens: 10000 } }));
+    assert.equal(r.promptTokens + r.tokens.length, 512, `prompt ${r.promptTokens} (text ${n}) + ${r.tokens.length} generated`);
+    assert.equal(r.stopReason, "maxTokens");
+  });
+
   test("generateMany returns each request once with the same output as generate()", async () => {
     const texts = ["France", "Spain", "Italy", "Peru", "Chad"].map((c) => `What is the capital of ${c}?`);
     const reqs = texts.map((t, i) => req({ id: `c${i}`, messages: [{ role: "user", text: t }] }));
