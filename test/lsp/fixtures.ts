@@ -79,8 +79,11 @@ export interface DiagnosticCase {
   /** The text the diagnostic's range must cover exactly (its `nth` occurrence in the file). */
   covers?: string;
   nth?: number;
-  /** For syntax errors (no text to cover): where the range must start. */
-  at?: { line: number; character: number };
+  /**
+   * For syntax errors (no text to cover): where the range must start; for an unclosed collection
+   * either where it opens or at the end of the file where the parser gives up.
+   */
+  at?: { line: number; character: number } | { line: number; character: number }[];
 }
 
 /** One file per diagnostic code, each written to trigger exactly that code. */
@@ -99,7 +102,7 @@ export function diagnosticCases(): DiagnosticCase[] {
     { file: "p-output.prompt", text: prompt("model: tiny/f16\noutput:\n  format: json\n  schema:\n    answer: notatype", "Hello"), code: "DL208", covers: "notatype" },
     { file: "p-context.prompt", text: prompt("model: tiny/small\ninput: {schema: {country: string}, default: {country: France}}", `{{role "user"}}${LONG_BODY}\nCapital of {{country}}?`), code: "DL210", covers: "tiny/small" },
     // eval sets
-    { file: "e-syntax.eval.yaml", text: "prompt: capital.prompt\ncases:\n  - id: a\n    vars: {country: [France\n", code: "DL300", at: { line: 3, character: 27 } },
+    { file: "e-syntax.eval.yaml", text: "prompt: capital.prompt\ncases:\n  - id: a\n    vars: {country: [France\n", code: "DL300", at: [{ line: 3, character: 27 }, { line: 4, character: 0 }] },
     { file: "e-schema.eval.yaml", text: "prompt: capital.prompt\ncases:\n  - id: a\n    vars: {country: France}\n    assert: 5\n    why: x\n", code: "DL301", covers: "5" },
     { file: "e-dup.eval.yaml", text: "prompt: capital.prompt\ncases:\n  - id: twin\n    vars: {country: France}\n    why: x\n  - id: twin\n    vars: {country: Spain}\n    why: y\n", code: "DL302", covers: "twin", nth: 1 },
     { file: "e-type.eval.yaml", text: "prompt: capital.prompt\ncases:\n  - id: a\n    vars: {country: France}\n    assert:\n      - {type: sounds-like, value: paris}\n    why: x\n", code: "DL303", covers: "sounds-like" },

@@ -86,9 +86,23 @@ export class WorkerDiagnosis implements DiagnosisService {
     private readonly fallback: InThreadDiagnosis,
     private readonly tokens: TokenCounter,
     private readonly log: Logger,
-  ) {
-    this.start();
+  ) {}
+
+  /** Starts the worker on first use, so it does not compete with the server's own startup. */
+  private ensure(): boolean {
+    if (!this.worker && !this.failed && !this.disposed && !this.everStarted) {
+      this.everStarted = true;
+      try {
+        this.start();
+      } catch (e) {
+        this.log.error("could not start the diagnostics worker; diagnosing on the main thread", e);
+        this.failed = true;
+      }
+    }
+    return !!this.worker && !this.failed;
   }
+
+  private everStarted = false;
 
   private start(): void {
     const w = new Worker(this.script, { workerData: { driftlensDiagnosis: true }, stdout: true, stderr: true });
@@ -163,21 +177,21 @@ export class WorkerDiagnosis implements DiagnosisService {
   setOverlay(root: string, file: string, text: string | undefined): void {
     if (text === undefined) this.overlays.delete(file);
     else this.overlays.set(file, { root, text });
-    this.post({ type: "overlay", root, file, text });
+    if (this.ensure()) this.post({ type: "overlay", root, file, text });
   }
 
   diagnose(root: string, file: string, signal?: AbortSignal): Promise<Diagnostic[]> {
-    if (this.failed || !this.worker) return this.fallback.diagnose(root, file);
+    if (!this.ensure()) return this.fallback.diagnose(root, file);
     return this.call<Diagnostic[]>("diagnose", root, file, signal);
   }
 
   dependents(root: string, file: string): Promise<string[]> {
-    if (this.failed || !this.worker) return this.fallback.dependents(root, file);
+    if (!this.ensure()) return this.fallback.dependents(root, file);
     return this.call<string[]>("dependents", root, file);
   }
 
   promptContract(root: string, file: string): Promise<string> {
-    if (this.failed || !this.worker) return this.fallback.promptContract(root, file);
+    if (!this.ensure()) return this.fallback.promptContract(root, file);
     return this.call<string>("contract", root, file);
   }
 
