@@ -112,9 +112,22 @@ export class Engine {
         },
       });
     } catch (err) {
+      const msg = firstLine(err);
+      const why = /NoBinaryFound/i.test(`${(err as Error)?.name} ${msg}`)
+        ? `no prebuilt llama.cpp for ${settings.gpu} works on this machine (no such GPU or driver, or node-llama-cpp's ${settings.gpu} package is missing)`
+        : msg;
       throw new EngineError({
         kind: "other",
-        message: `Cannot start llama.cpp with gpu "${settings.gpu}": ${(err as Error).message}. Set engine.gpu to "auto" or "cpu" in driftlens.yaml.`,
+        message: `Cannot start llama.cpp with engine.gpu "${settings.gpu}": ${why}. Set engine.gpu to "auto" or "cpu" in driftlens.yaml.`,
+      });
+    }
+    // node-llama-cpp falls back to the CPU for some forced backends (e.g. metal off macOS): a forced
+    // backend must be the one in use, or the user's setting silently means nothing.
+    if (settings.gpu !== "auto" && e.backend !== settings.gpu) {
+      await e.llama.dispose().catch(() => {});
+      throw new EngineError({
+        kind: "other",
+        message: `engine.gpu is "${settings.gpu}" but llama.cpp started on ${e.backend} (no ${settings.gpu} support on this machine). Set engine.gpu to "auto" or "${e.backend}" in driftlens.yaml.`,
       });
     }
     return e;

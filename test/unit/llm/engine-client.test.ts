@@ -325,6 +325,29 @@ describe("threads auto", () => {
   });
 });
 
+describe("forced backend", () => {
+  test("a GPU backend this machine lacks is a clear error; cpu is reported as cpu", async () => {
+    const missing = process.platform === "darwin" ? "cuda" : "metal";
+    const a = await EngineClient.start({ ...settings, gpu: missing });
+    try {
+      await assert.rejects(a.info(), (e: unknown) => {
+        assert.ok(e instanceof EngineError);
+        assert.ok(e.message.includes(`engine.gpu`) && e.message.includes(missing), e.message);
+        return true;
+      });
+    } finally {
+      await a.dispose();
+    }
+    const b = await EngineClient.start({ ...settings, gpu: "cpu" });
+    try {
+      assert.equal((await b.info()).backend, "cpu");
+      assert.equal((await b.info()).sequences, 1);
+    } finally {
+      await b.dispose();
+    }
+  });
+});
+
 describe("engine worker location", () => {
   test("found from a test bundle below dist/test; an explicit override must exist", () => {
     assert.equal(resolveWorkerPath(), path.join(DIST, "engine-worker.js"));
