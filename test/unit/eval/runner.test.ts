@@ -48,6 +48,8 @@ describe("runEvals on the tiny model", () => {
     assert.equal(r1.threads, 1);
     assert.ok(r1.cases.every((c) => c.tokens.length > 0 && c.tokens[0]!.top.length > 0 && !c.cached));
     assert.equal(store.getRun(r1.id!)?.status, "complete");
+    // The version computed without starting the engine is the one the engine reports.
+    assert.equal(r1.engineVersion, (await clients[0]!.info()).engineVersion);
 
     const startsBefore = starts;
     const second = await run();
