@@ -360,25 +360,25 @@ interface JsJob {
   threshold?: number;
 }
 
-// The worker's source: runs each job under node:vm with a timeout and posts plain results back.
+// The worker's source: for each request, runs its jobs under node:vm with a timeout and posts
+// plain results back. One worker serves every request (starting one costs tens of ms).
 const JS_WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
+const { parentPort } = require("node:worker_threads");
 const vm = require("node:vm");
-(async () => {
+parentPort.on("message", async (req) => {
   const out = [];
-  for (const job of workerData.jobs) {
+  for (const job of req.jobs) {
     try {
       // promptfoo: a single expression is its value; anything else is a function body.
-      const sandbox = {};
-      const compile = (body) => vm.runInNewContext("(function(output, context) {\\n" + body + "\\n})", sandbox, { timeout: workerData.timeoutMs });
+      const compile = (body) => vm.runInNewContext("(function(output, context) {\\n" + body + "\\n})", {}, { timeout: req.timeoutMs });
       let fn;
       if (/\\n|\\breturn\\b/.test(job.code)) fn = compile(job.code);
       else {
         try { fn = compile("return (" + job.code + ");"); } catch { fn = compile(job.code); }
       }
-      let r = vm.runInNewContext("f(output, context)", { f: fn, output: workerData.output, context: workerData.context }, { timeout: workerData.timeoutMs });
+      let r = vm.runInNewContext("f(output, context)", { f: fn, output: req.output, context: req.context }, { timeout: req.timeoutMs });
       if (r && typeof r.then === "function") {
-        r = await Promise.race([r, new Promise((_, rej) => setTimeout(() => rej(new Error("timed out after " + workerData.timeoutMs + " ms")), workerData.timeoutMs))]);
+        r = await Promise.race([r, new Promise((_, rej) => setTimeout(() => rej(new Error("timed out after " + req.timeoutMs + " ms")), req.timeoutMs))]);
       }
       let pass, score, reason = "";
       if (typeof r === "boolean") { pass = r; score = r ? 1 : 0; }
@@ -390,35 +390,66 @@ const vm = require("node:vm");
       out.push({ index: job.index, error: e && e.message ? e.message : String(e) });
     }
   }
-  parentPort.postMessage(out);
-})();
+  parentPort.postMessage({ id: req.id, out });
+});
 `;
 
 type JsOutcome = { index: number; pass: boolean; score: number; message: string } | { index: number; error: string };
 
-function runJavascript(jobs: JsJob[], output: string, context: Record<string, unknown>, timeoutMs: number): Promise<JsOutcome[]> {
-  return new Promise((resolve) => {
-    const worker = new Worker(JS_WORKER, {
-      eval: true,
-      workerData: { jobs, output, context: JSON.parse(JSON.stringify(context)), timeoutMs },
-      resourceLimits: { maxOldGenerationSizeMb: 64 },
-      stdout: true,
-      stderr: true,
-    });
-    let settled = false;
-    const finish = (r: JsOutcome[]) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      void worker.terminate();
-      resolve(r);
-    };
-    // A job that blocks outside vm's timeout (e.g. a never-settling promise chain) still ends here.
-    const timer = setTimeout(() => finish(jobs.map((j) => ({ index: j.index, error: `timed out after ${timeoutMs} ms` }))), timeoutMs * jobs.length + 2000);
-    worker.on("message", (m: JsOutcome[]) => finish(m));
-    worker.on("error", (e) => finish(jobs.map((j) => ({ index: j.index, error: e.message }))));
-    worker.on("exit", () => finish(jobs.map((j) => ({ index: j.index, error: "the assertion worker exited" }))));
+let jsWorker: Worker | undefined;
+let jsQueue: Promise<unknown> = Promise.resolve();
+let jsNextId = 1;
+
+function getJsWorker(): Worker {
+  if (jsWorker) return jsWorker;
+  const w = new Worker(JS_WORKER, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 64 }, stdout: true, stderr: true });
+  // Never keeps the process alive on its own.
+  w.unref();
+  w.on("exit", () => {
+    if (jsWorker === w) jsWorker = undefined;
   });
+  w.on("error", () => {
+    if (jsWorker === w) jsWorker = undefined;
+  });
+  jsWorker = w;
+  return w;
+}
+
+/** One request at a time, so a runaway assertion that must be killed affects only its own case. */
+function runJavascript(jobs: JsJob[], output: string, context: Record<string, unknown>, timeoutMs: number): Promise<JsOutcome[]> {
+  const run = () =>
+    new Promise<JsOutcome[]>((resolve) => {
+      const worker = getJsWorker();
+      const id = jsNextId++;
+      let settled = false;
+      const finish = (r: JsOutcome[], kill = false) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        if (kill) {
+          if (jsWorker === worker) jsWorker = undefined;
+          void worker.terminate();
+        }
+        resolve(r);
+      };
+      const onMessage = (m: { id: number; out: JsOutcome[] }) => {
+        if (m.id === id) finish(m.out);
+      };
+      const onError = (e: Error) => finish(jobs.map((j) => ({ index: j.index, error: e.message })), true);
+      const onExit = () => finish(jobs.map((j) => ({ index: j.index, error: "the assertion worker exited" })));
+      // A job that blocks outside vm's timeout (e.g. a never-settling promise chain) still ends here.
+      const timer = setTimeout(() => finish(jobs.map((j) => ({ index: j.index, error: `timed out after ${timeoutMs} ms` })), true), timeoutMs * jobs.length + 2000);
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
+      worker.postMessage({ id, jobs, output, context: JSON.parse(JSON.stringify(context)), timeoutMs });
+    });
+  const p = jsQueue.then(run, run);
+  jsQueue = p;
+  return p;
 }
 
 /**

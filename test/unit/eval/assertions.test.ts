@@ -145,6 +145,15 @@ test("javascript runs only when trusted, in a sandbox with a timeout", async () 
   const loop = await one(js("while (true) {}"), "x", { trusted: true, jsTimeoutMs: 100 });
   assert.equal(loop.pass, false);
   assert.match(loop.message, /timed out|Script execution timed out/);
+  const hang = await one(js("return new Promise(() => {});"), "x", { trusted: true, jsTimeoutMs: 100 });
+  assert.equal(hang.pass, false);
+  assert.match(hang.message, /timed out/);
+  // Many evaluations at once are answered each with its own result (one worker, queued).
+  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => one(js(`output === "${i}"`), String(i % 2 ? i : -1), t)));
+  assert.deepEqual(
+    many.map((r) => r.pass),
+    Array.from({ length: 20 }, (_, i) => i % 2 === 1),
+  );
   const noProcess = await one(js("typeof process === 'undefined' && typeof require === 'undefined'"), "x", t);
   assert.equal(noProcess.pass, true);
   assert.match((await one(js("throw new Error('boom')"), "x", t)).message, /boom/);
