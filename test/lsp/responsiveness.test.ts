@@ -36,5 +36,8 @@ describe("responsiveness", () => {
     assert.ok(hover, "hover answered");
     const doneAt = await bigDone;
     assert.ok(hoverAt < doneAt, "the hover was answered before the big eval set's diagnostics were published");
+    // The outline of the big file comes from the worker's parse.
+    const syms = await client.documentSymbols(bigUri);
+    assert.equal(syms.filter((s) => /^c\d+$/.test(s.name)).length, 3000);
   });
 });

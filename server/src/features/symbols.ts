@@ -13,7 +13,7 @@ export function register(ctx: FeatureContext): void {
     guarded(ctx.log, "documentSymbol", [], async (p: DocumentSymbolParams): Promise<DocumentSymbol[]> => {
       const t = target(ctx, p.textDocument.uri);
       if (!t) return [];
-      return symbols(t);
+      return symbols(ctx, t);
     }),
   );
 }
@@ -34,12 +34,12 @@ function cover(a: Range, b: Range): Range {
   return { start: before(a.start, b.start) ? a.start : b.start, end: before(a.end, b.end) ? b.end : a.end };
 }
 
-function symbols(t: Target): DocumentSymbol[] {
+async function symbols(ctx: FeatureContext, t: Target): Promise<DocumentSymbol[]> {
   switch (t.kind) {
     case "prompt":
       return promptSymbols(t);
     case "evalset":
-      return evalSetSymbols(t);
+      return evalSetSymbols(ctx, t);
     case "adapter": {
       const doc = t.ws.adapter(t.file);
       return doc.source ? yamlSymbols(doc.source, 2) : [];
@@ -81,11 +81,11 @@ function promptSymbols(t: Target): DocumentSymbol[] {
   return out.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 }
 
-function evalSetSymbols(t: Target): DocumentSymbol[] {
-  const doc = t.ws.evalSet(t.file);
+async function evalSetSymbols(ctx: FeatureContext, t: Target): Promise<DocumentSymbol[]> {
+  const doc = await ctx.diagnosis.evalOutline(t.entry.root, t.file);
   const out: DocumentSymbol[] = [];
   if (doc.prompt) out.push(sym(`prompt: ${doc.prompt.declared}`, SymbolKind.File, doc.prompt.range));
-  for (const s of doc.slices) out.push(sym(`slice ${s.name}`, SymbolKind.Enum, s.range, s.range, `${s.caseIds.length} cases`));
+  for (const s of doc.slices) out.push(sym(`slice ${s.name}`, SymbolKind.Enum, s.range, s.range, `${s.cases} cases`));
   for (const c of doc.cases) out.push(sym(c.id, SymbolKind.Object, c.range, c.idRange, c.tags.length ? c.tags.join(", ") : undefined));
   return out;
 }

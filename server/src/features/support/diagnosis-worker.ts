@@ -5,7 +5,7 @@
 import { parentPort } from "node:worker_threads";
 import type { Diagnostic } from "../../artifacts/types";
 import { createWorkspace, type ServerWorkspace } from "./artifact-bridge";
-import { promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
+import { evalOutline, promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
 
 export function runDiagnosisWorker(): void {
   const port = parentPort;
@@ -43,6 +43,7 @@ export function runDiagnosisWorker(): void {
           let value: unknown;
           if (job.type === "diagnose") value = (await ws(job.root).diagnose(job.file)) satisfies Diagnostic[];
           else if (job.type === "dependents") value = ws(job.root).dependents(job.file);
+          else if (job.type === "outline") value = evalOutline(ws(job.root), job.file);
           else value = promptContractKey(ws(job.root), job.file);
           send({ type: "result", id: job.id, value });
         } catch (e) {

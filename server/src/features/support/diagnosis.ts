@@ -6,7 +6,7 @@
 // (dist/server.js) started with `workerData.driftlensDiagnosis`. If the worker cannot start or
 // dies, diagnostics fall back to the main thread's Workspaces, so the server keeps working.
 import { Worker } from "node:worker_threads";
-import type { Diagnostic } from "../../artifacts/types";
+import type { Diagnostic, Range } from "../../artifacts/types";
 import type { ServerWorkspace } from "./artifact-bridge";
 import type { Logger } from "./context";
 import type { TokenCounter } from "./token-counter";
@@ -19,9 +19,29 @@ export interface DiagnosisService {
   dependents(root: string, file: string): Promise<string[]>;
   /** A key of a prompt's input contract (schema, inputs, listed eval sets); "" when unreadable. */
   promptContract(root: string, file: string): Promise<string>;
+  /**
+   * An eval set's outline (cases, slices, prompt) from the worker's cached parse: the editor asks
+   * for symbols after every edit, and a 5,000-case parse must not run on the request thread.
+   */
+  evalOutline(root: string, file: string): Promise<EvalOutline>;
   /** "worker" or "main-thread" (logs, tests). */
   readonly mode: string;
   dispose(): Promise<void>;
+}
+
+export interface EvalOutline {
+  prompt?: { declared: string; range: Range };
+  slices: { name: string; range: Range; cases: number }[];
+  cases: { id: string; range: Range; idRange: Range; tags: string[] }[];
+}
+
+export function evalOutline(ws: ServerWorkspace, file: string): EvalOutline {
+  const doc = ws.evalSet(file);
+  return {
+    ...(doc.prompt ? { prompt: { declared: doc.prompt.declared, range: doc.prompt.range } } : {}),
+    slices: doc.slices.map((s) => ({ name: s.name, range: s.range, cases: s.caseIds.length })),
+    cases: doc.cases.map((c) => ({ id: String(c.id), range: c.range, idRange: c.idRange, tags: c.tags.map(String) })),
+  };
 }
 
 /** The input contract of a prompt that its eval sets are checked against. */
@@ -53,13 +73,16 @@ export class InThreadDiagnosis implements DiagnosisService {
   async promptContract(root: string, file: string): Promise<string> {
     return promptContractKey(this.ws(root, file), file);
   }
+  async evalOutline(root: string, file: string): Promise<EvalOutline> {
+    return evalOutline(this.ws(root, file), file);
+  }
   async dispose(): Promise<void> {}
 }
 
 // ---- messages between the main thread and the worker ----
 export type ToWorker =
   | { type: "overlay"; root: string; file: string; text: string | undefined }
-  | { type: "diagnose" | "dependents" | "contract"; id: number; root: string; file: string }
+  | { type: "diagnose" | "dependents" | "contract" | "outline"; id: number; root: string; file: string }
   | { type: "cancel"; id: number }
   | { type: "tokens"; id: number; count?: number; error?: string };
 export type FromWorker =
@@ -155,7 +178,7 @@ export class WorkerDiagnosis implements DiagnosisService {
     else p.resolve(m.value);
   }
 
-  private call<T>(type: "diagnose" | "dependents" | "contract", root: string, file: string, signal?: AbortSignal): Promise<T> {
+  private call<T>(type: "diagnose" | "dependents" | "contract" | "outline", root: string, file: string, signal?: AbortSignal): Promise<T> {
     if (!this.worker) return Promise.reject(new Error("no diagnostics worker"));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -193,6 +216,11 @@ export class WorkerDiagnosis implements DiagnosisService {
   promptContract(root: string, file: string): Promise<string> {
     if (!this.ensure()) return this.fallback.promptContract(root, file);
     return this.call<string>("contract", root, file);
+  }
+
+  evalOutline(root: string, file: string): Promise<EvalOutline> {
+    if (!this.ensure()) return this.fallback.evalOutline(root, file);
+    return this.call<EvalOutline>("outline", root, file);
   }
 
   async dispose(): Promise<void> {
