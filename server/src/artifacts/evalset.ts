@@ -125,27 +125,32 @@ interface CaseChunk {
 /** Per-file cache of case items keyed by their text; pass the same object on every re-parse. */
 export class EvalParseCache {
   private map = new Map<string, CaseChunk>();
-  private used = 0;
+  /** The last parse's items in order: most items are found here without hashing their text. */
+  private prevKeys: string[] = [];
+  private prevChunks: CaseChunk[] = [];
+
+  /** The cached item `key`, at position k of n items in this parse. */
+  find(k: number, key: string, n: number): CaseChunk | undefined {
+    const pk = this.prevKeys;
+    if (pk[k] === key) return this.prevChunks[k];
+    const j = k + (pk.length - n); // same item counted from the end (an item was added or removed)
+    if (j >= 0 && pk[j] === key) return this.prevChunks[j];
+    return this.map.get(key);
+  }
   get(key: string): CaseChunk | undefined {
-    const hit = this.map.get(key);
-    if (hit) this.used++;
-    return hit;
+    return this.map.get(key);
   }
   set(key: string, v: CaseChunk): void {
     this.map.set(key, v);
-    this.used++;
   }
-  /** Called after each parse: drops entries once the cache holds far more than one parse uses. */
-  rotate(keep?: Iterable<string>): void {
-    if (keep && this.map.size > 2 * this.used + 64) {
-      const next = new Map<string, CaseChunk>();
-      for (const k of keep) {
-        const v = this.map.get(k);
-        if (v) next.set(k, v);
-      }
-      this.map = next;
+  /** Records a finished parse; drops entries once the map holds far more than one parse uses. */
+  record(keys: string[], chunks: CaseChunk[]): void {
+    this.prevKeys = keys;
+    this.prevChunks = chunks;
+    if (this.map.size > 2 * keys.length + 64) {
+      this.map = new Map();
+      for (let i = 0; i < keys.length; i++) this.map.set(keys[i]!, chunks[i]!);
     }
-    this.used = 0;
   }
   get size(): number {
     return this.map.size;
@@ -166,19 +171,48 @@ function shiftRange(r: Range, dl: number): Range {
   return { start: { line: r.start.line + dl, character: r.start.character }, end: { line: r.end.line + dl, character: r.end.character } };
 }
 
+/**
+ * Every case object is built here with the same properties in the same order (absent optional
+ * ones as undefined), so property access over thousands of cases stays monomorphic and fast.
+ */
+function makeCase(c: EvalCase): EvalCase {
+  return {
+    id: c.id,
+    vars: c.vars,
+    assert: c.assert,
+    tags: c.tags,
+    why: c.why,
+    provenance: c.provenance,
+    threshold: c.threshold,
+    description: c.description,
+    range: c.range,
+    idRange: c.idRange,
+    varRanges: c.varRanges,
+    varsRange: c.varsRange,
+    tagRanges: c.tagRanges,
+    index: c.index,
+  };
+}
+
+function withIndex(c: EvalCase, index: number): EvalCase {
+  if (c.index === index) return c;
+  const o = makeCase(c);
+  o.index = index;
+  return o;
+}
+
 function shiftCase(c: EvalCase, dl: number, index: number): EvalCase {
-  if (dl === 0) return { ...c, index };
+  if (dl === 0) return withIndex(c, index);
   const varRanges: Record<string, Range> = {};
   for (const k in c.varRanges) varRanges[k] = shiftRange(c.varRanges[k]!, dl);
-  return {
-    ...c,
-    index,
-    range: shiftRange(c.range, dl),
-    idRange: shiftRange(c.idRange, dl),
-    varRanges,
-    ...(c.varsRange ? { varsRange: shiftRange(c.varsRange, dl) } : {}),
-    tagRanges: c.tagRanges.map((r) => shiftRange(r, dl)),
-  };
+  const o = makeCase(c);
+  o.index = index;
+  o.range = shiftRange(c.range, dl);
+  o.idRange = shiftRange(c.idRange, dl);
+  o.varRanges = varRanges;
+  o.varsRange = c.varsRange ? shiftRange(c.varsRange, dl) : undefined;
+  o.tagRanges = c.tagRanges.map((r) => shiftRange(r, dl));
+  return o;
 }
 
 function validRegex(pattern: string): string | undefined {
@@ -240,7 +274,7 @@ function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: Offs
 }
 
 /** Validates one case value; ranges come from `src` at `base` (the case's path). */
-function validateCase(raw: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string): { parsed?: Omit<EvalCase, "index">; diagnostics: Diagnostic[] } {
+function validateCase(raw: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string): { parsed?: EvalCase; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const caseRange = rangeFor(src, base);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
@@ -270,21 +304,22 @@ function validateCase(raw: unknown, src: { doc: YamlSource["doc"]; map: OffsetMa
   const varsLoc = locate(src, [...base, "vars"]);
   const tags = Array.isArray(obj.tags) ? obj.tags.filter((t) => typeof t === "string" || typeof t === "number").map(String) : [];
   const tagRanges = Array.isArray(obj.tags) ? obj.tags.map((_, i) => rangeFor(src, [...base, "tags", i])) : [];
-  const parsed: Omit<EvalCase, "index"> = {
+  const parsed = makeCase({
     id,
     vars,
     assert,
     tags,
-    ...(why !== undefined ? { why } : {}),
-    ...(obj.provenance !== undefined ? { provenance: obj.provenance } : {}),
-    ...(typeof obj.threshold === "number" ? { threshold: obj.threshold } : {}),
-    ...(typeof obj.description === "string" ? { description: obj.description } : {}),
+    why,
+    provenance: obj.provenance,
+    threshold: typeof obj.threshold === "number" ? obj.threshold : undefined,
+    description: typeof obj.description === "string" ? obj.description : undefined,
     range: caseRange,
     idRange,
     varRanges,
-    ...(varsLoc.found ? { varsRange: varsLoc.value } : {}),
+    varsRange: varsLoc.found ? varsLoc.value : undefined,
     tagRanges,
-  };
+    index: 0,
+  });
   return { parsed, diagnostics };
 }
 
@@ -344,6 +379,18 @@ function splitCases(text: string): Split | undefined {
   return { casesLine, itemStarts, regionEnd, lineStarts };
 }
 
+/** `hash` computed on first read: hashing a megabyte on every keystroke is wasted when nobody asks. */
+function lazyHash(doc: EvalSetDoc): EvalSetDoc {
+  let value: string | undefined;
+  Object.defineProperty(doc, "hash", {
+    enumerable: true,
+    configurable: true,
+    get: () => (value ??= sha256Text(doc.text)),
+    set: (v: string) => void (value = v),
+  });
+  return doc;
+}
+
 function emptyRange(): Range {
   return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 }
@@ -382,7 +429,7 @@ function header(doc: EvalSetDoc, raw: unknown, src: YamlSource, file: string): v
 }
 
 function parseEvalYaml(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
-  const doc: EvalSetDoc = { file, text, hash: sha256Text(text), format: "yaml", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() };
+  const doc: EvalSetDoc = lazyHash({ file, text, hash: "", format: "yaml", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() });
   const split = splitCases(text);
   if (split && split.itemStarts.length > 0) {
     const ok = parseChunked(doc, text, file, split, cache);
@@ -401,7 +448,7 @@ function parseEvalYaml(text: string, file: string, cache?: EvalParseCache): Eval
     raw.cases.forEach((c, i) => {
       const v = validateCase(c, src, ["cases", i], file);
       doc.diagnostics.push(...v.diagnostics);
-      if (v.parsed) doc.cases.push({ ...v.parsed, index: doc.cases.length });
+      if (v.parsed) doc.cases.push(withIndex(v.parsed, doc.cases.length));
     });
   }
   return doc;
@@ -427,7 +474,7 @@ function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split,
     // The item with its final newline, so its node ends where it does in a full parse.
     const chunkText = text.slice(off(startLine), off(endLine));
     keys.push(chunkText);
-    const hit = cache?.get(chunkText);
+    const hit = cache?.find(k, chunkText, itemStarts.length);
     if (hit) chunks.push(hit);
     else {
       chunks.push(chunkText);
@@ -448,11 +495,12 @@ function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split,
     for (let k = 0; k < items.length; k++) {
       if (typeof chunks[k] !== "string") continue;
       const v = validateCase(items[k], full, ["cases", k], file);
-      const chunk: CaseChunk = { line: itemStarts[k]!, index: k, raw: items[k], ...(v.parsed ? { parsed: { ...v.parsed, index: k } } : {}), diagnostics: v.diagnostics };
+      const chunk: CaseChunk = { line: itemStarts[k]!, index: k, raw: items[k], ...(v.parsed ? { parsed: withIndex(v.parsed, k) } : {}), diagnostics: v.diagnostics };
       cache?.set(keys[k]!, chunk);
       chunks[k] = chunk;
     }
   }
+  const finalChunks: CaseChunk[] = [];
   for (let k = 0; k < chunks.length; k++) {
     const startLine = itemStarts[k]!;
     let chunk = chunks[k]!;
@@ -467,7 +515,7 @@ function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split,
         raw = csrc.value[0];
         const v = validateCase(raw, csrc, [0], file);
         diagnostics.push(...v.diagnostics);
-        if (v.parsed) parsed = { ...v.parsed, index: doc.cases.length };
+        if (v.parsed) parsed = withIndex(v.parsed, doc.cases.length);
       }
       const fresh: CaseChunk = { line: startLine, index: k, raw, ...(parsed ? { parsed } : {}), diagnostics };
       cache?.set(keys[k]!, fresh);
@@ -477,19 +525,21 @@ function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split,
       if (placed !== chunk) cache?.set(keys[k]!, placed);
       chunk = placed;
     }
+    finalChunks.push(chunk);
     for (const d of chunk.diagnostics) doc.diagnostics.push(d);
-    if (chunk.parsed) doc.cases.push(chunk.parsed.index === doc.cases.length ? chunk.parsed : { ...chunk.parsed, index: doc.cases.length });
+    if (chunk.parsed) doc.cases.push(withIndex(chunk.parsed, doc.cases.length));
   }
-  cache?.rotate(keys);
+  cache?.record(keys, finalChunks);
   return true;
 }
 
 function parseJsonl(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
-  const doc: EvalSetDoc = { file, text, hash: sha256Text(text), format: "jsonl", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() };
+  const doc: EvalSetDoc = lazyHash({ file, text, hash: "", format: "jsonl", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() });
   let lineNo = 0;
   let pos = 0;
   let sawContent = false;
   const keys: string[] = [];
+  const jsonlChunks: CaseChunk[] = [];
   while (pos <= text.length) {
     const nl = text.indexOf("\n", pos);
     const lineText = text.slice(pos, nl < 0 ? text.length : nl).replace(/\r$/, "");
@@ -500,7 +550,6 @@ function parseJsonl(text: string, file: string, cache?: EvalParseCache): EvalSet
     const first = !sawContent;
     sawContent = true;
     const key = "\u0000jsonl\u0000" + lineText;
-    keys.push(key);
     let chunk = cache?.get(key);
     if (!chunk) chunk = parseJsonlLine(lineText, file);
     // A first line without `id` that names a prompt is the header.
@@ -512,10 +561,12 @@ function parseJsonl(text: string, file: string, cache?: EvalParseCache): EvalSet
     }
     const placed = placeChunk(chunk, lineIndex, doc.cases.length);
     if (placed !== chunk || !cache?.get(key)) cache?.set(key, placed);
+    keys.push(key);
+    jsonlChunks.push(placed);
     for (const d of placed.diagnostics) doc.diagnostics.push(d);
     if (placed.parsed) doc.cases.push(placed.parsed);
   }
-  cache?.rotate(keys);
+  cache?.record(keys, jsonlChunks);
   return doc;
 }
 
@@ -533,12 +584,18 @@ function parseJsonlLine(lineText: string, file: string): CaseChunk {
   const src = parseYaml(lineText, file, "DL300");
   const raw = src.value;
   const v = validateCase(raw, src, [], file);
-  return { line: 0, index: 0, raw, ...(v.parsed ? { parsed: { ...v.parsed, index: 0 } } : {}), diagnostics: [...src.diagnostics.filter((d) => d.severity === "error"), ...v.diagnostics] };
+  return { line: 0, index: 0, raw, ...(v.parsed ? { parsed: v.parsed } : {}), diagnostics: [...src.diagnostics.filter((d) => d.severity === "error"), ...v.diagnostics] };
 }
 
 /** Cross-case checks (duplicate ids), defaultAssert, and slices. */
 function finish(doc: EvalSetDoc): void {
-  if (doc.defaultAssert.length) doc.cases = doc.cases.map((c) => ({ ...c, assert: [...doc.defaultAssert, ...c.assert] }));
+  if (doc.defaultAssert.length) {
+    doc.cases = doc.cases.map((c) => {
+      const o = makeCase(c);
+      o.assert = [...doc.defaultAssert, ...c.assert];
+      return o;
+    });
+  }
   const seen = new Map<string, EvalCase>();
   for (const c of doc.cases) {
     const prev = seen.get(c.id);

@@ -167,6 +167,78 @@ class BodyWalker {
 }
 
 const MAX_BLOCK_DEPTH = 64;
+/** Lines per segment when a template is parsed or rendered in pieces (see templateSegments). */
+const SEGMENT_LINES = 16;
+
+/** Splits a template into segments of whole lines that each hold complete blocks and mustaches. */
+export function templateSegments(template: string): string[] | undefined {
+  const lines = template.split(/(?<=\n)/);
+  const out: string[] = [];
+  let cur = "";
+  let count = 0;
+  let depth = 0;
+  let openMustache = false;
+  for (const line of lines) {
+    cur += line;
+    count++;
+    const re = /\{\{~?\s*(#|\^(?!\s*~?\}\})|\/)|\{\{|\}\}/g;
+    for (let m = re.exec(line); m; m = re.exec(line)) {
+      if (m[0] === "}}") openMustache = false;
+      else {
+        openMustache = true;
+        if (m[1] === "/") depth--;
+        else if (m[1]) depth++;
+      }
+    }
+    if (depth < 0) return undefined;
+    if (depth === 0 && !openMustache && count >= SEGMENT_LINES) {
+      out.push(cur);
+      cur = "";
+      count = 0;
+    }
+  }
+  if (cur) out.push(cur);
+  return depth === 0 && !openMustache ? out : undefined;
+}
+
+
+type TemplateResult = { ok: boolean; variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[]; error?: Diagnostic };
+/** Parsed segments (ranges relative to the segment's first line), keyed by file and text. */
+const segmentParses = new Map<string, TemplateResult>();
+const SEGMENT_PARSES_MAX = 8192;
+
+function shiftRef<T extends { range: Range }>(r: T, dl: number): T {
+  return { ...r, range: { start: { line: r.range.start.line + dl, character: r.range.start.character }, end: { line: r.range.end.line + dl, character: r.range.end.character } } };
+}
+
+/**
+ * Parses a template in segments of whole lines at block depth 0, each cached by its text, so an
+ * edit in a long prompt re-parses only its segment. The same refs and errors as one parse.
+ */
+export function parseTemplateCached(body: string, bodyStart: Position, file: string): TemplateResult {
+  const segments = bodyStart.character === 0 ? templateSegments(body) : undefined;
+  if (!segments || segments.length < 2) return parseTemplate(body, bodyStart, file);
+  const out: TemplateResult = { ok: true, variables: [], helpers: [], partials: [] };
+  let line = bodyStart.line;
+  for (const seg of segments) {
+    const key = `${file}\u0000${seg}`;
+    let r = segmentParses.get(key);
+    if (!r) {
+      r = parseTemplate(seg, { line: 0, character: 0 }, file);
+      if (segmentParses.size >= SEGMENT_PARSES_MAX) segmentParses.delete(segmentParses.keys().next().value as string);
+      segmentParses.set(key, r);
+    }
+    if (!r.ok) {
+      // Report the first syntax error where it is, as a whole parse would.
+      return { ok: false, variables: [], helpers: [], partials: [], ...(r.error ? { error: shiftRef(r.error, line) } : {}) };
+    }
+    for (const v of r.variables) out.variables.push(line ? shiftRef(v, line) : v);
+    for (const h of r.helpers) out.helpers.push(line ? shiftRef(h, line) : h);
+    for (const p of r.partials) out.partials.push(line ? shiftRef(p, line) : p);
+    line += seg.split("\n").length - 1;
+  }
+  return out;
+}
 
 /** Deepest block nesting in a template, and where it first goes past MAX_BLOCK_DEPTH (1-based line, 0-based column). */
 function blockDepth(body: string): { max: number; line: number; column: number } {
@@ -338,7 +410,7 @@ export function parsePrompt(text: string, file: string): PromptDoc {
       if (sample && typeof sample === "object" && !Array.isArray(sample)) doc.sample = sample as Record<string, unknown>;
     }
   }
-  const t = parseTemplate(split.body, bodyStart, file);
+  const t = parseTemplateCached(split.body, bodyStart, file);
   doc.bodyOk = t.ok;
   doc.variables = t.variables;
   doc.helpers = t.helpers;

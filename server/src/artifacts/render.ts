@@ -7,7 +7,7 @@ import { Dotprompt } from "dotprompt";
 import fs from "node:fs";
 import path from "node:path";
 import { compilePicoschema, type JSONSchema } from "./picoschema";
-import { splitFrontMatter, type PromptDoc } from "./prompt";
+import { splitFrontMatter, templateSegments, type PromptDoc } from "./prompt";
 
 export type Part = { text: string; metadata?: Record<string, unknown> } | { media: { url: string; contentType?: string }; metadata?: Record<string, unknown> } | Record<string, unknown>;
 
@@ -123,4 +123,61 @@ export async function renderPrompt(doc: PromptDoc, data: RenderData = {}, resolv
     result = { ...result, input };
   }
   return result;
+}
+
+// ---------- fast text rendering for token counting ----------
+//
+// The context-length check renders a prompt on every edit. Compiling a whole large template with
+// Handlebars costs ~100 ms for a few hundred lines, so the check renders the template in segments
+// of whole lines at block depth 0, each compiled once and cached by its text: an edit recompiles
+// only the segment it touched. Segments join at line ends, where Handlebars' standalone-line rules
+// do not cross, so the text is the same as a whole render; templates with `~` whitespace control
+// or partials (which can reach across segments) use the full Dotprompt render instead.
+
+interface HbsEnv {
+  compile(src: string, opts: Record<string, unknown>): (ctx: unknown, opts: unknown) => string;
+}
+
+let segmentEnv: { hb: HbsEnv; knownHelpers: Record<string, boolean> } | undefined;
+const segmentCache = new Map<string, (ctx: unknown, opts: unknown) => string>();
+const SEGMENT_CACHE_MAX = 4096;
+
+function env(): { hb: HbsEnv; knownHelpers: Record<string, boolean> } | undefined {
+  if (!segmentEnv) {
+    // Dotprompt's own Handlebars environment, so its helpers behave exactly as in render().
+    const dp = new Dotprompt() as unknown as { handlebars?: HbsEnv; knownHelpers?: Record<string, boolean> };
+    if (!dp.handlebars || typeof dp.handlebars.compile !== "function" || !dp.knownHelpers) return undefined;
+    segmentEnv = { hb: dp.handlebars, knownHelpers: dp.knownHelpers };
+  }
+  return segmentEnv;
+}
+
+/**
+ * The rendered text of a prompt (all message text joined, Dotprompt's markers removed), for
+ * counting tokens. Same text as renderPrompt gives; cheap to repeat after small edits.
+ */
+export async function renderTextForCount(doc: PromptDoc, input: Record<string, unknown>, resolvePartial?: PartialResolver): Promise<string> {
+  const e = env();
+  const segments = doc.template.includes("~") || doc.partials.length > 0 || !e ? undefined : templateSegments(doc.template);
+  if (!segments || !e) {
+    const r = await renderPrompt(doc, { input }, resolvePartial);
+    return r.messages.map((m) => m.content.map((p) => (typeof (p as { text?: unknown }).text === "string" ? (p as { text: string }).text : "")).join("")).join("\n");
+  }
+  const data = { ...(doc.input?.default ?? {}), ...input };
+  const options = { data: { metadata: { prompt: {}, docs: undefined, messages: undefined } } };
+  let text = "";
+  try {
+    for (const seg of segments) {
+      let fn = segmentCache.get(seg);
+      if (!fn) {
+        fn = e.hb.compile(seg, { knownHelpers: e.knownHelpers, knownHelpersOnly: true, noEscape: true });
+        if (segmentCache.size >= SEGMENT_CACHE_MAX) segmentCache.delete(segmentCache.keys().next().value as string);
+        segmentCache.set(seg, fn);
+      }
+      text += fn(data, options);
+    }
+  } catch (err) {
+    throw new RenderError(`${doc.file}: cannot render: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}`);
+  }
+  return text.replace(/<<<dotprompt:[^>]*>>>/g, "\n").replace(/\n{2,}/g, "\n");
 }

@@ -12,7 +12,7 @@ import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { checkValue, type JSONSchema } from "./picoschema";
 import { minCasesToDetectDrop } from "./power";
 import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
-import { findPartialFile, partialTemplate, renderPrompt, RenderError, type RenderedPrompt } from "./render";
+import { findPartialFile, partialTemplate, renderPrompt, renderTextForCount, RenderError, type RenderedPrompt } from "./render";
 import { artifactKind, type Diagnostic, type Range } from "./types";
 import { formatVariantRef, tryParseVariantRef } from "./variant-ref";
 
@@ -623,20 +623,23 @@ export class Workspace {
         variant = undefined;
       }
       if (variant) {
-        let rendered: RenderedPrompt | undefined;
+        let rendered: string | undefined;
         try {
-          rendered = await this.render(abs, { input: sampleInput(doc) });
+          rendered = await renderTextForCount(doc, sampleInput(doc), (name) => {
+            const f = this.partialFile(name, doc.file);
+            const t = f ? this.read(f) : undefined;
+            return t === undefined ? undefined : partialTemplate(t);
+          });
         } catch (e) {
           out.push({ file, range: doc.modelRange ?? doc.variant?.range ?? rangeAt(doc.bodyStart.line), severity: "warning", code: "DL212", message: `cannot render the prompt with its sample input (driftlens.sample / input.default): ${e instanceof RenderError || e instanceof Error ? e.message : String(e)}` });
         }
-        if (rendered) out.push(...(await this.contextCheck(doc, rendered, variant)));
+        if (rendered !== undefined) out.push(...(await this.contextCheck(doc, rendered, variant)));
       }
     }
     return out;
   }
 
-  private async contextCheck(doc: PromptDoc, rendered: RenderedPrompt, variant: ResolvedVariant): Promise<Diagnostic[]> {
-    const text = rendered.messages.map((m) => m.content.map((p) => (typeof (p as { text?: unknown }).text === "string" ? (p as { text: string }).text : "")).join("")).join("\n");
+  private async contextCheck(doc: PromptDoc, text: string, variant: ResolvedVariant): Promise<Diagnostic[]> {
     const facts = this.gguf(variant.modelPath).facts;
     const configured = variant.contextSize ?? this.config().config.engine.contextSize;
     const ctx = facts?.contextLength ? Math.min(configured, facts.contextLength) : configured;

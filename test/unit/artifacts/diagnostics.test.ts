@@ -112,7 +112,7 @@ const CASES: Case[] = [
   { code: "DL211", target: "p.prompt", files: { "p.prompt": "---\ndriftlens.evals: [«nope.eval.yaml»]\n---\nHi\n" } },
   { code: "DL212", target: "p.prompt", files: { "driftlens.yaml": CONFIG, "p.prompt": "---\nmodel: «tiny/f16»\n---\n{{> loop}}\n", "_loop.prompt": "again {{> loop}}" } },
   // eval sets
-  { code: "DL300", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    vars: {x: 1«»\n" } },
+  { code: "DL300", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    vars: {x: 1\n«»" } },
   { code: "DL300", target: "e.eval.jsonl", files: { "p.prompt": "Hi", "e.eval.jsonl": '{"prompt": "p.prompt"}\n{"id": "a", "why": "w"}\n{"id": "b",«}»\n' } },
   { code: "DL301", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    tags: «5»\n" } },
   { code: "DL302", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n  - id: «a»\n    why: w\n" } },
