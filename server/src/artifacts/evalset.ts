@@ -105,6 +105,7 @@ export interface EvalSetDoc {
   /** `prompt:` resolved against the eval set's folder. */
   prompt?: { path: string; declared: string; range: Range };
   description?: string;
+  /** Assertions for every case; not copied into `cases[].assert` (runners prepend them). */
   defaultAssert: Assertion[];
   cases: EvalCase[];
   slices: EvalSlice[];
@@ -587,15 +588,9 @@ function parseJsonlLine(lineText: string, file: string): CaseChunk {
   return { line: 0, index: 0, raw, ...(v.parsed ? { parsed: v.parsed } : {}), diagnostics: [...src.diagnostics.filter((d) => d.severity === "error"), ...v.diagnostics] };
 }
 
-/** Cross-case checks (duplicate ids), defaultAssert, and slices. */
+/** Cross-case checks (duplicate ids) and slices. */
 function finish(doc: EvalSetDoc): void {
-  if (doc.defaultAssert.length) {
-    doc.cases = doc.cases.map((c) => {
-      const o = makeCase(c);
-      o.assert = [...doc.defaultAssert, ...c.assert];
-      return o;
-    });
-  }
+  // defaultAssert stays on the eval set (runners prepend it to each case's assertions).
   const seen = new Map<string, EvalCase>();
   for (const c of doc.cases) {
     const prev = seen.get(c.id);
