@@ -81,11 +81,11 @@ const MUTATORS: Mutator[] = [
   },
   // Deep nesting, flow and block.
   (s, r) => {
-    const n = 50 + Math.floor(r() * 20_000);
+    const n = 50 + Math.floor(r() * 3_000);
     const i = pos(s, r);
     return s.slice(0, i) + (r() < 0.5 ? "[".repeat(n) + "]".repeat(n) : "{{#if a}}".repeat(Math.min(n, 3000)) + "{{/if}}".repeat(Math.min(n, 3000))) + s.slice(i);
   },
-  (s, r) => s + "\n" + Array.from({ length: 100 + Math.floor(r() * 400) }, (_, k) => " ".repeat(k) + "k:").join("\n"),
+  (s, r) => s + "\n" + Array.from({ length: 100 + Math.floor(r() * 200) }, (_, k) => " ".repeat(k) + "k:").join("\n"),
   (s) => ALIAS_BOMB + s,
   (s, r) => {
     const i = pos(s, r);
