@@ -43,8 +43,6 @@ export interface EngineOptions {
   log?: (line: string) => void;
   /** Directory for the per-machine threads cache (default: the user's cache dir). */
   cacheDir?: string;
-  /** Called when work on a variant/file starts, so a crash can be attributed. */
-  onBusy?: (variant: string, file: string) => void;
 }
 
 interface SeqSlot {
@@ -166,6 +164,7 @@ export class Engine {
         this.backend === "cpu"
           ? "CPU backend: one sequence (parallel sequences gave no gain and cost throughput on CPU)"
           : `GPU backend (${this.backend}): engine.parallelSequences = ${this.settings.parallelSequences}`,
+      cpuMs: cpuMs(),
     };
   }
 
@@ -207,7 +206,6 @@ export class Engine {
       });
     }
     await this.evictFor(size);
-    this.opts.onBusy?.(spec.variant, file);
     let model: NLC.LlamaModel;
     this.nativeErrors = [];
     try {
@@ -286,7 +284,6 @@ export class Engine {
       }
       checkGgufMagic(a.path, spec.variant, "adapter");
     }
-    this.opts.onBusy?.(spec.variant, spec.adapters.length ? spec.adapters.map((a) => a.path).join(", ") : m.path);
     let context: NLC.LlamaContext;
     this.nativeErrors = [];
     try {
@@ -423,6 +420,7 @@ export class Engine {
     onResult: (r: GenerateResult | { id: string; failure: EngineFailure }) => void,
     signal?: AbortSignal,
     onToken?: (id: string, t: GeneratedToken) => void,
+    onGroup?: (variant: string, file: string) => void,
   ): Promise<void> {
     const groups = new Map<string, GenerateRequest[]>();
     for (const r of reqs) {
@@ -437,6 +435,7 @@ export class Engine {
         for (const r of group) onResult({ id: r.id, failure: cancelled(r) });
         continue;
       }
+      onGroup?.(spec.variant, spec.modelPath);
       try {
         await this.withContext(spec, async (m, ctx) => {
           const items = group.map((r) => ({ r, prompt: this.promptTokens(m.model, ctx.template, r.messages) }));
@@ -765,6 +764,11 @@ function cancelled(r: { id: string; model: ModelSpec }): EngineFailure {
 /** llama.cpp's log lines reach JS after the failing call rejects; give them a moment to arrive. */
 function logsFlushed(): Promise<void> {
   return new Promise((r) => setTimeout(r, 50));
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function firstLine(err: unknown): string {

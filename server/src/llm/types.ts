@@ -127,6 +127,8 @@ export interface EngineInfo {
   sequences?: number;
   /** Why that sequence count was chosen. */
   sequencesReason?: string;
+  /** CPU time the engine process has used so far (user + system, ms; for benchmarks and diagnostics). */
+  cpuMs?: number;
 }
 
 /** A failure the caller can show as is: names the variant and file and says what to do. */

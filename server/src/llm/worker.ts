@@ -23,17 +23,10 @@ const aborts = new Map<number, AbortController>();
 
 function engine(): Promise<Engine> {
   if (!settings) throw new EngineError({ kind: "other", message: "Engine worker got a request before its settings (protocol error)." });
-  enginePromise ??= Engine.create(settings, {
-    log: (line) => send({ type: "log", line }),
-    onBusy: (variant, file) => send({ type: "busy", rid: currentRid, variant, file }),
-  });
+  enginePromise ??= Engine.create(settings, { log: (line) => send({ type: "log", line }) });
   enginePromise.catch(() => (enginePromise = undefined));
   return enginePromise;
 }
-
-// The request whose work is running now (the engine runs one model operation at a time per
-// context; for crash attribution the latest started is what matters).
-let currentRid = -1;
 
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
@@ -54,7 +47,6 @@ async function handle(msg: ToWorker): Promise<void> {
   const rid = msg.rid;
   const ac = new AbortController();
   aborts.set(rid, ac);
-  currentRid = rid;
   try {
     const e = await engine();
     switch (msg.type) {
@@ -73,6 +65,8 @@ async function handle(msg: ToWorker): Promise<void> {
           },
           ac.signal,
           msg.stream ? (id, token) => send({ type: "token", rid, id, token }) : undefined,
+          // Which variant the batch is on, so a crash names it.
+          (variant, file) => send({ type: "busy", rid, variant, file }),
         );
         send({ type: "result", rid, value: null });
         break;

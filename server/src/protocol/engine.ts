@@ -89,6 +89,7 @@ export const engineInfoSchema = z.object({
   llamaVersion: z.string().optional(),
   sequences: z.number().int().optional(),
   sequencesReason: z.string().optional(),
+  cpuMs: z.number().optional(),
 });
 
 /** Messages the parent sends to the worker. `rid` pairs a request with its replies. */
