@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { checkTensorBounds, ggufFacts, readGgufHeader } from "../gguf/reader";
 import type { ChatMessage, EngineFailure, GenerateRequest, GenerateResult, SamplingParams } from "../llm/types";
+import { normalizeTokens } from "../store/token-codec";
 import { contentHash, sha256, type AdapterFingerprint, type CachedGeneration, type CaseResultRecord, type RunRecord, type Store, type StoredToken } from "../store/store";
 import { evaluateAssertions, type Assertion, type CaseEvaluation } from "./assertions";
 import { currentEngineVersion } from "./engine-version";
@@ -727,7 +728,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       pass: error === null && ev.pass,
       score: error === null ? ev.score : 0,
       output: gen.text,
-      tokens: gen.tokens,
+      // As the store will read them back, so a fresh result equals its cached copy.
+      tokens: normalizeTokens(gen.tokens),
       assertions: ev.assertions.map((a) => ({ type: a.type, pass: a.pass, score: a.score, message: a.message, weight: a.weight })),
       tags: pc.tags,
       cached,

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import { contentHash, normalizeContent, SCHEMA_VERSION, Store, StoreError, type CaseResultRecord } from "../../../server/src/store/store";
 import { APPLICATION_ID, MIGRATIONS } from "../../../server/src/store/migrations";
-import { decodeTokens, encodeTokens } from "../../../server/src/store/token-codec";
+import { decodeTokens, encodeTokens, normalizeTokens } from "../../../server/src/store/token-codec";
 import { tempDir } from "../../helpers/paths";
 
 const dir = tempDir("driftlens-store-");
@@ -190,7 +190,7 @@ test("generation cache: hits return what was stored, misses are undefined", () =
   const g = {
     key: "k1",
     text: "Paris",
-    tokens: [{ token: 3, text: "Paris", prob: 0.9, top: [{ token: 3, text: "Paris", prob: 0.9 }] }],
+    tokens: [{ token: 3, text: "Paris", prob: 0.9, top: [{ token: 3, text: "Paris", prob: 0.75 }] }],
     promptTokens: 10,
     template: "chat" as const,
     stopReason: "eos",
@@ -226,12 +226,19 @@ test("token codec round-trips ids, exact probabilities, unicode texts and altern
     { token: 2, text: "", prob: 1, top: [] },
     { token: 3, text: " Paris", prob: 0, top: [{ token: 2, text: "", prob: 0.5 }] },
   ];
-  assert.deepEqual(decodeTokens(encodeTokens(tokens)), tokens);
+  // The chosen token's probability is exact; alternatives' are single precision.
+  const back = decodeTokens(encodeTokens(tokens));
+  assert.deepEqual(back, normalizeTokens(tokens));
+  assert.equal(back[0]!.prob, 0.123456789012345);
+  assert.equal(back[0]!.top[0]!.prob, Math.fround(0.123456789012345));
+  assert.deepEqual(decodeTokens(encodeTokens(back)), back, "normalized tokens round-trip exactly");
   assert.deepEqual(decodeTokens(encodeTokens([])), []);
+  const big = [{ token: 2 ** 31 - 1, text: "x".repeat(300), prob: 0.5, top: [{ token: -(2 ** 31), text: "y", prob: 0.25 }] }];
+  assert.deepEqual(decodeTokens(encodeTokens(big)), big);
   const s = Store.open(fresh());
   const run = s.createRun(newRun(1));
   s.putResult(run.id, result("x", 0, { tokens }));
-  assert.deepEqual(s.results(run.id)[0]!.tokens, tokens);
+  assert.deepEqual(s.results(run.id)[0]!.tokens, normalizeTokens(tokens));
   s.close();
 });
 
