@@ -142,7 +142,9 @@ export class EvalParseCache {
     return this.map.get(key);
   }
   set(key: string, v: CaseChunk): void {
-    this.map.set(key, v);
+    // A key sliced from a whole file's text would keep that text alive for as long as the entry
+    // lives (one full copy per edit); store a copy of just the item.
+    this.map.set(key.length > 12 ? (" " + key).slice(1) : key, v);
   }
   /** Records a finished parse; drops entries once the map holds far more than one parse uses. */
   record(keys: string[], chunks: CaseChunk[]): void {
