@@ -121,8 +121,9 @@ export const evalCommand: Command = {
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,
         memoryBudgetBytes: config.engine.memoryBudgetBytes,
-        onProgress: (p) =>
-          progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) }),
+        onProgress: (p) => {
+          if (p.total > 0) progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) });
+        },
       });
       progress.done();
       const text = formatReport(report, format, root);
