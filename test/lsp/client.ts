@@ -15,6 +15,8 @@ import {
   createProtocolConnection,
   DefinitionRequest,
   DidChangeTextDocumentNotification,
+  DidChangeWatchedFilesNotification,
+  FileChangeType,
   DidCloseTextDocumentNotification,
   DidOpenTextDocumentNotification,
   DocumentSymbolRequest,
@@ -203,6 +205,12 @@ export class LspClient {
 
   version(uri: string): number | undefined {
     return this.versions.get(uri);
+  }
+
+  /** Tells the server files changed on disk (what an editor's file watcher sends). */
+  async filesChanged(changes: { file: string; type: "created" | "changed" | "deleted" }[]): Promise<void> {
+    const t: Record<"created" | "changed" | "deleted", FileChangeType> = { created: FileChangeType.Created, changed: FileChangeType.Changed, deleted: FileChangeType.Deleted };
+    await this.conn.sendNotification(DidChangeWatchedFilesNotification.type, { changes: changes.map((c) => ({ uri: fileUri(c.file), type: t[c.type] })) });
   }
 
   async close(uri: string): Promise<void> {

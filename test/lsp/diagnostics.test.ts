@@ -2,6 +2,7 @@
 // triggers it, assert the code and the exact range. Plus cross-file re-checks, the background
 // scan of files that are not open, and stale-pass cancellation.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Diagnostic } from "vscode-languageserver-protocol/node";
@@ -77,6 +78,20 @@ describe("diagnostics over LSP", () => {
     await client.waitForDiagnostics(evalUri, { pred: (ds) => !ds.some((x) => x.code === "DL306"), fresh: true, minVersion: 0 });
   });
 
+  it("edits that rename and restore an input in quick succession leave the eval set right", async () => {
+    const evalUri = fileUri(path.join(ws.root, "capitals.eval.yaml"));
+    const promptUri = fileUri(path.join(ws.root, "capital.prompt"));
+    const renamed = CAPITAL_PROMPT.replace("    country: string", "    nation: string").replace(/\{\{country\}\}/g, "{{nation}}").replace("{country: France}", "{nation: France}");
+    for (let i = 0; i < 5; i++) {
+      await client.change(promptUri, renamed);
+      await client.change(promptUri, CAPITAL_PROMPT);
+    }
+    await client.change(promptUri, renamed);
+    await client.waitForCode(evalUri, "DL306");
+    await client.change(promptUri, CAPITAL_PROMPT);
+    await client.waitForDiagnostics(evalUri, { pred: (ds) => !ds.some((x) => x.code === "DL306"), fresh: true, minVersion: 0 });
+  });
+
   it("a burst of edits publishes the last version, not a stale one", async () => {
     const uri = await client.open(path.join(ws.root, "p-undeclared.prompt"), undefined);
     await client.waitForDiagnostics(uri);
@@ -96,6 +111,28 @@ describe("diagnostics over LSP", () => {
     await client.close(uri);
     // On disk the unknown helper is still there.
     await client.waitForDiagnostics(uri, { pred: (ds) => ds.some((d) => d.code === "DL205"), fresh: true, minVersion: 0 });
+  });
+});
+
+describe("files changed on disk", () => {
+  it("re-diagnoses a closed file when the watcher reports it created, changed or deleted", async () => {
+    const ws = buildWorkspace({ withCases: false });
+    const client = await LspClient.start({ folders: [ws.root], settings: { scanOnStartup: false, diagnosticsDebounceMs: 0, dependentsDebounceMs: 0, tokenCount: "estimate" } });
+    try {
+      const file = path.join(ws.root, "later.eval.yaml");
+      const uri = fileUri(file);
+      fs.writeFileSync(file, "prompt: capital.prompt\ncases:\n  - id: a\n    vars: {country: France}\n");
+      await client.filesChanged([{ file, type: "created" }]);
+      await client.waitForCode(uri, "DL308");
+      fs.writeFileSync(file, "prompt: capital.prompt\ncases:\n  - id: a\n    vars: {country: France}\n    why: now it says why\n");
+      await client.filesChanged([{ file, type: "changed" }]);
+      await client.waitForDiagnostics(uri, { pred: (ds) => !ds.some((d) => d.code === "DL308"), fresh: true });
+      fs.rmSync(file);
+      await client.filesChanged([{ file, type: "deleted" }]);
+      await client.waitForDiagnostics(uri, { pred: (ds) => ds.length === 0, fresh: true });
+    } finally {
+      await client.stop();
+    }
   });
 });
 

@@ -7,7 +7,8 @@ import type { FeatureContext } from "./support/context";
 import { toLspDiagnostic } from "./support/convert";
 import { yieldToLoop } from "./support/scheduler";
 import { pathToUri, uriToPath } from "./support/workspaces";
-import { artifactKind, type Diagnostic } from "../artifacts/types";
+import { artifactKind } from "../artifacts/types";
+import type { DiagnoseResult } from "./support/diagnosis";
 import { DiagnosticsSettledMethod, type DiagnosticsSettled } from "../protocol/lsp";
 
 export function register(ctx: FeatureContext): void {
@@ -17,47 +18,41 @@ export function register(ctx: FeatureContext): void {
 
   const settled = (p: DiagnosticsSettled) => void connection.sendNotification(DiagnosticsSettledMethod, p);
 
+  /**
+   * For each eval set: the prompt contract (input schema, inputs, listed eval sets) its published
+   * diagnostics were computed against. A prompt edit re-checks only the eval sets whose recorded
+   * contract differs from the prompt's current one, so a body edit never re-checks a 5,000-case
+   * file, and no interleaving of edits can leave an eval set checked against a stale schema.
+   */
+  const checkedAgainst = new Map<string, { prompt: string; key: string }>();
+
   /** Diagnoses one file and publishes the result unless the pass was aborted meanwhile. */
   async function diagnoseAndPublish(file: string, signal: AbortSignal): Promise<string | undefined> {
     const uri = pathToUri(file);
     const doc = documents.get(uri);
     if (!doc && !fs.existsSync(file)) {
+      checkedAgainst.delete(file);
       if (published.delete(uri)) await connection.sendDiagnostics({ uri, diagnostics: [] });
       return uri;
     }
     const { root } = workspaces.forFile(file);
     // The version this pass sees: a newer edit aborts the pass before it publishes.
     const version = doc?.version;
-    let diags: Diagnostic[];
+    let result: DiagnoseResult;
     try {
-      diags = await ctx.diagnosis.diagnose(root, file, signal);
+      result = await ctx.diagnosis.diagnose(root, file, signal);
     } catch (e) {
       if (signal.aborted) return undefined;
       log.error(`diagnostics for ${file} failed`, e);
-      diags = [];
+      result = { diagnostics: [] };
     }
     if (signal.aborted) return undefined;
-    const lsp = diags.filter((d) => d.file === file || !d.file).map(toLspDiagnostic);
+    if (result.promptContract) checkedAgainst.set(file, result.promptContract);
+    else checkedAgainst.delete(file);
+    const lsp = result.diagnostics.filter((d) => d.file === file || !d.file).map(toLspDiagnostic);
     published.add(uri);
     await connection.sendDiagnostics({ uri, version, diagnostics: lsp });
     return uri;
-  }
-
-  /**
-   * What of a prompt its eval sets depend on: the input schema and the eval sets it lists. Only a
-   * change there re-checks the eval sets (a body edit does not touch a 5,000-case file).
-   */
-  const promptKeys = new Map<string, string>();
-  async function promptContractChanged(file: string): Promise<boolean> {
-    let key = "";
-    try {
-      key = await ctx.diagnosis.promptContract(workspaces.forFile(file).root, file);
-    } catch {
-      // unreadable: treat as changed
-    }
-    const before = promptKeys.get(file);
-    promptKeys.set(file, key);
-    return before !== key;
   }
 
   function scheduleFile(file: string, reason: "document", withDependents: boolean): void {
@@ -65,10 +60,7 @@ export function register(ctx: FeatureContext): void {
     scheduler.schedule(`diag:${uri}`, ctx.settings().diagnosticsDebounceMs, async (signal) => {
       const done = await diagnoseAndPublish(file, signal);
       if (done) settled({ reason, uris: [done] });
-      if (!withDependents || signal.aborted) return;
-      const kind = artifactKind(file);
-      const isPartial = path.basename(file).startsWith("_");
-      if (kind !== "prompt" || isPartial || (await promptContractChanged(file))) scheduleDependents(file);
+      if (withDependents && !signal.aborted) scheduleDependents(file);
     });
   }
 
@@ -80,6 +72,21 @@ export function register(ctx: FeatureContext): void {
         deps = await ctx.diagnosis.dependents(workspaces.forFile(file).root, file);
       } catch (e) {
         log.error(`dependents of ${file} failed`, e);
+      }
+      // A (non-partial) prompt's dependents are its eval sets: skip those already checked
+      // against the prompt's current contract.
+      if (artifactKind(file) === "prompt" && !path.basename(file).startsWith("_") && deps.length) {
+        let key: string | undefined;
+        try {
+          key = await ctx.diagnosis.promptContract(workspaces.forFile(file).root, file);
+        } catch {
+          key = undefined;
+        }
+        if (signal.aborted) return;
+        deps = deps.filter((d) => {
+          const seen = checkedAgainst.get(d);
+          return key === undefined || !seen || seen.prompt !== file || seen.key !== key;
+        });
       }
       const uris: string[] = [];
       for (const dep of deps) {
@@ -106,6 +113,11 @@ export function register(ctx: FeatureContext): void {
 
   events.onFilesChanged((files) => {
     for (const file of files) {
+      // A model or adapter file changed: everything that reads GGUF headers may change.
+      if (file.toLowerCase().endsWith(".gguf")) {
+        scheduleDependents(file);
+        continue;
+      }
       if (artifactKind(file) === "unknown") continue;
       if (documents.get(pathToUri(file))) continue; // the open buffer wins over disk
       scheduleFile(file, "document", true);
@@ -142,7 +154,6 @@ export function register(ctx: FeatureContext): void {
           await yieldToLoop();
           const done = await diagnoseAndPublish(file, signal);
           if (done) uris.push(done);
-          if (artifactKind(file) === "prompt") await promptContractChanged(file);
         }
       }
       settled({ reason: "startup-scan", uris });

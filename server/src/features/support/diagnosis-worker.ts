@@ -3,9 +3,8 @@
 // ones skipped. Token counts for the context-length check are asked of the main thread, which
 // owns the (single) engine worker process.
 import { parentPort } from "node:worker_threads";
-import type { Diagnostic } from "../../artifacts/types";
 import { createWorkspace, type ServerWorkspace } from "./artifact-bridge";
-import { evalOutline, promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
+import { diagnoseWithContract, evalOutline, promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
 
 export function runDiagnosisWorker(): void {
   const port = parentPort;
@@ -41,7 +40,7 @@ export function runDiagnosisWorker(): void {
         if (cancelled.delete(job.id)) continue;
         try {
           let value: unknown;
-          if (job.type === "diagnose") value = (await ws(job.root).diagnose(job.file)) satisfies Diagnostic[];
+          if (job.type === "diagnose") value = await diagnoseWithContract(ws(job.root), job.file);
           else if (job.type === "dependents") value = ws(job.root).dependents(job.file);
           else if (job.type === "outline") value = evalOutline(ws(job.root), job.file);
           else value = promptContractKey(ws(job.root), job.file);

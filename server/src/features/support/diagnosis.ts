@@ -6,7 +6,7 @@
 // (dist/server.js) started with `workerData.driftlensDiagnosis`. If the worker cannot start or
 // dies, diagnostics fall back to the main thread's Workspaces, so the server keeps working.
 import { Worker } from "node:worker_threads";
-import type { Diagnostic, Range } from "../../artifacts/types";
+import { artifactKind, type Diagnostic, type Range } from "../../artifacts/types";
 import type { ServerWorkspace } from "./artifact-bridge";
 import type { Logger } from "./context";
 import type { TokenCounter } from "./token-counter";
@@ -15,7 +15,7 @@ import type { WorkspaceManager } from "./workspaces";
 export interface DiagnosisService {
   setOverlay(root: string, file: string, text: string | undefined): void;
   /** All diagnostics of one file. Rejects with an AbortError-like Error when `signal` fires first. */
-  diagnose(root: string, file: string, signal?: AbortSignal): Promise<Diagnostic[]>;
+  diagnose(root: string, file: string, signal?: AbortSignal): Promise<DiagnoseResult>;
   dependents(root: string, file: string): Promise<string[]>;
   /** A key of a prompt's input contract (schema, inputs, listed eval sets); "" when unreadable. */
   promptContract(root: string, file: string): Promise<string>;
@@ -27,6 +27,25 @@ export interface DiagnosisService {
   /** "worker" or "main-thread" (logs, tests). */
   readonly mode: string;
   dispose(): Promise<void>;
+}
+
+export interface DiagnoseResult {
+  diagnostics: Diagnostic[];
+  /**
+   * For an eval set: its prompt and that prompt's input contract key as this very diagnosis saw
+   * them (taken in the same synchronous step), so the server knows which contract the published
+   * diagnostics reflect and re-checks exactly when the contract differs.
+   */
+  promptContract?: { prompt: string; key: string };
+}
+
+/** Diagnoses a file and, for an eval set, records the prompt contract the check used. */
+export async function diagnoseWithContract(ws: ServerWorkspace, file: string): Promise<DiagnoseResult> {
+  const diagnostics = await ws.diagnose(file);
+  // No await between the diagnosis and this: overlay changes cannot slip in between.
+  if (artifactKind(file) !== "evalset") return { diagnostics };
+  const prompt = ws.promptFor(file);
+  return prompt ? { diagnostics, promptContract: { prompt, key: promptContractKey(ws, prompt) } } : { diagnostics };
 }
 
 export interface EvalOutline {
@@ -64,8 +83,8 @@ export class InThreadDiagnosis implements DiagnosisService {
   setOverlay(): void {
     // The main thread's Workspaces already hold the overlays.
   }
-  diagnose(root: string, file: string): Promise<Diagnostic[]> {
-    return this.ws(root, file).diagnose(file);
+  diagnose(root: string, file: string): Promise<DiagnoseResult> {
+    return diagnoseWithContract(this.ws(root, file), file);
   }
   async dependents(root: string, file: string): Promise<string[]> {
     return this.ws(root, file).dependents(file);
@@ -203,9 +222,9 @@ export class WorkerDiagnosis implements DiagnosisService {
     if (this.ensure()) this.post({ type: "overlay", root, file, text });
   }
 
-  diagnose(root: string, file: string, signal?: AbortSignal): Promise<Diagnostic[]> {
+  diagnose(root: string, file: string, signal?: AbortSignal): Promise<DiagnoseResult> {
     if (!this.ensure()) return this.fallback.diagnose(root, file);
-    return this.call<Diagnostic[]>("diagnose", root, file, signal);
+    return this.call<DiagnoseResult>("diagnose", root, file, signal);
   }
 
   dependents(root: string, file: string): Promise<string[]> {
