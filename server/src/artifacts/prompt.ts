@@ -172,6 +172,8 @@ const SEGMENT_LINES = 16;
 
 /** Splits a template into segments of whole lines that each hold complete blocks and mustaches. */
 export function templateSegments(template: string): string[] | undefined {
+  // Raw blocks ({{{{raw}}}} … {{{{/raw}}}}) hide mustaches from the count: never split those.
+  if (template.includes("{{{{")) return undefined;
   const lines = template.split(/(?<=\n)/);
   const out: string[] = [];
   let cur = "";

@@ -179,5 +179,24 @@ export async function renderTextForCount(doc: PromptDoc, input: Record<string, u
   } catch (err) {
     throw new RenderError(`${doc.file}: cannot render: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}`);
   }
-  return text.replace(/<<<dotprompt:[^>]*>>>/g, "\n").replace(/\n{2,}/g, "\n");
+  return markersToText(text);
+}
+
+/**
+ * What the messages' text parts joined with newlines would be, from a rendered string with
+ * Dotprompt's markers (its toMessages: split at role/history markers, drop blank pieces, then
+ * media/section markers).
+ */
+function markersToText(rendered: string): string {
+  const messages: string[] = [];
+  for (const piece of rendered.split(/(<<<dotprompt:(?:role:[a-z]+|history)>>>)/)) {
+    if (piece.trim() === "" || piece.startsWith("<<<dotprompt:")) continue;
+    messages.push(
+      piece
+        .split(/(<<<dotprompt:(?:media:url|section).*?)>>>/)
+        .filter((p) => p.trim() !== "" && !p.startsWith("<<<dotprompt:"))
+        .join(""),
+    );
+  }
+  return messages.join("\n");
 }

@@ -11,8 +11,8 @@ import { EvalParseCache, parseEvalSet } from "../../../server/src/artifacts/eval
 import { fingerprintFile, setFingerprintCache } from "../../../server/src/artifacts/fingerprint";
 import { compilePicoschema } from "../../../server/src/artifacts/picoschema";
 import { canDetectDrop, mcnemarOneSidedP, minCasesToDetectDrop } from "../../../server/src/artifacts/power";
-import { parsePrompt } from "../../../server/src/artifacts/prompt";
-import { renderPrompt } from "../../../server/src/artifacts/render";
+import { parsePrompt, parseTemplate } from "../../../server/src/artifacts/prompt";
+import { renderPrompt, renderTextForCount } from "../../../server/src/artifacts/render";
 import { parseVariantRef, tryParseVariantRef } from "../../../server/src/artifacts/variant-ref";
 import { Workspace } from "../../../server/src/artifacts/workspace";
 import { sha256Text } from "../../../server/src/artifacts/hash";
@@ -235,4 +235,26 @@ test("slice size: exact one-sided McNemar bound", () => {
   assert.equal(canDetectDrop(49, 0.1, 0.05), false);
   assert.equal(canDetectDrop(50, 0.1, 0.05), true);
   assert.throws(() => minCasesToDetectDrop(0, 0.05), RangeError);
+});
+
+test("long templates: segmented parse and render give what one whole parse and Dotprompt's render give", async () => {
+  let body = "";
+  for (let i = 0; i < 40; i++) body += `{{role "user"}}Line ${i} {{name}}\n{{#if flag}}\n  yes {{name}}\n{{else}}\n  no {{@root.name}}\n{{/if}}\n{{!-- c {{x}} --}}\n`;
+  body += "End {{#each items as |it|}}{{it}},{{/each}} {{json items}}\n";
+  const fm = "---\ninput:\n  schema:\n    name: string\n    flag?: boolean\n    items?(array): string\n---\n";
+  const doc = parsePrompt(fm + body, "/x/long.prompt");
+  assert.deepEqual(doc.diagnostics, []);
+  const whole = parseTemplate(doc.body, doc.bodyStart, doc.file);
+  assert.deepEqual(doc.variables, whole.variables);
+  assert.deepEqual(doc.helpers, whole.helpers);
+  for (const input of [{ name: "Ana", flag: true, items: ["a", "b"] }, { name: "Bo", flag: false }]) {
+    const full = await renderPrompt(doc, { input });
+    const text = full.messages.map((m) => m.content.map((p) => (p as { text?: string }).text ?? "").join("")).join("\n");
+    assert.equal(await renderTextForCount(doc, input), text);
+  }
+  // A syntax error deep in a long template is reported where it is.
+  const broken = parsePrompt(fm + body.replace("Line 30 {{name}}", "Line 30 {{name}"), "/x/long.prompt");
+  const err = broken.diagnostics.find((d) => d.code === "DL202");
+  assert.ok(err);
+  assert.equal(err.range.start.line, 7 + 30 * 7);
 });
