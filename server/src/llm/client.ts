@@ -23,7 +23,7 @@ export { EngineError } from "./errors";
 
 export interface EngineClientOptions {
   log?: (line: string) => void;
-  /** Node binary for the worker (default: process.execPath, the same Node as the caller). */
+  /** Node binary for the worker (default: DRIFTLENS_ENGINE_NODE, else process.execPath, the caller's Node). */
   execPath?: string;
   /** Path of engine-worker.js (default: found beside the bundle; env DRIFTLENS_ENGINE_WORKER). */
   workerPath?: string;
@@ -108,7 +108,7 @@ export class EngineClient {
     if (this.child && this.ready) return this.ready;
     const workerPath = resolveWorkerPath(this.opts.workerPath);
     const child = fork(workerPath, [], {
-      execPath: this.opts.execPath ?? process.execPath,
+      execPath: this.opts.execPath ?? process.env.DRIFTLENS_ENGINE_NODE ?? process.execPath,
       execArgv: [],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       env: { ...process.env, ...this.opts.env },

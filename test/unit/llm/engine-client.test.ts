@@ -128,6 +128,17 @@ describe("EngineClient on the tiny model", () => {
     assert.ok(r.tokens.length >= 2 && r.tokens.length < 400, `${r.tokens.length} tokens`);
   });
 
+  test("cancel() stops every running request", async () => {
+    let seen = 0;
+    const r = await client.generate(req({ params: { maxTokens: 100000 } }), () => {
+      if (++seen === 3) client.cancel();
+    });
+    assert.equal(r.stopReason, "cancelled");
+    assert.ok(r.tokens.length >= 3 && r.tokens.length < 400, `${r.tokens.length} tokens`);
+    // The engine is usable afterwards.
+    assert.equal((await client.generate(req({ params: { maxTokens: 2 } }))).tokens.length, 2);
+  });
+
   test("streamed tokens are the result's tokens", async () => {
     const streamed: number[] = [];
     const r = await client.generate(req(), (t) => streamed.push(t.token));
