@@ -7,9 +7,10 @@ import { Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
+import { gitToplevel, relPath, resolveRef, showFiles } from "../eval/git";
 import { runEvals, type EvalTarget, type RunnerWorkspace } from "../eval/runner";
 import { EngineClient } from "../llm/client";
-import { Store, StoreError } from "../store/store";
+import { contentHash, Store, StoreError } from "../store/store";
 import { CliError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
 
@@ -40,6 +41,27 @@ const FLAGS = {
   trust: { type: "boolean" },
   root: { type: "string" },
 } as const;
+
+/**
+ * The HEAD commit for each file whose content (normalized) is what HEAD holds, so artifact
+ * versions record the commit they came from; empty outside git or when git is unavailable.
+ */
+async function committedVersions(root: string, files: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  try {
+    const top = await gitToplevel(root);
+    const head = await resolveRef(top, "HEAD");
+    const rels = files.map((f) => relPath(top, f));
+    const atHead = await showFiles(top, head, rels);
+    files.forEach((f, i) => {
+      const committed = atHead.get(rels[i]!);
+      if (committed !== undefined && fs.existsSync(f) && contentHash(committed) === contentHash(fs.readFileSync(f, "utf8"))) out[f] = head;
+    });
+  } catch {
+    // not a repository, no commits yet, or no git: versions are recorded without a commit
+  }
+  return out;
+}
 
 /** Works out the (prompt, eval set) pairs the arguments name. */
 async function resolveTargets(ws: Workspace, root: string, files: string[]): Promise<EvalTarget[]> {
@@ -121,6 +143,7 @@ export const evalCommand: Command = {
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,
         memoryBudgetBytes: config.engine.memoryBudgetBytes,
+        gitCommit: await committedVersions(root, [...new Set(targets.flatMap((t) => [t.promptFile, t.evalSetFile]))]),
         onProgress: (p) => {
           if (p.total > 0) progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) });
         },

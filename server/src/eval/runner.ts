@@ -143,8 +143,8 @@ export interface RunEvalsOptions {
   memoryBudgetBytes?: number;
   /** Engine version for fingerprints and cache keys (default: computed without starting the engine). */
   engineVersion?: string;
-  /** Git commit of the workspace, recorded with artifact versions when known. */
-  gitCommit?: string;
+  /** Git commit recorded with artifact versions: one for all files, or per absolute file path. */
+  gitCommit?: string | Record<string, string>;
 }
 
 // ---- the report (issue 3 JSON; fields beyond the issue's are additions, none renamed) ----
@@ -511,8 +511,9 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       fail(`${target.evalSetFile} has errors: ${evalSet.errors.slice(0, 3).join("; ")}`);
       continue;
     }
-    const promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: opts.gitCommit }).hash;
-    const evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: opts.gitCommit }).hash;
+    const commitOf = (file: string) => (typeof opts.gitCommit === "string" ? opts.gitCommit : opts.gitCommit?.[file]);
+    const promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: commitOf(target.promptFile) }).hash;
+    const evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: commitOf(target.evalSetFile) }).hash;
     // Rendered messages are a pure function of the prompt text, its partials and the vars, so with
     // the workspace's own renderer they are memoized (a custom `render` is always called).
     const partials = opts.render ? undefined : partialTexts(ws, target.promptFile, prompt);

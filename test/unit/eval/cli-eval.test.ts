@@ -119,6 +119,33 @@ describe("driftlens eval (CLI)", () => {
     assert.equal(fs.readFileSync(w.store, "utf8"), "not a database ".repeat(100));
   });
 
+  test("artifact versions record the git commit when the file is as committed, and none once edited", () => {
+    const w = makeWorkspace("driftlens-cli-");
+    const g = (...args: string[]) => spawnSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd: w.root, encoding: "utf8" });
+    g("init", "-q");
+    g("add", "capital.prompt", "capitals.eval.yaml");
+    g("commit", "-q", "-m", "evals");
+    const head = g("rev-parse", "HEAD").stdout.trim();
+    assert.match(head, /^[0-9a-f]{40}$/);
+    // A missing model fails before any engine starts; the versions are recorded first.
+    assert.equal(cli(w.root, ["--variant", "tiny/missing"]).code, 2);
+    fs.appendFileSync(w.evalSet, "\n# edited\n");
+    assert.equal(cli(w.root, ["--variant", "tiny/missing"]).code, 2);
+    const s = Store.open(w.store);
+    try {
+      assert.deepEqual(
+        s.artifactVersions(w.prompt).map((v) => v.gitCommit),
+        [head],
+      );
+      assert.deepEqual(
+        s.artifactVersions(w.evalSet).map((v) => v.gitCommit).sort(),
+        [head, null].sort(),
+      );
+    } finally {
+      s.close();
+    }
+  });
+
   test("SIGKILL at random points: store consistent, never complete with missing cases, rerun generates only the missing", async () => {
     const N = 40;
     const w = bigWorkspace(N);
