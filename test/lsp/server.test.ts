@@ -5,7 +5,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { tempDir } from "../helpers/paths";
-import { fileUri, LspClient } from "./client";
+import { fileUri, LspClient, positionOf } from "./client";
+import { buildWorkspace, CAPITAL_PROMPT } from "./fixtures";
 
 describe("language server process", () => {
   let client: LspClient;
@@ -37,5 +38,37 @@ describe("language server process", () => {
     await client.open(bad);
     await client.waitForDiagnostics(fileUri(bad));
     assert.ok(client.alive, "server still running");
+  });
+});
+
+describe("workspaces", () => {
+  it("without workspace folders, a file gets the workspace of its folder (with its driftlens.yaml)", async () => {
+    const ws = buildWorkspace({ withCases: false });
+    const client = await LspClient.start({ settings: { diagnosticsDebounceMs: 0, scanOnStartup: false, tokenCount: "estimate" } });
+    try {
+      const uri = await client.open(path.join(ws.root, "capital.prompt"));
+      const h = await client.hover(uri, positionOf(CAPITAL_PROMPT, "tiny/f16", 0, 2));
+      assert.match((h?.contents as { value: string }).value, /\| architecture \| llama \|/);
+      const diags = await client.waitForDiagnostics(uri);
+      assert.ok(!diags.some((d) => d.code === "DL207"), "tiny/f16 resolves through the folder's driftlens.yaml");
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it("gives each workspace folder its own driftlens.yaml", async () => {
+    const a = buildWorkspace({ withCases: false });
+    const b = tempDir("driftlens-lsp-other-");
+    fs.writeFileSync(path.join(b, "driftlens.yaml"), "models:\n  other:\n    variants: {v1: missing.gguf}\n");
+    fs.writeFileSync(path.join(b, "x.prompt"), "---\nmodel: tiny/f16\n---\nHello\n");
+    const client = await LspClient.start({ folders: [a.root, b], settings: { diagnosticsDebounceMs: 0, scanOnStartup: false, tokenCount: "estimate" } });
+    try {
+      const inA = await client.waitForDiagnostics(await client.open(path.join(a.root, "capital.prompt")));
+      assert.ok(!inA.some((d) => d.code === "DL207"));
+      const inB = await client.waitForDiagnostics(await client.open(path.join(b, "x.prompt")), { pred: (ds) => ds.some((d) => d.code === "DL207") });
+      assert.ok(inB.some((d) => d.code === "DL207"), "tiny is not a family in the second folder's driftlens.yaml");
+    } finally {
+      await client.stop();
+    }
   });
 });
