@@ -461,6 +461,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     evalSet: MemoEvalSet;
     promptHash: string;
     evalSetHash: string;
+    renderHash: string;
     cases: PreparedCase[];
     variants: string[];
   }
@@ -566,7 +567,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       fail(`no model variant to run ${target.promptFile} on: set 'model:' in the prompt, pass --variant, or configure models in driftlens.yaml`);
       continue;
     }
-    prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, cases, variants });
+    const renderHash = sha256(JSON.stringify(cases.map((c) => [c.id, c.messages ?? null, c.params ?? null, c.renderError ?? null])));
+    prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, renderHash, cases, variants });
   }
   store.putMemos(memos);
 
@@ -671,6 +673,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         seed,
         engineVersion,
         opts.caseIds ? [...opts.caseIds].sort() : null,
+        // What the cases render to: covers partials, which the prompt's own hash does not.
+        p.renderHash,
       ]),
     );
     base.fingerprint = fingerprint;
