@@ -229,7 +229,16 @@ export class EngineClient {
   }
 
   private async request<T>(msg: RequestBody, p: Omit<Pending, "resolve" | "reject" | "kind">, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
-    await this.ensureWorker();
+    try {
+      await this.ensureWorker();
+    } catch (err) {
+      // One retry: a worker that dies while starting is usually transient (its bundle being
+      // rewritten by a build, a momentary resource limit); a second failure is reported.
+      if (!(err instanceof EngineError) || err.kind !== "crashed" || this.disposed) throw err;
+      this.log(`engine: ${err.message}; retrying once`);
+      await new Promise((r) => setTimeout(r, 250));
+      await this.ensureWorker();
+    }
     // The worker may have died between start-up and now (onExit ran with nothing pending).
     if (!this.child) await this.ensureWorker();
     const rid = this.nextRid++;

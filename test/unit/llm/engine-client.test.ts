@@ -359,6 +359,25 @@ describe("forced backend", () => {
   });
 });
 
+describe("engine worker start-up", () => {
+  test("a worker that dies while starting is retried once, then reported", async () => {
+    const bad = path.join(tempDir(), "dies.js");
+    fs.writeFileSync(bad, "process.stderr.write('cannot start\\n'); process.exit(3);\n");
+    const c = await EngineClient.start(settings, { workerPath: bad });
+    try {
+      await assert.rejects(c.info(), (e: unknown) => {
+        assert.ok(e instanceof EngineError);
+        assert.equal(e.failure.kind, "crashed");
+        assert.match(e.message, /during start-up \(exit code 3\)/);
+        return true;
+      });
+      assert.equal(c.starts, 2);
+    } finally {
+      await c.dispose();
+    }
+  });
+});
+
 describe("engine worker location", () => {
   test("found from a test bundle below dist/test; an explicit override must exist", () => {
     assert.equal(resolveWorkerPath(), path.join(DIST, "engine-worker.js"));
