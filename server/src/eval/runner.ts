@@ -578,10 +578,11 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   const prog = { done: 0, generated: 0, cached: 0, failed: 0, genTokens: 0, genMs: 0, genDone: 0, genPending: 0 };
   const emit = (variant?: string, promptFile?: string, message?: string) => {
     if (!opts.onProgress) return;
+    const onProgress = opts.onProgress;
     const elapsed = performance.now() - t0;
     const perGen = prog.genDone > 0 ? elapsed / prog.genDone : null;
     const remaining = total - prog.done;
-    opts.onProgress({
+    const update: EvalProgress = {
       done: prog.done,
       total,
       generated: prog.generated,
@@ -592,7 +593,12 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       ...(variant ? { variant } : {}),
       ...(promptFile ? { promptFile } : {}),
       ...(message ? { message } : {}),
-    });
+    };
+    try {
+      onProgress(update);
+    } catch {
+      // a listener's failure is the listener's; the run goes on
+    }
   };
   emit(undefined, undefined, "starting");
 
@@ -713,7 +719,11 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       byId.set(rec.caseId, rec);
       prog.done++;
       if (!rec.pass) prog.failed++;
-      opts.onCaseResult?.({ runId, promptFile: p.target.promptFile, evalSetFile: p.target.evalSetFile, variant: variant.id, case: toCaseReport(rec), ...(pc.line !== undefined ? { line: pc.line } : {}) });
+      try {
+        opts.onCaseResult?.({ runId, promptFile: p.target.promptFile, evalSetFile: p.target.evalSetFile, variant: variant.id, case: toCaseReport(rec), ...(pc.line !== undefined ? { line: pc.line } : {}) });
+      } catch {
+        // a listener's failure is the listener's; the run goes on
+      }
       emit(variant.id, p.target.promptFile);
     };
 
