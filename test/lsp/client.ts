@@ -72,18 +72,28 @@ export function languageIdFor(file: string): string {
   return "plaintext";
 }
 
+/** A published diagnostic with its message as plain text (the protocol also allows markup). */
+export type ClientDiagnostic = Omit<Diagnostic, "message"> & { message: string };
+
+/** publishDiagnostics params with plain-text messages. */
+export interface Published {
+  uri: string;
+  version?: number;
+  diagnostics: ClientDiagnostic[];
+}
+
 interface DiagWaiter {
   uri: string;
-  pred: (p: PublishDiagnosticsParams) => boolean;
-  resolve: (p: PublishDiagnosticsParams) => void;
+  pred: (p: Published) => boolean;
+  resolve: (p: Published) => void;
 }
 
 export class LspClient {
   readonly logs: string[] = [];
   /** Latest publishDiagnostics per URI. */
-  readonly published = new Map<string, PublishDiagnosticsParams>();
+  readonly published = new Map<string, Published>();
   /** Every publishDiagnostics with its arrival time (performance.now()). */
-  readonly publishLog: { at: number; params: PublishDiagnosticsParams }[] = [];
+  readonly publishLog: { at: number; params: Published }[] = [];
   private waiters: DiagWaiter[] = [];
   private notificationWaiters: { method: string; pred: (p: unknown) => boolean; resolve: (p: unknown) => void }[] = [];
   private versions = new Map<string, number>();
@@ -113,7 +123,12 @@ export class LspClient {
       client.exited = true;
     });
     conn.onNotification(LogMessageNotification.type, (p) => void client.logs.push(p.message));
-    conn.onNotification(PublishDiagnosticsNotification.type, (p) => {
+    conn.onNotification(PublishDiagnosticsNotification.type, (raw: PublishDiagnosticsParams) => {
+      const p: Published = {
+        uri: raw.uri,
+        ...(raw.version !== undefined ? { version: raw.version } : {}),
+        diagnostics: raw.diagnostics.map((d) => ({ ...d, message: typeof d.message === "string" ? d.message : d.message.value })),
+      };
       client.published.set(p.uri, p);
       client.publishLog.push({ at: performance.now(), params: p });
       client.waiters = client.waiters.filter((w) => {
@@ -226,10 +241,10 @@ export class LspClient {
    */
   waitForDiagnostics(
     uri: string,
-    opts: { pred?: (d: Diagnostic[]) => boolean; timeoutMs?: number; fresh?: boolean; minVersion?: number } = {},
-  ): Promise<Diagnostic[]> {
+    opts: { pred?: (d: ClientDiagnostic[]) => boolean; timeoutMs?: number; fresh?: boolean; minVersion?: number } = {},
+  ): Promise<ClientDiagnostic[]> {
     const minVersion = opts.minVersion ?? this.versions.get(uri);
-    const ok = (p: PublishDiagnosticsParams) =>
+    const ok = (p: Published) =>
       (minVersion === undefined || p.version === undefined || p.version >= minVersion) && (opts.pred ? opts.pred(p.diagnostics) : true);
     const have = this.published.get(uri);
     if (!opts.fresh && have && ok(have)) return Promise.resolve(have.diagnostics);
@@ -257,7 +272,7 @@ export class LspClient {
   }
 
   /** Waits for a diagnostic with `code` on `uri` and returns it. */
-  async waitForCode(uri: string, code: string, timeoutMs?: number): Promise<Diagnostic> {
+  async waitForCode(uri: string, code: string, timeoutMs?: number): Promise<ClientDiagnostic> {
     const diags = await this.waitForDiagnostics(uri, { pred: (ds) => ds.some((d) => d.code === code), timeoutMs });
     return diags.find((d) => d.code === code)!;
   }
