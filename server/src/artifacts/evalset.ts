@@ -129,6 +129,8 @@ export class EvalParseCache {
   /** The last parse's items in order: most items are found here without hashing their text. */
   private prevKeys: string[] = [];
   private prevChunks: CaseChunk[] = [];
+  /** Duplicate-id and slice results of the last parse (see finish). */
+  finishMemo?: FinishMemo;
 
   /** The cached item `key`, at position k of n items in this parse. */
   find(k: number, key: string, n: number): CaseChunk | undefined {
@@ -328,58 +330,81 @@ function validateCase(raw: unknown, src: { doc: YamlSource["doc"]; map: OffsetMa
 
 interface Split {
   casesLine: number;
-  /** Line index where each item starts, plus the end line of the region. */
+  /** Offsets of the `cases:` line and of the line after it. */
+  casesOff: number;
+  casesNextOff: number;
+  /** Line index and offset where each item starts. */
   itemStarts: number[];
+  itemOffsets: number[];
+  /** First line (and its offset) after the items. */
   regionEnd: number;
-  lineStarts: number[];
+  regionEndOff: number;
 }
 
-/** Finds the block sequence under a top-level `cases:`; undefined when the file needs a full parse. */
+/**
+ * Finds the block sequence under a top-level `cases:`; undefined when the file needs a full parse.
+ * One pass over the text without per-line allocations: it runs on every keystroke.
+ */
 function splitCases(text: string): Split | undefined {
   const len = text.length;
-  const lineStarts = [0];
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
-  const n = lineStarts.length;
   let casesLine = -1;
+  let casesOff = 0;
+  let casesNextOff = 0;
   let indent = -1;
   const itemStarts: number[] = [];
-  let regionEnd = n;
+  const itemOffsets: number[] = [];
+  let regionEnd = -1;
+  let regionEndOff = len;
   let lastContent = -1;
-  for (let i = 0; i < n; i++) {
-    const s = lineStarts[i]!;
+  let afterLastContentOff = len;
+  for (let s = 0, i = 0; s <= len; i++) {
+    const nl = text.indexOf("\n", s);
+    const next = nl < 0 ? len : nl + 1;
     const c0 = text.charCodeAt(s);
     // Directives, document markers: leave those files to the full parser.
     if (c0 === 37 /* % */ || ((c0 === 45 || c0 === 46) && text.startsWith(c0 === 45 ? "---" : "...", s))) return undefined;
     if (casesLine < 0) {
-      if (c0 === 99 /* c */ && text.startsWith("cases:", s)) {
-        const e = i + 1 < n ? lineStarts[i + 1]! - 1 : len;
-        if (/^cases:[ \t]*(#.*)?\r?$/.test(text.slice(s, e))) casesLine = i;
+      if (c0 === 99 /* c */ && text.startsWith("cases:", s) && /^cases:[ \t]*(#.*)?\r?$/.test(text.slice(s, nl < 0 ? len : nl))) {
+        casesLine = i;
+        casesOff = s;
+        casesNextOff = next;
       }
-      continue;
+    } else if (regionEnd < 0) {
+      let j = s;
+      while (j < len && text.charCodeAt(j) === 32) j++;
+      const c = j < len ? text.charCodeAt(j) : 10;
+      if (!(c === 10 || c === 13 || c === 35) /* not blank or comment */) {
+        if (c === 9 && j === s) return undefined;
+        const ind = j - s;
+        const c1 = j + 1 < len ? text.charCodeAt(j + 1) : 10;
+        const dash = c === 45 && (c1 === 32 || c1 === 9 || c1 === 10 || c1 === 13);
+        if (indent < 0) {
+          if (!dash) return undefined;
+          indent = ind;
+        }
+        if (ind < indent || (ind === indent && !dash)) {
+          regionEnd = i;
+          regionEndOff = s;
+        } else {
+          if (ind === indent) {
+            itemStarts.push(i);
+            itemOffsets.push(s);
+          }
+          lastContent = i;
+          afterLastContentOff = next;
+        }
+      }
     }
-    if (regionEnd < n) continue; // past the region: only scanning for document markers
-    let j = s;
-    while (j < len && text.charCodeAt(j) === 32) j++;
-    const c = j < len ? text.charCodeAt(j) : 10;
-    if (c === 10 || c === 13 || c === 35 /* # */) continue; // blank or comment
-    if (c === 9 && j === s) return undefined;
-    const ind = j - s;
-    const dash = c === 45 && (j + 1 >= len || [32, 9, 10, 13].includes(text.charCodeAt(j + 1)));
-    if (indent < 0) {
-      if (!dash) return undefined;
-      indent = ind;
-    }
-    if (ind < indent || (ind === indent && !dash)) {
-      regionEnd = i;
-      continue;
-    }
-    if (ind === indent) itemStarts.push(i);
-    lastContent = i;
+    if (nl < 0) break;
+    s = next;
   }
   if (casesLine < 0 || indent < 0) return undefined;
   // Trailing blank/comment lines after the last item stay outside (they belong to the tail).
-  if (regionEnd === n || lastContent + 1 < regionEnd) regionEnd = Math.min(regionEnd, lastContent + 1);
-  return { casesLine, itemStarts, regionEnd, lineStarts };
+  if (regionEnd < 0 || lastContent + 1 < regionEnd) {
+    regionEnd = lastContent + 1;
+    regionEndOff = afterLastContentOff;
+  }
+  return { casesLine, casesOff, casesNextOff, itemStarts, itemOffsets, regionEnd, regionEndOff };
 }
 
 /** `hash` computed on first read: hashing a megabyte on every keystroke is wasted when nobody asks. */
@@ -401,7 +426,7 @@ function emptyRange(): Range {
 /** Parses an eval set (YAML or JSONL by file name). Never throws. */
 export function parseEvalSet(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
   const doc = file.endsWith(".jsonl") ? parseJsonl(text, file, cache) : parseEvalYaml(text, file, cache);
-  finish(doc);
+  finish(doc, cache);
   return doc;
 }
 
@@ -458,12 +483,11 @@ function parseEvalYaml(text: string, file: string, cache?: EvalParseCache): Eval
 }
 
 function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split, cache?: EvalParseCache): boolean {
-  const { lineStarts, casesLine, itemStarts, regionEnd } = split;
-  const off = (line: number) => (line < lineStarts.length ? lineStarts[line]! : text.length);
+  const { casesLine, casesOff, casesNextOff, itemStarts, itemOffsets, regionEnd, regionEndOff } = split;
   // Skeleton: everything but the case items, with `cases: []` in place, line numbers preserved.
-  const casesLineText = text.slice(off(casesLine), off(casesLine + 1));
-  const head = text.slice(0, off(casesLine)) + casesLineText.replace(/^cases:/, "cases: []");
-  const tail = text.slice(off(regionEnd));
+  const casesLineText = text.slice(casesOff, casesNextOff);
+  const head = text.slice(0, casesOff) + casesLineText.replace(/^cases:/, "cases: []");
+  const tail = text.slice(regionEndOff);
   const skeleton = tail.trim() ? head + (head.endsWith("\n") ? "" : "\n") + "\n".repeat(Math.max(0, regionEnd - casesLine - 1)) + tail : head;
   const src = parseYaml(skeleton, file, "DL300");
   doc.diagnostics.push(...src.diagnostics);
@@ -472,10 +496,8 @@ function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split,
   const chunks: (CaseChunk | string)[] = [];
   let misses = 0;
   for (let k = 0; k < itemStarts.length; k++) {
-    const startLine = itemStarts[k]!;
-    const endLine = k + 1 < itemStarts.length ? itemStarts[k + 1]! : regionEnd;
     // The item with its final newline, so its node ends where it does in a full parse.
-    const chunkText = text.slice(off(startLine), off(endLine));
+    const chunkText = text.slice(itemOffsets[k]!, k + 1 < itemOffsets.length ? itemOffsets[k + 1]! : regionEndOff);
     keys.push(chunkText);
     const hit = cache?.find(k, chunkText, itemStarts.length);
     if (hit) chunks.push(hit);
@@ -591,7 +613,42 @@ function parseJsonlLine(lineText: string, file: string): CaseChunk {
 }
 
 /** Cross-case checks (duplicate ids) and slices. */
-function finish(doc: EvalSetDoc): void {
+function sameRange(a: Range, b: Range): boolean {
+  return a === b || (a.start.line === b.start.line && a.start.character === b.start.character && a.end.line === b.end.line && a.end.character === b.end.character);
+}
+
+/** Whether two cases have the same id, tags and their positions (all that finish() reads). */
+function sameIdentity(a: EvalCase, b: EvalCase): boolean {
+  if (a === b) return true;
+  if (a.id !== b.id || !sameRange(a.idRange, b.idRange) || a.tags.length !== b.tags.length || a.tagRanges.length !== b.tagRanges.length) return false;
+  for (let i = 0; i < a.tags.length; i++) if (a.tags[i] !== b.tags[i]) return false;
+  for (let i = 0; i < a.tagRanges.length; i++) if (!sameRange(a.tagRanges[i]!, b.tagRanges[i]!)) return false;
+  return true;
+}
+
+/** Cross-case results reused while ids, tags and their positions are unchanged (most edits). */
+export interface FinishMemo {
+  cases: EvalCase[];
+  slicesKey: string;
+  duplicates: Diagnostic[];
+  slices: EvalSlice[];
+}
+
+function finish(doc: EvalSetDoc, cache?: EvalParseCache): void {
+  const slicesKey = JSON.stringify(doc.slices.map((s) => [s.name, s.tags, s.range]));
+  const memo = cache?.finishMemo;
+  if (memo && memo.slicesKey === slicesKey && memo.cases.length === doc.cases.length && doc.cases.every((c, i) => sameIdentity(c, memo.cases[i]!))) {
+    for (const d of memo.duplicates) doc.diagnostics.push(d);
+    doc.slices = memo.slices;
+    memo.cases = doc.cases;
+    return;
+  }
+  const before = doc.diagnostics.length;
+  finishFresh(doc);
+  if (cache) cache.finishMemo = { cases: doc.cases, slicesKey, duplicates: doc.diagnostics.slice(before), slices: doc.slices };
+}
+
+function finishFresh(doc: EvalSetDoc): void {
   // defaultAssert stays on the eval set (runners prepend it to each case's assertions).
   const seen = new Map<string, EvalCase>();
   for (const c of doc.cases) {

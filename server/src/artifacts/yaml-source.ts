@@ -103,7 +103,7 @@ export function parseYaml(text: string, file: string, syntaxCode: string, lineOf
   Error.stackTraceLimit = 0;
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { prettyErrors: false, strict: true, uniqueKeys: true, keepSourceTokens: false });
+    doc = parseDocument(text, { prettyErrors: false, strict: true, uniqueKeys: true, keepSourceTokens: false, logLevel: "error" });
   } finally {
     Error.stackTraceLimit = limit;
   }
