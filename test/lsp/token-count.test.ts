@@ -24,10 +24,15 @@ describe("DL210 with the model's vocabulary", () => {
   it("replaces the estimate with the count from the GGUF's tokenizer", async () => {
     const c = diagnosticCases().find((x) => x.code === "DL210")!;
     const uri = await client.open(path.join(ws.root, c.file));
-    const diags = await client.waitForDiagnostics(uri, {
-      pred: (ds) => ds.some((d) => d.code === "DL210" && /vocabulary/.test(text(d))),
-      timeoutMs: 60000,
-    });
+    const diags = await client
+      .waitForDiagnostics(uri, {
+        pred: (ds) => ds.some((d) => d.code === "DL210" && /vocabulary/.test(text(d))),
+        timeoutMs: 90000,
+      })
+      .catch((e: Error) => {
+        // The server's log says why the engine did not count (shown only on failure).
+        throw new Error(`${e.message}\nserver log:\n${client.logs.join("\n")}\n${client.stderr}`);
+      });
     const d = diags.find((x) => x.code === "DL210")!;
     assert.match(text(d), /(\d+) tokens \(counted with tiny\/small's vocabulary\)/);
     assert.equal(d.severity, 1, "a real count is an error, not an estimate's warning");
