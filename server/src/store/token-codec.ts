@@ -2,14 +2,14 @@
 // generations tables. JSON of the same data is ~4x larger and ~10x slower to write; a run of many
 // cases stores tens of thousands of these.
 //
-// Version 2 layout: u8 version (2); u8 1 when every text is ASCII; varint string count; the
-// strings' varint byte lengths; the strings' bytes as one block; varint token count; per token:
-// zigzag-varint id, f64 prob (exact), varint text index, varint alternative count, then per
-// alternative: zigzag-varint id, f32 prob, varint text index.
+// Version 3 layout: u8 version (3); u32 LE offset of the string table; varint token count; per
+// token: zigzag-varint id, f64 prob (exact), varint text index, varint alternative count, then per
+// alternative: zigzag-varint id, f32 prob, varint text index; then the string table: varint
+// count, and per string a varint byte length and its UTF-8 bytes. Written in one pass.
 // Token texts are deduplicated through the string table. Alternatives' probabilities are stored
 // at single precision (what they are for: confidence views); normalizeTokens applies the same
-// rounding so a fresh result and its cached copy are identical. Version 1 (fixed-width, f64
-// everywhere) is still read.
+// rounding so a fresh result and its cached copy are identical. Versions 1 (fixed-width, f64
+// everywhere) and 2 (string table first) are still read.
 
 export interface CodecToken {
   token: number;
@@ -18,53 +18,32 @@ export interface CodecToken {
   top: { token: number; text: string; prob: number }[];
 }
 
-const VERSION = 2;
+const VERSION = 3;
 
 /** The tokens exactly as they will read back from the store (alternatives' probs at f32). */
 export function normalizeTokens(tokens: readonly CodecToken[]): CodecToken[] {
   return tokens.map((t) => ({ token: t.token, text: t.text, prob: t.prob, top: t.top.map((a) => ({ token: a.token, text: a.text, prob: Math.fround(a.prob) })) }));
 }
 
-function varintSize(n: number): number {
-  let s = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    s++;
-  }
-  return s;
-}
-
 const zigzag = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1);
 const unzigzag = (n: number): number => (n % 2 === 0 ? n / 2 : -(n + 1) / 2);
+
+// One scratch buffer reused by every encode (grown on demand): a single pass writes tokens, then
+// the string table, and only the finished bytes are copied out.
+let scratch = Buffer.allocUnsafe(64 * 1024);
 
 export function encodeTokens(tokens: readonly CodecToken[]): Buffer {
   const index = new Map<string, number>();
   const strings: string[] = [];
-  // Text indices in encounter order (token, then its alternatives), so the write pass needs no lookups.
-  const refs: number[] = [];
-  let body = 0;
-  const idx = (s: string): number => {
-    let i = index.get(s);
-    if (i === undefined) {
-      i = strings.length;
-      index.set(s, i);
-      strings.push(s);
-    }
-    refs.push(i);
-    return i;
-  };
+  // Upper bound: per token and alternative at most 5 (id) + 8 (prob) + 5 (index) + 5 (count) bytes,
+  // plus each text at 3 bytes per UTF-16 unit and a 5-byte length.
+  let bound = 16;
   for (const t of tokens) {
-    body += varintSize(zigzag(t.token)) + 8 + varintSize(idx(t.text)) + varintSize(t.top.length);
-    for (const a of t.top) body += varintSize(zigzag(a.token)) + 4 + varintSize(idx(a.text));
+    bound += 23 + 3 * t.text.length + 5;
+    for (const a of t.top) bound += 23 + 3 * a.text.length + 5;
   }
-  // All texts are written as one block; ASCII (the common case) needs no per-string byte counting.
-  const joined = strings.join("");
-  const ascii = !/[^\x00-\x7f]/.test(joined);
-  const lengths = ascii ? strings.map((x) => x.length) : strings.map((x) => Buffer.byteLength(x, "utf8"));
-  const blockBytes = ascii ? joined.length : Buffer.byteLength(joined, "utf8");
-  let size = 2 + varintSize(strings.length) + blockBytes + varintSize(tokens.length) + body;
-  for (const l of lengths) size += varintSize(l);
-  const buf = Buffer.allocUnsafe(size);
+  if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.length * 2));
+  const buf = scratch;
   let o = 0;
   const varint = (n: number) => {
     while (n >= 0x80) {
@@ -73,27 +52,40 @@ export function encodeTokens(tokens: readonly CodecToken[]): Buffer {
     }
     buf[o++] = n;
   };
+  const idx = (x: string): number => {
+    let i = index.get(x);
+    if (i === undefined) {
+      i = strings.length;
+      index.set(x, i);
+      strings.push(x);
+    }
+    return i;
+  };
   buf[o++] = VERSION;
-  buf[o++] = ascii ? 1 : 0;
-  varint(strings.length);
-  for (const l of lengths) varint(l);
-  o += buf.write(joined, o, ascii ? "latin1" : "utf8");
+  o += 4; // u32 offset of the string table, filled in below
   varint(tokens.length);
-  let r = 0;
   for (const t of tokens) {
     varint(zigzag(t.token));
     buf.writeDoubleLE(t.prob, o);
     o += 8;
-    varint(refs[r++]!);
+    varint(idx(t.text));
     varint(t.top.length);
     for (const a of t.top) {
       varint(zigzag(a.token));
       buf.writeFloatLE(a.prob, o);
       o += 4;
-      varint(refs[r++]!);
+      varint(idx(a.text));
     }
   }
-  return buf;
+  buf.writeUInt32LE(o, 1);
+  varint(strings.length);
+  for (const x of strings) {
+    // Length prefix in bytes; ASCII texts (the usual case) need no byte counting.
+    const len = /[^\x00-\x7f]/.test(x) ? Buffer.byteLength(x, "utf8") : x.length;
+    varint(len);
+    o += len === x.length ? buf.write(x, o, "latin1") : buf.write(x, o, "utf8");
+  }
+  return Buffer.from(buf.subarray(0, o));
 }
 
 export function decodeTokens(data: Uint8Array | string | null | undefined): CodecToken[] {
@@ -103,7 +95,51 @@ export function decodeTokens(data: Uint8Array | string | null | undefined): Code
   if (buf.length === 0) return [];
   const version = buf[0];
   if (version === 1) return decodeV1(buf);
+  if (version === 2) return decodeV2(buf);
   if (version !== VERSION) throw new Error(`unknown token encoding version ${version}`);
+  let o = buf.readUInt32LE(1);
+  const varint = (): number => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[o++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  const tableAt = o;
+  const n = varint();
+  const strings: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const len = varint();
+    strings[i] = buf.toString("utf8", o, o + len);
+    o += len;
+  }
+  if (o !== buf.length) throw new Error(`corrupt token data: ${buf.length - o} bytes after the string table`);
+  o = 5;
+  const count = varint();
+  const out: CodecToken[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const token = unzigzag(varint());
+    const prob = buf.readDoubleLE(o);
+    o += 8;
+    const text = strings[varint()]!;
+    const k = varint();
+    const top: CodecToken["top"] = new Array(k);
+    for (let j = 0; j < k; j++) {
+      const id = unzigzag(varint());
+      const p = buf.readFloatLE(o);
+      o += 4;
+      top[j] = { token: id, text: strings[varint()]!, prob: p };
+    }
+    out[i] = { token, text, prob, top };
+  }
+  if (o !== tableAt) throw new Error("corrupt token data: tokens overrun the string table");
+  return out;
+}
+
+function decodeV2(buf: Buffer): CodecToken[] {
   const ascii = buf[1] === 1;
   let o = 2;
   const varint = (): number => {
