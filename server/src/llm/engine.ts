@@ -329,7 +329,17 @@ export class Engine {
     if (!tmpl) return { kind: "completion", stopTexts: [] };
     try {
       const wrapper = this.nlc.resolveChatWrapper(model);
-      return { kind: "chat", wrapper, stopTexts: [] };
+      // End-of-turn markers that are text (or special-token text the vocabulary may lack) stop
+      // generation like stop strings; special tokens (EOS, EOT) end it as end-of-generation.
+      const probe = wrapper.generateContextState({ chatHistory: [{ type: "user", text: "x" }, { type: "model", response: [] }] });
+      const stopTexts: string[] = [];
+      for (const trigger of probe.stopGenerationTriggers ?? []) {
+        if (trigger.values.some((v) => v instanceof this.nlc.SpecialToken)) continue;
+        const text = trigger.values.map((v) => String(v)).join("");
+        if (text.trim() && !stopTexts.includes(text)) stopTexts.push(text);
+      }
+      this.log(`chat template of ${model.filename ?? "model"}: ${wrapper.wrapperName}; text stops ${JSON.stringify(stopTexts)}`);
+      return { kind: "chat", wrapper, stopTexts };
     } catch (err) {
       this.log(`chat template of ${model.filename ?? "model"} not usable (${firstLine(err)}); using plain completion`);
       return { kind: "completion", stopTexts: [] };
