@@ -49,6 +49,7 @@ function startServer(): void {
   const tokenCounter = new TokenCounter({
     log,
     enabled: () => settings.tokenCount === "model",
+    delayMs: () => settings.tokenCountDebounceMs,
     // Vocabulary-only loads: no GPU and one thread are enough, and never llama.cpp's default threads.
     engineSettings: () => ({ gpu: "cpu", threads: settings.engineThreads === "auto" ? 1 : settings.engineThreads, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 512 * 1024 * 1024 }),
   });

@@ -24,6 +24,11 @@ export const ServerSettingsSchema = z.object({
    * variant's GGUF exists; "estimate" never starts the engine for this.
    */
   tokenCount: z.enum(["model", "estimate"]).default("model"),
+  /**
+   * Quiet time before prompt tokens are counted with the model (the estimate is shown meanwhile);
+   * counting is an IPC round trip to the engine worker, kept off the keystroke path.
+   */
+  tokenCountDebounceMs: z.number().int().min(0).max(10000).default(300),
   /** Engine settings forwarded when the server starts the engine worker for token counting. */
   engineThreads: z.union([z.literal("auto"), z.number().int().min(1)]).default(1),
 });

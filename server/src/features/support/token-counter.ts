@@ -1,9 +1,9 @@
 // Prompt token counts with the model's own vocabulary, for the context-length diagnostic (DL210).
 // The engine (engineer E's EngineClient, a supervised worker process) starts lazily on the first
-// count, only for a model file that exists. A count never holds up a diagnostics pass for long:
-// when the answer does not come within `waitMs` (the first call loads the vocabulary), the caller
-// gets an error (the Workspace then falls back to its estimate) and, once the real count arrives,
-// `onLateCount` listeners re-diagnose so the estimate is replaced.
+// count, only for a model file that exists. A count never holds up a diagnostics pass: a text
+// already counted is answered from the cache; any other text gets an error at once (the Workspace
+// then uses its estimate, labelled as one) and is counted after `delayMs` without new uncounted
+// texts, i.e. when the user pauses; `onLateCount` listeners then re-diagnose with the exact count.
 import fs from "node:fs";
 import { EngineClient } from "../../llm/client";
 import type { EngineSettings } from "../../llm/types";
@@ -15,8 +15,8 @@ export interface TokenCounterOptions {
   engineSettings: () => EngineSettings;
   /** Whether counting with the model is enabled (setting `tokenCount: "model"`). */
   enabled: () => boolean;
-  /** How long a diagnostics pass waits for a count before using the estimate. */
-  waitMs?: number;
+  /** Quiet time after the last uncounted text before counting (ms); the estimate is used meanwhile. */
+  delayMs?: () => number;
 }
 
 const MAX_CACHE = 512;
@@ -56,35 +56,47 @@ export class TokenCounter {
     const key = `${fileKey}\u0000${text}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
-    let p = this.inFlight.get(key);
-    if (!p) {
-      p = this.countNow(modelPath, text, fileKey, key);
-      this.inFlight.set(key, p);
-      void p.then(
-        () => this.inFlight.delete(key),
-        () => this.inFlight.delete(key),
-      );
-    }
-    const waitMs = this.opts.waitMs ?? 40;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // Tell listeners when the real count lands, so the estimate gets replaced.
-        void p!.then(
-          () => {
-            for (const fn of this.lateListeners) fn(modelPath);
-          },
-          () => {},
-        );
-        reject(new Error("the model's token count is not ready yet"));
-      }, waitMs);
-    });
-    try {
-      return await Promise.race([p, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // Not counted yet: answer now (the Workspace falls back to its estimate) and count once the
+    // user pauses, then tell listeners so the exact count replaces the estimate.
+    this.queue(modelPath, text, fileKey, key);
+    throw new Error("the model's token count is not ready yet");
   };
+
+  /** Texts waiting to be counted, most recent last (bounded: only recent edits matter). */
+  private readonly queued = new Map<string, { modelPath: string; text: string; fileKey: string }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  private queue(modelPath: string, text: string, fileKey: string, key: string): void {
+    this.queued.delete(key);
+    this.queued.set(key, { modelPath, text, fileKey });
+    while (this.queued.size > 8) this.queued.delete(this.queued.keys().next().value!);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), this.opts.delayMs?.() ?? 300);
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = undefined;
+    const jobs = [...this.queued];
+    this.queued.clear();
+    const counted = new Set<string>();
+    for (const [key, j] of jobs) {
+      if (this.disposed) return;
+      let p = this.inFlight.get(key);
+      if (!p) {
+        p = this.countNow(j.modelPath, j.text, j.fileKey, key);
+        this.inFlight.set(key, p);
+      }
+      try {
+        await p;
+        counted.add(j.modelPath);
+      } catch {
+        // logged in countNow; the estimate stays
+      } finally {
+        this.inFlight.delete(key);
+      }
+    }
+    for (const modelPath of counted) for (const fn of this.lateListeners) fn(modelPath);
+  }
 
   private async countNow(modelPath: string, text: string, fileKey: string, key: string): Promise<number> {
     try {
@@ -113,6 +125,7 @@ export class TokenCounter {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
     const e = this.engine;
     this.engine = undefined;
     if (e) await (await e).dispose();
