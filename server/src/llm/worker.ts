@@ -2,18 +2,14 @@
 // native crash or out-of-memory in llama.cpp cannot take down the language server or the CLI.
 // It speaks the zod-validated messages of server/src/protocol/engine.ts over the IPC channel;
 // stdout is never used (the parent's stdout may be the LSP channel).
-import { fromWorkerSchema, toWorkerSchema, type FromWorker, type ToWorker } from "../protocol/engine";
+import { toWorkerSchema, type FromWorker, type ToWorker } from "../protocol/engine";
 import { Engine } from "./engine";
 import { EngineError, toFailure } from "./errors";
 import type { EngineSettings } from "./types";
 
+// Outgoing messages are typed by FromWorker here and validated by the parent (the trust boundary);
+// validating them twice would cost CPU on every token and result.
 function send(msg: FromWorker): void {
-  // Validating what we send catches contract drift in tests, where it is cheap to find.
-  const ok = fromWorkerSchema.safeParse(msg);
-  if (!ok.success) {
-    process.send?.({ type: "log", line: `engine worker: invalid outgoing ${msg.type}: ${ok.error.message}` });
-    return;
-  }
   process.send?.(msg);
 }
 
