@@ -159,6 +159,27 @@ describe("runEvals on the tiny model", () => {
     assert.equal(c.summary.cached, 6);
   });
 
+  test("an engine crash mid-run fails the run with a clear error; the next run resumes it on a fresh engine", async () => {
+    let seen = 0;
+    const crashed = (
+      await run({
+        seed: 4242,
+        onCaseResult: () => {
+          if (++seen === 2) clients[clients.length - 1]!.crashForTest();
+        },
+      })
+    ).runs[0]!;
+    assert.equal(crashed.status, "failed");
+    assert.match(crashed.error ?? "", /crash/i);
+    assert.ok(crashed.error?.includes("tiny/rnd"), crashed.error);
+    assert.ok(crashed.cases.length >= 2 && crashed.cases.length < 6, `stored ${crashed.cases.length}`);
+    assert.equal(store.getRun(crashed.id!)?.status, "failed");
+    const again = (await run({ seed: 4242 })).runs[0]!;
+    assert.equal(again.id, crashed.id);
+    assert.equal(again.status, "complete");
+    assert.equal(again.summary.generated, 6 - crashed.cases.length);
+  });
+
   test("a missing, truncated, over-budget or wrong-architecture variant fails alone, naming variant and file", async () => {
     const report = await run({ variants: ["tiny/rnd", "tiny/missing", "tiny/corrupt", "tiny/big", "tiny/rnd+wrong"], noCache: true, seed: 5 });
     const by = new Map(report.runs.map((r) => [r.variant.replace(/@.*$/, ""), r]));
