@@ -50,11 +50,41 @@ function unquote(s: string): string {
 }
 
 /** Block key chain for the line `lineNo` whose content starts at column `col` (exclusive ancestors). */
-function ancestors(lines: string[], lineNo: number, col: number): string[] {
+/**
+ * The lines of a text by number without splitting all of it: a 5,000-case eval set has 30,000
+ * lines, and completion or hover only needs the cursor's line and the few above it.
+ */
+class Lines {
+  private starts: number[] | undefined;
+  constructor(private readonly text: string) {}
+  /** Start offset of line `n`, or -1 past the end. Found by scanning from the start once. */
+  private start(n: number): number {
+    if (!this.starts) {
+      this.starts = [0];
+    }
+    const st = this.starts;
+    while (st.length <= n) {
+      const nl = this.text.indexOf("\n", st[st.length - 1]!);
+      if (nl < 0) return -1;
+      st.push(nl + 1);
+    }
+    return st[n]!;
+  }
+  get(n: number): string | undefined {
+    if (n < 0) return undefined;
+    const s = this.start(n);
+    if (s < 0) return undefined;
+    const e = this.text.indexOf("\n", s);
+    const line = this.text.slice(s, e < 0 ? this.text.length : e);
+    return line.endsWith("\r") ? line.slice(0, -1) : line;
+  }
+}
+
+function ancestors(lines: Lines, lineNo: number, col: number): string[] {
   const out: string[] = [];
   let c = col;
   for (let i = lineNo - 1; i >= 0 && c > 0; i--) {
-    const li = lineInfo(lines[i]!);
+    const li = lineInfo(lines.get(i) ?? "");
     if (li.blank) continue;
     if (li.key !== undefined && li.keyCol !== undefined && li.keyCol < c) {
       out.unshift(li.key);
@@ -67,10 +97,9 @@ function ancestors(lines: string[], lineNo: number, col: number): string[] {
 }
 
 export function yamlCursor(text: string, pos: Position, lineOffset = 0): YamlCursor {
-  const lines = text.split("\n");
+  const lines = new Lines(text);
   const ln = pos.line - lineOffset;
-  const raw = lines[ln] ?? "";
-  const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+  const line = lines.get(ln) ?? "";
   const ch = Math.min(pos.character, line.length);
   const li = lineInfo(line);
   const before = line.slice(0, ch);
