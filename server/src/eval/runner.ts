@@ -906,14 +906,17 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
           await Promise.all(writes);
           if (writeError) runError ??= `variant ${variant.id}: could not store results in ${store.file}: ${writeError.message}`;
           if (opts.signal?.aborted) cancelled = true;
-          try {
-            const info = await engine.info();
-            backend = info.backend;
-            threads = info.threads > 0 ? info.threads : null;
-            store.setRunEngine(runId, backend, threads);
-            store.setGenerationsEngine(generatedKeys, backend, threads);
-          } catch {
-            // the engine may be gone after a crash; the run keeps what it knew
+          // After a failure the engine may be gone; asking would start a fresh one for nothing.
+          if (generatedKeys.length && !runError) {
+            try {
+              const info = await engine.info();
+              backend = info.backend;
+              threads = info.threads > 0 ? info.threads : null;
+              store.setRunEngine(runId, backend, threads);
+              store.setGenerationsEngine(generatedKeys, backend, threads);
+            } catch {
+              // the run keeps what it knew
+            }
           }
         } catch (e) {
           const f = (e as { failure?: EngineFailure }).failure;
