@@ -70,6 +70,9 @@ export interface Session {
   server: ChildProcess;
   url: string;
   log: () => string;
+  userData: string;
+  /** The extension's log (its LogOutputChannel file), for failure messages. */
+  extensionLog(): string;
   close(): Promise<void>;
 }
 
@@ -100,11 +103,13 @@ export async function openVsCode(workspace: string, opts: { settings?: Record<st
       "extensions.autoCheckUpdates": false,
       "extensions.autoUpdate": false,
       "update.mode": "none",
+      "files.autoSave": "off",
       "git.enabled": true,
       "git.autoRepositoryDetection": true,
       "diffEditor.codeLens": true,
       "editor.minimap.enabled": false,
       "window.commandCenter": false,
+      "workbench.secondarySideBar.defaultVisibility": "hidden",
       "chat.disableAIFeatures": true,
       "driftlens.run.defaultVariants": ["tiny/f32", "tiny/q4_0"],
       ...opts.settings,
@@ -136,6 +141,12 @@ export async function openVsCode(workspace: string, opts: { settings?: Record<st
     server,
     url,
     log: () => output,
+    userData,
+    extensionLog: () => {
+      const find = (dir: string): string[] =>
+        fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? find(path.join(dir, e.name)) : /Driftlens\.log$/.test(e.name) ? [path.join(dir, e.name)] : [])) : [];
+      return find(path.join(userData, "logs")).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    },
     async close() {
       await browser.close().catch(() => undefined);
       server.kill("SIGTERM");
@@ -144,28 +155,45 @@ export async function openVsCode(workspace: string, opts: { settings?: Record<st
   };
 }
 
+/**
+ * Keys typed into a focused terminal (the Test Results output is one) never reach the workbench:
+ * move focus to the active editor's tab first (which keeps the active editor and its cursor).
+ */
+async function focusWorkbench(page: Page): Promise<void> {
+  const inPanel = await page.evaluate(() => !!document.activeElement?.closest(".part.panel, .xterm"));
+  if (inPanel) await page.click(".part.editor .tabs-container .tab.active", { timeout: 5_000 }).catch(() => undefined);
+}
+
+/** Accepts the Quick Input row whose label is exactly `label` (several rows can share a prefix). */
+async function pickRow(page: Page, label: string, what: string): Promise<void> {
+  const index = await until(what, async () => {
+    const labels = await page.$$eval(".quick-input-list .monaco-list-row .label-name", (els) => els.map((e) => e.textContent ?? ""));
+    const i = labels.findIndex((l) => l.replace(/\s+/g, " ").trim() === label);
+    return i >= 0 ? i + 1 : undefined;
+  }, 15_000);
+  for (let i = 1; i < index; i++) await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Enter");
+}
+
 /** Runs a command from the Command Palette by its title (e.g. "Driftlens: Compare Models"). */
 export async function runCommand(page: Page, title: string): Promise<void> {
+  await focusWorkbench(page);
   await page.keyboard.press("Escape");
   await page.keyboard.press("F1");
   const input = await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10_000 });
   await input.fill(`>${title}`);
-  await until(`"${title}" in the Command Palette`, async () => {
-    const labels = await page.$$eval(".quick-input-list .monaco-list-row .label-name", (els) => els.map((e) => e.textContent ?? ""));
-    return labels.some((l) => l.replace(/\s+/g, " ").trim() === title);
-  }, 15_000);
-  await page.keyboard.press("Enter");
+  await pickRow(page, title, `"${title}" in the Command Palette`);
 }
 
 /** Opens a workspace file through Quick Open and waits for its editor tab. */
 export async function openFile(page: Page, rel: string): Promise<void> {
+  await focusWorkbench(page);
   await page.keyboard.press("Escape");
   await page.keyboard.press("Control+P");
   const input = await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 10_000 });
   await input.fill(rel);
   const base = path.basename(rel);
-  await until(`${rel} in Quick Open`, async () => (await page.$$eval(".quick-input-list .monaco-list-row .label-name", (els) => els.map((e) => e.textContent ?? ""))).some((l) => l.trim() === base), 15_000);
-  await page.keyboard.press("Enter");
+  await pickRow(page, base, `${rel} in Quick Open`);
   await until(`an editor tab for ${base}`, async () => (await page.$$eval(".tabs-container .tab.active", (els) => els.map((e) => e.getAttribute("data-resource-name") ?? ""))).includes(base), 15_000);
   // The editor must have focus for typing.
   await page.click(".editor-instance .monaco-editor .view-lines");

@@ -9,7 +9,7 @@ import { wordDiff } from "../shared/word-diff";
 
 const api = vscodeApi();
 const send = (m: CompareFromWebview) => api.postMessage(m);
-const ROW_H = 136;
+const ROW_H = 104;
 const OVERSCAN = 4;
 
 interface State {

@@ -98,8 +98,8 @@ window.addEventListener("message", (ev: MessageEvent) => {
   const top = el("div", "section");
   top.append(el("div", `verdict ${m.gate.passed ? "pass" : "fail"}`, m.gate.passed ? "Gate: PASS" : "Gate: FAIL"));
   top.append(el("div", "muted", `base ${m.base.ref}${m.base.commit ? ` (${m.base.commit.slice(0, 10)})` : ""} → head ${m.head.ref}${m.head.commit ? ` (${m.head.commit.slice(0, 10)})` : " (working tree)"}`));
-  for (const reason of m.gate.reasons) top.append(el("div", "fail", `✗ ${reason}`));
-  for (const w of m.gate.warnings) top.append(el("div", "muted", `⚠ ${w}`));
+  // The reasons are listed per prompt below; the summary only counts them.
+  if (!m.gate.passed) top.append(el("div", "fail", `${m.gate.reasons.length} gate failure${m.gate.reasons.length === 1 ? "" : "s"}, listed per prompt below`));
   app.append(top);
   if (m.prompts.length === 0) app.append(el("div", "section muted", "No prompt changed between these versions."));
   for (const p of m.prompts) app.append(renderPrompt(p));
