@@ -148,8 +148,8 @@ export class WorkerDiagnosis implements DiagnosisService {
 
   private start(): void {
     const w = new Worker(this.script, { workerData: { driftlensDiagnosis: true }, stdout: true, stderr: true });
-    // stdout of a worker would be piped into ours, which is the protocol stream: never forward it.
-    w.stdout.resume();
+    // A worker's stdout would otherwise go to ours, which is the protocol stream: send it to the log.
+    w.stdout.on("data", (d: Buffer) => this.log.info(`diagnostics worker: ${d.toString().trim()}`));
     w.stderr.on("data", (d: Buffer) => this.log.warn(`diagnostics worker: ${d.toString().trim()}`));
     w.on("message", (m: FromWorker) => this.onMessage(m));
     w.on("error", (e) => this.log.error("diagnostics worker failed", e));
