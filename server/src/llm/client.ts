@@ -81,6 +81,7 @@ export class EngineClient {
   private nextRid = 1;
   private disposed = false;
   private stderrTail: string[] = [];
+  private readyDone = false;
   /** Times a worker was started (tests and diagnostics). */
   starts = 0;
 
@@ -116,6 +117,7 @@ export class EngineClient {
     });
     this.starts++;
     this.child = child;
+    this.readyDone = false;
     this.stderrTail = [];
     const onLines = (stream: NodeJS.ReadableStream | null, label: string) => {
       let buf = "";
@@ -139,6 +141,8 @@ export class EngineClient {
         const m = fromWorkerSchema.safeParse(raw);
         if (m.success && m.data.type === "ready") {
           child.off("message", onReady);
+          this.readyDone = true;
+          this.updateRef();
           resolve();
         }
       };
@@ -154,6 +158,21 @@ export class EngineClient {
     child.on("error", (err) => this.log(`engine worker error: ${err.message}`));
     this.post({ type: "init", settings: this.settings });
     return this.ready;
+  }
+
+  /**
+   * An idle worker must not keep the caller's process alive (a CLI that forgets dispose() would
+   * hang): the child and its pipes are referenced only while requests are pending.
+   */
+  private updateRef(): void {
+    const child = this.child;
+    if (!child) return;
+    const busy = this.pending.size > 0 || !this.readyDone;
+    const handles = [child, child.channel, child.stdout, child.stderr] as ({ ref?: () => void; unref?: () => void } | null | undefined)[];
+    for (const h of handles) {
+      if (busy) h?.ref?.();
+      else h?.unref?.();
+    }
   }
 
   private post(msg: ToWorker): void {
@@ -219,10 +238,12 @@ export class EngineClient {
       }
       case "error":
         this.pending.delete(msg.rid);
+        this.updateRef();
         p.reject(new EngineError(msg.failure));
         break;
       case "result":
         this.pending.delete(msg.rid);
+        this.updateRef();
         p.resolve(msg.value);
         break;
     }
@@ -245,6 +266,7 @@ export class EngineClient {
     const onAbort = () => this.post({ type: "cancel", rid });
     const value = await new Promise<unknown>((resolve, reject) => {
       this.pending.set(rid, { ...p, kind: msg.type, resolve, reject });
+      this.updateRef();
       this.post({ ...msg, rid } as ToWorker);
       if (signal) {
         if (signal.aborted) onAbort();
