@@ -11,7 +11,7 @@ ROOT="$PWD"
 CACHE="${DRIFTLENS_E2E_CACHE:-$ROOT/.cache/e2e}"
 CODE_SERVER_VERSION=4.139.1
 NODE_MAJOR=24
-APT_PACKAGES=(chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config)
+APT_PACKAGES=(chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config unzip git)
 
 apt_part() {
   local missing=()

@@ -191,6 +191,19 @@ function confidenceSpan(text: string, prob: number): HTMLSpanElement {
   return s;
 }
 
+/** Word diffs by (reference, output): scrolling back over a row must not diff it again. */
+const diffCache = new Map<string, ReturnType<typeof wordDiff>>();
+function cachedDiff(reference: string, output: string): ReturnType<typeof wordDiff> {
+  const k = `${reference}\u0000${output}`;
+  let d = diffCache.get(k);
+  if (!d) {
+    if (diffCache.size > 5000) diffCache.clear();
+    d = wordDiff(reference, output);
+    diffCache.set(k, d);
+  }
+  return d;
+}
+
 function renderCell(c: CaseRow, v: string): HTMLElement {
   const box = el("div", "cell");
   const cell = S.cells.get(key(c.id, v));
@@ -215,7 +228,7 @@ function renderCell(c: CaseRow, v: string): HTMLElement {
   if (S.mode === "confidence" && cell.tokens?.length) {
     for (const t of cell.tokens) out.append(confidenceSpan(t.text, t.prob));
   } else if (S.mode === "diff" && ref && v !== S.reference && ref.output !== cell.output) {
-    for (const p of wordDiff(ref.output, cell.output)) out.append(p.op === "=" ? document.createTextNode(p.text) : el("span", p.op === "+" ? "ins" : "del", p.text));
+    for (const p of cachedDiff(ref.output, cell.output)) out.append(p.op === "=" ? document.createTextNode(p.text) : el("span", p.op === "+" ? "ins" : "del", p.text));
   } else out.textContent = cell.output;
   box.append(out);
   return box;

@@ -1,0 +1,117 @@
+// Extension benchmarks.
+//   extension.activation_ms    — activate() until the language client has started (server process
+//                                spawned, initialize answered), in real VS Code (code-server), read
+//                                from the extension's own log line; median of 3 fresh windows.
+//   webview.compare_render_ms  — the built compare webview (dist/webviews/compare.js) in headless
+//                                Chromium: 10 variants × 100 cases of synthetic results, from the
+//                                first message to the first full paint of what it was given.
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { CHROMIUM, ensureToolchain, openVsCode, quickstartWorkspace, until } from "../e2e/harness";
+import { DIST, tempDir } from "../helpers/paths";
+import { main, median, report, selected } from "./harness";
+
+function findLog(dir: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      const r = findLog(p);
+      if (r) return r;
+    } else if (/Driftlens\.log$/.test(e.name) && /activated in [\d.]+ ms/.test(fs.readFileSync(p, "utf8"))) return p;
+  }
+  return undefined;
+}
+
+async function activation(): Promise<void> {
+  const ws = quickstartWorkspace();
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await openVsCode(ws);
+    try {
+      const userData = /--user-data-dir (\S+)/.exec(s.server.spawnargs.join(" "))?.[1] ?? "";
+      // Opening a prompt activates the extension (onLanguage).
+      await s.page.keyboard.press("Control+P");
+      await s.page.keyboard.type("capital.prompt");
+      await until("Quick Open result", async () => (await s.page.$$(".quick-input-list .monaco-list-row")).length > 0, 15_000);
+      await s.page.keyboard.press("Enter");
+      const log = await until("the activation log line", () => findLog(path.join(userData, "logs")), 90_000);
+      const m = /activated in ([\d.]+) ms \(language client (\w+)/.exec(fs.readFileSync(log, "utf8"))!;
+      if (m[2] !== "started") throw new Error("the language client did not start");
+      samples.push(Number(m[1]));
+    } finally {
+      await s.close();
+    }
+  }
+  report("extension.activation_ms", median(samples), "ms", 200, "lower", `code-server 4.139 (VS Code ${""}1.139), server on the system Node; samples ${samples.map((x) => x.toFixed(0)).join(", ")}`);
+}
+
+async function compareRender(): Promise<void> {
+  const bundle = path.join(DIST, "webviews", "compare.js");
+  if (!fs.existsSync(bundle)) throw new Error(`${bundle} is missing: build first`);
+  const dir = tempDir("driftlens-bench-webview-");
+  fs.copyFileSync(bundle, path.join(dir, "compare.js"));
+  fs.copyFileSync(path.join(DIST, "webviews", "compare.css"), path.join(dir, "compare.css"));
+  fs.writeFileSync(path.join(dir, "index.html"), `<!DOCTYPE html><html><head><meta charset="UTF-8"><link rel="stylesheet" href="compare.css"></head><body><div id="app"></div><script src="compare.js"></script></body></html>`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"] });
+  try {
+    const samples: number[] = [];
+    const scrollP95: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+      await page.goto(`file://${path.join(dir, "index.html")}`);
+      const r = await page.evaluate(async () => {
+        const variants = Array.from({ length: 10 }, (_, v) => `tiny/v${v}`);
+        const cases = Array.from({ length: 100 }, (_, c) => ({ id: `case-${c}`, tags: [c % 7 === 0 ? "tail" : "main"], evalSet: "capitals.eval.yaml" }));
+        const words = "the capital of this country is a city on the river near the sea".split(" ");
+        const cells = [];
+        for (const c of cases) {
+          for (const [vi, v] of variants.entries()) {
+            const toks = Array.from({ length: 24 }, (_, k) => ({ text: ` ${words[(k + vi + c.id.length) % words.length]}`, prob: ((k * 37 + vi * 11) % 100) / 100 }));
+            cells.push({ caseId: c.id, variant: v, output: toks.map((t) => t.text).join(""), pass: (vi + c.id.length) % 3 !== 0, assertions: [{ type: "icontains", pass: true, expected: "city" }], tokens: toks, tokensPerSecond: 100 + vi, timeToFirstTokenMs: 5, wallMs: 50 });
+          }
+        }
+        const painted = new Promise<number>((resolve) => {
+          window.addEventListener("message", (ev: MessageEvent) => {
+            const d = ev.data as { type?: string; cells?: number };
+            if (d?.type === "painted" && d.cells === cells.length) resolve(performance.now());
+          });
+        });
+        const t0 = performance.now();
+        window.postMessage({ type: "init", prompt: "capital.prompt", variants, selected: variants, reference: variants[0], cases, trusted: true }, "*");
+        window.postMessage({ type: "started", variants, reference: variants[0] }, "*");
+        window.postMessage({ type: "cells", cells }, "*");
+        const t1 = await painted;
+        // Smoothness: frame times while scrolling the whole grid.
+        const scroller = document.querySelector(".scroller") as HTMLElement;
+        const frames: number[] = [];
+        let last = performance.now();
+        for (let y = 0; y < scroller.scrollHeight; y += 400) {
+          scroller.scrollTop = y;
+          await new Promise((r) => requestAnimationFrame(() => r(null)));
+          const now = performance.now();
+          frames.push(now - last);
+          last = now;
+        }
+        frames.sort((a, b) => a - b);
+        return { ms: t1 - t0, rows: document.querySelectorAll(".row").length, scrollP95: frames[Math.floor(frames.length * 0.95)] ?? 0 };
+      });
+      if (r.rows === 0) throw new Error("the grid painted no rows");
+      samples.push(r.ms);
+      scrollP95.push(r.scrollP95);
+      await page.close();
+    }
+    report("webview.compare_render_ms", median(samples), "ms", 1000, "lower", `10 variants × 100 cases × 24 tokens, headless Chromium ${browser.version()}; median of 5; scroll frame p95 ${median(scrollP95).toFixed(1)} ms`);
+  } finally {
+    await browser.close();
+  }
+}
+
+main("extension", async () => {
+  if (selected("webview.compare_render_ms")) {
+    ensureToolchain();
+    await compareRender();
+  }
+  if (selected("extension.activation_ms")) await activation();
+});
