@@ -72,3 +72,25 @@ describe("workspaces", () => {
     }
   });
 });
+
+describe("diagnostics worker failure", () => {
+  it("restarts a worker that died mid-pass, re-sends the open buffers, and publishes", async () => {
+    const ws = buildWorkspace({ withCases: false });
+    const client = await LspClient.start({
+      folders: [ws.root],
+      settings: { diagnosticsDebounceMs: 0, scanOnStartup: false, tokenCount: "estimate" },
+      env: { DRIFTLENS_TEST_WORKER_EXIT_ON: "doomed" },
+    });
+    try {
+      // An unsaved buffer (not on disk): only the re-sent overlay lets the new worker see it.
+      const file = path.join(ws.root, "doomed.prompt");
+      const uri = await client.open(file, CAPITAL_PROMPT.replace("{{country}}", "{{city}}"));
+      const diags = await client.waitForDiagnostics(uri, { pred: (ds) => ds.some((d) => d.code === "DL203"), timeoutMs: 30000 });
+      assert.ok(diags.some((d) => d.code === "DL203"));
+      assert.ok(client.logs.some((l) => /diagnostics worker exited \(code 70\); restarting it/.test(l)), client.logs.join("\n"));
+      assert.ok(client.alive);
+    } finally {
+      await client.stop();
+    }
+  });
+});

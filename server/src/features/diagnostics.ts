@@ -38,15 +38,18 @@ export function register(ctx: FeatureContext): void {
     const { root } = workspaces.forFile(file);
     // The version this pass sees: a newer edit aborts the pass before it publishes.
     const version = doc?.version;
-    let result: DiagnoseResult;
-    try {
-      result = await ctx.diagnosis.diagnose(root, file, signal);
-    } catch (e) {
-      if (signal.aborted) return undefined;
-      log.error(`diagnostics for ${file} failed`, e);
-      result = { diagnostics: [] };
+    let result: DiagnoseResult | undefined;
+    // One retry: a diagnostics worker that died mid-pass is restarted by the next call. A file
+    // that still cannot be checked keeps its previous diagnostics rather than a false all-clear.
+    for (let attempt = 0; attempt < 2 && !result; attempt++) {
+      try {
+        result = await ctx.diagnosis.diagnose(root, file, signal);
+      } catch (e) {
+        if (signal.aborted) return undefined;
+        log.error(`diagnostics for ${file} failed${attempt === 0 ? "; retrying" : ""}`, e);
+      }
     }
-    if (signal.aborted) return undefined;
+    if (signal.aborted || !result) return undefined;
     if (result.promptContract) checkedAgainst.set(file, result.promptContract);
     else checkedAgainst.delete(file);
     const lsp = result.diagnostics.filter((d) => d.file === file || !d.file).map(toLspDiagnostic);

@@ -2,7 +2,7 @@
 // mirrored from the main thread, requests served one at a time in arrival order, with cancelled
 // ones skipped. Token counts for the context-length check are asked of the main thread, which
 // owns the (single) engine worker process.
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { createWorkspace, type ServerWorkspace } from "./artifact-bridge";
 import { diagnoseWithContract, evalOutline, promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
 
@@ -40,6 +40,9 @@ export function runDiagnosisWorker(): void {
         if (cancelled.delete(job.id)) continue;
         try {
           let value: unknown;
+          // Test hook (LSP tests of the restart path): the first worker dies on a matching file.
+          const exitOn = process.env.DRIFTLENS_TEST_WORKER_EXIT_ON;
+          if (exitOn && job.file.includes(exitOn) && (workerData as { generation?: number }).generation === 0) process.exit(70);
           if (job.type === "diagnose") value = await diagnoseWithContract(ws(job.root), job.file);
           else if (job.type === "dependents") value = ws(job.root).dependents(job.file);
           else if (job.type === "outline") value = evalOutline(ws(job.root), job.file);

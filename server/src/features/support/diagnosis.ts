@@ -147,7 +147,7 @@ export class WorkerDiagnosis implements DiagnosisService {
   private everStarted = false;
 
   private start(): void {
-    const w = new Worker(this.script, { workerData: { driftlensDiagnosis: true }, stdout: true, stderr: true });
+    const w = new Worker(this.script, { workerData: { driftlensDiagnosis: true, generation: this.restarts }, stdout: true, stderr: true });
     // A worker's stdout would otherwise go to ours, which is the protocol stream: send it to the log.
     w.stdout.on("data", (d: Buffer) => this.log.info(`diagnostics worker: ${d.toString().trim()}`));
     w.stderr.on("data", (d: Buffer) => this.log.warn(`diagnostics worker: ${d.toString().trim()}`));
