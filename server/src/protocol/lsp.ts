@@ -29,7 +29,7 @@ export const ServerSettingsSchema = z.object({
    * counting is an IPC round trip to the engine worker, kept off the keystroke path.
    */
   tokenCountDebounceMs: z.number().int().min(0).max(10000).default(300),
-  /** Engine settings forwarded when the server starts the engine worker for token counting. */
+  /** llama.cpp threads for the token-counting engine worker (vocabulary loads only; "auto" = 1). */
   engineThreads: z.union([z.literal("auto"), z.number().int().min(1)]).default(1),
 });
 export type ServerSettings = z.infer<typeof ServerSettingsSchema>;
