@@ -108,6 +108,7 @@ export class Ctx {
     const configured = s.server.nodePath;
     this.runtime = await chooseRuntime({ extensionRoot: this.extensionRoot, configured, cache });
     const rt = this.runtime.runtime;
+    const tRuntime = Date.now() - t0;
     if (this.runtime.problem) {
       this.log.error(this.runtime.problem);
       void vscode.window.showErrorMessage(this.runtime.problem, "Open Settings", "Show Log").then((pick) => {
@@ -143,7 +144,7 @@ export class Ctx {
       this.status.setServerState("failed");
       return;
     }
-    this.log.info(`language server started in ${Date.now() - t0} ms`);
+    this.log.info(`language server started in ${Date.now() - t0} ms (Node runtime chosen in ${tRuntime} ms${this.runtime.tried.some((t) => !t.isHost) ? "" : ""}, server spawned and initialized in ${Date.now() - t0 - tRuntime} ms)`);
     this.status.setServerState("running");
     for (const fn of this.clientListeners) {
       try {

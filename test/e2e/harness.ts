@@ -81,10 +81,10 @@ export interface Session {
  * `extensionsDir` as given, e.g. one a VSIX was installed into), opens it in headless Chromium
  * and waits for the workbench.
  */
-export async function openVsCode(workspace: string, opts: { settings?: Record<string, unknown>; extensionsDir?: string } = {}): Promise<Session> {
+export async function openVsCode(workspace: string, opts: { settings?: Record<string, unknown>; extensionsDir?: string; userData?: string } = {}): Promise<Session> {
   ensureToolchain();
   const base = tempDir("driftlens-e2e-cs-");
-  const userData = path.join(base, "user-data");
+  const userData = opts.userData ?? path.join(base, "user-data");
   const extensionsDir = opts.extensionsDir ?? path.join(base, "extensions");
   fs.mkdirSync(path.join(userData, "User"), { recursive: true });
   if (!opts.extensionsDir) {
