@@ -65,12 +65,13 @@ function startServer(): void {
   }
 
   type Listeners = { [K in keyof ServerEvents]: Parameters<ServerEvents[K]>[0][] };
-  const listeners: Listeners = { onReady: [], onDocumentChange: [], onDocumentClose: [], onFilesChanged: [], onSettingsChange: [] };
+  const listeners: Listeners = { onReady: [], onDocumentChange: [], onDocumentClose: [], onFilesChanged: [], onFoldersChanged: [], onSettingsChange: [] };
   const events: ServerEvents = {
     onReady: (fn) => void listeners.onReady.push(fn),
     onDocumentChange: (fn) => void listeners.onDocumentChange.push(fn),
     onDocumentClose: (fn) => void listeners.onDocumentClose.push(fn),
     onFilesChanged: (fn) => void listeners.onFilesChanged.push(fn),
+    onFoldersChanged: (fn) => void listeners.onFoldersChanged.push(fn),
     onSettingsChange: (fn) => void listeners.onSettingsChange.push(fn),
   };
   function emit<K extends keyof Listeners>(name: K, ...args: Parameters<Listeners[K][number]>): void {
@@ -139,14 +140,20 @@ function startServer(): void {
     }
     if (clientCaps.workspace?.workspaceFolders) {
       connection.workspace.onDidChangeWorkspaceFolders((ev) => {
+        const removed: string[] = [];
+        const added: string[] = [];
         for (const r of ev.removed) {
           const p = uriToPath(r.uri);
-          if (p) workspaces.removeFolder(p);
+          if (p) {
+            workspaces.removeFolder(p);
+            removed.push(p);
+          }
         }
         for (const a of ev.added) {
           const p = uriToPath(a.uri);
-          if (p) workspaces.addFolder(p);
+          if (p) added.push(workspaces.addFolder(p).root);
         }
+        emit("onFoldersChanged", added, removed);
       });
     }
     log.info(`driftlens language server ready; diagnostics run on the ${diagnosis.mode === "worker" ? "diagnostics worker thread" : "main thread"}`);

@@ -222,6 +222,13 @@ export class LspClient {
     return this.versions.get(uri);
   }
 
+  /** Adds and removes workspace folders (absolute paths), as an editor does. */
+  async changeFolders(added: string[], removed: string[] = []): Promise<void> {
+    await this.conn.sendNotification("workspace/didChangeWorkspaceFolders", {
+      event: { added: added.map((f) => ({ uri: fileUri(f), name: path.basename(f) })), removed: removed.map((f) => ({ uri: fileUri(f), name: path.basename(f) })) },
+    });
+  }
+
   /** Tells the server files changed on disk (what an editor's file watcher sends). */
   async filesChanged(changes: { file: string; type: "created" | "changed" | "deleted" }[]): Promise<void> {
     const t: Record<"created" | "changed" | "deleted", FileChangeType> = { created: FileChangeType.Created, changed: FileChangeType.Changed, deleted: FileChangeType.Deleted };

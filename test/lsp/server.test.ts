@@ -56,6 +56,22 @@ describe("workspaces", () => {
     }
   });
 
+  it("scans a workspace folder added later and forgets one removed", async () => {
+    const a = buildWorkspace({ withCases: false });
+    const b = tempDir("driftlens-lsp-added-");
+    fs.writeFileSync(path.join(b, "added.eval.yaml"), "cases:\n  - id: same\n    why: x\n  - id: same\n    why: y\n");
+    const client = await LspClient.start({ folders: [a.root], settings: { scanOnStartup: true, tokenCount: "estimate" } });
+    try {
+      const uri = fileUri(path.join(b, "added.eval.yaml"));
+      await client.changeFolders([b]);
+      await client.waitForCode(uri, "DL302", 30000);
+      await client.changeFolders([], [b]);
+      await client.waitForDiagnostics(uri, { pred: (ds) => ds.length === 0, fresh: true });
+    } finally {
+      await client.stop();
+    }
+  });
+
   it("gives each workspace folder its own driftlens.yaml", async () => {
     const a = buildWorkspace({ withCases: false });
     const b = tempDir("driftlens-lsp-other-");

@@ -135,31 +135,59 @@ export function register(ctx: FeatureContext): void {
     }
   });
 
+  /** Diagnoses every artifact of the given workspace folders that is not open, one at a time. */
+  async function scan(entries: ReturnType<typeof workspaces.all>, signal: AbortSignal): Promise<string[] | undefined> {
+    const uris: string[] = [];
+    for (const entry of entries) {
+      const { ws, isFolder } = entry;
+      if (!isFolder) continue;
+      let files: string[] = [];
+      try {
+        files = await ws.listArtifacts();
+      } catch (e) {
+        log.error("listing workspace artifacts failed", e);
+      }
+      for (const file of files) {
+        if (signal.aborted) return undefined;
+        // Open documents get their own (newer) pass; one file at a time keeps requests flowing.
+        if (documents.get(pathToUri(file))) continue;
+        // A nested workspace folder owns its own files.
+        if (workspaces.forFile(file) !== entry) continue;
+        await yieldToLoop();
+        const done = await diagnoseAndPublish(file, signal);
+        if (done) uris.push(done);
+      }
+    }
+    return uris;
+  }
+
   events.onReady(() => {
     if (!ctx.settings().scanOnStartup) return;
     scheduler.schedule("startup-scan", 0, async (signal) => {
-      const uris: string[] = [];
-      for (const entry of workspaces.all()) {
-        const { ws, isFolder } = entry;
-        if (!isFolder) continue;
-        let files: string[] = [];
-        try {
-          files = await ws.listArtifacts();
-        } catch (e) {
-          log.error("listing workspace artifacts failed", e);
-        }
-        for (const file of files) {
-          if (signal.aborted) return;
-          // Open documents get their own (newer) pass; one file at a time keeps requests flowing.
-          if (documents.get(pathToUri(file))) continue;
-          // A nested workspace folder owns its own files.
-          if (workspaces.forFile(file) !== entry) continue;
-          await yieldToLoop();
-          const done = await diagnoseAndPublish(file, signal);
-          if (done) uris.push(done);
-        }
+      const uris = await scan(workspaces.all(), signal);
+      if (uris) settled({ reason: "startup-scan", uris });
+    });
+  });
+
+  events.onFoldersChanged((added, removed) => {
+    // Files of a removed folder are no longer this server's to report (unless open).
+    for (const root of removed) {
+      for (const uri of [...published]) {
+        const file = uriToPath(uri);
+        if (!file || documents.get(uri)) continue;
+        const rel = path.relative(root, file);
+        if (rel.startsWith("..") || path.isAbsolute(rel)) continue;
+        if (workspaces.folderEntries().some((f) => !path.relative(f.root, file).startsWith(".."))) continue;
+        published.delete(uri);
+        checkedAgainst.delete(file);
+        void connection.sendDiagnostics({ uri, diagnostics: [] });
       }
-      settled({ reason: "startup-scan", uris });
+    }
+    if (!ctx.settings().scanOnStartup || added.length === 0) return;
+    const entries = workspaces.folderEntries().filter((e) => added.includes(e.root));
+    scheduler.schedule(`scan:${added.join("|")}`, 0, async (signal) => {
+      const uris = await scan(entries, signal);
+      if (uris) settled({ reason: "startup-scan", uris });
     });
   });
 }

@@ -26,6 +26,8 @@ export interface ServerEvents {
   onDocumentClose(fn: (doc: TextDocument) => void): void;
   /** Files changed on disk (watched files), absolute paths. */
   onFilesChanged(fn: (files: string[]) => void): void;
+  /** Workspace folders were added or removed (absolute paths), after the workspaces were updated. */
+  onFoldersChanged(fn: (added: string[], removed: string[]) => void): void;
   /** Settings changed (didChangeConfiguration, or pulled with workspace/configuration). */
   onSettingsChange(fn: (s: ServerSettings, raw: Record<string, unknown>) => void): void;
 }
