@@ -99,7 +99,7 @@ test("Compare models shows two variants' outputs; HTML in model output renders a
     const outs = await frame.$$eval(".row .cell .output", (els) => els.map((e) => e.textContent ?? ""));
     return heads.some((h) => h.startsWith("tiny/f32")) && heads.some((h) => h.startsWith("tiny/q4_0")) && outs.filter((o) => o.trim()).length >= 4;
   }, 180_000);
-  const first = await frame.$$eval(".row", (rows) => rows.map((r) => [...r.querySelectorAll(".cell .output")].map((o) => o.textContent ?? "")).find((cells) => cells.length >= 2));
+  const first = await frame.$$eval(".row", (rows) => rows.map((r) => Array.from(r.querySelectorAll(".cell .output")).map((o) => o.textContent ?? "")).find((cells) => cells.length >= 2));
   assert.ok(first && first.every((o) => o.trim().length > 0), `expected one output per variant, got ${JSON.stringify(first)}`);
   await until("the run to finish", async () => (await frame.$$eval("button", (b) => b.map((x) => x.textContent))).includes("Run"), 120_000);
   await screenshot(s.page, "compare-webview.png");

@@ -100,7 +100,7 @@ test("last runs carry the delta vs HEAD once the edited prompt has run", async (
   fs.writeFileSync(prompt, fs.readFileSync(prompt, "utf8").replace("What is the capital of {{country}}?", "Name the capital city of {{country}}."));
   const after = await client.request<Fingerprint>("driftlens/fingerprint", { file: prompt });
   assert.notEqual(after.hash, before.hash);
-  lenses = (await client.request<{ lenses: { variant: string; stale: boolean }[] }>("driftlens/lastRuns", { file: prompt })).lenses;
+  lenses = (await client.request<{ lenses: typeof lenses }>("driftlens/lastRuns", { file: prompt })).lenses;
   assert.equal(lenses.find((l) => l.variant === "tiny/q4_0")?.stale, true);
   const head = await client.request<RunResult>("driftlens/run", { runId: "r4", file: prompt, variants: ["tiny/q4_0"] });
   assert.equal(head.status, "completed", head.message);
