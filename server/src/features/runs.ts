@@ -10,12 +10,9 @@ import path from "node:path";
 import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
-import { compareVariants } from "../eval/compare";
-import { diffRefs } from "../eval/diff";
-import { currentEngineVersion } from "../eval/engine-version";
 import { gitToplevel, relPath, showFile } from "../eval/git";
-import { runEvals, samplingFrom, type EvalTarget, type RenderFn, type RunnerWorkspace } from "../eval/runner";
-import { EngineClient } from "../llm/client";
+import type { EvalTarget, RenderFn, RunnerWorkspace } from "../eval/runner";
+import type { EngineClient } from "../llm/client";
 import type { EngineSettings } from "../llm/types";
 import { parseServerSettings, type ServerSettings } from "../protocol/settings";
 import {
@@ -45,8 +42,17 @@ import {
   type RunSummary,
   type TestTree,
 } from "../protocol/runs";
-import { contentHash, sha256, Store, type RunRecord } from "../store/store";
+import type { RunRecord, Store } from "../store/store";
 import type { FeatureContext } from "./support/context";
+
+// The engine side (store with its native SQLite module, runner, compare, diff, engine client) loads
+// on the first request that needs it, not when the server starts: startup is on the activation path.
+const engineModules = () =>
+  Promise.all([import("../store/store.js"), import("../eval/runner.js"), import("../eval/compare.js"), import("../eval/diff.js"), import("../llm/client.js"), import("../eval/engine-version.js")]).then(
+    ([store, runner, compare, diff, client, ev]) => ({ ...store, ...runner, ...compare, ...diff, ...client, ...ev }),
+  );
+let modules: ReturnType<typeof engineModules> | undefined;
+const lazy = () => (modules ??= engineModules());
 
 const TRUSTED = process.env.DRIFTLENS_TRUSTED !== "0";
 const REFUSED = "Driftlens generates nothing in a restricted workspace; trust the workspace to run evals.";
@@ -111,14 +117,16 @@ export function register(ctx: FeatureContext): void {
     return r.ws.config().config;
   }
 
-  function storeFor(r: Root, s: ServerSettings): Store {
+  async function storeFor(r: Root, s: ServerSettings): Promise<Store> {
     const file = s.store.path ? path.resolve(r.root, s.store.path) : config(r).store;
     if (r.store && r.storePath === file) return r.store;
+    const { Store } = await lazy();
     r.store?.close();
-    r.store = Store.open(file);
+    const store = Store.open(file);
+    r.store = store;
     r.storePath = file;
-    setFingerprintCache(r.store.fingerprintCache());
-    return r.store;
+    setFingerprintCache(store.fingerprintCache());
+    return store;
   }
 
   function engineSettings(r: Root, s: ServerSettings): EngineSettings {
@@ -141,6 +149,7 @@ export function register(ctx: FeatureContext): void {
     engine = undefined;
     engineKey = key;
     await old?.dispose().catch(() => undefined);
+    const { EngineClient } = await lazy();
     engineStarting = EngineClient.start(es, { log: (l) => log.info(`engine: ${l}`) }).then(async (e) => {
       engine = e;
       engineStarting = undefined;
@@ -224,6 +233,7 @@ export function register(ctx: FeatureContext): void {
     try {
       const s = await settings();
       const cfgDoc = r.ws.config();
+      const { runEvals, compareVariants } = await lazy();
       const cfgError = cfgDoc.diagnostics.find((d) => d.severity === "error");
       if (cfgError) return { runId: run.id, status: "failed", message: `${path.relative(r.root, cfgError.file) || cfgError.file}:${cfgError.range.start.line + 1}: ${cfgError.message}`, summaries: [] };
       let targets: EvalTarget[] = [];
@@ -250,7 +260,7 @@ export function register(ctx: FeatureContext): void {
         }
         variants = withRefs;
       }
-      const store = storeFor(r, s);
+      const store = await storeFor(r, s);
       const es = engineSettings(r, s);
       const render = renderFor(r);
       const report = await runEvals({
@@ -369,8 +379,9 @@ export function register(ctx: FeatureContext): void {
     pushStatus();
     try {
       const s = await settings();
-      const store = storeFor(r, s);
+      const store = await storeFor(r, s);
       const es = engineSettings(r, s);
+      const { diffRefs } = await lazy();
       const report = await diffRefs({
         root: r.root,
         base: p.data.baseRef,
@@ -415,6 +426,7 @@ export function register(ctx: FeatureContext): void {
     try {
       const r = rootFor(p.data.file);
       const s = await settings();
+      const { contentHash, samplingFrom, sha256, currentEngineVersion } = await lazy();
       const prompt = r.ws.prompt(p.data.file);
       const promptHash = contentHash(r.ws.read(p.data.file) ?? "");
       const evalSets = r.ws.evalSetsFor(p.data.file).map((f) => ({ file: f, hash: contentHash(r.ws.read(f) ?? "") }));
@@ -429,7 +441,7 @@ export function register(ctx: FeatureContext): void {
       } catch (e) {
         return { ...base, model: { variant: variantRef, file: null, hash: null }, problem: e instanceof Error ? e.message : String(e) };
       }
-      const store = storeFor(r, s);
+      const store = await storeFor(r, s);
       const exists = (f: string) => r.ws.exists(f);
       const modelHash = exists(v.modelPath) ? await store.fingerprintFile(v.modelPath) : null;
       const adapters = await Promise.all(v.adapters.map(async (a) => ({ name: a.name, scale: a.scale, hash: exists(a.path) ? await store.fingerprintFile(a.path) : null })));
@@ -450,7 +462,8 @@ export function register(ctx: FeatureContext): void {
     try {
       const r = rootFor(p.data.file);
       const s = await settings();
-      const store = storeFor(r, s);
+      const store = await storeFor(r, s);
+      const { contentHash } = await lazy();
       const baseRef = p.data.baseRef ?? s.run.baseRef;
       const lenses: LastRunLens[] = [];
       for (const t of targetsFor(r, p.data.file)) {
@@ -530,7 +543,7 @@ export function register(ctx: FeatureContext): void {
       const rs = p.data.file ? [rootFor(p.data.file)] : allRoots();
       const out: HistoryEntry[] = [];
       for (const r of rs) {
-        const store = storeFor(r, s);
+        const store = await storeFor(r, s);
         const kind = p.data.file ? artifactKind(p.data.file) : "unknown";
         const q = kind === "prompt" ? { promptFile: p.data.file } : kind === "evalset" ? { evalSetFile: p.data.file } : {};
         for (const run of store.listRuns({ ...q, limit: p.data.limit })) {
