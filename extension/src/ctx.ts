@@ -1,6 +1,7 @@
 // The one context object (after rust-analyzer's ctx.ts): owns the LanguageClient, the log, the
 // status bar, and two disposable lists — extension lifetime and client lifetime — so a server
 // restart re-creates every client-bound listener and leaks nothing.
+import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
@@ -100,9 +101,26 @@ export class Ctx {
   private async doStart(): Promise<void> {
     const t0 = Date.now();
     const s = this.settings();
+    // A small file in global storage, written at once (globalState is flushed lazily, so a
+    // window closed soon after the first activation would probe again next time).
+    const cacheFile = path.join(this.extension.globalStorageUri.fsPath, "node-runtimes.json");
+    let entries: Record<string, NodeRuntime> = {};
+    try {
+      entries = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as Record<string, NodeRuntime>;
+    } catch {
+      /* first run */
+    }
     const cache = {
-      get: (k: string) => this.extension.globalState.get<NodeRuntime>(`runtime:${k}`),
-      set: (k: string, v: NodeRuntime) => void this.extension.globalState.update(`runtime:${k}`, v),
+      get: (k: string) => entries[k],
+      set: (k: string, v: NodeRuntime) => {
+        entries[k] = v;
+        try {
+          fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+          fs.writeFileSync(cacheFile, JSON.stringify(entries));
+        } catch (e) {
+          this.log.warn(`could not cache the Node runtime probe: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      },
     };
     // nodePath is a restricted setting: in an untrusted workspace only the user's own value counts.
     const configured = s.server.nodePath;
