@@ -94,13 +94,13 @@ test("Compare models shows two variants' outputs; HTML in model output renders a
   await runCommand(s.page, "Driftlens: Compare Models");
   const frame = await webviewFrame(s.page, ".grid-head .vname", 60_000);
   await (await frame.waitForSelector("button:text-is('Run')", { timeout: 30_000 })).click();
-  await until("outputs of tiny/f32 and tiny/q4_0 in the grid", async () => {
+  // A row with an output in both columns (cells stream in one variant at a time).
+  const first = await until("outputs of tiny/f32 and tiny/q4_0 in one row of the grid", async () => {
     const heads = await frame.$$eval(".grid-head .vname", (els) => els.map((e) => e.textContent ?? ""));
-    const outs = await frame.$$eval(".row .cell .output", (els) => els.map((e) => e.textContent ?? ""));
-    return heads.some((h) => h.startsWith("tiny/f32")) && heads.some((h) => h.startsWith("tiny/q4_0")) && outs.filter((o) => o.trim()).length >= 4;
+    if (!heads.some((h) => h.startsWith("tiny/f32")) || !heads.some((h) => h.startsWith("tiny/q4_0"))) return undefined;
+    return frame.$$eval(".row", (rows) => rows.map((r) => Array.from(r.querySelectorAll(".cell .output")).map((o) => o.textContent ?? "")).find((cells) => cells.length >= 2 && cells.every((c) => c.trim().length > 0)));
   }, 180_000);
-  const first = await frame.$$eval(".row", (rows) => rows.map((r) => Array.from(r.querySelectorAll(".cell .output")).map((o) => o.textContent ?? "")).find((cells) => cells.length >= 2));
-  assert.ok(first && first.every((o) => o.trim().length > 0), `expected one output per variant, got ${JSON.stringify(first)}`);
+  assert.ok(first.length >= 2);
   await until("the run to finish", async () => (await frame.$$eval("button", (b) => b.map((x) => x.textContent))).includes("Run"), 120_000);
   await screenshot(s.page, "compare-webview.png");
 
