@@ -7,6 +7,7 @@ import Ajv, { type ValidateFunction } from "ajv";
 import { distance as levenshteinDistance } from "fastest-levenshtein";
 import { Worker } from "node:worker_threads";
 import YAML from "yaml";
+import { ASSERTION_TYPES } from "../artifacts/evalset";
 
 /** One assertion as written in an eval set (promptfoo's shape). */
 export interface Assertion {
@@ -51,26 +52,8 @@ export interface CaseEvaluation {
   assertions: AssertionResult[];
 }
 
-/** Every base type (each also has a `not-` form). */
-export const ASSERTION_TYPES = [
-  "equals",
-  "contains",
-  "icontains",
-  "contains-any",
-  "contains-all",
-  "icontains-any",
-  "icontains-all",
-  "starts-with",
-  "regex",
-  "is-json",
-  "contains-json",
-  "json-schema",
-  "levenshtein",
-  "word-count",
-  "latency",
-  "similar",
-  "javascript",
-] as const;
+/** Every base type (each also has a `not-` form): one list, shared with the eval-set parser. */
+export { ASSERTION_TYPES };
 
 export function isKnownAssertionType(type: string): boolean {
   const base = type.startsWith("not-") ? type.slice(4) : type;

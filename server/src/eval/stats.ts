@@ -3,17 +3,9 @@
 // the bootstrap uses a seeded PRNG — so the same inputs always give the same report.
 import { canDetectDrop } from "../artifacts/power";
 
-/** mulberry32: a small, fast, well-distributed 32-bit PRNG; deterministic for a given seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../util/prng";
+
+export { mulberry32 };
 
 /** FNV-1a of a string, for deriving bootstrap seeds from names (slice, variant) reproducibly. */
 export function hashSeed(...parts: (string | number)[]): number {

@@ -1,17 +1,15 @@
 // A small seeded PRNG (mulberry32): the generator must give byte-identical files for the same
 // version, so nothing here may depend on Math.random or the platform.
+import { mulberry32 } from "../util/prng";
+
 export class Prng {
-  private s: number;
+  private readonly rand: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
+    this.rand = mulberry32(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rand();
   }
   /** Uniform in [-a, a). */
   uniform(a: number): number {

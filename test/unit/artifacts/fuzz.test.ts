@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { parseAdapter } from "../../../server/src/artifacts/adapter";
+import { mulberry32 } from "../../../server/src/util/prng";
 import { parseConfigText } from "../../../server/src/artifacts/config";
 import { EvalParseCache, parseEvalSet } from "../../../server/src/artifacts/evalset";
 import { parsePrompt } from "../../../server/src/artifacts/prompt";
@@ -21,16 +22,6 @@ const SEED = Number(process.env.DRIFTLENS_FUZZ_SEED ?? 20261121);
 /** Any single input slower than this counts as a hang. */
 const MAX_MS_PER_INPUT = 2_000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALIAS_BOMB = `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
