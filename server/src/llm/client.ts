@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import {
+  embedResultSchema,
   engineInfoSchema,
   fromWorkerSchema,
   generateResultSchema,
@@ -323,6 +324,12 @@ export class EngineClient {
   /** Token count of `text` with the model's own vocabulary (no special tokens added). */
   async countTokens(modelPath: string, text: string): Promise<number> {
     return this.request({ type: "countTokens", modelPath, text }, { spec: { variant: modelPath, file: modelPath } }, z.number());
+  }
+
+  /** Embedding vectors of `texts` with the GGUF at `modelPath` (loaded once, shared with generation). */
+  async embed(modelPath: string, texts: string[]): Promise<number[][]> {
+    if (texts.length === 0) return [];
+    return this.request({ type: "embed", modelPath, texts }, { spec: { variant: "embedding model", file: modelPath } }, embedResultSchema);
   }
 
   /** Cancels every running request (generations end with stopReason "cancelled"). */

@@ -67,6 +67,8 @@ interface ModelEntry {
   inUse: number;
   threads: ThreadsChoice;
   contexts: Map<string, Promise<ContextEntry>>;
+  /** Embedding context (for `similar`), created on the first embed request for this model. */
+  embedding?: Promise<NLC.LlamaEmbeddingContext>;
 }
 
 interface PromptTemplate {
@@ -257,6 +259,7 @@ export class Engine {
     this.loaded.delete(m.path);
     this.models.delete(m.path);
     for (const c of m.contexts.values()) await c.then((e) => e.context.dispose()).catch(() => {});
+    if (m.embedding) await m.embedding.then((e) => e.dispose()).catch(() => {});
     await m.model.dispose().catch(() => {});
     this.log(`unloaded ${m.path} (LRU)`);
   }
@@ -676,6 +679,47 @@ export class Engine {
         this.release(ctx, slot);
       }
     });
+  }
+
+  // ---------------------------------------------------------------- embeddings
+
+  /**
+   * One embedding vector per text (the model's embedding length), for `similar` assertions. The
+   * model comes from the same pool as generation (one load per file, LRU budget) with one
+   * embedding context, on the threads the engine chose for it. A text longer than the context is
+   * cut to its first tokens (logged); an empty text gives an empty vector (cosine 0 against anything).
+   */
+  async embed(modelPath: string, texts: string[]): Promise<number[][]> {
+    const spec: ModelSpec = { variant: "embedding model", modelPath, adapters: [] };
+    const m = await this.loadModel(spec);
+    m.inUse++;
+    try {
+      if (!m.embedding) {
+        const created = m.model.createEmbeddingContext({ contextSize: this.settings.contextSize, threads: m.threads.threads });
+        m.embedding = created;
+        created.catch(() => (m.embedding = undefined));
+      }
+      let ctx: NLC.LlamaEmbeddingContext;
+      try {
+        ctx = await m.embedding;
+      } catch (err) {
+        throw new EngineError({ kind: "other", message: `Cannot create an embedding context for ${modelPath}: ${this.reason(err)}. Use a model llama.cpp can embed with, or lower engine.contextSize.`, file: modelPath });
+      }
+      const out: number[][] = [];
+      const limit = this.settings.contextSize - 4; // room for BOS/EOS the embedding context adds
+      for (const text of texts) {
+        let input: string | Token[] = text;
+        if (ctx.calculateInputLength(text) >= this.settings.contextSize) {
+          input = m.model.tokenize(text).slice(0, Math.max(1, limit));
+          this.log(`embedding: a ${text.length}-character text is longer than the context (${this.settings.contextSize} tokens); embedded its first ${input.length} tokens`);
+        }
+        out.push([...(await ctx.getEmbeddingFor(input)).vector]);
+      }
+      return out;
+    } finally {
+      m.inUse--;
+      m.lastUsed = ++this.clock;
+    }
   }
 
   // ---------------------------------------------------------------- tokens

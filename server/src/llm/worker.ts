@@ -75,6 +75,10 @@ async function handle(msg: ToWorker): Promise<void> {
       case "countTokens":
         send({ type: "result", rid, value: await e.countTokens(msg.modelPath, msg.text) });
         break;
+      case "embed":
+        send({ type: "busy", rid, variant: "embedding model", file: msg.modelPath });
+        send({ type: "result", rid, value: await e.embed(msg.modelPath, msg.texts) });
+        break;
       case "info":
         send({ type: "result", rid, value: await e.info() });
         break;
@@ -83,7 +87,7 @@ async function handle(msg: ToWorker): Promise<void> {
     const ctx =
       msg.type === "generate" || msg.type === "score"
         ? { variant: msg.req.model.variant, file: msg.req.model.modelPath }
-        : msg.type === "countTokens"
+        : msg.type === "countTokens" || msg.type === "embed"
           ? { file: msg.modelPath }
           : undefined;
     send({ type: "error", rid, failure: toFailure(err, ctx) });

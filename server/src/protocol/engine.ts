@@ -73,6 +73,8 @@ export const scoreResultSchema = z.object({
   wallMs: z.number(),
 });
 
+export const embedResultSchema = z.array(z.array(z.number()));
+
 export const engineFailureSchema = z.object({
   kind: z.enum(["model-missing", "model-corrupt", "adapter-mismatch", "out-of-memory", "crashed", "cancelled", "other"]),
   message: z.string(),
@@ -104,6 +106,8 @@ export const toWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("score"), rid: z.number().int(), req: scoreRequestSchema }),
   /** Token count with the model's own vocabulary (vocab-only load). */
   z.object({ type: z.literal("countTokens"), rid: z.number().int(), modelPath: z.string(), text: z.string() }),
+  /** Embedding vectors of texts with an embedding model (for `similar` assertions); result: number[][]. */
+  z.object({ type: z.literal("embed"), rid: z.number().int(), modelPath: z.string(), texts: z.array(z.string()) }),
   z.object({ type: z.literal("info"), rid: z.number().int() }),
   /** Cancel one request (its `rid`), or every request when rid is absent. */
   z.object({ type: z.literal("cancel"), rid: z.number().int().optional() }),
