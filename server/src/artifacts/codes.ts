@@ -19,6 +19,7 @@ export const CODES = {
   DL106: { severity: "error", title: "Reference variant is not a variant of the family", fix: "Set `reference` to one of the family's variant names." },
   DL107: { severity: "error", title: "Model file is not a readable GGUF", fix: "Point the variant at a valid GGUF file (the message says what is wrong with this one)." },
   DL108: { severity: "warning", title: "Two GGUF files in a scan folder have the same quant type", fix: "Keep one file per quant type in a scanned folder, or list the variants explicitly." },
+  DL109: { severity: "error", title: "Embedding model not found", fix: "Set `embedding.model` to an existing GGUF file (relative to driftlens.yaml) or to a `family/variant` defined under `models`." },
   // .prompt
   DL200: { severity: "error", title: "Prompt front matter is not valid YAML", fix: "Fix the YAML between the `---` lines." },
   DL201: { severity: "error", title: "Prompt front matter key has the wrong type", fix: "Use the shape docs/formats.md gives for the key." },

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { EngineSettings } from "../llm/types";
-import { CONFIG_KEYS, configFileSchema, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, PROMPTS_KEYS } from "./schemas";
+import { CONFIG_KEYS, configFileSchema, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, PROMPTS_KEYS } from "./schemas";
 import type { Diagnostic, Range } from "./types";
 import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
@@ -47,6 +47,23 @@ export interface DriftlensConfig {
   /** Absolute path of the SQLite store. */
   store: string;
   prompts: { partials: string[] };
+  /** The embedding model for `similar`, when driftlens.yaml sets `embedding.model`. */
+  embedding?: EmbeddingConfig;
+}
+
+export interface EmbeddingConfig {
+  /** As written in driftlens.yaml. */
+  declared: string;
+  /** Absolute GGUF path when `declared` names a file (ends in .gguf); absent for a family/variant ref. */
+  path?: string;
+  /** The family/variant ref when `declared` is not a .gguf path. */
+  variantRef?: string;
+  range?: Range;
+}
+
+/** A value ending in .gguf is a file path (relative to driftlens.yaml); anything else a family/variant. */
+export function isGgufPath(declared: string): boolean {
+  return /\.gguf$/i.test(declared.trim());
 }
 
 export interface ConfigDoc {
@@ -123,6 +140,15 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
     gate: { maxPassRateDrop: parsed.gate.maxPassRateDrop, maxSliceDrop: parsed.gate.maxSliceDrop, alpha: parsed.gate.alpha },
     store: resolveFrom(root, parsed.store),
     prompts: { partials: parsed.prompts.partials.map((p) => resolveFrom(root, p)) },
+    ...(parsed.embedding?.model
+      ? {
+          embedding: {
+            declared: parsed.embedding.model,
+            ...(isGgufPath(parsed.embedding.model) ? { path: resolveFrom(root, parsed.embedding.model.trim()) } : { variantRef: parsed.embedding.model.trim() }),
+            ...(src ? { range: rangeFor(src, ["embedding", "model"]) } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -167,7 +193,7 @@ export function parseConfigText(root: string, text: string, file: string): Confi
   if (raw === undefined || raw === null) raw = {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     if (src.diagnostics.length === 0) {
-      diagnostics.push({ file, range: rangeFor(src, []), severity: "error", code: "DL101", message: "driftlens.yaml must be a mapping of keys (models, engine, gate, store, prompts)" });
+      diagnostics.push({ file, range: rangeFor(src, []), severity: "error", code: "DL101", message: "driftlens.yaml must be a mapping of keys (models, engine, gate, store, prompts, embedding)" });
     }
     return { config: defaults(root), file, diagnostics, source: src };
   }
@@ -180,6 +206,7 @@ export function parseConfigText(root: string, text: string, file: string): Confi
   diagnostics.push(...unknownKeyDiagnostics(src, ["engine"], ENGINE_KEYS, file, "DL102", "engine"));
   diagnostics.push(...unknownKeyDiagnostics(src, ["gate"], GATE_KEYS, file, "DL102", "gate"));
   diagnostics.push(...unknownKeyDiagnostics(src, ["prompts"], PROMPTS_KEYS, file, "DL102", "prompts"));
+  diagnostics.push(...unknownKeyDiagnostics(src, ["embedding"], EMBEDDING_KEYS, file, "DL102", "embedding"));
   if (obj.models && typeof obj.models === "object") {
     for (const fam of Object.keys(obj.models)) diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));
   }

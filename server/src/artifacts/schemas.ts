@@ -47,14 +47,22 @@ export const promptsSchema = z.looseObject({
 });
 export const PROMPTS_KEYS = ["partials"] as const;
 
+export const embeddingSchema = z.looseObject({
+  /** Embedding model for `similar`: a GGUF path (relative to driftlens.yaml) or a `family/variant`. */
+  model: z.string().min(1, "a GGUF path (relative to driftlens.yaml) or a family/variant").optional(),
+});
+export const EMBEDDING_KEYS = ["model"] as const;
+
 export const configFileSchema = z.looseObject({
   models: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "family names use letters, digits, '_', '.', '-'"), familySchema).default({}),
   engine: engineSchema.default(() => engineSchema.parse({})),
   gate: gateSchema.default(() => gateSchema.parse({})),
   store: z.string().min(1).default(".driftlens/store.db"),
   prompts: promptsSchema.default(() => promptsSchema.parse({})),
+  /** Optional: without it, `similar` assertions fail saying how to configure one. */
+  embedding: embeddingSchema.optional(),
 });
-export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts"] as const;
+export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding"] as const;
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 // ---------- .prompt front matter ----------

@@ -557,7 +557,42 @@ export class Workspace {
         out.push({ file, range: fam.referenceRange ?? fam.range ?? rangeAt(), severity: "error", code: "DL106", message: `reference variant '${fam.reference}' is not a variant of family '${fam.name}' (variants: ${list.map((v) => v.name).join(", ") || "none"})` });
       }
     }
+    const emb = doc.config.embedding;
+    if (emb) {
+      const range = emb.range ?? rangeAt();
+      try {
+        const p = this.embeddingModel();
+        if (p) {
+          const h = this.gguf(p);
+          if (h.error) out.push({ file, range, severity: "error", code: "DL107", message: `embedding model ${emb.declared} is not a readable GGUF: ${h.error}` });
+          else if (h.facts?.isLora) out.push({ file, range, severity: "error", code: "DL107", message: `embedding model ${emb.declared} is a LoRA adapter, not a model` });
+        }
+      } catch (e) {
+        out.push({ file, range, severity: "error", code: "DL109", message: e instanceof Error ? e.message : String(e) });
+      }
+    }
     return out;
+  }
+
+  /**
+   * Absolute GGUF path of driftlens.yaml's `embedding.model` (a .gguf path, or a family/variant's
+   * model file); undefined when none is configured. Throws an Error saying what is wrong when the
+   * file does not exist or the family/variant is unknown.
+   */
+  embeddingModel(): string | undefined {
+    const emb = this.config().config.embedding;
+    if (!emb) return undefined;
+    let p: string;
+    if (emb.path) p = emb.path;
+    else {
+      try {
+        p = this.resolveVariant(emb.variantRef ?? emb.declared).modelPath;
+      } catch (e) {
+        throw new Error(`embedding.model '${emb.declared}' is neither a .gguf path nor a known family/variant: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (!fs.existsSync(p)) throw new Error(`embedding model file ${emb.declared} does not exist (looked at ${p}); set embedding.model in driftlens.yaml to an existing GGUF file`);
+    return p;
   }
 
   /** Checks a model ref against driftlens.yaml; undefined when fine. */

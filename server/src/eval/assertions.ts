@@ -321,7 +321,7 @@ async function evaluateBase(base: string, a: Assertion, value: unknown, output: 
     case "similar": {
       needValue(a);
       if (!ctx.embed) {
-        throw new AssertionConfigError("'similar' needs an embedding model and none is configured for this run (see docs/assertions.md); use levenshtein, icontains-any or a javascript assertion instead");
+        throw new AssertionConfigError("'similar' needs an embedding model and none is configured: add `embedding: {model: <GGUF path relative to driftlens.yaml, or family/variant>}` to driftlens.yaml (see docs/assertions.md), or use levenshtein, icontains-any or a javascript assertion instead");
       }
       const threshold = a.threshold ?? 0.75;
       const expected = Array.isArray(value) ? value.map(String) : [String(value)];

@@ -69,6 +69,8 @@ export interface RunnerWorkspace {
   partialFile?(name: string, promptFile: string): string | undefined;
   /** Renders a prompt file with data (Workspace.render); used when runEvals gets no `render`. */
   render?(promptFile: string, data: { input?: Record<string, unknown> }): Promise<RenderedLike>;
+  /** driftlens.yaml's embedding model (absolute GGUF path), undefined when none; throws when it is wrong. */
+  embeddingModel?(): MaybePromise<string | undefined>;
 }
 
 /** A rendered prompt as renderPrompt returns it (only what the runner reads). */
@@ -83,6 +85,8 @@ export type RenderFn = (prompt: RunnerPrompt, input: Record<string, unknown>) =>
 export interface RunnerEngine {
   generateMany(reqs: GenerateRequest[], onResult: (r: GenerateResult | { id: string; failure: EngineFailure }) => void, signal?: AbortSignal): Promise<void>;
   info(): Promise<{ backend: string; threads: number; engineVersion?: string }>;
+  /** Embedding vectors (for `similar` with driftlens.yaml's `embedding.model`). */
+  embed?(modelPath: string, texts: string[]): Promise<number[][]>;
 }
 
 export interface EvalTarget {
@@ -135,7 +139,10 @@ export interface RunEvalsOptions {
   render?: RenderFn;
   /** Whether `javascript` assertions may run. */
   trusted?: boolean;
-  /** Embeddings for `similar` assertions, when an embedding model is configured. */
+  /**
+   * Embeddings for `similar` assertions. Default: the engine's, with the workspace's embedding
+   * model (driftlens.yaml `embedding.model`) when one is configured; none otherwise.
+   */
   embed?: (texts: string[]) => Promise<number[][]>;
   /** Top alternatives recorded per token (default 5). */
   topLogprobs?: number;
@@ -453,6 +460,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   let enginePromise: Promise<RunnerEngine> | undefined;
   const getEngine = (): Promise<RunnerEngine> => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
   const caseFilter = opts.caseIds ? new Set(opts.caseIds) : undefined;
+  const embed = opts.embed ?? (await workspaceEmbedder(ws, getEngine));
 
   // 1. Load and render every target once (rendering does not depend on the variant).
   interface Prepared {
@@ -732,7 +740,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         vars: pc.vars,
         latencyMs,
         trusted: opts.trusted ?? false,
-        ...(opts.embed ? { embed: opts.embed } : {}),
+        ...(embed ? { embed } : {}),
         ...(pc.threshold !== undefined ? { threshold: pc.threshold } : {}),
         extra: { caseId: pc.id, tags: pc.tags, variant: variant.id, prompt: p.target.promptFile },
       });
@@ -952,6 +960,49 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
 }
 
 /** Absolute path helper for callers that accept workspace-relative targets. */
+/**
+ * `similar`'s embeddings from the workspace's configured embedding model through the engine, each
+ * text embedded once per run (outputs and expected values repeat across cases and variants).
+ * Undefined when no embedding model is configured, so `similar` says how to configure one. A wrong
+ * setting (missing file, unknown family/variant) fails each `similar` with the reason, not the run.
+ * Cached generations still get evaluated: this only starts the engine when a `similar` asks.
+ */
+async function workspaceEmbedder(ws: RunnerWorkspace, getEngine: () => Promise<RunnerEngine>): Promise<((texts: string[]) => Promise<number[][]>) | undefined> {
+  if (!ws.embeddingModel) return undefined;
+  let modelPath: string | undefined;
+  let problem: string | undefined;
+  try {
+    modelPath = await ws.embeddingModel();
+  } catch (e) {
+    problem = e instanceof Error ? e.message : String(e);
+  }
+  if (!modelPath && problem === undefined) return undefined;
+  const cache = new Map<string, Promise<number[]>>();
+  return async (texts) => {
+    if (problem !== undefined || !modelPath) throw new Error(problem ?? "no embedding model");
+    const path = modelPath;
+    const missing = [...new Set(texts.filter((t) => !cache.has(t)))];
+    if (missing.length) {
+      const batch = (async () => {
+        const engine = await getEngine();
+        if (!engine.embed) throw new Error("this engine cannot compute embeddings");
+        return engine.embed(path, missing);
+      })();
+      missing.forEach((t, i) => {
+        const p = batch.then((vecs) => {
+          const v = vecs[i];
+          if (!v) throw new Error("the embedding model returned fewer vectors than texts");
+          return v;
+        });
+        // A failed embedding is not cached: the next case may try again (e.g. after an engine crash).
+        p.catch(() => cache.delete(t));
+        cache.set(t, p);
+      });
+    }
+    return Promise.all(texts.map((t) => cache.get(t)!));
+  };
+}
+
 export function resolveTarget(root: string, t: EvalTarget): EvalTarget {
   return { promptFile: path.resolve(root, t.promptFile), evalSetFile: path.resolve(root, t.evalSetFile) };
 }

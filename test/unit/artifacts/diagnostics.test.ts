@@ -83,6 +83,7 @@ const CASES: Case[] = [
       fs.copyFileSync(TINY, path.join(dir, "models", "b.gguf"));
     },
   },
+  { code: "DL109", target: "driftlens.yaml", files: { "driftlens.yaml": "embedding:\n  model: «models/none.gguf»\n" }, message: /embedding model file models\/none\.gguf does not exist/ },
   // .prompt
   { code: "DL200", target: "p.prompt", files: { "p.prompt": "---\nmodel: [«»\n---\nHi\n" } },
   { code: "DL201", target: "p.prompt", files: { "p.prompt": "---\nconfig: «5»\n---\nHi\n" } },
