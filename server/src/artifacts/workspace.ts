@@ -54,6 +54,33 @@ export const CHARS_PER_TOKEN_ESTIMATE = 3.5;
 
 const IGNORED_DIRS = new Set(["node_modules", ".git", ".driftlens", "dist", "out", ".vscode-test", ".hg", ".svn"]);
 const MAX_WALK_ENTRIES = 50_000;
+
+/**
+ * Every artifact file below `dir`, sorted; skips dependency, build and hidden folders, and stops
+ * after a bounded number of entries so a huge tree cannot stall the server.
+ */
+export function findArtifactFiles(dir: string): string[] {
+  const files: string[] = [];
+  let seen = 0;
+  const walk = (d: string, depth: number) => {
+    if (depth > 16 || seen > MAX_WALK_ENTRIES) return;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (++seen > MAX_WALK_ENTRIES) return;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (!IGNORED_DIRS.has(e.name) && !e.name.startsWith(".")) walk(p, depth + 1);
+      } else if (e.isFile() && artifactKind(p) !== "unknown") files.push(p);
+    }
+  };
+  walk(dir, 0);
+  return files.sort();
+}
 const LIST_TTL_MS = 1500;
 
 interface HeaderEntry {
@@ -150,26 +177,7 @@ export class Workspace {
   listArtifacts(): string[] {
     const now = Date.now();
     if (this.listCache && now - this.listCache.at < LIST_TTL_MS) return this.withOverlays(this.listCache.files);
-    const files: string[] = [];
-    let seen = 0;
-    const walk = (dir: string, depth: number) => {
-      if (depth > 16 || seen > MAX_WALK_ENTRIES) return;
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        if (++seen > MAX_WALK_ENTRIES) return;
-        const p = path.join(dir, e.name);
-        if (e.isDirectory()) {
-          if (!IGNORED_DIRS.has(e.name) && !e.name.startsWith(".")) walk(p, depth + 1);
-        } else if (e.isFile() && artifactKind(p) !== "unknown") files.push(p);
-      }
-    };
-    walk(this.root, 0);
-    files.sort();
+    const files = findArtifactFiles(this.root);
     this.listCache = { at: now, files };
     return this.withOverlays(files);
   }

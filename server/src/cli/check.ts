@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { findConfigFile } from "../artifacts/config";
 import { artifactKind, type Diagnostic } from "../artifacts/types";
-import { Workspace } from "../artifacts/workspace";
+import { Workspace, findArtifactFiles } from "../artifacts/workspace";
 import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
 
 const USAGE = `Usage: driftlens check [PATH...] [--format text|json]
@@ -24,24 +24,6 @@ Diagnostic codes: docs/diagnostics.md.
 `;
 
 const FLAGS = { format: { type: "string", choices: ["text", "json"] } } as const;
-
-const IGNORED = new Set(["node_modules", ".git", ".driftlens", "dist", "out"]);
-
-function walk(dir: string, out: string[], depth = 0): void {
-  if (depth > 16) return;
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) {
-      if (!IGNORED.has(e.name) && !e.name.startsWith(".")) walk(p, out, depth + 1);
-    } else if (e.isFile() && artifactKind(p) !== "unknown") out.push(p);
-  }
-}
 
 /** The workspace root for a file or folder: the nearest folder above holding driftlens.yaml. */
 export function workspaceRootFor(p: string, isDir: boolean): string {
@@ -79,9 +61,7 @@ export const checkCommand: Command = {
         throw new CliError(`'${t}' does not exist`);
       }
       if (st.isDirectory()) {
-        const found: string[] = [];
-        walk(abs, found);
-        for (const f of found) if (!files.has(f)) files.set(f, workspaceRootFor(f, false));
+        for (const f of findArtifactFiles(abs)) if (!files.has(f)) files.set(f, workspaceRootFor(f, false));
       } else {
         if (artifactKind(abs) === "unknown") throw new CliError(`'${t}' is not a Driftlens artifact (driftlens.yaml, *.prompt, *.eval.yaml, *.eval.jsonl, *.adapter.yaml)`);
         files.set(abs, workspaceRootFor(abs, false));
