@@ -20,6 +20,8 @@ const external = [...NATIVE, "vscode", "@node-llama-cpp/*", "playwright-core", "
 const nodeEntries = [
   ["extension/src/extension.ts", "dist/extension.js"],
   ["server/src/server.ts", "dist/server.js"],
+  ["server/src/server-lsp.ts", "dist/server-lsp.js"],
+  ["server/src/server-core.ts", "dist/server-core.js"],
   ["server/src/cli.ts", "dist/cli.js"],
   ["server/src/llm/worker.ts", "dist/engine-worker.js"],
 ];

@@ -91,6 +91,8 @@ const ignore = [
   "!package.json",
   "!dist/extension.js",
   "!dist/server.js",
+  "!dist/server-lsp.js",
+  "!dist/server-core.js",
   "!dist/cli.js",
   "!dist/engine-worker.js",
   "!dist/webviews/*.js",

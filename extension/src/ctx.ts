@@ -1,15 +1,16 @@
 // The one context object (after rust-analyzer's ctx.ts): owns the LanguageClient, the log, the
 // status bar, and two disposable lists — extension lifetime and client lifetime — so a server
 // restart re-creates every client-bound listener and leaks nothing.
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
+import { LanguageClient, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
 import { parseServerSettings } from "../../server/src/protocol/settings";
 import { createCommands } from "./commands";
 import { DeltaDecorations, LastRunLenses } from "./lenses";
 import { RunManager } from "./runs";
-import { chooseRuntime, type NodeRuntime, type RuntimeChoice } from "./server-runtime";
+import { chooseRuntime, serverEnvironment, spawnServer, type NodeRuntime, type RuntimeChoice } from "./server-runtime";
 import { StatusBar } from "./status";
 import { EvalTestController } from "./testing";
 
@@ -24,6 +25,8 @@ export class Ctx {
   readonly runs: RunManager;
   readonly status: StatusBar;
   client: LanguageClient | undefined;
+  /** The language server process of the current client (we launch it: spawnServer). */
+  private serverProcess: ChildProcess | undefined;
   runtime: RuntimeChoice | undefined;
   /** Resolves when the current client has started (or failed to). */
   ready: Promise<void> = Promise.resolve();
@@ -125,8 +128,30 @@ export class Ctx {
     // nodePath is a restricted setting: in an untrusted workspace only the user's own value counts.
     const configured = s.server.nodePath;
     this.runtime = await chooseRuntime({ extensionRoot: this.extensionRoot, configured, cache });
-    const rt = this.runtime.runtime;
+    const rt = this.runtime.runtime ?? { path: process.execPath, version: process.version, abi: process.versions.modules, isHost: true };
     const tRuntime = Date.now() - t0;
+    // Boot the server process now; the client below takes it over (spawnServer explains why).
+    const serverJs = path.join(this.extensionRoot, "dist", "server.js");
+    const env = serverEnvironment(process.env, s.server.extraEnv, {
+      trusted: this.trusted,
+      hostRuntime: rt.isHost,
+      codeCacheDir: path.join(this.extension.globalStorageUri.fsPath, "code-cache"),
+    });
+    const cwd = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file")?.uri.fsPath;
+    const launch = (): ChildProcess => {
+      const proc = spawnServer(rt, serverJs, env, cwd);
+      proc.on("error", (e) => this.log.error(`the language server process (${rt.path}) failed: ${e.message}`));
+      this.serverProcess = proc;
+      return proc;
+    };
+    let prestarted: ChildProcess | undefined = launch();
+    // Called by the client on start and on each automatic restart after a crash.
+    const serverOptions: ServerOptions = async () => {
+      const proc = prestarted ?? launch();
+      prestarted = undefined;
+      if (proc.pid === undefined) throw new Error(`could not launch ${rt.path} (check "driftlens.server.nodePath")`);
+      return proc;
+    };
     if (this.runtime.problem) {
       this.log.error(this.runtime.problem);
       void vscode.window.showErrorMessage(this.runtime.problem, "Open Settings", "Show Log").then((pick) => {
@@ -134,14 +159,8 @@ export class Ctx {
         if (pick === "Show Log") this.log.show();
       });
     }
-    const serverJs = path.join(this.extensionRoot, "dist", "server.js");
     this.log.info(`extension at ${this.extensionRoot}`);
-    const env = { ...process.env, ...s.server.extraEnv, DRIFTLENS_TRUSTED: this.trusted ? "1" : "0" };
-    const serverOptions: ServerOptions =
-      rt && !rt.isHost
-        ? { command: rt.path, args: [serverJs, "--stdio"], transport: TransportKind.stdio, options: { env } }
-        : { module: serverJs, transport: TransportKind.ipc, options: { env } };
-    this.log.info(`starting the language server with ${rt ? `${rt.isHost ? "the extension host's runtime" : rt.path} ${rt.version} (ABI ${rt.abi})` : "the extension host's runtime"}; native modules built for ABI ${this.runtime.expectedAbi ?? "unknown"}`);
+    this.log.info(`starting the language server with ${rt.isHost ? "the extension host's runtime" : rt.path} ${rt.version} (ABI ${rt.abi}); native modules built for ABI ${this.runtime.expectedAbi ?? "unknown"}`);
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         ...LANGUAGES.map((language) => ({ scheme: "file", language })),
@@ -158,11 +177,12 @@ export class Ctx {
       await client.start();
     } catch (e) {
       this.log.error(`the language server did not start: ${e instanceof Error ? e.message : String(e)}`);
+      if (this.serverProcess?.exitCode === null) this.serverProcess.kill();
       void vscode.window.showErrorMessage("Driftlens: the language server did not start. See the Driftlens log for why.", "Show Log").then((p) => p && this.log.show());
       this.status.setServerState("failed");
       return;
     }
-    this.log.info(`language server started in ${Date.now() - t0} ms (Node runtime chosen in ${tRuntime} ms${this.runtime.tried.some((t) => !t.isHost) ? "" : ""}, server spawned and initialized in ${Date.now() - t0 - tRuntime} ms)`);
+    this.log.info(`language server started in ${Date.now() - t0} ms (Node runtime chosen in ${tRuntime} ms, server spawned and initialized in ${Date.now() - t0 - tRuntime} ms)`);
     this.status.setServerState("running");
     for (const fn of this.clientListeners) {
       try {
@@ -184,6 +204,11 @@ export class Ctx {
     const c = this.client;
     this.client = undefined;
     if (c) await c.stop(5000).catch((e: unknown) => this.log.warn(`stopping the language server: ${e instanceof Error ? e.message : String(e)}`));
+    // The client stops a server it launched itself; this one we launched (spawnServer), so make
+    // sure it is gone even when shutdown/exit did not get through.
+    const proc = this.serverProcess;
+    this.serverProcess = undefined;
+    if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill();
     this.status.setServerState("stopped");
   }
 

@@ -3,7 +3,7 @@
 // on its own Node 24, and npm built the binary with the system Node. So: try the configured Node,
 // then the first `node` on PATH, then the extension host's own runtime, and take the first whose
 // ABI matches the binary. When none does, say which ABI is needed and how to fix it.
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -66,7 +66,7 @@ export function probe(nodePath: string, cache?: ProbeCache): Promise<NodeRuntime
     return Promise.resolve(null);
   }
   return new Promise((resolve) => {
-    execFile(nodePath, ["-p", "process.versions.modules + ' ' + process.version"], { timeout: 10_000, env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" } }, (err, stdout) => {
+    execFile(nodePath, ["-p", "process.versions.modules + ' ' + process.version"], { timeout: 10_000, env: serverEnvironment(process.env, {}, { trusted: false, hostRuntime: true }) }, (err, stdout) => {
       const m = /^(\d+) (v[\d.]+)/.exec(String(stdout).trim());
       if (err || !m) return resolve(null);
       const rt: NodeRuntime = { path: nodePath, abi: m[1]!, version: m[2]!, isHost: false };
@@ -104,4 +104,37 @@ export async function chooseRuntime(opts: { extensionRoot: string; configured: s
     `Fix: install Node ${expectedAbi ? ABI_TO_NODE[expectedAbi] ?? "20" : "20"} and set "driftlens.server.nodePath" to it, ` +
     `or rebuild the module for the Node you have: cd "${opts.extensionRoot}" && npm rebuild better-sqlite3.`;
   return { runtime: tried[0] ?? host, expectedAbi, problem, tried };
+}
+
+/**
+ * The language server's environment: the extension host's, the user's `driftlens.server.extraEnv`
+ * on top, whether the workspace is trusted, and where to keep the server's code cache. NODE_EXTRA_CA_CERTS is dropped unless extraEnv
+ * sets it: Node 20 reads and parses that certificate bundle at every process start (about 40 ms
+ * of CPU measured on a 200 KB system bundle, most of a bare `node` start), and neither the server
+ * nor the engine worker it starts opens a TLS connection (models are local files; node-llama-cpp
+ * runs with `build: "never"`, so it never downloads).
+ */
+export function serverEnvironment(
+  base: NodeJS.ProcessEnv,
+  extraEnv: Record<string, string>,
+  opts: { trusted: boolean; hostRuntime: boolean; codeCacheDir?: string },
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  delete env.NODE_EXTRA_CA_CERTS;
+  // Where the server keeps the V8 code cache of its bundles (server/src/util/code-cache.ts).
+  if (opts.codeCacheDir) env.DRIFTLENS_CODE_CACHE_DIR = opts.codeCacheDir;
+  Object.assign(env, extraEnv);
+  env.DRIFTLENS_TRUSTED = opts.trusted ? "1" : "0";
+  // The extension host's own runtime is Electron in VS Code desktop: make it behave as Node.
+  if (opts.hostRuntime) env.ELECTRON_RUN_AS_NODE = "1";
+  return env;
+}
+
+/**
+ * Starts `node dist/server.js --stdio` at once, before the language client is even built, so the
+ * Node process boots while the client prepares its initialize request (the process waits on
+ * stdin). The client is handed the process through a ServerOptions function.
+ */
+export function spawnServer(runtime: NodeRuntime, serverJs: string, env: NodeJS.ProcessEnv, cwd: string | undefined): ChildProcess {
+  return spawn(runtime.path, [serverJs, "--stdio", `--clientProcessId=${process.pid}`], { env, cwd, stdio: "pipe", windowsHide: true });
 }

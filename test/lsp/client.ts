@@ -53,7 +53,10 @@ export interface StartOptions {
   settings?: Record<string, unknown>;
   /** Defaults to dist/server.js. */
   serverPath?: string;
+  /** Added to this process's environment. */
   env?: NodeJS.ProcessEnv;
+  /** The server's whole environment instead (e.g. the one the extension builds: serverEnvironment). */
+  exactEnv?: NodeJS.ProcessEnv;
   /** Extra node flags (e.g. --expose-gc). */
   execArgv?: string[];
 }
@@ -112,7 +115,7 @@ export class LspClient {
     if (!fs.existsSync(serverPath)) throw new Error(`${serverPath} is missing: build first (node esbuild.config.mjs)`);
     const proc = spawn(process.execPath, [...(opts.execArgv ?? []), serverPath, "--stdio"], {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ...opts.env },
+      env: opts.exactEnv ?? { ...process.env, ...opts.env },
     });
     const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
     const client = new LspClient(proc, conn, { capabilities: {} });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { tempDir } from "../helpers/paths";
+import { DIST, tempDir } from "../helpers/paths";
 import { fileUri, LspClient, positionOf } from "./client";
 import { buildWorkspace, CAPITAL_PROMPT } from "./fixtures";
 
@@ -21,8 +21,37 @@ describe("language server process", () => {
 
   it("answers initialize with the features' capabilities", () => {
     const caps = client.initializeResult.capabilities;
-    assert.ok(caps.textDocumentSync, "document sync");
+    assert.deepEqual(caps.textDocumentSync, { openClose: true, change: 2, save: false }, "incremental document sync");
+    assert.ok(caps.completionProvider?.triggerCharacters?.includes("{"), "completion inside {{");
+    assert.equal(caps.hoverProvider, true);
+    assert.equal(caps.definitionProvider, true);
+    assert.ok(caps.documentSymbolProvider, "document symbols");
     assert.equal(client.initializeResult.serverInfo?.name, "driftlens");
+  });
+
+  it("serves requests at once after initialized (the core loads inside that notification)", async () => {
+    // A fresh server: the very first request after `initialized` must find its handler.
+    const c = await LspClient.start({ folders: [dir], settings: { scanOnStartup: false } });
+    try {
+      const file = path.join(dir, "first.prompt");
+      fs.writeFileSync(file, CAPITAL_PROMPT);
+      await c.open(file);
+      const items = await c.completion(fileUri(file), positionOf(CAPITAL_PROMPT, "{{country", 0, 2));
+      assert.ok(items.some((i) => i.label === "country"), JSON.stringify(items.map((i) => i.label)));
+      assert.ok(c.logs.some((l) => /initialize answered \d+ ms after the process started; core loaded \d+ ms later/.test(l)), c.logs.join("\n"));
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it("says so and exits when its core bundle is missing", async () => {
+    const lonely = tempDir("driftlens-lsp-nocore-");
+    for (const f of ["server.js", "server-lsp.js"]) fs.copyFileSync(path.join(DIST, f), path.join(lonely, f));
+    const c = await LspClient.start({ serverPath: path.join(lonely, "server.js"), folders: [dir], settings: { scanOnStartup: false } });
+    const deadline = Date.now() + 10_000;
+    while (c.alive && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(c.alive, false, "the server exits so the client can report it");
+    assert.ok(c.logs.some((l) => l.includes("could not load its language server core") && l.includes("server-core.js") && l.includes("Reinstall")), c.logs.join("\n"));
   });
 
   it("computes diagnostics on a worker thread, not the request thread", async () => {

@@ -22,10 +22,6 @@ import { lastGoodPrompt, rememberPrompt } from "./support/last-good";
 import { lineText, mustacheAt, promptLayout, relPath, target, type Target } from "./support/target";
 import { yamlCursor, type YamlCursor } from "./support/yaml-context";
 
-export const capabilities = {
-  completionProvider: { triggerCharacters: ["{", ">", " ", ":", ".", "/", "#", "\"", "-", "@"], resolveProvider: false },
-};
-
 const EMPTY: CompletionList = { isIncomplete: false, items: [] };
 
 export function register(ctx: FeatureContext): void {

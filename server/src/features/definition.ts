@@ -11,8 +11,6 @@ import { pathToUri } from "./support/workspaces";
 import { yamlCursor } from "./support/yaml-context";
 import { tryParseVariantRef } from "../artifacts/variant-ref";
 
-export const capabilities = { definitionProvider: true };
-
 const TOP: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 
 export function register(ctx: FeatureContext): void {

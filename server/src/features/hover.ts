@@ -11,8 +11,6 @@ import { ggufInfo, ggufMarkdown } from "./support/gguf-info";
 import { inRange, lineText, promptLayout, relPath, target, type Target } from "./support/target";
 import { tokenAt, yamlCursor } from "./support/yaml-context";
 
-export const capabilities = { hoverProvider: true };
-
 export function register(ctx: FeatureContext): void {
   ctx.connection.onHover(
     guarded(ctx.log, "hover", null, async (p: HoverParams): Promise<Hover | null> => {

@@ -1,6 +1,6 @@
-// Every language-server feature, one module per file. server.ts registers them in this order.
-// To add a feature: create server/src/features/<name>.ts exporting `register(ctx)` (and optionally
-// `capabilities`), then add one line here.
+// Every language-server feature, one module per file. server-core.ts registers them in this order.
+// To add a feature: create server/src/features/<name>.ts exporting `register(ctx)`, add one line
+// here, and announce what it serves in capabilities.ts.
 import type { FeatureModule } from "./support/context";
 import * as diagnostics from "./diagnostics";
 import * as completion from "./completion";

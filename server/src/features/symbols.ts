@@ -6,8 +6,6 @@ import type { YamlSource } from "../artifacts/yaml-source";
 import { guarded, type FeatureContext } from "./support/context";
 import { target, type Target } from "./support/target";
 
-export const capabilities = { documentSymbolProvider: { label: "Driftlens" } };
-
 export function register(ctx: FeatureContext): void {
   ctx.connection.onDocumentSymbol(
     guarded(ctx.log, "documentSymbol", [], async (p: DocumentSymbolParams): Promise<DocumentSymbol[]> => {

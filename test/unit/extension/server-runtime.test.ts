@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { chooseRuntime, findOnPath, nativeAbi } from "../../../extension/src/server-runtime";
+import { chooseRuntime, findOnPath, nativeAbi, serverEnvironment } from "../../../extension/src/server-runtime";
 import { REPO_ROOT, tempDir } from "../../helpers/paths";
 
 function fakeNode(dir: string, abi: string, version: string): string {
@@ -83,4 +83,15 @@ test("probe results are cached by path, size and mtime", async () => {
   cache.set(`${node}:${st.size}:${st.mtimeMs}`, cache.get(key)!);
   const c = await chooseRuntime({ extensionRoot: extensionRoot("115"), configured: node, cache: store, envPath: "" });
   assert.equal(c.runtime?.abi, "115");
+});
+
+test("the server's environment: NODE_EXTRA_CA_CERTS dropped unless extraEnv sets it, trust, code cache, Electron as Node", () => {
+  const base = { PATH: "/usr/bin", NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt", HOME: "/home/u" };
+  const env = serverEnvironment(base, { FOO: "1" }, { trusted: true, hostRuntime: false, codeCacheDir: "/storage/code-cache" });
+  assert.deepEqual(env, { PATH: "/usr/bin", HOME: "/home/u", FOO: "1", DRIFTLENS_TRUSTED: "1", DRIFTLENS_CODE_CACHE_DIR: "/storage/code-cache" });
+  assert.equal(base.NODE_EXTRA_CA_CERTS, "/etc/ssl/certs/ca-certificates.crt", "the host's environment is not touched");
+  const mine = serverEnvironment(base, { NODE_EXTRA_CA_CERTS: "/my/ca.pem" }, { trusted: false, hostRuntime: true });
+  assert.equal(mine.NODE_EXTRA_CA_CERTS, "/my/ca.pem", "a value the user set for the server is kept");
+  assert.equal(mine.DRIFTLENS_TRUSTED, "0");
+  assert.equal(mine.ELECTRON_RUN_AS_NODE, "1");
 });

@@ -1,7 +1,7 @@
 // The one object every feature receives. Features register handlers on `connection`, read
 // documents from `documents`, and reach the artifact engine through `workspaces`; they never keep
 // settings in module globals (read `settings()` when needed: it changes at run time).
-import type { Connection, ServerCapabilities, TextDocuments } from "vscode-languageserver/node";
+import type { Connection, TextDocuments } from "vscode-languageserver/node";
 import type { TextDocument } from "vscode-languageserver-textdocument";
 import type { ServerSettings } from "../../protocol/lsp";
 import type { DiagnosisService } from "./diagnosis";
@@ -56,8 +56,7 @@ export interface FeatureContext<W extends ArtifactWorkspace = ServerWorkspace> {
 
 /** A feature module: server/src/features/<name>.ts, listed in features/index.ts. */
 export interface FeatureModule<W extends ArtifactWorkspace = ServerWorkspace> {
-  /** Capabilities this feature adds to the initialize result (merged shallowly). */
-  capabilities?: ServerCapabilities;
+  /** Registers the feature's handlers; its capabilities are announced in features/capabilities.ts. */
   register(ctx: FeatureContext<W>): void;
 }
 

@@ -2,8 +2,8 @@
 // tens of milliseconds per edit, synchronously; on the server's main thread that would stall
 // hover, completion and every other request meanwhile. So diagnostics run in a worker thread with
 // its own artifact Workspaces (the main thread forwards every overlay change), and the main
-// thread only schedules, publishes and answers requests. The worker is the same bundle
-// (dist/server.js) started with `workerData.driftlensDiagnosis`. If the worker cannot start or
+// thread only schedules, publishes and answers requests. The worker runs the core bundle
+// (dist/server-core.js, through the launcher dist/server.js) started with `workerData.driftlensDiagnosis`. If the worker cannot start or
 // dies, diagnostics fall back to the main thread's Workspaces, so the server keeps working.
 import { Worker } from "node:worker_threads";
 import { artifactKind, type Diagnostic, type Range } from "../../artifacts/types";

@@ -1,0 +1,233 @@
+// The language server's core (dist/server-core.js), loaded by server.ts once the client has its
+// initialize answer: owns one artifact Workspace per workspace folder, keeps overlays in step
+// with the open documents, and registers every feature listed in features/index.ts. Logs go to
+// connection.console only: stdout is the protocol. The same bundle runs the diagnostics worker
+// thread (features/support/diagnosis.ts).
+import {
+  DidChangeWatchedFilesNotification,
+  FileChangeType,
+  type ClientCapabilities,
+  type Connection,
+  type InitializeParams,
+  type TextDocuments,
+} from "vscode-languageserver/node";
+import type { TextDocument } from "vscode-languageserver-textdocument";
+import path from "node:path";
+import { isMainThread, workerData } from "node:worker_threads";
+import { features } from "./features/index";
+import { createWorkspace, type ServerWorkspace } from "./features/support/artifact-bridge";
+import type { FeatureContext, Logger, ServerEvents } from "./features/support/context";
+import { InThreadDiagnosis, WorkerDiagnosis, type DiagnosisService } from "./features/support/diagnosis";
+import { runDiagnosisWorker } from "./features/support/diagnosis-worker";
+import { createScheduler } from "./features/support/scheduler";
+import { TokenCounter } from "./features/support/token-counter";
+import { uriToPath, WorkspaceManager } from "./features/support/workspaces";
+import { parseServerSettings, type ServerSettings } from "./protocol/lsp";
+
+/**
+ * Starts the core on a connection whose initialize request server.ts has already answered, with
+ * that request's params. Runs inside the `initialized` notification, synchronously, so every
+ * handler is registered before the client's next message (didOpen, requests) is dispatched.
+ */
+export function startCore(connection: Connection, documents: TextDocuments<TextDocument>, params: InitializeParams): void {
+  const log: Logger = {
+    info: (m) => connection.console.info(m),
+    warn: (m) => connection.console.warn(m),
+    error: (m, e) => {
+      const detail = e instanceof Error ? `: ${e.message}` : e === undefined ? "" : `: ${String(e)}`;
+      connection.console.error(`${m}${detail}`);
+      if (process.env.DRIFTLENS_DEBUG && e instanceof Error && e.stack) connection.console.log(e.stack);
+    },
+  };
+
+  // Last-resort guards: a bug in one handler must not take the server down with it.
+  process.on("uncaughtException", (e) => log.error("uncaught exception", e));
+  process.on("unhandledRejection", (e) => log.error("unhandled rejection", e));
+
+  let settings: ServerSettings = parseServerSettings(undefined);
+  let rawSettings: Record<string, unknown> = {};
+  let clientCaps: ClientCapabilities = {};
+  const tokenCounter = new TokenCounter({
+    log,
+    enabled: () => settings.tokenCount === "model",
+    delayMs: () => settings.tokenCountDebounceMs,
+    // Vocabulary-only loads: no GPU and one thread are enough, and never llama.cpp's default threads.
+    engineSettings: () => ({ gpu: "cpu", threads: settings.engineThreads === "auto" ? 1 : settings.engineThreads, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 512 * 1024 * 1024 }),
+  });
+  const workspaces = new WorkspaceManager<ServerWorkspace>((root) => createWorkspace(root, tokenCounter.count));
+  const inThread = new InThreadDiagnosis(workspaces);
+  let diagnosis: DiagnosisService = inThread;
+  if (process.env.DRIFTLENS_DIAGNOSTICS_THREAD !== "main") {
+    try {
+      // The launcher (dist/server.js) loads this bundle in the worker thread.
+      diagnosis = new WorkerDiagnosis(path.join(__dirname, "server.js"), inThread, tokenCounter, log);
+    } catch (e) {
+      log.error("could not start the diagnostics worker; diagnosing on the main thread", e);
+    }
+  }
+
+  type Listeners = { [K in keyof ServerEvents]: Parameters<ServerEvents[K]>[0][] };
+  const listeners: Listeners = { onReady: [], onDocumentChange: [], onDocumentClose: [], onFilesChanged: [], onFoldersChanged: [], onSettingsChange: [] };
+  const events: ServerEvents = {
+    onReady: (fn) => void listeners.onReady.push(fn),
+    onDocumentChange: (fn) => void listeners.onDocumentChange.push(fn),
+    onDocumentClose: (fn) => void listeners.onDocumentClose.push(fn),
+    onFilesChanged: (fn) => void listeners.onFilesChanged.push(fn),
+    onFoldersChanged: (fn) => void listeners.onFoldersChanged.push(fn),
+    onSettingsChange: (fn) => void listeners.onSettingsChange.push(fn),
+  };
+  function emit<K extends keyof Listeners>(name: K, ...args: Parameters<Listeners[K][number]>): void {
+    for (const fn of listeners[name] as ((...a: unknown[]) => unknown)[]) {
+      try {
+        const r = fn(...args);
+        if (r instanceof Promise) r.catch((e) => log.error(`${name} listener failed`, e));
+      } catch (e) {
+        log.error(`${name} listener failed`, e);
+      }
+    }
+  }
+
+  const scheduler = createScheduler((key, e) => log.error(`background job ${key} failed`, e));
+
+  const ctx: FeatureContext<ServerWorkspace> = {
+    connection,
+    documents,
+    workspaces,
+    log,
+    settings: () => settings,
+    rawSettings: () => rawSettings,
+    scheduler,
+    events,
+    clientCapabilities: () => clientCaps,
+    tokenCounter,
+    diagnosis,
+  };
+
+  for (const f of features) {
+    try {
+      f.register(ctx);
+    } catch (e) {
+      log.error("a language server feature failed to register", e);
+    }
+  }
+
+  clientCaps = params.capabilities;
+  applySettings(params.initializationOptions, false);
+  const roots: string[] = [];
+  for (const f of params.workspaceFolders ?? []) {
+    const p = uriToPath(f.uri);
+    if (p) roots.push(p);
+  }
+  if (roots.length === 0 && params.rootUri) {
+    const p = uriToPath(params.rootUri);
+    if (p) roots.push(p);
+  }
+  workspaces.setFolders(roots);
+
+  {
+    if (clientCaps.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
+      void connection.client
+        .register(DidChangeWatchedFilesNotification.type, {
+          watchers: [{ globPattern: "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml,*.gguf}" }],
+        })
+        .catch((e) => log.warn(`could not register file watchers: ${e instanceof Error ? e.message : e}`));
+    }
+    if (clientCaps.workspace?.workspaceFolders) {
+      connection.workspace.onDidChangeWorkspaceFolders((ev) => {
+        const removed: string[] = [];
+        const added: string[] = [];
+        for (const r of ev.removed) {
+          const p = uriToPath(r.uri);
+          if (p) {
+            workspaces.removeFolder(p);
+            removed.push(p);
+          }
+        }
+        for (const a of ev.added) {
+          const p = uriToPath(a.uri);
+          if (p) added.push(workspaces.addFolder(p).root);
+        }
+        emit("onFoldersChanged", added, removed);
+      });
+    }
+    log.info(`driftlens language server ready; diagnostics run on the ${diagnosis.mode === "worker" ? "diagnostics worker thread" : "main thread"}`);
+    void pullSettings().finally(() => emit("onReady"));
+  }
+
+  /** Takes the `driftlens` settings section (or an object holding it under `driftlens`). */
+  function applySettings(raw: unknown, notify: boolean): void {
+    const obj = raw && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+    const section = (obj.driftlens && typeof obj.driftlens === "object" ? obj.driftlens : obj) as Record<string, unknown>;
+    rawSettings = section;
+    settings = parseServerSettings(section);
+    if (notify) emit("onSettingsChange", settings, rawSettings);
+  }
+
+  /** Pulls the `driftlens` section when the client supports workspace/configuration. */
+  async function pullSettings(): Promise<void> {
+    if (!clientCaps.workspace?.configuration) return;
+    try {
+      const [section] = await connection.workspace.getConfiguration([{ section: "driftlens" }]);
+      if (section && typeof section === "object") applySettings(section, true);
+    } catch (e) {
+      log.warn(`could not read the driftlens settings: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  connection.onDidChangeConfiguration((p) => {
+    if (clientCaps.workspace?.configuration) void pullSettings();
+    else applySettings(p.settings, true);
+  });
+
+  connection.onDidChangeWatchedFiles((p) => {
+    const files: string[] = [];
+    for (const c of p.changes) {
+      const file = uriToPath(c.uri);
+      if (!file) continue;
+      // A changed file on disk is not an overlay; tell its workspace nothing changed in memory.
+      if (c.type === FileChangeType.Deleted || c.type === FileChangeType.Changed || c.type === FileChangeType.Created) files.push(file);
+    }
+    if (files.length) emit("onFilesChanged", files);
+  });
+
+  function setOverlay(doc: TextDocument, text: string | undefined): void {
+    const file = uriToPath(doc.uri);
+    if (!file) return;
+    try {
+      const entry = workspaces.forFile(file);
+      entry.ws.setOverlay(file, text);
+      diagnosis.setOverlay(entry.root, file, text);
+    } catch (e) {
+      log.error(`could not update ${file}`, e);
+    }
+  }
+
+  const openVersions = new Map<string, number>();
+  documents.onDidOpen((e) => {
+    openVersions.set(e.document.uri, e.document.version);
+    setOverlay(e.document, e.document.getText());
+    emit("onDocumentChange", e.document, "open");
+  });
+  documents.onDidChangeContent((e) => {
+    // onDidChangeContent also fires on open; the open handler above already covered that version.
+    if (e.document.version === openVersions.get(e.document.uri)) return;
+    setOverlay(e.document, e.document.getText());
+    emit("onDocumentChange", e.document, "change");
+  });
+  documents.onDidClose((e) => {
+    openVersions.delete(e.document.uri);
+    setOverlay(e.document, undefined);
+    emit("onDocumentClose", e.document);
+  });
+
+  connection.onShutdown(async () => {
+    scheduler.dispose();
+    await diagnosis.dispose().catch((e) => log.error("stopping the diagnostics worker failed", e));
+    await tokenCounter.dispose().catch((e) => log.error("stopping the engine worker failed", e));
+  });
+
+}
+
+// The diagnostics worker thread (started on dist/server.js with `workerData.driftlensDiagnosis`)
+// loads this bundle and runs the worker.
+if (!isMainThread && (workerData as { driftlensDiagnosis?: boolean } | null)?.driftlensDiagnosis) runDiagnosisWorker();
