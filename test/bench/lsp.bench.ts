@@ -174,7 +174,8 @@ main("lsp", async () => {
   }
 
   if (!wantEval && !wantPrompt && !wantRss) return;
-  const client = await LspClient.start({ folders: [root], settings: { diagnosticsDebounceMs: 0, dependentsDebounceMs: 400, scanOnStartup: false } });
+  // DRIFTLENS_BENCH_CPU_PROF=DIR writes CPU profiles of the server's threads there.
+  const client = await LspClient.start({ folders: [root], settings: { diagnosticsDebounceMs: 0, dependentsDebounceMs: 400, scanOnStartup: false }, execArgv: process.env.DRIFTLENS_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.DRIFTLENS_BENCH_CPU_PROF}`, "--cpu-prof-interval=100"] : [] });
   try {
     if (wantEval || wantRss) {
       const evalFile = path.join(root, "big.eval.yaml");

@@ -77,4 +77,22 @@ describe("scheduler", () => {
     assert.deepEqual(errors, []);
     s.dispose();
   });
+
+  it("with no delay: never inline, only the last of a synchronous burst, and cancel and dispose call it off", async () => {
+    const s = createScheduler(() => undefined);
+    const ran: string[] = [];
+    for (let i = 0; i < 3; i++) s.schedule("a", 0, async () => void ran.push(`a${i}`));
+    assert.equal(ran.length, 0, "not run inline");
+    s.schedule("b", 0, async () => void ran.push("b"));
+    s.cancel("b");
+    s.schedule("c", 0, async () => void ran.push("c"));
+    s.schedule("slow", 50, async () => void ran.push("slow"));
+    await s.idle();
+    assert.deepEqual(ran, ["a2", "c", "slow"]);
+    s.schedule("d", 0, async () => void ran.push("d"));
+    s.schedule("e", 30, async () => void ran.push("e"));
+    s.dispose();
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(ran, ["a2", "c", "slow"], "disposed before they ran");
+  });
 });

@@ -168,46 +168,58 @@ class BodyWalker {
 
 const MAX_BLOCK_DEPTH = 64;
 /** Lines per segment when a template is parsed or rendered in pieces (see templateSegments). */
-const SEGMENT_LINES = 16;
+const SEGMENT_LINES = 1;
+
+/** The last few templates' segments: a pass over a prompt asks for them more than once. */
+const segmentsMemo = new Map<string, string[] | undefined>();
 
 /** Splits a template into segments of whole lines that each hold complete blocks and mustaches. */
 export function templateSegments(template: string): string[] | undefined {
+  if (segmentsMemo.has(template)) return segmentsMemo.get(template);
+  const out = computeSegments(template);
+  segmentsMemo.set(template, out);
+  if (segmentsMemo.size > 8) segmentsMemo.delete(segmentsMemo.keys().next().value as string);
+  return out;
+}
+
+function computeSegments(template: string): string[] | undefined {
   // Raw blocks ({{{{raw}}}} … {{{{/raw}}}}) hide mustaches from the count: never split those.
   if (template.includes("{{{{")) return undefined;
-  const lines = template.split(/(?<=\n)/);
   const out: string[] = [];
-  let cur = "";
-  let count = 0;
+  let segStart = 0;
+  let lines = 0;
   let depth = 0;
   let openMustache = false;
-  for (const line of lines) {
-    cur += line;
-    count++;
-    const re = /\{\{~?\s*(#|\^(?!\s*~?\}\})|\/)|\{\{|\}\}/g;
-    for (let m = re.exec(line); m; m = re.exec(line)) {
-      if (m[0] === "}}") openMustache = false;
-      else {
-        openMustache = true;
-        if (m[1] === "/") depth--;
-        else if (m[1]) depth++;
+  // One pass over block opens/closes, mustache edges and line ends.
+  const re = /\{\{~?\s*(#|\^(?!\s*~?\}\})|\/)|\{\{|\}\}|\n/g;
+  for (let m = re.exec(template); m; m = re.exec(template)) {
+    if (m[0] === "\n") {
+      if (depth === 0 && !openMustache && ++lines >= SEGMENT_LINES) {
+        out.push(template.slice(segStart, m.index + 1));
+        segStart = m.index + 1;
+        lines = 0;
       }
+      continue;
     }
+    if (m[0] === "}}") openMustache = false;
+    else {
+      openMustache = true;
+      if (m[1] === "/") depth--;
+      else if (m[1]) depth++;
+    }
+    // A close without an open: not a template to split (its parse reports the error).
     if (depth < 0) return undefined;
-    if (depth === 0 && !openMustache && count >= SEGMENT_LINES) {
-      out.push(cur);
-      cur = "";
-      count = 0;
-    }
   }
-  if (cur) out.push(cur);
+  if (segStart < template.length) out.push(template.slice(segStart));
   return depth === 0 && !openMustache ? out : undefined;
 }
 
 
 type TemplateResult = { ok: boolean; variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[]; error?: Diagnostic };
-/** Parsed segments (ranges relative to the segment's first line), keyed by file and text. */
-const segmentParses = new Map<string, TemplateResult>();
-const SEGMENT_PARSES_MAX = 8192;
+/** Parsed segments (ranges relative to the segment's first line) and their line counts, by file, then text. */
+const segmentParses = new Map<string, Map<string, TemplateResult & { lines: number }>>();
+const SEGMENT_PARSES_MAX = 4096;
+const SEGMENT_PARSE_FILES_MAX = 256;
 
 function shiftRef<T extends { range: Range }>(r: T, dl: number): T {
   return { ...r, range: { start: { line: r.range.start.line + dl, character: r.range.start.character }, end: { line: r.range.end.line + dl, character: r.range.end.character } } };
@@ -222,13 +234,20 @@ export function parseTemplateCached(body: string, bodyStart: Position, file: str
   if (!segments || segments.length < 2) return parseTemplate(body, bodyStart, file);
   const out: TemplateResult = { ok: true, variables: [], helpers: [], partials: [] };
   let line = bodyStart.line;
+  let parses = segmentParses.get(file);
+  if (!parses) {
+    parses = new Map();
+    segmentParses.set(file, parses);
+    if (segmentParses.size > SEGMENT_PARSE_FILES_MAX) segmentParses.delete(segmentParses.keys().next().value as string);
+  }
   for (const seg of segments) {
-    const key = `${file}\u0000${seg}`;
-    let r = segmentParses.get(key);
+    let r = parses.get(seg);
     if (!r) {
-      r = parseTemplate(seg, { line: 0, character: 0 }, file);
-      if (segmentParses.size >= SEGMENT_PARSES_MAX) segmentParses.delete(segmentParses.keys().next().value as string);
-      segmentParses.set(key, r);
+      let lines = 0;
+      for (let i = seg.indexOf("\n"); i >= 0; i = seg.indexOf("\n", i + 1)) lines++;
+      r = { ...parseTemplate(seg, { line: 0, character: 0 }, file), lines };
+      if (parses.size >= SEGMENT_PARSES_MAX) parses.delete(parses.keys().next().value as string);
+      parses.set(seg, r);
     }
     if (!r.ok) {
       // Report the first syntax error where it is, as a whole parse would.
@@ -237,7 +256,7 @@ export function parseTemplateCached(body: string, bodyStart: Position, file: str
     for (const v of r.variables) out.variables.push(line ? shiftRef(v, line) : v);
     for (const h of r.helpers) out.helpers.push(line ? shiftRef(h, line) : h);
     for (const p of r.partials) out.partials.push(line ? shiftRef(p, line) : p);
-    line += seg.split("\n").length - 1;
+    line += r.lines;
   }
   return out;
 }
@@ -321,6 +340,97 @@ function schemaDiagnostics(src: YamlSource, file: string, base: string[], errors
   });
 }
 
+/** What the front matter gives a PromptDoc; cached by its text, position and file (a body edit leaves it alone). */
+interface FrontMatterPart {
+  fields: Pick<PromptDoc, "frontMatter" | "config" | "inputs" | "inputsOpen" | "evals"> & Partial<Pick<PromptDoc, "frontMatterRange" | "frontMatterSource" | "model" | "modelRange" | "input" | "output" | "variant" | "sample">>;
+  diagnostics: Diagnostic[];
+}
+const frontMatterParts = new Map<string, FrontMatterPart>();
+const FRONT_MATTER_PARTS_MAX = 64;
+
+/**
+ * Parses and checks front matter (YAML, schema, Picoschema). Each edit of a prompt re-parses the
+ * file; most edits are in the body, so the result is cached by the front matter's text, where it
+ * starts and the file. Callers must not mutate what it returns (parsePrompt copies the arrays).
+ */
+function frontMatterPart(fmText: string, fmPos: Position, fmEnd: Position, file: string): FrontMatterPart {
+  const key = `${file}\u0000${fmPos.line}:${fmPos.character}\u0000${fmText}`;
+  const hit = frontMatterParts.get(key);
+  if (hit) {
+    // Most recently used last.
+    frontMatterParts.delete(key);
+    frontMatterParts.set(key, hit);
+    return hit;
+  }
+  const diagnostics: Diagnostic[] = [];
+  const f: FrontMatterPart["fields"] = { frontMatter: {}, config: {}, inputs: [], inputsOpen: true, evals: [] };
+  const src = parseYaml(fmText, file, "DL200", fmPos.line);
+  f.frontMatterSource = src;
+  f.frontMatterRange = { start: fmPos, end: fmEnd };
+  diagnostics.push(...src.diagnostics);
+  const raw = src.value;
+  if (raw !== undefined && raw !== null && (typeof raw !== "object" || Array.isArray(raw))) {
+    diagnostics.push({ file, range: f.frontMatterRange, severity: "error", code: "DL201", message: "front matter must be a mapping of keys (model, config, input, output, …)" });
+  } else if (raw && typeof raw === "object") {
+    const fm = raw as Record<string, unknown>;
+    f.frontMatter = fm;
+    const res = promptFrontMatterSchema.safeParse(fm);
+    if (!res.success) diagnostics.push(...zodDiagnostics(res.error, src, fm, file, "DL201"));
+    const ok = (k: string) => !res.success && res.error.issues.some((i) => i.path[0] === k);
+    if (typeof fm.model === "string" && !ok("model")) {
+      f.model = fm.model;
+      f.modelRange = rangeFor(src, ["model"]);
+    }
+    if (fm.config && typeof fm.config === "object" && !Array.isArray(fm.config)) f.config = fm.config as Record<string, unknown>;
+    const input = fm.input && typeof fm.input === "object" && !Array.isArray(fm.input) ? (fm.input as Record<string, unknown>) : undefined;
+    if (input) {
+      f.input = {};
+      if (input.default && typeof input.default === "object" && !Array.isArray(input.default)) f.input.default = input.default as Record<string, unknown>;
+      if (input.schema !== undefined) {
+        f.input.schema = input.schema;
+        const c = compilePicoschema(input.schema);
+        if (c.errors.length) diagnostics.push(...schemaDiagnostics(src, file, ["input", "schema"], c.errors, "DL209", "input"));
+        else if (c.schema) {
+          f.input.jsonSchema = c.schema;
+          const props = c.schema.properties as Record<string, unknown> | undefined;
+          f.inputsOpen = c.schema.additionalProperties !== false || typeof props !== "object";
+          const isPico = !(typeof (input.schema as Record<string, unknown>)?.type === "string" || typeof (input.schema as Record<string, unknown>)?.properties === "object");
+          const keyRanges = new Map<string, Range>();
+          for (const k of mapKeys(src, isPico ? ["input", "schema"] : ["input", "schema", "properties"])) keyRanges.set(picoKeyName(k.key), k.range);
+          const required = new Set(Array.isArray(c.schema.required) ? (c.schema.required as string[]) : []);
+          for (const name of Object.keys(props ?? {})) {
+            f.inputs.push({ name, range: keyRanges.get(name) ?? rangeFor(src, ["input", "schema"], "key"), optional: !required.has(name) });
+          }
+        }
+      }
+    }
+    const output = fm.output && typeof fm.output === "object" && !Array.isArray(fm.output) ? (fm.output as Record<string, unknown>) : undefined;
+    if (output) {
+      f.output = {};
+      if (typeof output.format === "string") f.output.format = output.format;
+      if (output.schema !== undefined) {
+        f.output.schema = output.schema;
+        const c = compilePicoschema(output.schema);
+        if (c.errors.length) diagnostics.push(...schemaDiagnostics(src, file, ["output", "schema"], c.errors, "DL208", "output"));
+        else if (c.schema) f.output.jsonSchema = c.schema;
+      }
+    }
+    const evals = fm["driftlens.evals"];
+    if (Array.isArray(evals)) {
+      evals.forEach((e, i) => {
+        if (typeof e === "string" && e) f.evals.push({ declared: e, path: path.resolve(path.dirname(file), e), range: rangeFor(src, ["driftlens.evals", i]) });
+      });
+    }
+    if (typeof fm["driftlens.variant"] === "string") f.variant = { ref: fm["driftlens.variant"], range: rangeFor(src, ["driftlens.variant"]) };
+    const sample = fm["driftlens.sample"];
+    if (sample && typeof sample === "object" && !Array.isArray(sample)) f.sample = sample as Record<string, unknown>;
+  }
+  const part = { fields: f, diagnostics };
+  frontMatterParts.set(key, part);
+  if (frontMatterParts.size > FRONT_MATTER_PARTS_MAX) frontMatterParts.delete(frontMatterParts.keys().next().value as string);
+  return part;
+}
+
 /** Parses a .prompt file. Never throws. */
 export function parsePrompt(text: string, file: string): PromptDoc {
   const diagnostics: Diagnostic[] = [];
@@ -349,68 +459,9 @@ export function parsePrompt(text: string, file: string): PromptDoc {
     diagnostics.push({ file, range: map.range(0, 3), severity: "error", code: "DL200", message: "front matter starts with '---' but has no closing '---' line (followed by a newline); Dotprompt will render the whole file as the template" });
   }
   if (split.frontMatter !== undefined) {
-    const fmPos = map.position(split.fmStart);
-    const src = parseYaml(split.frontMatter, file, "DL200", fmPos.line);
-    doc.frontMatterSource = src;
-    doc.frontMatterRange = { start: fmPos, end: map.position(split.fmStart + split.frontMatter.length) };
-    diagnostics.push(...src.diagnostics);
-    const raw = src.value;
-    if (raw !== undefined && raw !== null && (typeof raw !== "object" || Array.isArray(raw))) {
-      diagnostics.push({ file, range: doc.frontMatterRange, severity: "error", code: "DL201", message: "front matter must be a mapping of keys (model, config, input, output, …)" });
-    } else if (raw && typeof raw === "object") {
-      const fm = raw as Record<string, unknown>;
-      doc.frontMatter = fm;
-      const res = promptFrontMatterSchema.safeParse(fm);
-      if (!res.success) diagnostics.push(...zodDiagnostics(res.error, src, fm, file, "DL201"));
-      const ok = (k: string) => !res.success && res.error.issues.some((i) => i.path[0] === k);
-      if (typeof fm.model === "string" && !ok("model")) {
-        doc.model = fm.model;
-        doc.modelRange = rangeFor(src, ["model"]);
-      }
-      if (fm.config && typeof fm.config === "object" && !Array.isArray(fm.config)) doc.config = fm.config as Record<string, unknown>;
-      const input = fm.input && typeof fm.input === "object" && !Array.isArray(fm.input) ? (fm.input as Record<string, unknown>) : undefined;
-      if (input) {
-        doc.input = {};
-        if (input.default && typeof input.default === "object" && !Array.isArray(input.default)) doc.input.default = input.default as Record<string, unknown>;
-        if (input.schema !== undefined) {
-          doc.input.schema = input.schema;
-          const c = compilePicoschema(input.schema);
-          if (c.errors.length) diagnostics.push(...schemaDiagnostics(src, file, ["input", "schema"], c.errors, "DL209", "input"));
-          else if (c.schema) {
-            doc.input.jsonSchema = c.schema;
-            const props = c.schema.properties as Record<string, unknown> | undefined;
-            doc.inputsOpen = c.schema.additionalProperties !== false || typeof props !== "object";
-            const isPico = !(typeof (input.schema as Record<string, unknown>)?.type === "string" || typeof (input.schema as Record<string, unknown>)?.properties === "object");
-            const keyRanges = new Map<string, Range>();
-            for (const k of mapKeys(src, isPico ? ["input", "schema"] : ["input", "schema", "properties"])) keyRanges.set(picoKeyName(k.key), k.range);
-            const required = new Set(Array.isArray(c.schema.required) ? (c.schema.required as string[]) : []);
-            for (const name of Object.keys(props ?? {})) {
-              doc.inputs.push({ name, range: keyRanges.get(name) ?? rangeFor(src, ["input", "schema"], "key"), optional: !required.has(name) });
-            }
-          }
-        }
-      }
-      const output = fm.output && typeof fm.output === "object" && !Array.isArray(fm.output) ? (fm.output as Record<string, unknown>) : undefined;
-      if (output) {
-        doc.output = {};
-        if (typeof output.format === "string") doc.output.format = output.format;
-        if (output.schema !== undefined) {
-          doc.output.schema = output.schema;
-          const c = compilePicoschema(output.schema);
-          if (c.errors.length) diagnostics.push(...schemaDiagnostics(src, file, ["output", "schema"], c.errors, "DL208", "output"));
-          else if (c.schema) doc.output.jsonSchema = c.schema;
-        }
-      }
-      const evals = fm["driftlens.evals"];
-      if (Array.isArray(evals)) {
-        evals.forEach((e, i) => {
-          if (typeof e === "string" && e) doc.evals.push({ declared: e, path: path.resolve(path.dirname(file), e), range: rangeFor(src, ["driftlens.evals", i]) });
-        });
-      }
-      if (typeof fm["driftlens.variant"] === "string") doc.variant = { ref: fm["driftlens.variant"], range: rangeFor(src, ["driftlens.variant"]) };
-      const sample = fm["driftlens.sample"];
-      if (sample && typeof sample === "object" && !Array.isArray(sample)) doc.sample = sample as Record<string, unknown>;
-    }
+    const fm = frontMatterPart(split.frontMatter, map.position(split.fmStart), map.position(split.fmStart + split.frontMatter.length), file);
+    Object.assign(doc, fm.fields, { inputs: [...fm.fields.inputs], evals: [...fm.fields.evals] });
+    diagnostics.push(...fm.diagnostics);
   }
   const t = parseTemplateCached(split.body, bodyStart, file);
   doc.bodyOk = t.ok;

@@ -140,6 +140,8 @@ interface HbsEnv {
 
 let segmentEnv: { hb: HbsEnv; knownHelpers: Record<string, boolean> } | undefined;
 const segmentCache = new Map<string, (ctx: unknown, opts: unknown) => string>();
+/** Rendered text per segment, per sample data (JSON): see renderTextForCount. */
+const segmentOutputs = new Map<string, Map<string, string>>();
 const SEGMENT_CACHE_MAX = 4096;
 
 function env(): { hb: HbsEnv; knownHelpers: Record<string, boolean> } | undefined {
@@ -165,16 +167,33 @@ export async function renderTextForCount(doc: PromptDoc, input: Record<string, u
   }
   const data = { ...(doc.input?.default ?? {}), ...input };
   const options = { data: { metadata: { prompt: {}, docs: undefined, messages: undefined } } };
+  // A segment's text depends only on its source and the data (helpers are pure, partials are
+  // excluded above), so unchanged segments reuse their text: an edit renders one segment.
+  const dataKey = JSON.stringify(data);
+  let outputs = segmentOutputs.get(dataKey);
+  if (!outputs) {
+    outputs = new Map();
+    segmentOutputs.set(dataKey, outputs);
+    if (segmentOutputs.size > 8) segmentOutputs.delete(segmentOutputs.keys().next().value as string);
+  }
   let text = "";
   try {
     for (const seg of segments) {
+      const done = outputs.get(seg);
+      if (done !== undefined) {
+        text += done;
+        continue;
+      }
       let fn = segmentCache.get(seg);
       if (!fn) {
         fn = e.hb.compile(seg, { knownHelpers: e.knownHelpers, knownHelpersOnly: true, noEscape: true });
         if (segmentCache.size >= SEGMENT_CACHE_MAX) segmentCache.delete(segmentCache.keys().next().value as string);
         segmentCache.set(seg, fn);
       }
-      text += fn(data, options);
+      const out = fn(data, options);
+      if (outputs.size >= SEGMENT_CACHE_MAX) outputs.delete(outputs.keys().next().value as string);
+      outputs.set(seg, out);
+      text += out;
     }
   } catch (err) {
     throw new RenderError(`${doc.file}: cannot render: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}`);

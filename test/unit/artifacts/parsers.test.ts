@@ -258,3 +258,31 @@ test("long templates: segmented parse and render give what one whole parse and D
   assert.ok(err);
   assert.equal(err.range.start.line, 7 + 30 * 7);
 });
+
+test("per-edit caches: front matter shared between parses but never their arrays; segment renders follow edits and inputs", async () => {
+  const fm = "---\ninput:\n  schema:\n    name: string\n    flag?: boolean\n  default: {name: Ana}\ndriftlens.evals: [a.eval.yaml]\n---\n";
+  const lines = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? `Line ${i} {{name}}` : i % 3 === 1 ? `{{#if flag}}yes ${i}{{else}}no ${i}{{/if}}` : `Plain ${i}`));
+  const render = async (doc: ReturnType<typeof parsePrompt>, input: Record<string, unknown>) => {
+    const full = await renderPrompt(doc, { input });
+    return full.messages.map((m) => m.content.map((p) => (p as { text?: string }).text ?? "").join("")).join("\n");
+  };
+  const a = parsePrompt(fm + lines.join("\n") + "\n", "/x/one.prompt");
+  assert.equal(await renderTextForCount(a, { flag: true }), await render(a, { flag: true }));
+  // Edit the body a few times: the front matter part is reused, the text follows every edit.
+  let body = lines;
+  for (const k of [3, 4, 17, 29]) {
+    body = body.map((l, i) => (i === k ? l.replace(/\d+/, (d) => `${d}x`) : l));
+    const doc = parsePrompt(fm + body.join("\n") + "\n", "/x/one.prompt");
+    assert.deepEqual(doc.inputs, a.inputs);
+    assert.notEqual(doc.inputs, a.inputs, "each doc gets its own array");
+    for (const input of [{ flag: true }, { flag: false, name: "Bo" }, {}]) assert.equal(await renderTextForCount(doc, input), await render(doc, input), JSON.stringify({ k, input }));
+  }
+  // The same front matter in another file resolves its eval sets against that file.
+  const b = parsePrompt(fm + "Hi {{name}}\n", "/y/two.prompt");
+  assert.equal(b.evals[0]?.path, "/y/a.eval.yaml");
+  assert.equal(a.evals[0]?.path, "/x/a.eval.yaml");
+  // A changed front matter is parsed again.
+  const c = parsePrompt(fm.replace("flag?: boolean", "flag?: boolean\n    extra: string") + lines.join("\n") + "\n", "/x/one.prompt");
+  assert.deepEqual(c.inputs.map((i) => i.name), ["name", "flag", "extra"]);
+  assert.deepEqual(a.inputs.map((i) => i.name), ["name", "flag"], "the earlier doc is untouched");
+});

@@ -1,25 +1,30 @@
 // The diagnostics worker thread (see diagnosis.ts): its own artifact Workspace per root, overlays
 // mirrored from the main thread, requests served one at a time in arrival order, with cancelled
-// ones skipped. Token counts for the context-length check are asked of the main thread, which
-// owns the (single) engine worker process.
+// ones skipped. Token counts for the context-length check come from the main thread, which owns
+// the (single) engine worker process: it sends each count it makes; a text without one is
+// estimated at once and handed to the main thread to count when the user pauses.
 import { parentPort, workerData } from "node:worker_threads";
 import { createWorkspace, type ServerWorkspace } from "./artifact-bridge";
 import { diagnoseWithContract, evalOutline, promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
+import { modelFileKey } from "./token-counter";
+
+/** Counts kept in the worker (the main thread's TokenCounter keeps 512). */
+const MAX_COUNTS = 1024;
 
 export function runDiagnosisWorker(): void {
   const port = parentPort;
   if (!port) throw new Error("runDiagnosisWorker must run in a worker thread");
   const send = (m: FromWorker) => port.postMessage(m);
   const workspaces = new Map<string, ServerWorkspace>();
-  const tokenWaits = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
-  let nextTokenId = 1;
+  const counts = new Map<string, number>();
 
-  const countTokens = (modelPath: string, text: string): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const id = nextTokenId++;
-      tokenWaits.set(id, { resolve, reject });
-      send({ type: "tokens", id, modelPath, text });
-    });
+  const countTokens = async (modelPath: string, text: string): Promise<number> => {
+    const fileKey = modelFileKey(modelPath);
+    const n = fileKey ? counts.get(`${fileKey}\u0000${text}`) : undefined;
+    if (n !== undefined) return n;
+    send({ type: "tokens", modelPath, text });
+    throw new Error("the model's token count is not ready yet");
+  };
 
   const ws = (root: string): ServerWorkspace => {
     let w = workspaces.get(root);
@@ -70,14 +75,10 @@ export function runDiagnosisWorker(): void {
       case "cancel":
         cancelled.add(m.id);
         return;
-      case "tokens": {
-        const w = tokenWaits.get(m.id);
-        if (!w) return;
-        tokenWaits.delete(m.id);
-        if (m.count !== undefined) w.resolve(m.count);
-        else w.reject(new Error(m.error ?? "token count failed"));
+      case "counted":
+        counts.set(`${m.fileKey}\u0000${m.text}`, m.count);
+        if (counts.size > MAX_COUNTS) counts.delete(counts.keys().next().value as string);
         return;
-      }
       default:
         queue.push(m);
         void pump();

@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import { artifactKind, type Diagnostic, type Range } from "../../artifacts/types";
 import type { ServerWorkspace } from "./artifact-bridge";
 import type { Logger } from "./context";
-import type { TokenCounter } from "./token-counter";
+import type { TokenCount, TokenCounter } from "./token-counter";
 import type { WorkspaceManager } from "./workspaces";
 
 export interface DiagnosisService {
@@ -103,10 +103,12 @@ export type ToWorker =
   | { type: "overlay"; root: string; file: string; text: string | undefined }
   | { type: "diagnose" | "dependents" | "contract" | "outline"; id: number; root: string; file: string }
   | { type: "cancel"; id: number }
-  | { type: "tokens"; id: number; count?: number; error?: string };
+  /** A token count the main thread holds (TokenCounter): the worker answers DL210 from these. */
+  | ({ type: "counted" } & TokenCount);
 export type FromWorker =
   | { type: "result"; id: number; value?: unknown; error?: string }
-  | { type: "tokens"; id: number; modelPath: string; text: string }
+  /** A text the worker had no count for (it used the estimate): count it when the user pauses. */
+  | { type: "tokens"; modelPath: string; text: string }
   | { type: "log"; level: "info" | "warn" | "error"; message: string };
 
 interface Pending {
@@ -128,7 +130,11 @@ export class WorkerDiagnosis implements DiagnosisService {
     private readonly fallback: InThreadDiagnosis,
     private readonly tokens: TokenCounter,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // Counts go to the worker as they are made, so a diagnosis never waits on a round trip to
+    // this thread for one (and the re-check that follows a count finds it there).
+    tokens.onCounted((c) => this.post({ type: "counted", ...c }));
+  }
 
   /** Starts the worker on first use, so it does not compete with the server's own startup. */
   private ensure(): boolean {
@@ -152,6 +158,7 @@ export class WorkerDiagnosis implements DiagnosisService {
     w.stdout.on("data", (d: Buffer) => this.log.info(`diagnostics worker: ${d.toString().trim()}`));
     w.stderr.on("data", (d: Buffer) => this.log.warn(`diagnostics worker: ${d.toString().trim()}`));
     w.on("message", (m: FromWorker) => this.onMessage(m));
+    for (const c of this.tokens.counts()) w.postMessage({ type: "counted", ...c } satisfies ToWorker);
     w.on("error", (e) => this.log.error("diagnostics worker failed", e));
     w.on("exit", (code) => {
       if (this.worker !== w) return;
@@ -184,10 +191,8 @@ export class WorkerDiagnosis implements DiagnosisService {
       return;
     }
     if (m.type === "tokens") {
-      this.tokens.count(m.modelPath, m.text).then(
-        (count) => this.post({ type: "tokens", id: m.id, count }),
-        (e) => this.post({ type: "tokens", id: m.id, error: e instanceof Error ? e.message : String(e) }),
-      );
+      // Queues the text: once counted, onCounted sends the count here and onLateCount re-checks.
+      this.tokens.count(m.modelPath, m.text).catch(() => undefined);
       return;
     }
     const p = this.pending.get(m.id);

@@ -15,7 +15,8 @@ export interface Scheduler {
 }
 
 export function createScheduler(onError: (key: string, e: unknown) => void): Scheduler {
-  const pending = new Map<string, NodeJS.Timeout>();
+  /** Jobs waiting for their delay, by key: how to call each off. */
+  const pending = new Map<string, () => void>();
   const running = new Map<string, AbortController>();
   const inFlight = new Set<Promise<void>>();
   let idleWaiters: (() => void)[] = [];
@@ -51,19 +52,20 @@ export function createScheduler(onError: (key: string, e: unknown) => void): Sch
 
   return {
     schedule(key, delayMs, job) {
-      const t = pending.get(key);
-      if (t) clearTimeout(t);
+      pending.get(key)?.();
       running.get(key)?.abort();
       if (delayMs <= 0) {
-        // Still asynchronous, so a handler that schedules never runs the job inline.
-        pending.set(key, setTimeout(() => start(key, job), 0));
+        // Still asynchronous, so a handler that schedules never runs the job inline; setImmediate,
+        // not setTimeout(0), which Node stretches to 1 ms.
+        const t = setImmediate(() => start(key, job));
+        pending.set(key, () => clearImmediate(t));
       } else {
-        pending.set(key, setTimeout(() => start(key, job), delayMs));
+        const t = setTimeout(() => start(key, job), delayMs);
+        pending.set(key, () => clearTimeout(t));
       }
     },
     cancel(key) {
-      const t = pending.get(key);
-      if (t) clearTimeout(t);
+      pending.get(key)?.();
       pending.delete(key);
       running.get(key)?.abort();
       checkIdle();
@@ -73,7 +75,7 @@ export function createScheduler(onError: (key: string, e: unknown) => void): Sch
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     dispose() {
-      for (const t of pending.values()) clearTimeout(t);
+      for (const callOff of pending.values()) callOff();
       pending.clear();
       for (const ac of running.values()) ac.abort();
       running.clear();

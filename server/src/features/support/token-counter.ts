@@ -21,19 +21,47 @@ export interface TokenCounterOptions {
 
 const MAX_CACHE = 512;
 
+/** A model file's identity for cached counts: path, size and mtime (a changed file is a new key). */
+export function modelFileKey(modelPath: string): string | undefined {
+  try {
+    const st = fs.statSync(modelPath);
+    return `${modelPath}\u0000${st.size}\u0000${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One counted text. */
+export interface TokenCount {
+  fileKey: string;
+  text: string;
+  count: number;
+}
+
 export class TokenCounter {
   private engine: Promise<EngineClient> | undefined;
-  private readonly cache = new Map<string, number>();
+  private readonly cache = new Map<string, TokenCount>();
   private readonly inFlight = new Map<string, Promise<number>>();
   /** Model files whose vocabulary failed to load: not retried until the file changes. */
   private readonly broken = new Map<string, string>();
   private lateListeners: ((modelPath: string) => void)[] = [];
+  private countedListeners: ((c: TokenCount) => void)[] = [];
   private disposed = false;
 
   constructor(private readonly opts: TokenCounterOptions) {}
 
   onLateCount(fn: (modelPath: string) => void): void {
     this.lateListeners.push(fn);
+  }
+
+  /** Called with each new count, before the onLateCount listeners of its batch. */
+  onCounted(fn: (c: TokenCount) => void): void {
+    this.countedListeners.push(fn);
+  }
+
+  /** Every count held now (to seed a diagnostics worker that starts later). */
+  counts(): TokenCount[] {
+    return [...this.cache.values()];
   }
 
   /** Whether the engine worker was started (tests, status). */
@@ -44,18 +72,13 @@ export class TokenCounter {
   /** The function the artifact Workspace calls (WorkspaceOptions.countTokens). */
   readonly count = async (modelPath: string, text: string): Promise<number> => {
     if (this.disposed || !this.opts.enabled()) throw new Error("token counting with the model is off");
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(modelPath);
-    } catch {
-      throw new Error(`model file not found: ${modelPath}`);
-    }
-    const fileKey = `${modelPath}\u0000${st.size}\u0000${st.mtimeMs}`;
+    const fileKey = modelFileKey(modelPath);
+    if (!fileKey) throw new Error(`model file not found: ${modelPath}`);
     const why = this.broken.get(fileKey);
     if (why) throw new Error(why);
     const key = `${fileKey}\u0000${text}`;
     const hit = this.cache.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) return hit.count;
     // Not counted yet: answer now (the Workspace falls back to its estimate) and count once the
     // user pauses, then tell listeners so the exact count replaces the estimate.
     this.queue(modelPath, text, fileKey, key);
@@ -102,8 +125,10 @@ export class TokenCounter {
     try {
       const engine = await this.start();
       const n = await engine.countTokens(modelPath, text);
-      this.cache.set(key, n);
+      const c = { fileKey, text, count: n };
+      this.cache.set(key, c);
       if (this.cache.size > MAX_CACHE) this.cache.delete(this.cache.keys().next().value!);
+      for (const fn of this.countedListeners) fn(c);
       return n;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
