@@ -10,7 +10,7 @@ import { parseServerSettings } from "../../server/src/protocol/settings";
 import { createCommands } from "./commands";
 import { DeltaDecorations, LastRunLenses } from "./lenses";
 import { RunManager } from "./runs";
-import { chooseRuntime, serverEnvironment, spawnServer, type NodeRuntime, type RuntimeChoice } from "./server-runtime";
+import { chooseRuntime, chooseRuntimeCached, serverEnvironment, spawnServer, type NodeRuntime, type RuntimeChoice } from "./server-runtime";
 import { StatusBar } from "./status";
 import { EvalTestController } from "./testing";
 
@@ -75,6 +75,9 @@ export class Ctx {
 
   async activate(): Promise<void> {
     const t0 = performance.now();
+    // Start the language client first: with a cached runtime probe its server process is spawned
+    // synchronously here and boots while the rest of activation registers commands and views.
+    const started = this.start();
     void vscode.commands.executeCommand("setContext", "driftlens.active", true);
     for (const [id, handler] of Object.entries(createCommands(this))) {
       this.pushExt(vscode.commands.registerCommand(id, handler));
@@ -90,7 +93,7 @@ export class Ctx {
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.restart("workspace trusted")),
     );
     // Activation returns once the client has started: the status bar, CodeLens and tests need it.
-    await this.start();
+    await started;
     // The extension.activation_ms benchmark reads this line from the log file.
     this.log.info(`activated in ${(performance.now() - t0).toFixed(1)} ms (language client ${this.client?.isRunning() ? "started" : "not running"})`);
   }
@@ -127,7 +130,10 @@ export class Ctx {
     };
     // nodePath is a restricted setting: in an untrusted workspace only the user's own value counts.
     const configured = s.server.nodePath;
-    this.runtime = await chooseRuntime({ extensionRoot: this.extensionRoot, configured, cache });
+    // From the probe cache when it knows every candidate needed: then the server is spawned in
+    // the same synchronous step as activate() began, before the rest of activation runs.
+    const choose = { extensionRoot: this.extensionRoot, configured, cache };
+    this.runtime = chooseRuntimeCached(choose) ?? (await chooseRuntime(choose));
     const rt = this.runtime.runtime ?? { path: process.execPath, version: process.version, abi: process.versions.modules, isHost: true };
     const tRuntime = Date.now() - t0;
     // Boot the server process now; the client below takes it over (spawnServer explains why).

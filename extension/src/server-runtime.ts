@@ -54,17 +54,28 @@ export function findOnPath(name: string, envPath = process.env.PATH ?? ""): stri
 
 export type ProbeCache = { get(key: string): NodeRuntime | undefined; set(key: string, v: NodeRuntime): void };
 
-/** Asks a Node executable for its version and ABI (cached by path, size and mtime). */
-export function probe(nodePath: string, cache?: ProbeCache): Promise<NodeRuntime | null> {
-  let key = "";
+/** The probe cache's key for a Node executable (path, size, mtime), or null when it does not exist. */
+function probeKey(nodePath: string): string | null {
   try {
     const st = fs.statSync(nodePath);
-    key = `${nodePath}:${st.size}:${st.mtimeMs}`;
-    const hit = cache?.get(key);
-    if (hit) return Promise.resolve(hit);
+    return `${nodePath}:${st.size}:${st.mtimeMs}`;
   } catch {
-    return Promise.resolve(null);
+    return null;
   }
+}
+
+/** A cached probe: the runtime, null when the executable is gone, undefined when never probed. */
+export function cachedProbe(nodePath: string, cache?: ProbeCache): NodeRuntime | null | undefined {
+  const key = probeKey(nodePath);
+  return key === null ? null : cache?.get(key);
+}
+
+/** Asks a Node executable for its version and ABI (cached by path, size and mtime). */
+export function probe(nodePath: string, cache?: ProbeCache): Promise<NodeRuntime | null> {
+  const key = probeKey(nodePath);
+  if (key === null) return Promise.resolve(null);
+  const hit = cache?.get(key);
+  if (hit) return Promise.resolve(hit);
   return new Promise((resolve) => {
     execFile(nodePath, ["-p", "process.versions.modules + ' ' + process.version"], { timeout: 10_000, env: serverEnvironment(process.env, {}, { trusted: false, hostRuntime: true }) }, (err, stdout) => {
       const m = /^(\d+) (v[\d.]+)/.exec(String(stdout).trim());
@@ -80,7 +91,33 @@ function major(version: string): number {
   return Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
 }
 
-export async function chooseRuntime(opts: { extensionRoot: string; configured: string; cache?: ProbeCache; envPath?: string }): Promise<RuntimeChoice> {
+type ChooseOptions = { extensionRoot: string; configured: string; cache?: ProbeCache; envPath?: string };
+
+/**
+ * Picks the runtime from cached probes alone, synchronously (so the extension can spawn the
+ * server before anything else); undefined when a candidate it needs was never probed.
+ */
+export function chooseRuntimeCached(opts: ChooseOptions): RuntimeChoice | undefined {
+  return decide(opts, (c) => cachedProbe(c, opts.cache));
+}
+
+export async function chooseRuntime(opts: ChooseOptions): Promise<RuntimeChoice> {
+  // Probe the candidates in order, each only when the ones before it did not match.
+  const known = new Map<string, NodeRuntime | null>();
+  for (;;) {
+    let missing: string | undefined;
+    const choice = decide(opts, (c) => {
+      if (known.has(c)) return known.get(c);
+      missing ??= c;
+      return undefined;
+    });
+    if (choice) return choice;
+    known.set(missing!, await probe(missing!, opts.cache));
+  }
+}
+
+/** The choice, given what each candidate is (undefined: not known yet, and then no choice). */
+function decide(opts: ChooseOptions, lookup: (nodePath: string) => NodeRuntime | null | undefined): RuntimeChoice | undefined {
   const expectedAbi = nativeAbi(opts.extensionRoot);
   const host: NodeRuntime = { path: process.execPath, version: process.version, abi: process.versions.modules, isHost: true };
   const tried: NodeRuntime[] = [];
@@ -90,7 +127,8 @@ export async function chooseRuntime(opts: { extensionRoot: string; configured: s
   if (onPath && !candidates.includes(onPath)) candidates.push(onPath);
   const ok = (rt: NodeRuntime) => major(rt.version) >= 20 && (expectedAbi === null || rt.abi === expectedAbi);
   for (const c of candidates) {
-    const rt = await probe(c, opts.cache);
+    const rt = lookup(c);
+    if (rt === undefined) return undefined;
     if (!rt) continue;
     tried.push(rt);
     if (ok(rt)) return { runtime: rt, expectedAbi, tried };
@@ -108,8 +146,8 @@ export async function chooseRuntime(opts: { extensionRoot: string; configured: s
 
 /**
  * The language server's environment: the extension host's, the user's `driftlens.server.extraEnv`
- * on top, whether the workspace is trusted, and where to keep the server's code cache. NODE_EXTRA_CA_CERTS is dropped unless extraEnv
- * sets it: Node 20 reads and parses that certificate bundle at every process start (about 40 ms
+ * on top, whether the workspace is trusted, and where to keep the server's code cache.
+ * NODE_EXTRA_CA_CERTS is dropped unless extraEnv sets it: Node 20 reads and parses that certificate bundle at every process start (about 40 ms
  * of CPU measured on a 200 KB system bundle, most of a bare `node` start), and neither the server
  * nor the engine worker it starts opens a TLS connection (models are local files; node-llama-cpp
  * runs with `build: "never"`, so it never downloads).

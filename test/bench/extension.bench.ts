@@ -1,7 +1,7 @@
 // Extension benchmarks.
 //   extension.activation_ms    — activate() until the language client has started (server process
 //                                spawned, initialize answered), in real VS Code (code-server), read
-//                                from the extension's own log line; median of 7 fresh windows
+//                                from the extension's own log line; median of 11 fresh windows
 //                                after a first one that fills the runtime-probe and code caches.
 //   webview.compare_render_ms  — the built compare webview (dist/webviews/compare.js) in headless
 //                                Chromium: 10 variants × 100 cases of synthetic results, from the
@@ -35,7 +35,7 @@ async function activation(): Promise<void> {
   // runtime's ABI (a process spawn) and caches it, and the server's first start writes its V8
   // code cache (into the extension's global storage); later ones use both.
   const userData = path.join(tempDir("driftlens-bench-profile-"), "user-data");
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 12; i++) {
     fs.rmSync(path.join(userData, "logs"), { recursive: true, force: true });
     const s = await openVsCode(ws, { userData });
     try {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { chooseRuntime, findOnPath, nativeAbi, serverEnvironment } from "../../../extension/src/server-runtime";
+import { chooseRuntime, chooseRuntimeCached, findOnPath, nativeAbi, serverEnvironment } from "../../../extension/src/server-runtime";
 import { REPO_ROOT, tempDir } from "../../helpers/paths";
 
 function fakeNode(dir: string, abi: string, version: string): string {
@@ -94,4 +94,23 @@ test("the server's environment: NODE_EXTRA_CA_CERTS dropped unless extraEnv sets
   assert.equal(mine.NODE_EXTRA_CA_CERTS, "/my/ca.pem", "a value the user set for the server is kept");
   assert.equal(mine.DRIFTLENS_TRUSTED, "0");
   assert.equal(mine.ELECTRON_RUN_AS_NODE, "1");
+});
+
+test("from the probe cache alone: no choice until every candidate it needs was probed, then the same choice", async () => {
+  const t = tempDir();
+  const wrong = fakeNode(path.join(t, "wrong"), "137", "v24.0.0");
+  const good = fakeNode(path.join(t, "good"), "115", "v20.1.0");
+  const cache = new Map<string, never>();
+  const store = { get: (k: string) => cache.get(k), set: (k: string, v: never) => void cache.set(k, v) };
+  const opts = { extensionRoot: extensionRoot("115"), configured: wrong, cache: store, envPath: path.join(t, "good") };
+  assert.equal(chooseRuntimeCached(opts), undefined, "nothing probed yet");
+  const probed = await chooseRuntime(opts);
+  assert.equal(probed.runtime?.path, good);
+  assert.equal(cache.size, 2, "both candidates probed, in order");
+  const cached = chooseRuntimeCached(opts);
+  assert.deepEqual(cached, probed);
+  // A candidate that changed on disk is unknown again.
+  fs.writeFileSync(wrong, `#!/bin/sh\necho "137 v24.0.1"\n`);
+  fs.utimesSync(wrong, new Date(), new Date(Date.now() + 5000));
+  assert.equal(chooseRuntimeCached(opts), undefined);
 });
