@@ -18,7 +18,8 @@ const external = [...NATIVE, "vscode", "@node-llama-cpp/*", "playwright-core", "
 
 /** Node bundles: [entry, outfile]. Entries that do not exist yet are skipped. */
 const nodeEntries = [
-  ["extension/src/extension.ts", "dist/extension.js"],
+  ["extension/src/loader.ts", "dist/extension.js"],
+  ["extension/src/extension.ts", "dist/extension-main.js"],
   ["server/src/server.ts", "dist/server.js"],
   ["server/src/server-lsp.ts", "dist/server-lsp.js"],
   ["server/src/server-core.ts", "dist/server-core.js"],

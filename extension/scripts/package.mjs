@@ -90,6 +90,7 @@ const ignore = [
   "**",
   "!package.json",
   "!dist/extension.js",
+  "!dist/extension-main.js",
   "!dist/server.js",
   "!dist/server-lsp.js",
   "!dist/server-core.js",

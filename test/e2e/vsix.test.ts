@@ -32,7 +32,7 @@ test("the VSIX is small and holds only the linux-x64 CPU binaries", () => {
   const list = spawnSync("unzip", ["-Z1", vsix], { encoding: "utf8" });
   assert.equal(list.status, 0, list.stderr);
   const files = list.stdout.split("\n");
-  for (const want of ["extension/dist/extension.js", "extension/dist/server.js", "extension/dist/server-lsp.js", "extension/dist/server-core.js", "extension/dist/engine-worker.js", "extension/dist/webviews/compare.js", "extension/node_modules/better-sqlite3/build/Release/better_sqlite3.node", "extension/syntaxes/prompt.tmLanguage.json"]) {
+  for (const want of ["extension/dist/extension.js", "extension/dist/extension-main.js", "extension/dist/server.js", "extension/dist/server-lsp.js", "extension/dist/server-core.js", "extension/dist/engine-worker.js", "extension/dist/webviews/compare.js", "extension/node_modules/better-sqlite3/build/Release/better_sqlite3.node", "extension/syntaxes/prompt.tmLanguage.json"]) {
     assert.ok(files.includes(want), `${want} missing from the VSIX`);
   }
   assert.ok(files.some((f) => f.startsWith("extension/node_modules/@node-llama-cpp/linux-x64/")));

@@ -51,14 +51,20 @@ export function requireWithCodeCache(file: string, parent: NodeModule, dir: stri
   return loadWithCodeCache(file, parent, dir).exports;
 }
 
-/** requireWithCodeCache, also saying how the cache was used (logs, tests). `dir` undefined: no cache. */
-export function loadWithCodeCache(file: string, parent: NodeModule, dir: string | undefined): { exports: unknown; cache: CodeCacheUse } {
-  if (!dir) return { exports: parent.require(file), cache: "off" };
+/**
+ * requireWithCodeCache, also saying how the cache was used (logs, tests). `dir` undefined: no
+ * cache. With `deferWrite`, a cache to write is left to `writeCache()`, for a caller that first
+ * runs the code it wants cached too (V8 lazily compiles each function on its first call, and a
+ * cache made afterwards holds those functions).
+ */
+export function loadWithCodeCache(file: string, parent: NodeModule, dir: string | undefined, opts: { deferWrite?: boolean } = {}): { exports: unknown; cache: CodeCacheUse; writeCache: () => void } {
+  const nothing = () => undefined;
+  if (!dir) return { exports: parent.require(file), cache: "off", writeCache: nothing };
   let source: string;
   try {
     source = fs.readFileSync(file, "utf8");
   } catch {
-    return { exports: parent.require(file), cache: "off" }; // let require say what is wrong
+    return { exports: parent.require(file), cache: "off", writeCache: nothing }; // let require say what is wrong
   }
   const cacheFile = cacheFileFor(dir, file, source);
   let cachedData: Buffer | undefined;
@@ -84,7 +90,10 @@ export function loadWithCodeCache(file: string, parent: NodeModule, dir: string 
   }
   mod.loaded = true;
   const cache: CodeCacheUse = !cachedData ? "written" : script.cachedDataRejected ? "replaced" : "used";
-  if (cache !== "used") {
+  let pending = cache !== "used";
+  const writeCache = () => {
+    if (!pending) return;
+    pending = false;
     // After running: the cache then holds the functions compiled while loading, too.
     try {
       const tmp = `${cacheFile}.${process.pid}.${Date.now()}.tmp`;
@@ -98,6 +107,7 @@ export function loadWithCodeCache(file: string, parent: NodeModule, dir: string 
     } catch {
       /* a read-only or full disk: the next start compiles again */
     }
-  }
-  return { exports: mod.exports, cache };
+  };
+  if (!opts.deferWrite) writeCache();
+  return { exports: mod.exports, cache, writeCache };
 }

@@ -12,19 +12,26 @@ import { tempDir } from "../../helpers/paths";
 
 // Child mode: this very test file, run with DRIFTLENS_CC_CHILD, loads one bundle and reports.
 if (process.env.DRIFTLENS_CC_CHILD) {
-  const [file, dir] = JSON.parse(process.env.DRIFTLENS_CC_CHILD) as [string, string];
+  const [file, dir, deferWrite] = JSON.parse(process.env.DRIFTLENS_CC_CHILD) as [string, string, boolean?];
   try {
-    const r = loadWithCodeCache(file, module, dir);
-    process.stdout.write(JSON.stringify({ cache: r.cache, exports: r.exports }));
+    const r = loadWithCodeCache(file, module, dir, { deferWrite: !!deferWrite });
+    let before: number | undefined;
+    if (deferWrite) {
+      // Run a function compiled lazily, then write: the cache may hold it too.
+      (r.exports as { later?: () => number }).later?.();
+      before = fs.readdirSync(dir).filter((f) => f.endsWith(".v8cache")).length;
+      r.writeCache();
+    }
+    process.stdout.write(JSON.stringify({ cache: r.cache, exports: r.exports, before }));
   } catch (e) {
     process.stdout.write(JSON.stringify({ error: e instanceof Error ? e.message : String(e), cached: require.cache[file] !== undefined }));
   }
   process.exit(0);
 }
 
-type Outcome = { cache?: string; exports?: Record<string, unknown>; error?: string; cached?: boolean };
-function load(file: string, dir: string): Outcome {
-  const out = execFileSync(process.execPath, [__filename], { env: { ...process.env, DRIFTLENS_CC_CHILD: JSON.stringify([file, dir]) }, encoding: "utf8" });
+type Outcome = { cache?: string; exports?: Record<string, unknown>; error?: string; cached?: boolean; before?: number };
+function load(file: string, dir: string, deferWrite = false): Outcome {
+  const out = execFileSync(process.execPath, [__filename], { env: { ...process.env, DRIFTLENS_CC_CHILD: JSON.stringify([file, dir, deferWrite]) }, encoding: "utf8" });
   return JSON.parse(out) as Outcome;
 }
 
@@ -92,4 +99,18 @@ test("the cache directory: the given one, none when disabled, none when others m
   const off = loadWithCodeCache(bundle(tempDir("driftlens-cc-src-")), module, undefined);
   assert.equal(off.cache, "off");
   assert.equal((off.exports as { answer: number }).answer, 42, "no cache: a plain require");
+});
+
+test("a deferred write leaves the cache to writeCache(), called after the caller ran its code", () => {
+  const src = tempDir("driftlens-cc-src-");
+  const cache = tempDir("driftlens-cc-");
+  const file = bundle(src, "exports.answer = 42; exports.later = function () { return [1, 2, 3].map((x) => x * 2).length; };");
+  const first = load(file, cache, true);
+  assert.equal(first.cache, "written");
+  assert.equal(first.before, 0, "nothing written before writeCache()");
+  assert.equal(caches(cache).length, 1, "written by writeCache()");
+  const second = load(file, cache, true);
+  assert.equal(second.cache, "used");
+  assert.equal(second.before, 1);
+  assert.equal(caches(cache).length, 1, "a used cache is not written again");
 });
