@@ -15,7 +15,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { CHROMIUM, ensureToolchain, openVsCode, quickstartWorkspace, until } from "../e2e/harness";
 import { DIST, tempDir } from "../helpers/paths";
-import { main, median, report, selected } from "./harness";
+import { cpuBusy, main, median, report, selected } from "./harness";
 
 function findLog(dir: string): string | undefined {
   if (!fs.existsSync(dir)) return undefined;
@@ -75,19 +75,6 @@ async function activation(): Promise<void> {
     `median of ${warm.length} activations in code-server 4.139 at window start (profile reused); first activation (runtime ABI probe and code cache not there yet) ${cold!.toFixed(0)} ms; samples ${samples.map((x) => x.toFixed(0)).join(", ")}; of which choosing the Node runtime (median of warm) ${median(runtimeMs.slice(1)).toFixed(0)} ms and the server process's own start to its initialize answer ${median(serverAnswers.slice(1)).toFixed(0)} ms (samples ${serverAnswers.join(", ")}; compare server.start_ms, measured on an otherwise idle machine); extension host CPU during activation (all extensions) median ${median(hostCpu.slice(1)).toFixed(0)} ms; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
   );
   await activationOnOpen(userData);
-}
-
-/** Busy share of all CPUs over `ms`, from /proc/stat (0..1). */
-async function cpuBusy(ms: number): Promise<number> {
-  const read = () => {
-    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = f[3]! + (f[4] ?? 0);
-    return { idle, total: f.reduce((a, b) => a + b, 0) };
-  };
-  const a = read();
-  await new Promise((r) => setTimeout(r, ms));
-  const b = read();
-  return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total);
 }
 
 /**

@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileUri, LspClient } from "../lsp/client";
 import { TINY_RANDOM_GGUF, tempDir } from "../helpers/paths";
 import { Workspace } from "../../server/src/artifacts/workspace";
-import { main, median, percentile, report, selected } from "./harness";
+import { main, median, percentile, report, selected, settle } from "./harness";
 import { serverEnvironment } from "../../extension/src/server-runtime";
 
 const EDITS = 50;
@@ -208,6 +208,7 @@ main("lsp", async () => {
       const lines = client.text(uri)!.split("\n");
       const bodyLines = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith("Plain instruction line")).map(([, i]) => i);
       const pickBody = (k: number) => bodyLines[k % bodyLines.length]!;
+      await settle();
       const times = await measureEdits(client, uri, pickBody);
       const lineCount = lines.length - 1;
       const eng = await engineOnly(root, "big.prompt", pickBody);
