@@ -1,7 +1,7 @@
 // Extension benchmarks.
 //   extension.activation_ms    — activate() until the language client has started (server process
 //                                spawned, initialize answered), in real VS Code (code-server), read
-//                                from the extension's own log line; median of 11 fresh windows
+//                                from the extension's own log line; median of 21 fresh windows
 //                                after a first one that fills the runtime-probe and code caches.
 //   extension.activation_on_open_ms — the same, when a prompt is opened in a window that has
 //                                settled (onLanguage); runs with extension.activation_ms, whose
@@ -39,7 +39,7 @@ async function activation(): Promise<void> {
   // runtime's ABI (a process spawn) and caches it, and the server's first start writes its V8
   // code cache (into the extension's global storage); later ones use both.
   const userData = path.join(tempDir("driftlens-bench-profile-"), "user-data");
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 22; i++) {
     fs.rmSync(path.join(userData, "logs"), { recursive: true, force: true });
     const s = await openVsCode(ws, { userData });
     try {
