@@ -170,6 +170,15 @@ const MAX_BLOCK_DEPTH = 64;
 /** Lines per segment when a template is parsed or rendered in pieces (see templateSegments). */
 const SEGMENT_LINES = 1;
 
+/**
+ * A copy of `s` that does not keep a larger string alive. V8 makes `slice` and regex captures
+ * views into their parent string, so a cache keyed by one line of a template would otherwise
+ * retain the whole template of every edit that added a key. Copies UTF-16 code units as they are.
+ */
+export function detach(s: string): string {
+  return Buffer.from(s, "utf16le").toString("utf16le");
+}
+
 /** The last few templates' segments: a pass over a prompt asks for them more than once. */
 const segmentsMemo = new Map<string, string[] | undefined>();
 
@@ -216,8 +225,13 @@ function computeSegments(template: string): string[] | undefined {
 
 
 type TemplateResult = { ok: boolean; variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[]; error?: Diagnostic };
-/** Parsed segments (ranges relative to the segment's first line) and their line counts, by file, then text. */
-const segmentParses = new Map<string, Map<string, TemplateResult & { lines: number }>>();
+/**
+ * Parsed segments (ranges relative to the segment's first line) and their line counts, by file,
+ * then text; `at` keeps the refs shifted to where the segment last was, so an edit that moves no
+ * line reuses them instead of copying every ref of the template.
+ */
+type SegmentParse = TemplateResult & { lines: number; at?: { line: number; variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[] } };
+const segmentParses = new Map<string, Map<string, SegmentParse>>();
 const SEGMENT_PARSES_MAX = 4096;
 const SEGMENT_PARSE_FILES_MAX = 256;
 
@@ -234,7 +248,7 @@ export function parseTemplateCached(body: string, bodyStart: Position, file: str
   if (!segments || segments.length < 2) return parseTemplate(body, bodyStart, file);
   const out: TemplateResult = { ok: true, variables: [], helpers: [], partials: [] };
   let line = bodyStart.line;
-  let parses = segmentParses.get(file);
+  let parses: Map<string, SegmentParse> | undefined = segmentParses.get(file);
   if (!parses) {
     parses = new Map();
     segmentParses.set(file, parses);
@@ -243,19 +257,25 @@ export function parseTemplateCached(body: string, bodyStart: Position, file: str
   for (const seg of segments) {
     let r = parses.get(seg);
     if (!r) {
+      // Parsed from a detached copy: the refs' names are views into what was parsed.
+      const key = detach(seg);
       let lines = 0;
-      for (let i = seg.indexOf("\n"); i >= 0; i = seg.indexOf("\n", i + 1)) lines++;
-      r = { ...parseTemplate(seg, { line: 0, character: 0 }, file), lines };
+      for (let i = key.indexOf("\n"); i >= 0; i = key.indexOf("\n", i + 1)) lines++;
+      r = { ...parseTemplate(key, { line: 0, character: 0 }, file), lines };
       if (parses.size >= SEGMENT_PARSES_MAX) parses.delete(parses.keys().next().value as string);
-      parses.set(seg, r);
+      parses.set(key, r);
     }
     if (!r.ok) {
       // Report the first syntax error where it is, as a whole parse would.
       return { ok: false, variables: [], helpers: [], partials: [], ...(r.error ? { error: shiftRef(r.error, line) } : {}) };
     }
-    for (const v of r.variables) out.variables.push(line ? shiftRef(v, line) : v);
-    for (const h of r.helpers) out.helpers.push(line ? shiftRef(h, line) : h);
-    for (const p of r.partials) out.partials.push(line ? shiftRef(p, line) : p);
+    if (r.at?.line !== line) {
+      const dl = line;
+      r.at = { line, variables: r.variables.map((v) => (dl ? shiftRef(v, dl) : v)), helpers: r.helpers.map((h) => (dl ? shiftRef(h, dl) : h)), partials: r.partials.map((p) => (dl ? shiftRef(p, dl) : p)) };
+    }
+    for (const v of r.at.variables) out.variables.push(v);
+    for (const h of r.at.helpers) out.helpers.push(h);
+    for (const p of r.at.partials) out.partials.push(p);
     line += r.lines;
   }
   return out;
@@ -364,6 +384,8 @@ function frontMatterPart(fmText: string, fmPos: Position, fmEnd: Position, file:
   }
   const diagnostics: Diagnostic[] = [];
   const f: FrontMatterPart["fields"] = { frontMatter: {}, config: {}, inputs: [], inputsOpen: true, evals: [] };
+  // Cached: keep the front matter, not the whole file it was cut from.
+  fmText = detach(fmText);
   const src = parseYaml(fmText, file, "DL200", fmPos.line);
   f.frontMatterSource = src;
   f.frontMatterRange = { start: fmPos, end: fmEnd };

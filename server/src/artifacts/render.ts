@@ -7,7 +7,7 @@ import { Dotprompt } from "dotprompt";
 import fs from "node:fs";
 import path from "node:path";
 import { compilePicoschema, type JSONSchema } from "./picoschema";
-import { splitFrontMatter, templateSegments, type PromptDoc } from "./prompt";
+import { detach, splitFrontMatter, templateSegments, type PromptDoc } from "./prompt";
 
 export type Part = { text: string; metadata?: Record<string, unknown> } | { media: { url: string; contentType?: string }; metadata?: Record<string, unknown> } | Record<string, unknown>;
 
@@ -184,15 +184,17 @@ export async function renderTextForCount(doc: PromptDoc, input: Record<string, u
         text += done;
         continue;
       }
-      let fn = segmentCache.get(seg);
+      // Cached under a detached copy (see detach): the compiled template keeps its source.
+      const key = detach(seg);
+      let fn = segmentCache.get(key);
       if (!fn) {
-        fn = e.hb.compile(seg, { knownHelpers: e.knownHelpers, knownHelpersOnly: true, noEscape: true });
+        fn = e.hb.compile(key, { knownHelpers: e.knownHelpers, knownHelpersOnly: true, noEscape: true });
         if (segmentCache.size >= SEGMENT_CACHE_MAX) segmentCache.delete(segmentCache.keys().next().value as string);
-        segmentCache.set(seg, fn);
+        segmentCache.set(key, fn);
       }
       const out = fn(data, options);
       if (outputs.size >= SEGMENT_CACHE_MAX) outputs.delete(outputs.keys().next().value as string);
-      outputs.set(seg, out);
+      outputs.set(key, out);
       text += out;
     }
   } catch (err) {

@@ -11,7 +11,7 @@ import { EvalParseCache, parseEvalSet } from "../../../server/src/artifacts/eval
 import { fingerprintFile, setFingerprintCache } from "../../../server/src/artifacts/fingerprint";
 import { compilePicoschema } from "../../../server/src/artifacts/picoschema";
 import { canDetectDrop, mcnemarOneSidedP, minCasesToDetectDrop } from "../../../server/src/artifacts/power";
-import { parsePrompt, parseTemplate } from "../../../server/src/artifacts/prompt";
+import { detach, parsePrompt, parseTemplate } from "../../../server/src/artifacts/prompt";
 import { renderPrompt, renderTextForCount } from "../../../server/src/artifacts/render";
 import { parseVariantRef, tryParseVariantRef } from "../../../server/src/artifacts/variant-ref";
 import { Workspace } from "../../../server/src/artifacts/workspace";
@@ -285,4 +285,32 @@ test("per-edit caches: front matter shared between parses but never their arrays
   const c = parsePrompt(fm.replace("flag?: boolean", "flag?: boolean\n    extra: string") + lines.join("\n") + "\n", "/x/one.prompt");
   assert.deepEqual(c.inputs.map((i) => i.name), ["name", "flag", "extra"]);
   assert.deepEqual(a.inputs.map((i) => i.name), ["name", "flag"], "the earlier doc is untouched");
+});
+
+test("detach copies a string exactly, lone surrogates included", () => {
+  for (const s of ["", "plain {{x}}", "héllo 🙂 \ud800 tail \udfff", "a".repeat(5000).slice(10, 200)]) assert.equal(detach(s), s);
+});
+
+test("the per-edit caches do not keep every edited version of a long prompt alive", async () => {
+  const gc = (): void => {
+    const v8 = require("node:v8") as typeof import("node:v8");
+    v8.setFlagsFromString("--expose-gc");
+    (require("node:vm") as typeof import("node:vm")).runInNewContext("gc")();
+  };
+  const fm = "---\ninput:\n  schema:\n    name: string\n  default: {name: Ana}\n---\n";
+  const lines = Array.from({ length: 4000 }, (_, i) => `Line ${i} of a long prompt for {{name}}, padded to make it long enough.`);
+  const file = "/x/huge.prompt";
+  let doc = parsePrompt(fm + lines.join("\n") + "\n", file);
+  await renderTextForCount(doc, {});
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let k = 0; k < 150; k++) {
+    lines[k] = `${lines[k]} edit ${k}`;
+    doc = parsePrompt(fm + lines.join("\n") + "\n", file);
+    await renderTextForCount(doc, {});
+  }
+  gc();
+  const grownMb = (process.memoryUsage().heapUsed - before) / 1e6;
+  // Each version is ~0.3 MB: keeping them all would be ~45 MB.
+  assert.ok(grownMb < 15, `heap grew ${grownMb.toFixed(1)} MB over 150 edits`);
 });
