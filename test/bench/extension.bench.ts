@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM, ensureToolchain, openVsCode, quickstartWorkspace, until } from "../e2e/harness";
+import { CHROMIUM, ensureToolchain, openVsCode, quickstartWorkspace, until, type Session } from "../e2e/harness";
 import { DIST, tempDir } from "../helpers/paths";
 import { cpuBusy, main, median, report, selected } from "./harness";
 
@@ -27,6 +27,30 @@ function findLog(dir: string): string | undefined {
     } else if (/Driftlens\.log$/.test(e.name) && /activated in [\d.]+ ms/.test(fs.readFileSync(p, "utf8"))) return p;
   }
   return undefined;
+}
+
+/**
+ * Opens `file` with Quick Open, then reads the extension's log: the activation time, the extension
+ * host's CPU meanwhile, the runtime choice, and (logged once the core has loaded) how long the
+ * server process took from its start to its initialize answer.
+ */
+async function openAndReadActivation(s: Session, userData: string, file: string): Promise<{ ms: number; hostCpuMs: number; runtimeMs?: number; serverAnswerMs: number }> {
+  await s.page.keyboard.press("Control+P");
+  await s.page.keyboard.type(file);
+  await until("Quick Open result", async () => (await s.page.$$(".quick-input-list .monaco-list-row")).length > 0, 15_000);
+  await s.page.keyboard.press("Enter");
+  const log = await until("the activation log line", () => findLog(path.join(userData, "logs")), 90_000);
+  const srv = await until("the server's startup line", () => /initialize answered (\d+) ms after the process started/.exec(fs.readFileSync(log, "utf8")) ?? undefined, 30_000);
+  const text = fs.readFileSync(log, "utf8");
+  const m = /activated in ([\d.]+) ms \(language client (\w+)/.exec(text)!;
+  if (m[2] !== "started") throw new Error("the language client did not start");
+  const runtime = /Node runtime chosen in (\d+) ms/.exec(text);
+  return {
+    ms: Number(m[1]),
+    hostCpuMs: Number(/extension host CPU meanwhile ([\d.]+) ms/.exec(text)?.[1] ?? NaN),
+    ...(runtime ? { runtimeMs: Number(runtime[1]) } : {}),
+    serverAnswerMs: Number(srv[1]),
+  };
 }
 
 async function activation(): Promise<void> {
@@ -46,21 +70,11 @@ async function activation(): Promise<void> {
       // The quickstart holds driftlens.yaml, so the extension activates while the window starts
       // (workspaceContains), competing with the workbench's own start for the 2 cores; a user then
       // opens a prompt, and so does this.
-      await s.page.keyboard.press("Control+P");
-      await s.page.keyboard.type("capital.prompt");
-      await until("Quick Open result", async () => (await s.page.$$(".quick-input-list .monaco-list-row")).length > 0, 15_000);
-      await s.page.keyboard.press("Enter");
-      const log = await until("the activation log line", () => findLog(path.join(userData, "logs")), 90_000);
-      const text = fs.readFileSync(log, "utf8");
-      const m = /activated in ([\d.]+) ms \(language client (\w+)/.exec(text)!;
-      if (m[2] !== "started") throw new Error("the language client did not start");
-      samples.push(Number(m[1]));
-      hostCpu.push(Number(/extension host CPU meanwhile ([\d.]+) ms/.exec(text)?.[1] ?? NaN));
-      const b = /Node runtime chosen in (\d+) ms.*?server spawned and initialized in (\d+) ms/.exec(text);
-      if (b) runtimeMs.push(Number(b[1]));
-      // The server's own view (logged once its core has loaded): process start → initialize answered.
-      const srv = await until("the server's startup line", () => /initialize answered (\d+) ms after the process started/.exec(fs.readFileSync(log, "utf8")) ?? undefined, 30_000);
-      serverAnswers.push(Number(srv[1]));
+      const a = await openAndReadActivation(s, userData, "capital.prompt");
+      samples.push(a.ms);
+      hostCpu.push(a.hostCpuMs);
+      serverAnswers.push(a.serverAnswerMs);
+      if (a.runtimeMs !== undefined) runtimeMs.push(a.runtimeMs);
     } finally {
       await s.close();
     }
@@ -102,17 +116,10 @@ async function activationOnOpen(userData: string): Promise<void> {
       busy.push(b);
       if (findLog(path.join(userData, "logs"))) throw new Error("the extension activated before a prompt was opened");
       fs.writeFileSync(path.join(ws, "hello.prompt"), "---\ninput:\n  schema:\n    name: string\n---\nHello {{name}}!\n");
-      await s.page.keyboard.press("Control+P");
-      await s.page.keyboard.type("hello.prompt");
-      await until("Quick Open result", async () => (await s.page.$$(".quick-input-list .monaco-list-row")).length > 0, 15_000);
-      await s.page.keyboard.press("Enter");
-      const log = await until("the activation log line", () => findLog(path.join(userData, "logs")), 90_000);
-      const m = /activated in ([\d.]+) ms \(language client (\w+)/.exec(fs.readFileSync(log, "utf8"))!;
-      if (m[2] !== "started") throw new Error("the language client did not start");
-      samples.push(Number(m[1]));
-      hostCpu.push(Number(/extension host CPU meanwhile ([\d.]+) ms/.exec(fs.readFileSync(log, "utf8"))?.[1] ?? NaN));
-      const srv = await until("the server's startup line", () => /initialize answered (\d+) ms after the process started/.exec(fs.readFileSync(log, "utf8")) ?? undefined, 30_000);
-      serverAnswers.push(Number(srv[1]));
+      const a = await openAndReadActivation(s, userData, "hello.prompt");
+      samples.push(a.ms);
+      hostCpu.push(a.hostCpuMs);
+      serverAnswers.push(a.serverAnswerMs);
     } finally {
       await s.close();
     }

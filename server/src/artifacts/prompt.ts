@@ -374,7 +374,8 @@ const FRONT_MATTER_PARTS_MAX = 64;
  * starts and the file. Callers must not mutate what it returns (parsePrompt copies the arrays).
  */
 function frontMatterPart(fmText: string, fmPos: Position, fmEnd: Position, file: string): FrontMatterPart {
-  const key = `${file}\u0000${fmPos.line}:${fmPos.character}\u0000${fmText}`;
+  // fmText is a view into the whole file (a regex capture): the key must not keep the file alive.
+  const key = detach(`${file}\u0000${fmPos.line}:${fmPos.character}\u0000${fmText}`);
   const hit = frontMatterParts.get(key);
   if (hit) {
     // Most recently used last.

@@ -3,7 +3,10 @@
 // file, a file over the memory budget, an adapter for another architecture).
 import fs from "node:fs";
 import path from "node:path";
+import type { RunnerEngine } from "../../../server/src/eval/runner";
 import { GgufWriter } from "../../../server/src/gguf/writer";
+import { EngineClient } from "../../../server/src/llm/client";
+import type { EngineSettings } from "../../../server/src/llm/types";
 import { GgmlType } from "../../../server/src/gguf/constants";
 import { FIXTURES, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 
@@ -63,5 +66,28 @@ export function makeWorkspace(prefix = "driftlens-eval-"): TestWorkspace {
     store: path.join(root, ".driftlens", "store.db"),
     files: { missing, corrupt, big, wrongAdapter },
     memoryBudgetBytes: 3 * 1024 * 1024,
+  };
+}
+
+/** Engine settings for runner tests on the tiny model: CPU, one thread, explicit everything. */
+export const TEST_ENGINE_SETTINGS: EngineSettings = { gpu: "cpu", threads: 1, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 4 * 1024 ** 3 };
+
+/**
+ * The runner's engine factory over real EngineClients; `clients` are those it started, in order
+ * (their count is the number of engine starts: a fully cached run must start none); dispose()
+ * stops them all.
+ */
+export function engineFactory(settings: EngineSettings = TEST_ENGINE_SETTINGS): { engine: () => Promise<RunnerEngine>; clients: readonly EngineClient[]; dispose: () => Promise<void> } {
+  const clients: EngineClient[] = [];
+  return {
+    engine: async () => {
+      const c = await EngineClient.start(settings);
+      clients.push(c);
+      return c;
+    },
+    clients,
+    dispose: async () => {
+      for (const c of clients) await c.dispose();
+    },
   };
 }

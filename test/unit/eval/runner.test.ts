@@ -6,28 +6,19 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { Workspace } from "../../../server/src/artifacts";
-import { runEvals, type EvalReport, type RunEvalsOptions, type RunnerEngine } from "../../../server/src/eval/runner";
-import { EngineClient } from "../../../server/src/llm/client";
-import type { EngineSettings } from "../../../server/src/llm/types";
+import { runEvals, type EvalReport, type RunEvalsOptions } from "../../../server/src/eval/runner";
 import { Store } from "../../../server/src/store/store";
-import { makeWorkspace } from "./helpers";
+import { engineFactory, makeWorkspace } from "./helpers";
 
-const settings: EngineSettings = { gpu: "cpu", threads: 1, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 4 * 1024 ** 3 };
 
 describe("runEvals on the tiny model", () => {
   const w = makeWorkspace();
   const ws = new Workspace(w.root);
   const store = Store.open(w.store);
-  const clients: EngineClient[] = [];
-  let starts = 0;
-  const engine = async (): Promise<RunnerEngine> => {
-    starts++;
-    const c = await EngineClient.start(settings);
-    clients.push(c);
-    return c;
-  };
+  const engines = engineFactory();
+  const engine = engines.engine;
   after(async () => {
-    for (const c of clients) await c.dispose();
+    await engines.dispose();
     store.close();
   });
   const run = (over: Partial<RunEvalsOptions> = {}): Promise<EvalReport> =>
@@ -49,12 +40,12 @@ describe("runEvals on the tiny model", () => {
     assert.ok(r1.cases.every((c) => c.tokens.length > 0 && c.tokens[0]!.top.length > 0 && !c.cached));
     assert.equal(store.getRun(r1.id!)?.status, "complete");
     // The version computed without starting the engine is the one the engine reports.
-    assert.equal(r1.engineVersion, (await clients[0]!.info()).engineVersion);
+    assert.equal(r1.engineVersion, (await engines.clients[0]!.info()).engineVersion);
 
-    const startsBefore = starts;
+    const startsBefore = engines.clients.length;
     const second = await run();
     const r2 = second.runs[0]!;
-    assert.equal(starts, startsBefore, "a fully cached run must not start the engine");
+    assert.equal(engines.clients.length, startsBefore, "a fully cached run must not start the engine");
     assert.equal(r2.status, "complete");
     assert.notEqual(r2.id, r1.id);
     assert.equal(r2.fingerprint, r1.fingerprint);
@@ -165,7 +156,7 @@ describe("runEvals on the tiny model", () => {
       await run({
         seed: 4242,
         onCaseResult: () => {
-          if (++seen === 2) clients[clients.length - 1]!.crashForTest();
+          if (++seen === 2) engines.clients[engines.clients.length - 1]!.crashForTest();
         },
       })
     ).runs[0]!;

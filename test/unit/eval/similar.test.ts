@@ -7,26 +7,19 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { Workspace } from "../../../server/src/artifacts";
-import { runEvals, type EvalReport, type RunnerEngine } from "../../../server/src/eval/runner";
-import { EngineClient } from "../../../server/src/llm/client";
-import type { EngineSettings } from "../../../server/src/llm/types";
+import { runEvals, type EvalReport } from "../../../server/src/eval/runner";
 import { Store } from "../../../server/src/store/store";
 import { TINY_RANDOM_GGUF } from "../../helpers/paths";
-import { makeWorkspace } from "./helpers";
+import { engineFactory, makeWorkspace } from "./helpers";
 
-const settings: EngineSettings = { gpu: "cpu", threads: 1, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 4 * 1024 ** 3 };
 
 describe("similar with a configured embedding model", () => {
   const w = makeWorkspace("driftlens-similar-");
   const store = Store.open(w.store);
-  const clients: EngineClient[] = [];
-  const engine = async (): Promise<RunnerEngine> => {
-    const c = await EngineClient.start(settings);
-    clients.push(c);
-    return c;
-  };
+  const engines = engineFactory();
+  const engine = engines.engine;
   after(async () => {
-    for (const c of clients) await c.dispose();
+    await engines.dispose();
     store.close();
   });
   const yamlFile = path.join(w.root, "driftlens.yaml");
