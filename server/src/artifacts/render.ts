@@ -178,7 +178,13 @@ export async function renderTextForCount(doc: PromptDoc, input: Record<string, u
   }
   let text = "";
   try {
-    for (const seg of segments) {
+    for (let s = 0; s < segments.length; s++) {
+      const seg = segments[s]!;
+      // Text without a mustache renders as itself: nothing to compile or cache (most prose lines).
+      if (!seg.includes("{{")) {
+        text += seg;
+        continue;
+      }
       const done = outputs.get(seg);
       if (done !== undefined) {
         text += done;

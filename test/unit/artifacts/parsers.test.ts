@@ -11,7 +11,7 @@ import { EvalParseCache, parseEvalSet } from "../../../server/src/artifacts/eval
 import { fingerprintFile, setFingerprintCache } from "../../../server/src/artifacts/fingerprint";
 import { compilePicoschema } from "../../../server/src/artifacts/picoschema";
 import { canDetectDrop, mcnemarOneSidedP, minCasesToDetectDrop } from "../../../server/src/artifacts/power";
-import { detach, parsePrompt, parseTemplate } from "../../../server/src/artifacts/prompt";
+import { detach, parsePrompt, parseTemplate, templateSegments } from "../../../server/src/artifacts/prompt";
 import { renderPrompt, renderTextForCount } from "../../../server/src/artifacts/render";
 import { parseVariantRef, tryParseVariantRef } from "../../../server/src/artifacts/variant-ref";
 import { Workspace } from "../../../server/src/artifacts/workspace";
@@ -239,7 +239,9 @@ test("slice size: exact one-sided McNemar bound", () => {
 
 test("long templates: segmented parse and render give what one whole parse and Dotprompt's render give", async () => {
   let body = "";
-  for (let i = 0; i < 40; i++) body += `{{role "user"}}Line ${i} {{name}}\n{{#if flag}}\n  yes {{name}}\n{{else}}\n  no {{@root.name}}\n{{/if}}\n{{!-- c {{x}} --}}\n`;
+  // Prose lines without a mustache (skipped by the per-line caches) between refs, so the refs'
+  // lines show whether those lines were counted.
+  for (let i = 0; i < 40; i++) body += `{{role "user"}}Line ${i} {{name}}\nPlain prose ${i}, no mustache.\n{{#if flag}}\n  yes {{name}}\n{{else}}\n  no {{@root.name}}\n{{/if}}\n{{!-- c {{x}} --}}\n${i % 2 ? "\n" : ""}`;
   body += "End {{#each items as |it|}}{{it}},{{/each}} {{json items}}\n";
   const fm = "---\ninput:\n  schema:\n    name: string\n    flag?: boolean\n    items?(array): string\n---\n";
   const doc = parsePrompt(fm + body, "/x/long.prompt");
@@ -256,7 +258,7 @@ test("long templates: segmented parse and render give what one whole parse and D
   const broken = parsePrompt(fm + body.replace("Line 30 {{name}}", "Line 30 {{name}"), "/x/long.prompt");
   const err = broken.diagnostics.find((d) => d.code === "DL202");
   assert.ok(err);
-  assert.equal(err.range.start.line, 7 + 30 * 7);
+  assert.equal(err.range.start.line, 7 + 30 * 8 + 15);
 });
 
 test("per-edit caches: front matter shared between parses but never their arrays; segment renders follow edits and inputs", async () => {
@@ -285,6 +287,53 @@ test("per-edit caches: front matter shared between parses but never their arrays
   const c = parsePrompt(fm.replace("flag?: boolean", "flag?: boolean\n    extra: string") + lines.join("\n") + "\n", "/x/one.prompt");
   assert.deepEqual(c.inputs.map((i) => i.name), ["name", "flag", "extra"]);
   assert.deepEqual(a.inputs.map((i) => i.name), ["name", "flag"], "the earlier doc is untouched");
+});
+
+/** The one-regex scan templateSegments replaced with a character scan (same segments, no match objects). */
+function segmentsByRegex(template: string): string[] | undefined {
+  if (template.includes("{{{{")) return undefined;
+  const out: string[] = [];
+  let segStart = 0;
+  let depth = 0;
+  let openMustache = false;
+  const re = /\{\{~?\s*(#|\^(?!\s*~?\}\})|\/)|\{\{|\}\}|\n/g;
+  for (let m = re.exec(template); m; m = re.exec(template)) {
+    if (m[0] === "\n") {
+      if (depth === 0 && !openMustache) {
+        out.push(template.slice(segStart, m.index + 1));
+        segStart = m.index + 1;
+      }
+      continue;
+    }
+    if (m[0] === "}}") openMustache = false;
+    else {
+      openMustache = true;
+      if (m[1] === "/") depth--;
+      else if (m[1]) depth++;
+    }
+    if (depth < 0) return undefined;
+  }
+  if (segStart < template.length) out.push(template.slice(segStart));
+  return depth === 0 && !openMustache ? out : undefined;
+}
+
+test("template segments: the character scan splits exactly where the regex scan did", () => {
+  const pieces = ["{{", "}}", "{{#if x}}", "{{/if}}", "{{^}}", "{{^ x}}", "{{~^~}}", "{{ ^\n}}", "{{~ #each xs}}", "{{~/each~}}", "{{^x}}", "{{/x}}", "{{{y}}}", "{{\u00a0#if a}}", "{{\n/if}}", "\n", "\n", "\n", "text ", "{", "}", "~", "#", "^", "/", " ", "\u2028", "{{!-- c --}}", "{{else}}"];
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  let split = 0;
+  for (let k = 0; k < 5000; k++) {
+    let t = "";
+    const len = 1 + rand(25);
+    for (let i = 0; i < len; i++) t += pieces[rand(pieces.length)];
+    const want = segmentsByRegex(t);
+    assert.deepEqual(templateSegments(t), want, JSON.stringify(t));
+    if (want && want.length > 1) split++;
+  }
+  assert.ok(split > 100, `only ${split} of the generated templates split into segments`);
 });
 
 test("detach copies a string exactly, lone surrogates included", () => {
