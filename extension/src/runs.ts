@@ -18,6 +18,7 @@ import {
   type RunResult,
 } from "../../server/src/protocol/runs";
 import type { Ctx } from "./ctx";
+import { unsavedArtifacts, unsavedMessage } from "./unsaved";
 
 interface ActiveRun {
   id: string;
@@ -85,6 +86,7 @@ export class RunManager {
   ): Promise<RunResult> {
     const refused = this.refuseUntrusted();
     if (refused) return refused;
+    await this.saveBeforeRun();
     await this.ctx.ready;
     const client = this.ctx.client;
     if (!client?.isRunning()) {
@@ -142,6 +144,7 @@ export class RunManager {
   async deltas(file: string, baseRef: string): Promise<{ status: string; message?: string; report?: unknown }> {
     const refused = this.refuseUntrusted();
     if (refused) return refused;
+    await this.saveBeforeRun();
     await this.ctx.ready;
     const client = this.ctx.client;
     if (!client?.isRunning()) return { status: "failed", message: "The Driftlens language server is not running." };
@@ -156,6 +159,23 @@ export class RunManager {
         return { status: token.isCancellationRequested ? "cancelled" : "failed", message: e instanceof Error ? e.message : String(e) };
       }
     });
+  }
+
+  /**
+   * Runs read files on disk: saves open artifacts with unsaved edits first (unless
+   * driftlens.run.saveBeforeRun is "none"), and says which edits a run leaves out otherwise.
+   */
+  private async saveBeforeRun(): Promise<void> {
+    const dirty = unsavedArtifacts(vscode.workspace.textDocuments);
+    if (dirty.length === 0) return;
+    const names = (docs: readonly vscode.TextDocument[]) => docs.map((d) => vscode.workspace.asRelativePath(d.uri));
+    if (this.ctx.settings().run.saveBeforeRun === "none") {
+      void vscode.window.showInformationMessage(unsavedMessage(names(dirty), "setting"));
+      return;
+    }
+    const saved = await Promise.all(dirty.map((d) => Promise.resolve(d.save()).catch(() => false)));
+    const failed = dirty.filter((_, i) => !saved[i]);
+    if (failed.length) void vscode.window.showWarningMessage(unsavedMessage(names(failed), "save-failed"));
   }
 
   /** Cancels every run in flight; returns how many. */

@@ -55,8 +55,14 @@ test("an undeclared variable in a prompt appears in the Problems panel with our 
   await until("the diagnostic to clear after the revert", async () => !/langauge/.test((await texts(".markers-panel")).join(" ")), 30_000);
 });
 
-test("running the evals puts the result in the prompt's CodeLens", async () => {
+test("running the evals saves the prompt's unsaved edit first and puts the result in its CodeLens", async () => {
+  const file = path.join(s.workspace, "capital.prompt");
+  const original = fs.readFileSync(file, "utf8");
   await openFile(s.page, "capital.prompt");
+  // An unsaved edit (a Handlebars comment: the rendered prompt, so the results, stay the same).
+  await s.page.keyboard.press("Control+End");
+  await s.page.keyboard.type("{{!-- reviewed --}}");
+  await until("the editor to show unsaved changes", async () => s.page.evaluate(() => !!document.querySelector(".tab.active.dirty")), 10_000);
   await runCommand(s.page, "Driftlens: Run Evals for This Prompt");
   // The variant picker preselects driftlens.run.defaultVariants (tiny/f32, tiny/q4_0).
   await until("the variant picker", async () => (await texts(".quick-input-list .monaco-list-row")).some((t) => t.includes("tiny/q4_0")), 30_000);
@@ -65,6 +71,12 @@ test("running the evals puts the result in the prompt's CodeLens", async () => {
   const [, passed] = /tiny\/q4_0 capitals\.eval\.yaml: (\d+)\/60/.exec(lens)!;
   assert.ok(Number(passed) > 0 && Number(passed) < 60, `q4_0 should fail its engineered tail case: ${lens}`);
   assert.ok((await texts(".codelens-decoration")).some((t) => /tiny\/f32 capitals\.eval\.yaml: 60\/60/.test(t)));
+  // Runs read files on disk: the edit was saved before the run started.
+  assert.match(fs.readFileSync(file, "utf8"), /\{\{!-- reviewed --\}\}/);
+  assert.equal(await s.page.evaluate(() => !!document.querySelector(".tab.active.dirty")), false);
+  // Back to the committed text for the tests after this one (the editor reloads it from disk).
+  fs.writeFileSync(file, original);
+  await until("the editor to reload the committed prompt", async () => !(await s.page.evaluate(() => document.body.innerText.includes("reviewed --"))), 30_000);
 });
 
 test("the Test Explorer runs a case and shows its failure", async () => {

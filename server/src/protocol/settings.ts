@@ -53,6 +53,8 @@ export const ServerSettingsSchema = z.object({
       seed: z.number().int().min(0).default(0),
       /** Git ref that CodeLens deltas compare against. */
       baseRef: z.string().default("HEAD"),
+      /** Before a run or eval deltas: save open artifacts with unsaved edits ("artifacts"), or not ("none"). */
+      saveBeforeRun: z.enum(["artifacts", "none"]).default("artifacts"),
     })
     .prefault({}),
   trace: z
