@@ -11,8 +11,9 @@ import { ProgressBar } from "./progress";
 
 const USAGE = `Usage: driftlens diff [--base REF] [--head REF] [options]
 
-Finds the prompt files and eval sets changed between two git revisions, runs the eval sets that
-cover each changed prompt on both versions, and reports per prompt: pass rate before and after
+Finds the prompt files and eval sets changed between two git revisions (and the prompts whose
+models or adapters a driftlens.yaml or adapter-config change moved), runs the eval sets that
+cover each such prompt on both versions, and reports per prompt: pass rate before and after
 with a paired 95% CI and McNemar p-value, per-slice deltas, the flipped cases with both outputs
 and a word diff, and eval-set changes (added/removed cases; compared on the common ones).
 

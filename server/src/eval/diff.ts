@@ -5,12 +5,13 @@
 // disk is touched and unchanged files are shared. The eval sets covering every changed prompt run
 // on both sides through runEvals (cached by content: an unchanged case costs no generation, and
 // every run lands in the store with its fingerprint), and the results are paired case by case.
+import fs from "node:fs";
 import path from "node:path";
 import { diffWords } from "diff";
 import type { Store } from "../store/store";
 import { changedFiles, gitToplevel, GitError, relPath, absPath, resolveRef, showFiles, type FileChange } from "./git";
 import type { DiffCase, DiffFlip, DiffPrompt, DiffReport, WordDiffPart } from "./report/types";
-import { runEvals, type EvalReport, type EvalRunReport, type EvalTarget, type RenderFn, type RunnerEngine, type RunnerWorkspace } from "./runner";
+import { runEvals, variantRefsFor, type EvalReport, type EvalRunReport, type EvalTarget, type RenderFn, type RunnerEngine, type RunnerWorkspace } from "./runner";
 import { comparePaired, type GateSettings } from "./stats";
 
 export type { DiffReport } from "./report/types";
@@ -56,7 +57,8 @@ export class DiffError extends Error {}
 export const PROMPT_RE = /\.prompt$/;
 export const EVALSET_RE = /\.eval\.(ya?ml|jsonl)$/;
 const CONFIG_RE = /(^|\/)driftlens\.ya?ml$/;
-const isArtifact = (p: string) => PROMPT_RE.test(p) || EVALSET_RE.test(p) || /\.adapter\.ya?ml$/.test(p) || CONFIG_RE.test(p);
+const ADAPTER_RE = /\.adapter\.ya?ml$/;
+const isArtifact = (p: string) => PROMPT_RE.test(p) || EVALSET_RE.test(p) || ADAPTER_RE.test(p) || CONFIG_RE.test(p);
 
 const PARTIAL_RE = /(^|\/)_[^/]+\.prompt$/;
 
@@ -109,7 +111,10 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
 
   const changes = (await changedFiles(top, baseCommit, headCommit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && isArtifact(p)));
   const relevant = changes.filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && (PROMPT_RE.test(p) || EVALSET_RE.test(p))));
-  if (relevant.length === 0) return report;
+  // driftlens.yaml or an adapter config changed: a prompt whose variants now resolve to other
+  // model or adapter files (or scales) behaves differently without a line of it changing.
+  const configChanged = changes.some((c) => [c.basePath, c.headPath].some((p) => p !== undefined && (CONFIG_RE.test(p) || ADAPTER_RE.test(p))));
+  if (relevant.length === 0 && !configChanged) return report;
 
   // Both sides as overlaid workspaces.
   const workspaceAt = async (commit: string | undefined): Promise<DiffWorkspace> => {
@@ -179,6 +184,33 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
       const basePrompt = bp ? path.resolve(root, bp) : headPrompt ? absPath(top, renamedTo.get(relPath(top, headPrompt)) ?? relPath(top, headPrompt)) : undefined;
       if (!headPrompt && !basePrompt) continue;
       addSubject({ ...(headPrompt ? { head: headPrompt } : {}), ...(basePrompt ? { base: basePrompt } : {}), status: "evals-changed" });
+    }
+  }
+
+  if (configChanged && headWs.listArtifacts) {
+    /** What a prompt runs on at one side: each variant's model and adapter files (by content) and scales. */
+    const identity = async (ws: DiffWorkspace, file: string): Promise<string> => {
+      const out: unknown[] = [];
+      try {
+        for (const ref of await variantRefsFor(ws, await ws.prompt(file), opts.variants)) {
+          try {
+            const v = await ws.resolveVariant(ref);
+            out.push([v.id, await fileIdentity(v.modelPath), await Promise.all(v.adapters.map(async (a) => [await fileIdentity(a.path), a.scale]))]);
+          } catch (e) {
+            out.push([ref, `unresolved: ${(e as Error).message}`]);
+          }
+        }
+      } catch (e) {
+        out.push(`unreadable: ${(e as Error).message}`);
+      }
+      return JSON.stringify(out);
+    };
+    const fileIdentity = async (file: string) => (fs.existsSync(file) ? opts.store.fingerprintFile(file) : `missing ${file}`);
+    for (const file of headWs.listArtifacts()) {
+      if (!PROMPT_RE.test(file) || PARTIAL_RE.test(file.split(path.sep).join("/")) || subjects.has(file)) continue;
+      const baseFile = absPath(top, renamedTo.get(relPath(top, file)) ?? relPath(top, file));
+      if (!(await exists(headWs, file)) || !(await exists(baseWs, baseFile))) continue;
+      if ((await identity(headWs, file)) !== (await identity(baseWs, baseFile))) addSubject({ head: file, base: baseFile, status: "config-changed" });
     }
   }
 

@@ -57,6 +57,17 @@ export interface RunnerVariant {
   isReference?: boolean;
 }
 
+/**
+ * The variants a prompt runs on: those asked for, else the prompt's own (`model:`, or a Driftlens
+ * variant key), else every family's reference variant.
+ */
+export async function variantRefsFor(ws: Pick<RunnerWorkspace, "variants">, prompt: RunnerPrompt, requested?: readonly string[]): Promise<string[]> {
+  if (requested?.length) return [...requested];
+  const own = typeof prompt.variant === "string" ? prompt.variant : (prompt.variant?.ref ?? prompt.model);
+  if (own) return [own];
+  return (await ws.variants()).filter((v) => v.isReference).map((v) => v.id);
+}
+
 /** The part of Workspace (server/src/artifacts) the runner uses. */
 export interface RunnerWorkspace {
   prompt(file: string): MaybePromise<RunnerPrompt>;
@@ -562,15 +573,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       }
       cases.push(pc);
     }
-    let variants = opts.variants?.length ? opts.variants : undefined;
-    if (!variants) {
-      const own = typeof prompt.variant === "string" ? prompt.variant : (prompt.variant?.ref ?? prompt.model);
-      if (own) variants = [own];
-      else {
-        const refs = (await ws.variants()).filter((v) => v.isReference);
-        variants = refs.map((v) => v.id);
-      }
-    }
+    const variants = await variantRefsFor(ws, prompt, opts.variants);
     if (variants.length === 0) {
       fail(`no model variant to run ${target.promptFile} on: set 'model:' in the prompt, pass --variant, or configure models in driftlens.yaml`);
       continue;

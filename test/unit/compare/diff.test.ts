@@ -191,3 +191,49 @@ test("diff: a changed partial compares the prompts that use it", async () => {
   assert.equal(r.prompts[0]!.baseHash, r.prompts[0]!.headHash, "the prompt file itself is unchanged");
   assert.deepEqual(r.prompts[0]!.flips.map((f) => f.id).sort(), expected);
 });
+
+test("diff: driftlens.yaml and adapter-config changes compare exactly the prompts whose models or adapters they change", async () => {
+  const { dir, git } = gitRepo();
+  const config = path.join(dir, "driftlens.yaml");
+  const configText = fs.readFileSync(config, "utf8");
+  const diffJson = async () => {
+    const res = await runCommand(diffCommand, ["--format", "json"], dir);
+    return { code: res.code, err: res.err, report: res.out ? (JSON.parse(res.out) as DiffReport) : undefined };
+  };
+
+  // Only the gate changed: no prompt runs on anything else.
+  fs.writeFileSync(config, configText.replace("alpha: 0.05", "alpha: 0.10"));
+  const gateOnly = await diffJson();
+  assert.equal(gateOnly.code, 0, gateOnly.err);
+  assert.deepEqual(gateOnly.report!.prompts, []);
+
+  // tiny/f32 now names the q4_0 file: every prompt on tiny/f32 (with or without an adapter) is
+  // compared, and capital.prompt's flips are exactly what running it on q4_0 weights flips.
+  const before = await passMap(dir);
+  fs.writeFileSync(config, configText.replace("f32: models/tiny-f32.gguf", "f32: models/tiny-q4_0.gguf"));
+  const after = await passMap(dir);
+  const expected = [...before].filter(([id, pass]) => pass !== after.get(id)).map(([id]) => id).sort();
+  assert.ok(expected.length > 0, "q4_0 weights flip some capitals");
+  const swapped = await diffJson();
+  assert.equal(swapped.code, 1, swapped.err);
+  const r = swapped.report!;
+  assert.deepEqual([...new Set(r.prompts.map((p) => p.file))].sort(), ["capital.prompt", "endonym.prompt", "language.prompt"]);
+  for (const p of r.prompts) {
+    assert.equal(p.status, "config-changed");
+    assert.equal(p.baseHash, p.headHash, "the prompt itself did not change");
+  }
+  const capital = r.prompts.find((p) => p.file === "capital.prompt")!;
+  assert.deepEqual(capital.flips.map((f) => f.id).sort(), expected);
+  assert.equal(r.gate.passed, false);
+
+  // The adapter's scale goes to 0: only the prompt that runs with the adapter is compared, and it
+  // loses what the adapter taught.
+  fs.writeFileSync(config, configText);
+  const adapter = path.join(dir, "endonyms.adapter.yaml");
+  fs.writeFileSync(adapter, fs.readFileSync(adapter, "utf8").replace(/^scale: 1\.0$/m, "scale: 0.0"));
+  const scaled = await diffJson();
+  assert.ok(scaled.report, scaled.err);
+  assert.deepEqual(scaled.report.prompts.map((p) => [p.file, p.status]), [["endonym.prompt", "config-changed"]]);
+  assert.ok(scaled.report.prompts[0]!.delta! < 0, "without the adapter the endonyms are lost");
+  assert.equal(git("status", "--short", "--", "capital.prompt", "endonym.prompt"), "", "no prompt was touched");
+});

@@ -24,7 +24,7 @@ function verdictWord(p: DiffPrompt): string {
 export function diffText(r: DiffReport): string {
   const lines: string[] = [];
   lines.push(`driftlens diff ${r.base.ref} (${r.base.commit.slice(0, 8)}) → ${headLabel(r)}`);
-  if (r.prompts.length === 0) lines.push("No prompt or eval set changed.");
+  if (r.prompts.length === 0) lines.push("No prompt, eval set, or model or adapter a prompt runs on changed.");
   for (const p of r.prompts) {
     lines.push("");
     lines.push(`${promptTitle(p)} [${p.status}]: ${verdictWord(p)}`);
@@ -83,11 +83,11 @@ export function diffMarkdown(r: DiffReport): string {
       const name = p.baseFile && p.baseFile !== p.file ? `${mdCell(p.baseFile)} → ${mdCell(p.file)}` : mdCell(p.file);
       const fl = `${p.flips.filter((f) => f.to === "fail").length}↓ ${p.flips.filter((f) => f.to === "pass").length}↑`;
       out.push(
-        `| ${name}${p.evalSetChanged ? " (eval set changed)" : ""} | ${mdCell(p.variant)} | ${mdCell(p.evalSet)} | ${pct(p.basePassRate)} | ${pct(p.headPassRate)} | ${pp(p.delta)} | ${ciText(p.ci)} | ${pval(p.pValue)} | ${fl} | ${verdictWord(p)} |`,
+        `| ${name}${p.evalSetChanged ? " (eval set changed)" : ""}${p.status === "config-changed" ? " (models or adapters changed)" : ""} | ${mdCell(p.variant)} | ${mdCell(p.evalSet)} | ${pct(p.basePassRate)} | ${pct(p.headPassRate)} | ${pp(p.delta)} | ${ciText(p.ci)} | ${pval(p.pValue)} | ${fl} | ${verdictWord(p)} |`,
       );
     }
   } else {
-    out.push("No prompt or eval set changed.");
+    out.push("No prompt, eval set, or model or adapter a prompt runs on changed.");
   }
   if (r.gate.reasons.length) {
     out.push("");
@@ -182,7 +182,7 @@ export function diffHtml(r: DiffReport): string {
   if (r.gate.reasons.length) h.push(`<ul>${r.gate.reasons.map((x) => `<li class="fail">${e(x)}</li>`).join("")}</ul>`);
   for (const p of r.prompts) {
     h.push(`<h2>${e(promptTitle(p))} — <span class="${p.gate.passed ? "pass" : "fail"}">${verdictWord(p)}</span></h2>`);
-    h.push(`<p>Pass rate ${pct(p.basePassRate)} → ${pct(p.headPassRate)}, Δ ${pp(p.delta)}, 95% CI ${ciText(p.ci)}, p ${pval(p.pValue)}${p.evalSetChanged ? `; eval set changed (added ${e(p.added.join(", ") || "none")}; removed ${e(p.removed.join(", ") || "none")})` : ""}</p>`);
+    h.push(`<p>Pass rate ${pct(p.basePassRate)} → ${pct(p.headPassRate)}, Δ ${pp(p.delta)}, 95% CI ${ciText(p.ci)}, p ${pval(p.pValue)}${p.evalSetChanged ? `; eval set changed (added ${e(p.added.join(", ") || "none")}; removed ${e(p.removed.join(", ") || "none")})` : ""}${p.status === "config-changed" ? "; the prompt did not change, its models or adapters did (driftlens.yaml or an adapter config)" : ""}</p>`);
     if (p.flips.length) {
       h.push(`<table><tr><th>Case</th><th>Base</th><th>Head</th><th>Word diff</th></tr>`);
       for (const f of p.flips) {

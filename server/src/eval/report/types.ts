@@ -136,7 +136,8 @@ export interface DiffPrompt {
   file: string;
   /** Path at base when it was renamed (or the same path). null when added. */
   baseFile: string | null;
-  status: "modified" | "renamed" | "added" | "deleted" | "evals-changed";
+  /** config-changed: the prompt did not change, but driftlens.yaml or an adapter config now gives its variants other model or adapter files or scales. */
+  status: "modified" | "renamed" | "added" | "deleted" | "evals-changed" | "config-changed";
   variant: string;
   evalSet: string;
   baseEvalSet: string | null;
