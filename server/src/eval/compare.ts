@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ChatMessage, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
-import type { Store } from "../store/store";
+import { sha256, type Store } from "../store/store";
 import { caseDivergence, DEFAULT_KLD_TOP_K, identicalCase, poolDivergence, type CaseDivergence } from "./kld";
 import type { CaseKld, CompareFlip, CompareReport, CompareVariant, SliceKld } from "./report/types";
 import {
@@ -217,6 +217,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     const paired: { id: string; tags: string[]; base: boolean; head: boolean }[] = [];
     const flips: CompareFlip[] = [];
     const divergences: (CaseDivergence & { evalSet: string; tags: string[] })[] = [];
+    const newMemos: [string, unknown][] = [];
     for (const run of candRuns) {
       for (const c of run.cases) {
         const r = refCases.get(keyOf(run, c));
@@ -225,8 +226,15 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
         paired.push({ id: label, tags: c.tags, base: r.c.pass, head: c.pass });
         if (r.c.pass !== c.pass) flips.push({ id: c.id, from: r.c.pass ? "pass" : "fail", to: c.pass ? "pass" : "fail", tags: c.tags, evalSet: display(run.evalSetFile) });
         let d: CaseDivergence;
+        // Teacher forcing is deterministic given both runs (their fingerprints cover prompt,
+        // rendered cases, model and adapter files, sampling, seed and engine version): a case's
+        // divergence is kept in the store, so reopening a comparison scores nothing again.
+        const memoKey = r.run.fingerprint && run.fingerprint ? `kld/1:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, topK]))}` : undefined;
+        const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
         if (isReference || r.c.error || c.error) {
           d = identicalCase(c.id, isReference ? c.tokens.length : 0);
+        } else if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) {
+          d = memo;
         } else {
           const refTokens = r.c.tokens.map((t) => t.token);
           const refScore = await scoreRef(ref, r.run, r.c);
@@ -236,10 +244,12 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
             opts.signal,
           );
           d = caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
+          if (memoKey) newMemos.push([memoKey, d]);
         }
         divergences.push({ ...d, evalSet: display(run.evalSetFile), tags: c.tags });
       }
     }
+    opts.store.putMemos(newMemos);
     opts.log?.(`${cand.id}: ${paired.length} cases compared with ${ref.id}`);
 
     const cmp = comparePaired(cand.id, paired, opts.gate);
@@ -267,9 +277,24 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     const tps = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.tokensPerSecond ?? 0), 0) / allCases.length) : null;
     const ttft = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.timeToFirstTokenMs ?? 0), 0) / allCases.length) : null;
     // Loaded models right after this variant was scored (an LRU budget may unload it later).
+    // A comparison served from the store starts no engine: then the memory the engine reported
+    // when it last had this model file (by content) loaded.
+    const memoryKey = (modelPath: string) => {
+      const fp = candRuns.find((x) => x.modelPath === modelPath)?.modelFingerprint ?? refRuns.find((x) => x.modelPath === modelPath)?.modelFingerprint;
+      return fp ? `model-bytes/1:${fp}` : undefined;
+    };
     if (enginePromise) {
       const now = await (await enginePromise).info().catch(() => undefined);
-      for (const m of now?.loadedModels ?? []) memory.set(m.modelPath, m.bytes);
+      for (const m of now?.loadedModels ?? []) {
+        memory.set(m.modelPath, m.bytes);
+        const k = memoryKey(m.modelPath);
+        if (k) opts.store.putMemos([[k, m.bytes]]);
+      }
+    }
+    if (!memory.has(cand.modelPath)) {
+      const k = memoryKey(cand.modelPath);
+      const bytes = k ? opts.store.getMemo<number>(k) : undefined;
+      if (typeof bytes === "number") memory.set(cand.modelPath, bytes);
     }
 
     variantsOut.push({

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { compareCommand } from "../../../server/src/cli/compare";
-import { COMPARE_TIMING_FIELDS } from "../../../server/src/eval/compare";
+import { compareCommand, openContext } from "../../../server/src/cli/compare";
+import { COMPARE_TIMING_FIELDS, compareVariants, type CompareEngine, type CompareWorkspace } from "../../../server/src/eval/compare";
 import type { CompareReport } from "../../../server/src/eval/report";
 import { Store } from "../../../server/src/store/store";
 import { quickstartCopy, runCommand } from "./quickstart";
@@ -90,6 +90,37 @@ test("compare on the quickstart: F16/Q8_0 within the gate, Q4_0 fails only its t
   const md = await runCommand(compareCommand, ["--variant", "tiny/q8_0", "--reference", "tiny/f16", "--format", "markdown"], dir);
   assert.equal(md.code, 0, md.err);
   assert.match(md.out.split("\n")[0]!, /^### ✅ Driftlens compare: every variant is within the gate \(reference <code>tiny\/f16<\/code>\)/);
+});
+
+test("compare keeps each case's divergence and each model's memory in the store: reopening a comparison starts no engine", async () => {
+  const dir = quickstartCopy();
+  const first = await runCommand(compareCommand, ["--variant", "tiny/q4_0", "--evals", "capitals.eval.yaml", "--format", "json"], dir);
+  assert.equal(first.code, 1, first.err);
+  const r1 = JSON.parse(first.out) as CompareReport;
+  const q4 = r1.variants.find((v) => v.variant === "tiny/q4_0")!;
+  assert.ok(q4.kld.mean > 0 && q4.memoryBytes && q4.memoryBytes > 0);
+
+  const ctx = await openContext(dir, { out: () => undefined, err: () => undefined, isTTY: false, cwd: dir });
+  try {
+    let started = 0;
+    const r2 = await compareVariants({
+      workspace: ctx.ws as unknown as CompareWorkspace,
+      store: ctx.store,
+      engine: async () => {
+        started++;
+        return (await ctx.engine()) as unknown as CompareEngine;
+      },
+      targets: [{ promptFile: path.join(dir, "capital.prompt"), evalSetFile: path.join(dir, "capitals.eval.yaml") }],
+      variants: ["tiny/q4_0"],
+      gate: ctx.config.gate,
+      root: dir,
+    });
+    assert.equal(started, 0, "generations and divergences all came from the store");
+    assert.equal(stripTiming(r2), stripTiming(r1));
+    assert.equal(r2.variants.find((v) => v.variant === "tiny/q4_0")!.memoryBytes, q4.memoryBytes, "memory as the engine last reported it for this model file");
+  } finally {
+    await ctx.dispose();
+  }
 });
 
 test("compare usage errors exit 2 with a clear message", async () => {
