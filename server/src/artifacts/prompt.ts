@@ -167,8 +167,6 @@ class BodyWalker {
 }
 
 const MAX_BLOCK_DEPTH = 64;
-/** Lines per segment when a template is parsed or rendered in pieces (see templateSegments). */
-const SEGMENT_LINES = 1;
 
 /**
  * A copy of `s` that does not keep a larger string alive. V8 makes `slice` and regex captures
@@ -192,7 +190,11 @@ const segmentSlots: { template: string | undefined; segments: string[] | undefin
 ];
 let nextSlot = 0;
 
-/** Splits a template into segments of whole lines that each hold complete blocks and mustaches. */
+/**
+ * Splits a template into segments, each one line or, where a block or mustache spans lines, the
+ * fewest whole lines that hold it complete. Undefined when it cannot be split (raw blocks, an
+ * unbalanced block or mustache).
+ */
 export function templateSegments(template: string): string[] | undefined {
   for (const slot of segmentSlots) if (slot.template === template) return slot.segments;
   const slot = segmentSlots[nextSlot]!;
@@ -244,7 +246,6 @@ function computeSegments(template: string): string[] | undefined {
   if (template.includes("{{{{")) return undefined;
   const out: string[] = [];
   let segStart = 0;
-  let lines = 0;
   let depth = 0;
   let openMustache = false;
   const n = template.length;
@@ -252,10 +253,9 @@ function computeSegments(template: string): string[] | undefined {
   while (i < n) {
     const c = template.charCodeAt(i);
     if (c === NEWLINE) {
-      if (depth === 0 && !openMustache && ++lines >= SEGMENT_LINES) {
+      if (depth === 0 && !openMustache) {
         out.push(template.slice(segStart, i + 1));
         segStart = i + 1;
-        lines = 0;
       }
       i++;
       continue;
@@ -299,6 +299,13 @@ const segmentParses = new Map<string, Map<string, SegmentParse>>();
 const SEGMENT_PARSES_MAX = 4096;
 const SEGMENT_PARSE_FILES_MAX = 256;
 
+/** How many line breaks `s` holds. */
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
 function shiftRef<T extends { range: Range }>(r: T, dl: number): T {
   return { ...r, range: { start: { line: r.range.start.line + dl, character: r.range.start.character }, end: { line: r.range.end.line + dl, character: r.range.end.character } } };
 }
@@ -323,16 +330,14 @@ export function parseTemplateCached(body: string, bodyStart: Position, file: str
     const seg = segments[s]!;
     // A line without a mustache holds no refs: nothing to parse, cache or copy (most prose lines).
     if (!seg.includes("{{")) {
-      for (let i = seg.indexOf("\n"); i >= 0; i = seg.indexOf("\n", i + 1)) line++;
+      line += countNewlines(seg);
       continue;
     }
     let r = parses.get(seg);
     if (!r) {
       // Parsed from a detached copy: the refs' names are views into what was parsed.
       const key = detach(seg);
-      let lines = 0;
-      for (let i = key.indexOf("\n"); i >= 0; i = key.indexOf("\n", i + 1)) lines++;
-      r = { ...parseTemplate(key, { line: 0, character: 0 }, file), lines };
+      r = { ...parseTemplate(key, { line: 0, character: 0 }, file), lines: countNewlines(key) };
       if (parses.size >= SEGMENT_PARSES_MAX) parses.delete(parses.keys().next().value as string);
       parses.set(key, r);
     }

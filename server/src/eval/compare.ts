@@ -226,25 +226,26 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
         paired.push({ id: label, tags: c.tags, base: r.c.pass, head: c.pass });
         if (r.c.pass !== c.pass) flips.push({ id: c.id, from: r.c.pass ? "pass" : "fail", to: c.pass ? "pass" : "fail", tags: c.tags, evalSet: display(run.evalSetFile) });
         let d: CaseDivergence;
-        // Teacher forcing is deterministic given both runs (their fingerprints cover prompt,
-        // rendered cases, model and adapter files, sampling, seed and engine version): a case's
-        // divergence is kept in the store, so reopening a comparison scores nothing again.
-        const memoKey = r.run.fingerprint && run.fingerprint ? `kld/1:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, topK]))}` : undefined;
-        const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
         if (isReference || r.c.error || c.error) {
           d = identicalCase(c.id, isReference ? c.tokens.length : 0);
-        } else if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) {
-          d = memo;
         } else {
-          const refTokens = r.c.tokens.map((t) => t.token);
-          const refScore = await scoreRef(ref, r.run, r.c);
-          const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
-          const candScore = await (await getEngine()).score(
-            { id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe },
-            opts.signal,
-          );
-          d = caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
-          if (memoKey) newMemos.push([memoKey, d]);
+          // Teacher forcing is deterministic given both runs (their fingerprints cover prompt,
+          // rendered cases, model and adapter files, sampling, seed and engine version): a case's
+          // divergence is kept in the store, so reopening a comparison scores nothing again.
+          const memoKey = r.run.fingerprint && run.fingerprint ? `kld/1:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, topK]))}` : undefined;
+          const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
+          if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) d = memo;
+          else {
+            const refTokens = r.c.tokens.map((t) => t.token);
+            const refScore = await scoreRef(ref, r.run, r.c);
+            const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+            const candScore = await (await getEngine()).score(
+              { id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe },
+              opts.signal,
+            );
+            d = caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
+            if (memoKey) newMemos.push([memoKey, d]);
+          }
         }
         divergences.push({ ...d, evalSet: display(run.evalSetFile), tags: c.tags });
       }
@@ -285,11 +286,13 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     };
     if (enginePromise) {
       const now = await (await enginePromise).info().catch(() => undefined);
+      const seen: [string, unknown][] = [];
       for (const m of now?.loadedModels ?? []) {
         memory.set(m.modelPath, m.bytes);
         const k = memoryKey(m.modelPath);
-        if (k) opts.store.putMemos([[k, m.bytes]]);
+        if (k) seen.push([k, m.bytes]);
       }
+      opts.store.putMemos(seen);
     }
     if (!memory.has(cand.modelPath)) {
       const k = memoryKey(cand.modelPath);

@@ -188,6 +188,7 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
   }
 
   if (configChanged && headWs.listArtifacts) {
+    const fileIdentity = async (file: string) => (fs.existsSync(file) ? opts.store.fingerprintFile(file) : `missing ${file}`);
     /** What a prompt runs on at one side: each variant's model and adapter files (by content) and scales. */
     const identity = async (ws: DiffWorkspace, file: string): Promise<string> => {
       const out: unknown[] = [];
@@ -205,7 +206,6 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
       }
       return JSON.stringify(out);
     };
-    const fileIdentity = async (file: string) => (fs.existsSync(file) ? opts.store.fingerprintFile(file) : `missing ${file}`);
     for (const file of headWs.listArtifacts()) {
       if (!PROMPT_RE.test(file) || PARTIAL_RE.test(file.split(path.sep).join("/")) || subjects.has(file)) continue;
       const baseFile = absPath(top, renamedTo.get(relPath(top, file)) ?? relPath(top, file));
