@@ -29,6 +29,10 @@ fi
 if built; then echo "$BIN"; exit 0; fi
 
 mkdir -p "$OUT"
+# One build at a time: a second caller waits for the first and then reuses its binaries.
+exec 9>"$CACHE/.lock"
+flock 9
+if built; then echo "$BIN"; exit 0; fi
 SRC="$OUT/src"
 if [ ! -d "$SRC/.git" ]; then
   rm -rf "$SRC"
