@@ -10,7 +10,7 @@ import type { GgufFacts } from "../../gguf/reader";
 import type { ConfiguredVariant, FamilyConfig } from "../config";
 import { cachedFingerprint, rememberFingerprint } from "../fingerprint";
 import type { Diagnostic, Range } from "../types";
-import { sameBytes } from "./identity";
+import { knownSame, sameBytes } from "./identity";
 import type { StoreLocation, StoreOverrides } from "./locations";
 import { formatStoreRef } from "./spec";
 import { originLabel, type ModelStores } from "./stores";
@@ -150,8 +150,15 @@ function scanInto(list: FamilyVariant[], fam: FamilyConfig, scan: Scan, index: n
     }
     if (h.facts.isLora) continue; // adapters are configured by *.adapter.yaml, not as variants
     const quant = h.facts.quant ?? "unknown";
-    // The same bytes from another source (same quant is necessary: it is read from those bytes).
-    const dup = list.find((x) => x.path && x.quant === quant && SOURCE.get(x) !== index && sameBytes({ path: x.path, ...(x.origin?.sha256 ? { sha256: x.origin.sha256 } : {}) }, { path: c.path, ...(c.origin?.sha256 ? { sha256: c.origin.sha256 } : {}) }));
+    // The same bytes found again (same quant is necessary: it is read from those bytes). Within
+    // one source only what is known without hashing counts (one blob under two tags or names):
+    // two files in one folder are two files.
+    const mine = { path: c.path, ...(c.origin?.sha256 ? { sha256: c.origin.sha256 } : {}) };
+    const dup = list.find((x) => {
+      if (!x.path || x.quant !== quant) return false;
+      const other = { path: x.path, ...(x.origin?.sha256 ? { sha256: x.origin.sha256 } : {}) };
+      return SOURCE.get(x) !== index ? sameBytes(other, mine) : knownSame(other, mine);
+    });
     if (dup) {
       (dup.also ??= []).push({ path: c.path, ...(c.origin ? { origin: c.origin } : {}) });
       continue;

@@ -63,6 +63,13 @@ export function sha256Of(f: Identified): string | undefined {
   }
 }
 
+/** Whether two files are known to hold the same bytes without reading them (one real file, or equal store sha256). */
+export function knownSame(a: Identified, b: Identified): boolean {
+  if (a.sha256 && b.sha256) return a.sha256 === b.sha256;
+  const ra = realpath(a.path);
+  return ra !== undefined && ra === realpath(b.path);
+}
+
 /** Whether two files hold the same bytes. */
 export function sameBytes(a: Identified, b: Identified): boolean {
   const ra = realpath(a.path);
