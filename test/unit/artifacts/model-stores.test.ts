@@ -285,6 +285,61 @@ describe("store problems are diagnostics, and the variant's error", () => {
   });
 });
 
+describe("hostile stores are bounded and reported, never followed out", () => {
+  test("oversized, directory and path-escaping manifests; blob directories; symlink loops; a ref that is not a commit", async () => {
+    const dir = freshDir("hostile-");
+    const ollama = path.join(dir, "ollama");
+    const lib = path.join(ollama, "manifests", "registry.ollama.ai", "library");
+    const manifest = (digest: string) => JSON.stringify({ schemaVersion: 2, layers: [{ mediaType: "application/vnd.ollama.image.model", digest, size: 1 }] });
+    fs.mkdirSync(path.join(lib, "big"), { recursive: true });
+    fs.writeFileSync(path.join(lib, "big", "latest"), Buffer.alloc(5 << 20, 0x20));
+    fs.mkdirSync(path.join(lib, "dir", "latest"), { recursive: true });
+    fs.mkdirSync(path.join(lib, "escape"), { recursive: true });
+    fs.writeFileSync(path.join(lib, "escape", "latest"), manifest("sha256:../../../../etc/passwd"));
+    fs.mkdirSync(path.join(lib, "blobdir"), { recursive: true });
+    fs.writeFileSync(path.join(lib, "blobdir", "latest"), manifest(`sha256:${"cd".repeat(32)}`));
+    fs.mkdirSync(path.join(ollama, "blobs", `sha256-${"cd".repeat(32)}`), { recursive: true });
+    const hub = path.join(dir, "hub");
+    const repo = path.join(hub, "models--x--loops");
+    const commit = "1".repeat(40);
+    fs.mkdirSync(path.join(repo, "snapshots", commit), { recursive: true });
+    fs.mkdirSync(path.join(repo, "refs"), { recursive: true });
+    fs.writeFileSync(path.join(repo, "refs", "main"), commit);
+    fs.symlinkSync("loop-Q4_0.gguf", path.join(repo, "snapshots", commit, "loop-Q4_0.gguf"));
+    fs.symlinkSync(".", path.join(repo, "snapshots", commit, "sub"));
+    const bad = path.join(hub, "models--x--badref");
+    fs.mkdirSync(path.join(bad, "refs"), { recursive: true });
+    fs.mkdirSync(path.join(bad, "snapshots"), { recursive: true });
+    fs.writeFileSync(path.join(bad, "refs", "main"), "../../../../etc");
+    const { ws, root, text } = workspace(
+      [
+        "models:",
+        "  o:",
+        "    variants:",
+        "      big: {ollama: big}",
+        "      dir: {ollama: dir}",
+        "      escape: {ollama: escape}",
+        "      blobdir: {ollama: blobdir}",
+        "      badrev: {hf: x/loops, revision: ../../etc, file: a.gguf}",
+        "  h:",
+        "    scan: [hf:x/loops, hf:x/badref]",
+        `modelStores: {ollama: ${JSON.stringify(ollama)}, huggingface: ${JSON.stringify(hub)}}`,
+        "",
+      ].join("\n"),
+    );
+    const d = await configDiagnostics(ws, root);
+    const by = (s: string) => d.filter((x) => textAt(text, x.range) === s).map((x) => `${x.code} ${x.message}`);
+    assert.match(by("big")[0]!, /^DL141 .*manifest .*big\/latest cannot be read: it is 5242880 bytes, more than the 4194304 bytes/);
+    assert.match(by("dir")[0]!, /^DL141 .*dir\/latest cannot be read: it is not a file/);
+    assert.match(by("escape")[0]!, /^DL141 .*gives the model layer the digest "sha256:\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd", not sha256:<64 hex digits>/);
+    assert.match(by("blobdir")[0]!, /^DL141 .*blob .* is not a file/);
+    assert.match(by("../../etc")[0]!, /^DL142 '\.\.\/\.\.\/etc' is not a revision/);
+    assert.match(by("hf:x/loops")[0]!, /^DL141 hf:x\/loops: snapshots\/111111111111\/loop-Q4_0\.gguf is a dangling symlink to loop-Q4_0\.gguf/);
+    assert.match(by("hf:x/badref")[0]!, /^DL141 hf:x\/badref: .*refs\/main does not hold a commit hash/);
+    assert.deepEqual(ws.variants(), []);
+  });
+});
+
 describe("where the stores are", () => {
   const env = (e: Record<string, string>, home = "/h") => ({ env: e, home, platform: "linux" as NodeJS.Platform });
   test("Hugging Face: HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, default (huggingface_hub's order)", () => {
@@ -353,6 +408,36 @@ describe("names", () => {
     }
     for (const bad of ["", "a/b/c/d", "Bad Name!", "ns.x/model", "model:", "-model", "model@sha256-0000", "/model", "x".repeat(81)]) {
       assert.ok("error" in parseOllamaName(bad), `${JSON.stringify(bad)} is not a name`);
+    }
+  });
+
+  test("Ollama's own name tests (types/model/name_test.go): the same parts, paths and invalid names", () => {
+    const p80 = "8".repeat(80);
+    const p350 = "3".repeat(350);
+    // TestParseNameParts: input → the manifest path parts after filling defaults (Name.Filepath).
+    const parts: [string, string][] = [
+      ["registry.ollama.ai/library/dolphin-mistral:7b-v2.6-dpo-laser-q6_K", "registry.ollama.ai/library/dolphin-mistral/7b-v2.6-dpo-laser-q6_K"],
+      ["scheme://host:port/namespace/model:tag", "host:port/namespace/model/tag"],
+      ["host/namespace/model:tag", "host/namespace/model/tag"],
+      ["host:port/namespace/model:tag", "host:port/namespace/model/tag"],
+      ["host/namespace/model", "host/namespace/model/latest"],
+      ["host:port/namespace/model", "host:port/namespace/model/latest"],
+      ["namespace/model", "registry.ollama.ai/namespace/model/latest"],
+      ["model", "registry.ollama.ai/library/model/latest"],
+      ["h/nn/mm:t", "h/nn/mm/t"],
+      [`${p80}/${p80}/${p80}:${p80}`, `${p80}/${p80}/${p80}/${p80}`],
+      [`${p350}/${p80}/${p80}:${p80}`, `${p350}/${p80}/${p80}/${p80}`],
+      ["_why/_the/_lucky:_stiff", "_why/_the/_lucky/_stiff"],
+      ["host:https/namespace/model:tag", "host:https/namespace/model/tag"],
+    ];
+    for (const [input, want] of parts) {
+      const n = parseOllamaName(input);
+      assert.ok(!("error" in n), `${input}: ${"error" in n ? n.error : ""}`);
+      assert.equal([n.host, n.namespace, n.model, n.tag].join("/"), want, input);
+    }
+    // testCases marked invalid for reasons other than missing parts (which we fill).
+    for (const bad of ["", "^", "mm:", "n/m:", "/nn/mm", "//", "//mm", "hh//", "-hh/nn/mm:tt", "hh/-nn/mm:tt", "hh/nn/-mm:tt", "hh/nn/mm:-tt", "host/name:space/model:tag", `${p80}8/m:t`, "a./m:t"]) {
+      assert.ok("error" in parseOllamaName(bad), `${JSON.stringify(bad)} is invalid in Ollama`);
     }
   });
 

@@ -37,7 +37,8 @@ function validPart(kind: Part, s: string): boolean {
 
 /** Parses an Ollama name; `error` says what is wrong and how a name is written. */
 export function parseOllamaName(text: string): OllamaName | { error: string } {
-  let s = text.trim().replace(/^https?:\/\//i, "");
+  // Ollama drops any scheme before the host (`https://ollama.com/library/x`, `scheme://host:port/…`).
+  let s = text.trim().replace(/^[^/]*:\/\//, "");
   const bad = (why: string) => ({ error: `'${text.trim()}' is not an Ollama model name: ${why}; write model[:tag], namespace/model[:tag] or host/namespace/model[:tag], e.g. llama3.2:1b` });
   if (!s) return bad("it is empty");
   if (s.includes("@")) return bad("digests (@sha256-…) are not supported, name the model by its tag");

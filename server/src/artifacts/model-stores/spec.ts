@@ -95,7 +95,7 @@ function example(kind: StoreKind): string {
 export const VARIANT_STORE_KEYS = ["ollama", "hf", "lmstudio"] as const;
 
 /** A variant mapping's store ref ({ollama: …} / {hf: …, file, revision} / {lmstudio: …, file}). */
-export function parseStoreObject(entry: Record<string, unknown>): { ref: StoreRef; key: (typeof VARIANT_STORE_KEYS)[number] } | { error: string; key?: string } | undefined {
+export function parseStoreObject(entry: Record<string, unknown>): { ref: StoreRef; key: string } | { error: string; key?: string } | undefined {
   const keys = VARIANT_STORE_KEYS.filter((k) => entry[k] !== undefined);
   if (keys.length === 0) return undefined;
   if (keys.length > 1 || entry.path !== undefined) return { error: `a variant names one model: give either path, ollama, hf or lmstudio, not ${[...(entry.path !== undefined ? ["path"] : []), ...keys].join(" and ")}` };
@@ -105,20 +105,26 @@ export function parseStoreObject(entry: Record<string, unknown>): { ref: StoreRe
   const file = typeof entry.file === "string" ? entry.file.trim() : undefined;
   const revision = typeof entry.revision === "string" ? entry.revision.trim() : undefined;
   if (key === "ollama") {
-    if (file !== undefined || revision !== undefined) return { error: "an ollama variant takes the name and tag only (ollama: llama3.2:1b); file and revision are for hf and lmstudio", key };
+    if (file !== undefined || revision !== undefined) return { error: "an ollama variant takes the name and tag only (ollama: llama3.2:1b); file and revision are for hf and lmstudio", key: file !== undefined ? "file" : "revision" };
     const n = parseOllamaName(value.trim());
     return "error" in n ? { error: n.error, key } : { ref: { kind: "ollama", name: value.trim() }, key };
   }
+  // Each error is reported at the key it is about.
+  const fileError = file !== undefined ? checkInnerFile(file, "file") : undefined;
   if (key === "hf") {
     const repo = value.trim();
-    const e = checkHfRepo(repo) ?? (revision !== undefined ? checkRevision(revision) : undefined) ?? (file !== undefined ? checkInnerFile(file, "file") : undefined);
-    if (e) return { error: e, key };
+    const repoError = checkHfRepo(repo);
+    if (repoError) return { error: repoError, key };
+    const revError = revision !== undefined ? checkRevision(revision) : undefined;
+    if (revError) return { error: revError, key: "revision" };
+    if (fileError) return { error: fileError, key: "file" };
     return { ref: { kind: "huggingface", repo, ...(revision ? { revision } : {}), ...(file ? { file } : {}) }, key };
   }
-  if (revision !== undefined) return { error: "an lmstudio variant has no revision; LM Studio keeps one copy of each file", key };
+  if (revision !== undefined) return { error: "an lmstudio variant has no revision; LM Studio keeps one copy of each file", key: "revision" };
   const model = value.trim();
-  const e = checkLmStudioModel(model) ?? (file !== undefined ? checkInnerFile(file, "file") : undefined);
-  if (e) return { error: e, key };
+  const modelError = checkLmStudioModel(model);
+  if (modelError) return { error: modelError, key };
+  if (fileError) return { error: fileError, key: "file" };
   return { ref: { kind: "lmstudio", model, ...(file ? { file } : {}) }, key };
 }
 

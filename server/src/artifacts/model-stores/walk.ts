@@ -87,7 +87,7 @@ export function readSmallFile(p: string, max: number): { text: string } | { erro
     return { error: (e as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (e as Error).message };
   }
   if (!st.isFile()) return { error: "it is not a file" };
-  if (st.size > max) return { error: `it is ${st.size} bytes, more than the ${max} a ${path.basename(p)} can be` };
+  if (st.size > max) return { error: `it is ${st.size} bytes, more than the ${max} bytes such a file can be` };
   try {
     return { text: fs.readFileSync(p, "utf8") };
   } catch (e) {
