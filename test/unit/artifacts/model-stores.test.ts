@@ -276,6 +276,24 @@ describe("store problems are diagnostics, and the variant's error", () => {
     assert.deepEqual(ws.variants().map((v) => v.id), []);
   });
 
+  test("a good file keeps its quant name when a broken one in the same scan would guess it", async () => {
+    const hub = freshDir("guess-hub-");
+    const repo = path.join(hub, "models--x--mixed");
+    const commit = "2".repeat(40);
+    fs.mkdirSync(path.join(repo, "blobs"), { recursive: true });
+    fs.mkdirSync(path.join(repo, "refs"), { recursive: true });
+    fs.mkdirSync(path.join(repo, "snapshots", commit), { recursive: true });
+    fs.writeFileSync(path.join(repo, "refs", "main"), commit);
+    fs.copyFileSync(fake.models.q4_0, path.join(repo, "blobs", fake.sha.q4_0));
+    fs.symlinkSync(`../../blobs/${"9".repeat(64)}`, path.join(repo, "snapshots", commit, "a-Q4_0.gguf"));
+    fs.symlinkSync(`../../blobs/${fake.sha.q4_0}`, path.join(repo, "snapshots", commit, "b-Q4_0.gguf"));
+    const { ws, root } = workspace(`models:\n  m:\n    scan: hf:x/mixed\nmodelStores: {huggingface: ${JSON.stringify(hub)}}\n`);
+    const d = await configDiagnostics(ws, root);
+    assert.deepEqual(d.map((x) => x.code), ["DL141"]);
+    assert.match(d[0]!.message, /a-Q4_0\.gguf is a dangling symlink/);
+    assert.equal(ws.resolveVariant("m/q4_0").modelPath, path.join(repo, "snapshots", commit, "b-Q4_0.gguf"));
+  });
+
   test("a prompt naming a broken store variant gets DL207 with the same message", async () => {
     const { ws, root } = workspace(yaml);
     fs.writeFileSync(path.join(root, "a.prompt"), "---\nmodel: bad/missing\n---\nHi\n");

@@ -107,8 +107,11 @@ interface Candidate {
   origin?: ModelOrigin;
 }
 
-/** The candidate files of one scan entry, reporting store problems on the way; undefined when the folder cannot be read. */
-function scanCandidates(list: FamilyVariant[], scan: Scan, ctx: FamilyContext): Candidate[] | undefined {
+/**
+ * The candidate files of one scan entry, reporting store problems on the way (`broken` collects
+ * those whose variant name can be guessed); undefined when the folder cannot be read.
+ */
+function scanCandidates(scan: Scan, ctx: FamilyContext, broken: StoreProblem[]): Candidate[] | undefined {
   if (scan.storeError) {
     push(ctx, scan.range, { code: "DL142", message: scan.storeError });
     return [];
@@ -131,8 +134,7 @@ function scanCandidates(list: FamilyVariant[], scan: Scan, ctx: FamilyContext): 
   const l = ctx.stores.listing(ref, ctx.overrides, true, at);
   for (const p of l.problems) {
     push(ctx, scan.range, p);
-    // A broken file whose variant name can be guessed still answers `--variant family/<guess>`.
-    if (p.guess && !list.some((x) => x.name === p.guess)) list.push({ name: p.guess, path: "", problem: p.message });
+    if (p.guess) broken.push(p);
   }
   if (l.files.length === 0 && l.problems.length === 0) push(ctx, scan.range, { code: "DL104", severity: "warning", message: `scan '${scan.declared}' finds no .gguf model file in ${l.where ?? formatStoreRef(ref)}` });
   for (const f of l.files) remember(f);
@@ -140,7 +142,8 @@ function scanCandidates(list: FamilyVariant[], scan: Scan, ctx: FamilyContext): 
 }
 
 function scanInto(list: FamilyVariant[], fam: FamilyConfig, scan: Scan, index: number, ctx: FamilyContext): void {
-  const candidates = scanCandidates(list, scan, ctx);
+  const broken: StoreProblem[] = [];
+  const candidates = scanCandidates(scan, ctx, broken);
   if (!candidates) return;
   for (const c of candidates) {
     const h = ctx.gguf(c.path);
@@ -174,4 +177,7 @@ function scanInto(list: FamilyVariant[], fam: FamilyConfig, scan: Scan, index: n
     SOURCE.set(e, index);
     list.push(e);
   }
+  // A broken file whose variant name can be guessed, and is not taken by a good file, still
+  // answers `--variant family/<guess>` with its problem.
+  for (const p of broken) if (!list.some((x) => x.name === p.guess)) list.push({ name: p.guess!, path: "", problem: p.message });
 }
