@@ -195,6 +195,13 @@ describe("the same file through two stores is listed once", () => {
     assert.equal(cachedFingerprint(path.join(fake.lmstudio, "driftlens", "tiny-GGUF", "tiny-q4_0.gguf")), fake.sha.q4_0);
   });
 
+  test("a scanned file that a named variant already is, is not listed again", async () => {
+    const { ws, root } = workspace("models:\n  tiny:\n    variants:\n      q4: {ollama: tiny:q4}\n    scan: hf:driftlens/tiny-GGUF\n");
+    assert.deepEqual(await configDiagnostics(ws, root), []);
+    assert.deepEqual(ws.variants().map((v) => v.id), ["tiny/q4", "tiny/q8_0"]);
+    assert.deepEqual(ws.resolveVariant("tiny/q4").also?.map((a) => a.origin && [a.origin.store, a.origin.file]), [["huggingface", "tiny-q4_0.gguf"]]);
+  });
+
   test("two different files of the same size and quant stay two variants", async () => {
     const dir = freshDir("samesize-");
     const models = path.join(dir, "lms");
