@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { evaluateAssertions, extractJsonValues, type Assertion, type AssertionContext } from "../../../server/src/eval/assertions";
+import { evaluateAssertions, extractJsonObjects as extractJsonValues, type Assertion, type AssertionContext } from "../../../server/src/eval/assertions";
 
 async function one(a: Assertion, output: string, ctx: AssertionContext = {}) {
   const r = await evaluateAssertions([a], output, ctx);
