@@ -99,8 +99,9 @@ export function prepareAssertion(raw: unknown, vars?: Record<string, unknown>): 
     else out.weight = weight;
   }
   if (a.metric !== undefined && typeof a.metric !== "string") err("DL301", `the 'metric' of '${written}' must be a string, not ${describe(a.metric)}`, ["metric"]);
+  const spec = ASSERTION_SPECS[base];
   for (const k of Object.keys(a)) {
-    if (KNOWN_KEYS.has(k)) continue;
+    if (KNOWN_KEYS.has(k) || spec.keys?.includes(k)) continue;
     if (REFUSED_KEYS[k]) err("DL333", `'${k}' is not supported: ${REFUSED_KEYS[k]}`, [k]);
     else if (IGNORED_KEYS[k]) warn("DL311", `'${k}' is ignored: ${IGNORED_KEYS[k]}`, [k]);
     else warn("DL311", `unknown key '${k}' in an assertion; Driftlens ignores it`, [k]);
@@ -135,7 +136,6 @@ export function prepareAssertion(raw: unknown, vars?: Record<string, unknown>): 
   if (issues.some((i) => i.severity === "error")) return done();
   if (templated && !vars) return done();
 
-  const spec = ASSERTION_SPECS[base];
   const input = { type: base, written, value: out.value, threshold: typeof threshold === "number" ? threshold : undefined };
   const add = (i: SpecIssue | undefined, severity: "error" | "warning") => {
     if (i) issues.push({ severity, code: i.code, message: i.message, at: [i.at ?? "value"] });

@@ -32,6 +32,8 @@ export interface AssertionSpec {
   check(v: ValueInput): SpecIssue | undefined;
   /** Values that are valid but probably not meant (warnings). */
   advise?(v: ValueInput): SpecIssue | undefined;
+  /** Keys this type reads beyond type/value/threshold/weight/metric (e.g. a grader's `provider`); others are warned about. */
+  keys?: readonly string[];
 }
 
 /** How a value is described in messages ("true", "a list", "an empty string", …). */

@@ -39,10 +39,10 @@ function judge(m: number, threshold: number, inverse: boolean, metric: Metric): 
   if (metric === "euclidean") {
     const pass = inverse ? m >= threshold - Number.EPSILON : m <= threshold + Number.EPSILON;
     const norm = 1 / (1 + m);
-    return { pass, score: inverse ? 1 - norm : norm, message: `distance ${m.toFixed(3)} ${m <= threshold ? "≤" : ">"} threshold ${threshold}` };
+    return { pass, score: inverse ? 1 - norm : norm, message: `distance ${m.toFixed(3)} vs threshold ${threshold}` };
   }
   const pass = inverse ? m <= threshold + Number.EPSILON : m >= threshold - Number.EPSILON;
-  return { pass, score: inverse ? 1 - m : m, message: `${metric === "dot" ? "dot product" : "cosine similarity"} ${m.toFixed(3)} ${m >= threshold ? "≥" : "<"} threshold ${threshold}` };
+  return { pass, score: inverse ? 1 - m : m, message: `${metric === "dot" ? "dot product" : "cosine similarity"} ${m.toFixed(3)} vs threshold ${threshold}` };
 }
 
 async function similar(input: HandlerInput, embed: ((texts: string[]) => Promise<number[][]>) | undefined): Promise<Verdict> {
