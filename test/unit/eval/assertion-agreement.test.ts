@@ -3,9 +3,14 @@
 // (the first error's message), and an assertion check finds no error in is evaluated (a verdict,
 // not a refusal). Warnings are check's alone.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { parseEvalSet } from "../../../server/src/artifacts/evalset";
 import { evaluateAssertions, type Assertion } from "../../../server/src/eval/assertions";
+import { DIST } from "../../helpers/paths";
+import { makeWorkspace } from "./helpers";
 
 interface Row {
   a: unknown;
@@ -150,4 +155,48 @@ test("warnings are check's alone: an assertion with only a warning is evaluated"
   assert.equal(w.severity, "warning");
   const ev = await evaluateAssertions(doc.cases[0]!.assert, "a /hello/i b");
   assert.equal(ev.pass, true);
+});
+
+test("the CLI: what `driftlens check` reports on an assertion, `driftlens eval` refuses the case with, word for word", { timeout: 180_000 }, () => {
+  const w = makeWorkspace("driftlens-agreement-");
+  fs.writeFileSync(
+    w.evalSet,
+    [
+      "prompt: capital.prompt",
+      "cases:",
+      "  - id: empty",
+      "    vars: {country: France}",
+      '    assert: [{type: contains, value: ""}]',
+      "    why: an empty value",
+      "  - id: range",
+      "    vars: {country: Spain}",
+      "    assert: [{type: not-word-count, value: {min: 5, max: 3}}]",
+      "    why: an impossible range",
+      "  - id: template",
+      "    vars: {country: Italy}",
+      '    assert: [{type: icontains, value: "{{capital}}"}]',
+      "    why: a var the case lacks",
+      "  - id: fine",
+      "    vars: {country: Peru}",
+      "    assert: [{type: not-contains, value: zzzz}]",
+      "    why: valid",
+      "",
+    ].join("\n"),
+  );
+  const check = spawnSync(process.execPath, [path.join(DIST, "cli.js"), "check", "--format", "json", w.evalSet], { cwd: w.root, encoding: "utf8" });
+  const diags = (JSON.parse(check.stdout) as { severity: string; message: string; range: { start: { line: number } } }[]).filter((d) => d.severity === "error");
+  assert.equal(diags.length, 3, check.stdout);
+  const ev = spawnSync(process.execPath, [path.join(DIST, "cli.js"), "eval", "--format", "json", "--variant", "tiny/rnd", w.evalSet], { cwd: w.root, encoding: "utf8", timeout: 170_000 });
+  const cases = (JSON.parse(ev.stdout) as { runs: { cases: { id: string; pass: boolean; error?: string }[] }[] }).runs[0]!.cases;
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const lines = fs.readFileSync(w.evalSet, "utf8").split("\n");
+  for (const d of diags) {
+    const id = /id: (\w+)/.exec(lines.slice(0, d.range.start.line + 1).reverse().find((l) => l.includes("- id:")) ?? "")?.[1];
+    const c = byId.get(id ?? "");
+    assert.ok(c, `a case result for the diagnostic on line ${d.range.start.line + 1}`);
+    assert.equal(c.pass, false);
+    assert.equal(c.error, d.message, `case ${id}`);
+  }
+  assert.equal(byId.get("fine")?.error, undefined);
+  assert.equal(byId.get("fine")?.pass, true);
 });
