@@ -348,6 +348,18 @@ tpl("test", "{{ x is defined }}", ["true"], { x: 1 }, "template-subset");
 tpl("filter outside the list", "{{ xs | batch(2) | length }}", ["2"], { xs: [1, 2, 3] }, "template-subset");
 tpl("env", "[{{ env.DRIFTLENS_DIFFERENTIAL_UNSET }}]", ["[]"], {}, "missing-var");
 
+// ---------- more edges ----------
+each("starts-with zero", { type: "starts-with", value: 0 }, ["0 is first"]);
+both("contains-any zero item", { type: "contains-any", value: [0, "x"] }, ["0", "y"]);
+both("word-count padded numeric text", { type: "word-count", value: " 2 " }, ["a b", "a"]);
+both("equals object value is not rendered", { type: "equals", value: { q: "{{x}}" } }, ['{"q":"{{x}}"}', '{"q":"1"}'], { vars: { x: 1 } });
+both("contains rendered number", { type: "contains", value: "{{ n * 2 }}" }, ["got 84", "got 42"], { vars: { n: 42 } });
+both("is-json whitespace around", { type: "is-json", value: { type: "array" } }, ["\n [1] \n", "\n {} "]);
+both("javascript grading promise", { type: "javascript", value: "Promise.resolve({pass: output === 'a', score: 0.7, reason: 'r'})" }, ["a", "b"]);
+both("javascript multi-line block scalar", { type: "javascript", value: "const t = output.trim();\nreturn t.endsWith('.');\n" }, ["Done. ", "Done"]);
+both("contains-json nested list", { type: "contains-json", value: { type: "object", required: ["id"] } }, ['{"items": [{"id": 1}]}', '[[{"x": 1}], [{"id": 2}]]']);
+both("icontains-all csv case", { type: "icontains-all", value: "PARIS, \"Lyon, France\"" }, ["paris and lyon, france", "paris and lyon"]);
+
 // ---------- features Driftlens refuses ----------
 each("transform", { type: "contains", value: "A", transform: "output.toUpperCase()" }, ["a"], { differs: "transform" });
 
