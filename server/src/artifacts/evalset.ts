@@ -8,7 +8,7 @@
 // `cases: [...]`) falls back to one full parse, which gives the same result more slowly.
 import path from "node:path";
 import { sha256Text } from "./hash";
-import { prepareAssertion, type Assertion } from "./assertions";
+import { hasTemplate, prepareAssertion, type Assertion } from "./assertions";
 import { caseSchema, CASE_KEYS, EVAL_KEYS, evalHeaderSchema } from "./schemas";
 import type { Diagnostic, Range } from "./types";
 import { isMap, isSeq } from "yaml";
@@ -347,7 +347,7 @@ const defaultTemplates = new WeakMap<EvalSetDoc, { index: number; range: Range }
 
 function hasTemplatedValue(a: unknown): boolean {
   const v = (a as { value?: unknown } | null)?.value;
-  const t = (s: unknown) => typeof s === "string" && (s.includes("{{") || s.includes("{%") || s.includes("{#"));
+  const t = (s: unknown) => typeof s === "string" && hasTemplate(s);
   return t(v) || (Array.isArray(v) && v.some(t));
 }
 
@@ -358,6 +358,7 @@ function checkDefaultTemplates(doc: EvalSetDoc): void {
   for (const { index, range } of list) {
     let shown = 0;
     let more = 0;
+    let code = "DL330";
     for (const c of doc.cases) {
       const p = prepareAssertion(doc.defaultAssert[index], c.vars);
       for (const issue of p.issues) {
@@ -365,10 +366,13 @@ function checkDefaultTemplates(doc: EvalSetDoc): void {
         if (shown < 10) {
           doc.diagnostics.push({ file: doc.file, range, severity: "error", code: issue.code, message: `${issue.message} (in case '${c.id}')` });
           shown++;
-        } else more++;
+        } else {
+          more++;
+          code = issue.code;
+        }
       }
     }
-    if (more) doc.diagnostics.push({ file: doc.file, range, severity: "error", code: "DL330", message: `and ${more} more cases cannot use this defaultAssert value (see the messages above)` });
+    if (more) doc.diagnostics.push({ file: doc.file, range, severity: "error", code, message: `and ${more} more cases cannot use this defaultAssert value (see the messages above)` });
   }
 }
 

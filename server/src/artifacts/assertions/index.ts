@@ -9,7 +9,7 @@ export { prepareAssertion, type AssertionIssue, type PreparedAssertion } from ".
 export { parseCommaList } from "./csv";
 export { compileSchema, readSchema, schemaErrorsText, ajvFor, type Draft } from "./json-schema";
 export { loadYaml } from "./yaml-load";
-export { renderTemplate, TEMPLATE_FILTERS, TEMPLATE_SUPPORT } from "./template";
+export { hasTemplate, renderTemplate, TEMPLATE_FILTERS, TEMPLATE_SUPPORT } from "./template";
 
 /** Short documentation per assertion type (hover, completion). */
 export const ASSERTION_DOCS = Object.fromEntries(ASSERTION_TYPES.map((t) => [t, ASSERTION_SPECS[t].doc])) as Record<AssertionType, string>;
