@@ -22,7 +22,7 @@ import { runDiagnosisWorker } from "./features/support/diagnosis-worker";
 import { createScheduler } from "./features/support/scheduler";
 import { TokenCounter } from "./features/support/token-counter";
 import { uriToPath, WorkspaceManager } from "./features/support/workspaces";
-import { parseServerSettings, type ServerSettings } from "./protocol/lsp";
+import { parseServerSettings, type ServerSettings } from "./protocol/settings";
 
 /**
  * Starts the core on a connection whose initialize request server.ts has already answered, with
@@ -44,8 +44,7 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
   process.on("uncaughtException", (e) => log.error("uncaught exception", e));
   process.on("unhandledRejection", (e) => log.error("unhandled rejection", e));
 
-  let settings: ServerSettings = parseServerSettings(undefined);
-  let rawSettings: Record<string, unknown> = {};
+  let settings: ServerSettings = parseServerSettings(undefined).settings;
   let clientCaps: ClientCapabilities = {};
   const tokenCounter = new TokenCounter({
     log,
@@ -95,7 +94,6 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
     workspaces,
     log,
     settings: () => settings,
-    rawSettings: () => rawSettings,
     scheduler,
     events,
     clientCapabilities: () => clientCaps,
@@ -158,9 +156,10 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
   function applySettings(raw: unknown, notify: boolean): void {
     const obj = raw && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
     const section = (obj.driftlens && typeof obj.driftlens === "object" ? obj.driftlens : obj) as Record<string, unknown>;
-    rawSettings = section;
-    settings = parseServerSettings(section);
-    if (notify) emit("onSettingsChange", settings, rawSettings);
+    const parsed = parseServerSettings(section);
+    settings = parsed.settings;
+    for (const p of parsed.problems) log.warn(`setting ignored: ${p}`);
+    if (notify) emit("onSettingsChange", settings);
   }
 
   /** Pulls the `driftlens` section when the client supports workspace/configuration. */
