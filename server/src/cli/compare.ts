@@ -6,7 +6,7 @@ import path from "node:path";
 import { Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
-import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
+import { CompareError, compareVariants } from "../eval/compare";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
@@ -148,7 +148,7 @@ export const compareCommand: Command = {
       let report;
       try {
         report = await compareVariants({
-          workspace: ctx.ws as unknown as CompareWorkspace,
+          workspace: ctx.ws,
           store: ctx.store,
           engine: ctx.engine,
           targets,

@@ -8,7 +8,7 @@ import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
 import { gitToplevel, relPath, resolveRef, showFiles } from "../eval/git";
-import { runEvals, type EvalTarget, type RunnerWorkspace } from "../eval/runner";
+import { runEvals, type EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { contentHash, Store, StoreError } from "../store/store";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, runSeed, type CliIO, type Command } from "./common";
@@ -133,7 +133,7 @@ export const evalCommand: Command = {
     const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
     try {
       const report = await runEvals({
-        workspace: ws as unknown as RunnerWorkspace,
+        workspace: ws,
         store,
         engine: async () => (engine = await EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
         targets,
