@@ -9,6 +9,7 @@
 import path from "node:path";
 import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
+import { effectiveConfig } from "../artifacts/effective-config";
 import { artifactKind } from "../artifacts/types";
 import { gitToplevel, relPath, showFile } from "../eval/git";
 import type { EvalTarget, RenderFn } from "../eval/runner";
@@ -117,8 +118,13 @@ export function register(ctx: FeatureContext): void {
     return r.ws.config().config;
   }
 
+  /** driftlens.yaml under the editor's settings (artifacts/effective-config.ts). */
+  function effective(r: Root, s: ServerSettings) {
+    return effectiveConfig(config(r), s);
+  }
+
   async function storeFor(r: Root, s: ServerSettings): Promise<Store> {
-    const file = s.store.path ? path.resolve(r.root, s.store.path) : config(r).store;
+    const file = effective(r, s).store;
     if (r.store && r.storePath === file) return r.store;
     const { Store } = await lazy();
     r.store?.close();
@@ -130,14 +136,7 @@ export function register(ctx: FeatureContext): void {
   }
 
   function engineSettings(r: Root, s: ServerSettings): EngineSettings {
-    const c = config(r).engine;
-    return {
-      gpu: s.engine.gpu ?? c.gpu,
-      threads: s.engine.threads === null ? c.threads : s.engine.threads === 0 ? "auto" : s.engine.threads,
-      contextSize: s.engine.contextSize ?? c.contextSize,
-      parallelSequences: s.engine.parallelSequences ?? c.parallelSequences,
-      memoryBudgetBytes: s.engine.memoryBudgetMb !== null ? s.engine.memoryBudgetMb * 1024 * 1024 : c.memoryBudgetBytes,
-    };
+    return effective(r, s).engine;
   }
 
   /** One engine worker for the server, started on first need, restarted when its settings change. */
@@ -332,7 +331,7 @@ export function register(ctx: FeatureContext): void {
             engine: () => getEngine(es) as never,
             targets,
             variants,
-            gate: { ...config(r).gate, ...Object.fromEntries(Object.entries(s.gate).filter(([, v]) => v !== null)) },
+            gate: effective(r, s).gate,
             seed: s.run.seed,
             render,
             signal: run.abort.signal,
@@ -388,7 +387,7 @@ export function register(ctx: FeatureContext): void {
         variants: p.data.variants?.length ? p.data.variants : s.run.defaultVariants.length ? s.run.defaultVariants : undefined,
         store,
         engine: () => getEngine(es),
-        gate: { ...config(r).gate, ...Object.fromEntries(Object.entries(s.gate).filter(([, v]) => v !== null)) },
+        gate: effective(r, s).gate,
         createWorkspace: (root) => new Workspace(root) as never,
         seed: s.run.seed,
         render: renderFor(r),
