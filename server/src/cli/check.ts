@@ -71,7 +71,7 @@ export const checkCommand: Command = {
     const all: Diagnostic[] = [];
     for (const [file, root] of [...files.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       let ws = workspaces.get(root);
-      if (!ws) workspaces.set(root, (ws = new Workspace(root)));
+      if (!ws) workspaces.set(root, (ws = new Workspace(root, { probeEndpoints: true })));
       all.push(...(await ws.diagnose(file)));
     }
     const counts = { error: 0, warning: 0, information: 0, hint: 0 };

@@ -13,7 +13,7 @@ import {
   type Range,
 } from "vscode-languageserver/node";
 import { ASSERTION_TYPES } from "../artifacts/evalset";
-import { ADAPTER_KEYS, CASE_KEYS, CONFIG_KEYS, ENGINE_KEYS, EVAL_KEYS, FAMILY_KEYS, GATE_KEYS } from "../artifacts/schemas";
+import { ADAPTER_KEYS, CASE_KEYS, CONFIG_KEYS, ENGINE_KEYS, EVAL_KEYS, FAMILY_KEYS, GATE_KEYS, REMOTE_VARIANT_KEYS } from "../artifacts/schemas";
 import type { PromptDoc } from "../artifacts/prompt";
 import { guarded, type FeatureContext } from "./support/context";
 import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/docs";
@@ -347,6 +347,9 @@ async function completeConfig(t: Target, pos: Position): Promise<CompletionItem[
     return valueItems(c, Object.keys(fam?.variants ?? {}));
   }
   if (c.inValue && c.path.join(".") === "engine.gpu") return valueItems(c, ["auto", "cpu", "cuda", "vulkan", "metal"]);
+  // A served variant's mapping (endpoints, model, apiKeyEnv, …).
+  if (c.inValue && c.path.length === 5 && c.path[0] === "models" && c.path[2] === "variants" && c.key === "template") return valueItems(c, ["auto", "chat", "completion"]);
+  if (!c.inValue && !c.inListItem && parent.length === 4 && parent[0] === "models" && parent[2] === "variants") return keyItems(c, pos, [...REMOTE_VARIANT_KEYS, "path", "contextSize"]);
   if (c.inValue && c.path.length === 4 && c.path[0] === "models" && c.path[2] === "variants") return fileItems(t, c, (n) => n.endsWith(".gguf"));
   if (!c.inValue && !c.inListItem) {
     if (parent.length === 0) return keyItems(c, pos, [...CONFIG_KEYS]);
@@ -404,8 +407,8 @@ async function variantItems(t: Target, c: YamlCursor): Promise<CompletionItem[]>
   return variants.map((v) => ({
     label: v.id,
     kind: CompletionItemKind.Reference,
-    detail: `${v.quant ?? ""}${v.isReference ? " (reference)" : ""}`.trim() || undefined,
-    documentation: v.modelPath ? relPath(t.file, v.modelPath) : undefined,
+    detail: `${v.remote ? "served" : (v.quant ?? "")}${v.isReference ? " (reference)" : ""}`.trim() || undefined,
+    documentation: v.remote ? v.remote.endpoints.join(", ") : v.modelPath ? relPath(t.file, v.modelPath) : undefined,
     sortText: `${v.isReference ? "0" : "1"}${v.id}`,
     textEdit: valueEdit(c, v.id),
   }));

@@ -19,9 +19,37 @@ export interface AdapterRef {
 export interface ModelSpec {
   /** The variant as the user writes it, e.g. "tiny/q4_0" or "tiny/f16+formal@0.5"; for messages. */
   variant: string;
-  /** Absolute path of the base GGUF. */
+  /** Absolute path of the base GGUF (for a remote variant: its first endpoint, for messages). */
   modelPath: string;
   adapters: AdapterRef[];
+  /**
+   * Set for a served model: requests go to its OpenAI-compatible endpoints (server/src/llm/remote)
+   * instead of the local engine; `modelPath` and `adapters` are then not used.
+   */
+  remote?: RemoteModelSpec;
+}
+
+/**
+ * A served model as driftlens.yaml describes it: plain data, no key (the key is read from the
+ * environment variable `apiKeyEnv` names at request time, never stored).
+ */
+export interface RemoteModelSpec {
+  /** Endpoint base URLs as written (with or without a trailing /v1). */
+  endpoints: string[];
+  /** The model name the server serves; default: the server's only (first) model. */
+  model?: string;
+  /** Environment variable holding the API key (sent as a Bearer token). */
+  apiKeyEnv?: string;
+  /** Requests in flight per endpoint; default: the server's slots (llama-server /props), else 4. */
+  concurrency?: number;
+  /** Part of the fingerprint: bump it when the served weights change under the same name. */
+  revision?: string;
+  /** "auto": chat when the served model has its own chat template, plain text otherwise. */
+  template: "auto" | "chat" | "completion";
+  /** Per-request time limit, ms. */
+  timeoutMs: number;
+  /** Adapters by the server's own names (llama-server /lora-adapters, vLLM LoRA modules). */
+  adapters: { name: string; scale: number }[];
 }
 
 export interface SamplingParams {
@@ -74,6 +102,8 @@ export interface GenerateResult {
   timeToFirstTokenMs: number;
   wallMs: number;
   tokensPerSecond: number;
+  /** The endpoint that served it (remote variants only). */
+  endpoint?: string;
 }
 
 /** Teacher forcing: feed `tokens` after the prompt and report the distribution at every position. */

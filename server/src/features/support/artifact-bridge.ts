@@ -1,9 +1,11 @@
 // Creates the artifact Workspace (engineer A's, server/src/artifacts) for a root, wired to the
-// language server's lazy token counter for the context-length check.
+// language server's lazy token counter for the context-length check. Served variants' endpoints
+// are asked what they serve (diagnostics, hover) only in a trusted workspace.
 import { Workspace, type CountTokens } from "../../artifacts/workspace";
+import { workspaceTrusted } from "./trust";
 
 export type ServerWorkspace = Workspace;
 
 export function createWorkspace(root: string, countTokens?: CountTokens): ServerWorkspace {
-  return new Workspace(root, countTokens ? { countTokens } : {});
+  return new Workspace(root, { ...(countTokens ? { countTokens } : {}), probeEndpoints: workspaceTrusted() });
 }
