@@ -11,6 +11,8 @@ let binDir: string | undefined;
 /** The folder holding llama-server (built on first use; about 10 minutes on 2 cores, then cached). */
 export function llamaBinDir(): string {
   if (binDir) return binDir;
+  // An explicit folder (e.g. a llama.cpp build of your own) wins over the cached build.
+  if (process.env.DRIFTLENS_LLAMA_BIN) return (binDir = process.env.DRIFTLENS_LLAMA_BIN);
   const script = path.join(REPO_ROOT, "test", "tools", "llama-tools.sh");
   const quick = spawnSync("bash", [script, "--path"], { encoding: "utf8" });
   if (quick.status === 0 && quick.stdout.trim()) return (binDir = quick.stdout.trim());

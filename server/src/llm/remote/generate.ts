@@ -134,7 +134,7 @@ async function llamaCompletion(ctx: CallContext, r: GenerateRequest, t0: number)
   const res = await requestJson<LlamaCompletion>(`${ctx.info.base}/completion`, { ...req(ctx), body });
   const probs = Array.isArray(res.completion_probabilities) ? res.completion_probabilities : [];
   const ids = Array.isArray(res.tokens) ? res.tokens : probs.map((x) => x.id ?? -1);
-  let entries = probs.map((x, i) => ({
+  let entries: Entry[] = probs.map((x, i) => ({
     id: typeof x.id === "number" ? x.id : (ids[i] ?? -1),
     ...(x.bytes ? { bytes: x.bytes } : {}),
     ...(x.token !== undefined ? { token: x.token } : {}),
@@ -144,7 +144,51 @@ async function llamaCompletion(ctx: CallContext, r: GenerateRequest, t0: number)
   const stopReason: GenerateResult["stopReason"] = res.stop_type === "eos" ? "eos" : res.stop_type === "word" ? "stop" : "maxTokens";
   // llama-server lists the end-of-generation token it stopped on; the local engine does not.
   if (stopReason === "eos" && entries.length) entries = entries.slice(0, -1);
-  return finish(r, toTokens(entries, r.topLogprobs), res.content ?? "", prompt.length, "completion", stopReason, t0, res.timings?.prompt_ms, ctx.info.url);
+  // On a stop string llama-server drops as many trailing tokens as the stop string has; the local
+  // engine keeps every token that starts before the stop. Rebuild the local engine's list.
+  if (stopReason === "stop" && ids.length > entries.length) entries = await stopTail(ctx, r, prompt, ids, entries, body);
+  const tokens = toTokens(entries, r.topLogprobs);
+  const text = asDetokenized(ctx.info, tokens, res.content ?? "");
+  return finish(r, tokens, text, prompt.length, "completion", stopReason, t0, res.timings?.prompt_ms, ctx.info.url);
+}
+
+type Entry = { id: number; bytes?: number[]; token?: string; prob: number; top: TokenAlternative[] };
+
+/**
+ * The tokens a stop string cut, as the local engine keeps them: every generated token whose text
+ * starts before the first stop string. Pieces of the tokens llama-server dropped come from
+ * /detokenize; the probabilities of the ones kept from a one-token /completion at that position.
+ */
+async function stopTail(ctx: CallContext, r: GenerateRequest, prompt: number[], ids: number[], known: Entry[], body: Record<string, unknown>): Promise<Entry[]> {
+  const all: Entry[] = [...known];
+  for (const id of ids.slice(known.length)) {
+    const d = await requestJson<{ content?: unknown }>(`${ctx.info.base}/detokenize`, { ...req(ctx), body: { tokens: [id] } });
+    all.push({ id, token: typeof d.content === "string" ? d.content : "", prob: -1, top: [] });
+  }
+  const pieces = toTokens(all, 0);
+  const text = pieces.map((t) => t.text).join("");
+  let hit = -1;
+  for (const stop of r.params.stop) {
+    const i = stop ? text.indexOf(stop) : -1;
+    if (i >= 0 && (hit < 0 || i < hit)) hit = i;
+  }
+  if (hit < 0) return known;
+  let offset = 0;
+  const kept: Entry[] = [];
+  for (let i = 0; i < all.length && offset < hit; i++) {
+    kept.push(all[i]!);
+    offset += pieces[i]!.text.length;
+  }
+  for (let i = known.length; i < kept.length; i++) {
+    const res = await requestJson<LlamaCompletion>(`${ctx.info.base}/completion`, {
+      ...req(ctx),
+      body: { ...body, prompt: [...prompt, ...ids.slice(0, i)], n_predict: 1, stop: [], return_tokens: false },
+    });
+    const p = res.completion_probabilities?.[0];
+    const top = (p?.top_probs ?? p?.top_logprobs ?? []).map((a) => ({ token: a.id ?? -1, text: a.token ?? "", prob: probOf(a) }));
+    kept[i] = { ...kept[i]!, prob: top.find((t) => t.token === kept[i]!.id)?.prob ?? (p && p.id === kept[i]!.id ? probOf(p) : 0), top };
+  }
+  return kept;
 }
 
 interface OpenAiLogprob {
@@ -229,7 +273,17 @@ async function openAiGenerate(ctx: CallContext, r: GenerateRequest, t0: number):
   const text = (chat ? choice.message?.content : choice.text) ?? "";
   const stopReason: GenerateResult["stopReason"] = choice.finish_reason === "length" ? "maxTokens" : typeof choice.stop_reason === "string" ? "stop" : "eos";
   const tokens = toTokens(openAiEntries(choice), r.topLogprobs);
-  return finish(r, tokens, text, res.usage?.prompt_tokens ?? 0, chat ? "chat" : "completion", stopReason, t0, undefined, ctx.info.url);
+  return finish(r, tokens, asDetokenized(ctx.info, tokens, text), res.usage?.prompt_tokens ?? 0, chat ? "chat" : "completion", stopReason, t0, undefined, ctx.info.url);
+}
+
+/**
+ * The local engine's text is llama.cpp's detokenization of the generated ids, which drops the
+ * first token's leading space when the vocabulary adds a space prefix; llama-server's keeps it.
+ */
+function asDetokenized(info: EndpointInfo, tokens: GeneratedToken[], text: string): string {
+  if (!info.spacePrefix || !tokens[0]?.text.startsWith(" ")) return text;
+  tokens[0] = { ...tokens[0], text: tokens[0].text.slice(1) };
+  return text.startsWith(" ") ? text.slice(1) : text;
 }
 
 function finish(r: GenerateRequest, tokens: GeneratedToken[], text: string, promptTokens: number, template: GenerateResult["template"], stopReason: GenerateResult["stopReason"], t0: number, promptMs: number | undefined, endpoint: string): GenerateResult {

@@ -30,6 +30,12 @@ export interface EndpointInfo {
   ownChatTemplate?: boolean;
   /** llama-server: vocabulary size. */
   nVocab?: number;
+  /**
+   * llama-server: the vocabulary adds a space before the text (SentencePiece's add_space_prefix).
+   * llama.cpp's detokenizer, which the local engine uses for its output text, then drops the
+   * leading space of the first token; the server's own text keeps it.
+   */
+  spacePrefix?: boolean;
   /** llama-server: LoRA adapters loaded at start (--lora), by id. */
   loraAdapters?: { id: number; path: string; scale: number }[];
   /** Facts that identify the served weights (no paths, no timestamps). */
@@ -37,8 +43,14 @@ export interface EndpointInfo {
 }
 
 /** The chat template llama-server falls back to when the model has none (common/chat.cpp). */
-const LLAMA_SERVER_CHATML_FALLBACK =
-  "{%- for message in messages -%}\n  {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' -}}\n{%- endfor -%}\n{%- if add_generation_prompt -%}\n  {{- '<|im_start|>assistant\\n' -}}\n{%- endif -%}";
+const LLAMA_SERVER_CHATML_FALLBACK = [
+  "{%- for message in messages -%}",
+  "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}",
+  "{%- endfor -%}",
+  "{%- if add_generation_prompt -%}",
+  "  {{- '<|im_start|>assistant\n' -}}",
+  "{%- endif -%}",
+].join("\n");
 
 /** Splits an endpoint URL into the server root and the /v1 API root. */
 export function endpointRoots(url: string): { base: string; v1: string } {
@@ -133,6 +145,9 @@ async function doProbe(url: string, spec: Pick<RemoteModelSpec, "model" | "apiKe
     info.nVocab = num(meta.n_vocab);
     const tmpl = str(props.chat_template);
     info.ownChatTemplate = tmpl !== undefined && tmpl.trim() !== LLAMA_SERVER_CHATML_FALLBACK;
+    const pieces = await requestJson<{ tokens?: { piece?: unknown }[] }>(`${base}/tokenize`, { ...req, body: { content: "a", add_special: false, parse_special: false, with_pieces: true } }).catch(() => undefined);
+    const first = pieces?.tokens?.[0]?.piece;
+    info.spacePrefix = typeof first === "string" && first.startsWith(" ");
     const adapters = await requestJson<unknown>(`${base}/lora-adapters`, req).catch(() => []);
     info.loraAdapters = Array.isArray(adapters)
       ? adapters.flatMap((a: { id?: unknown; path?: unknown; scale?: unknown }) => (num(a.id) !== undefined && str(a.path) ? [{ id: num(a.id)!, path: str(a.path)!, scale: num(a.scale) ?? 0 }] : []))
