@@ -214,7 +214,7 @@ function openAiTokenId(e: OpenAiLogprob): number {
   return m ? Number(m[1]) : -1;
 }
 
-function openAiEntries(choice: OpenAiChoice) {
+function openAiEntries(choice: OpenAiChoice): Entry[] {
   const lp = choice.logprobs;
   if (lp?.content) {
     return lp.content.map((e) => ({
@@ -272,7 +272,11 @@ async function openAiGenerate(ctx: CallContext, r: GenerateRequest, t0: number):
   if (!choice) throw new RemoteError("protocol", `${ctx.info.url} answered without choices`);
   const text = (chat ? choice.message?.content : choice.text) ?? "";
   const stopReason: GenerateResult["stopReason"] = choice.finish_reason === "length" ? "maxTokens" : typeof choice.stop_reason === "string" ? "stop" : "eos";
-  const tokens = toTokens(openAiEntries(choice), r.topLogprobs);
+  let entries = openAiEntries(choice);
+  // Servers list the end-of-generation token they stopped on (with no text); the local engine does not.
+  const last = entries[entries.length - 1];
+  if (stopReason === "eos" && last && (last.bytes ? last.bytes.length === 0 : !last.token)) entries = entries.slice(0, -1);
+  const tokens = toTokens(entries, r.topLogprobs);
   return finish(r, tokens, asDetokenized(ctx.info, tokens, text), res.usage?.prompt_tokens ?? 0, chat ? "chat" : "completion", stopReason, t0, undefined, ctx.info.url);
 }
 

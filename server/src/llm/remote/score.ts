@@ -31,7 +31,8 @@ export class KldUnavailableError extends Error {
 /** How a served variant's KL is measured: the source and the K it gives per position. */
 export function kldSource(kind: CallContext["info"]["kind"], nVocab: number | undefined, topK: number): { source: string; topK: number } | { unavailable: string } {
   if (kind === "llama-server") {
-    const m = nVocab !== undefined && nVocab <= FULL_VOCAB_LIMIT ? nVocab : Math.max(topK, WIDE_TOP);
+    if (nVocab === undefined) return { source: `llama-server /completion n_probs per position (the whole vocabulary up to ${FULL_VOCAB_LIMIT} tokens, else the top ${Math.max(topK, WIDE_TOP)})`, topK };
+    const m = nVocab <= FULL_VOCAB_LIMIT ? nVocab : Math.max(topK, WIDE_TOP);
     return { source: `llama-server /completion n_probs per position (top ${m}${m === nVocab ? ", the whole vocabulary" : ""})`, topK };
   }
   if (kind === "vllm") return { source: `vLLM prompt_logprobs (top ${Math.min(topK, VLLM_MAX_PROMPT_LOGPROBS)})`, topK: Math.min(topK, VLLM_MAX_PROMPT_LOGPROBS) };
