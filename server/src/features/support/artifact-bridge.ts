@@ -1,6 +1,6 @@
-// Creates the artifact Workspace (engineer A's, server/src/artifacts) for a root, wired to the
-// language server's lazy token counter for the context-length check. Served variants' endpoints
-// are asked what they serve (diagnostics, hover) only in a trusted workspace.
+// Creates the artifact Workspace (server/src/artifacts) for a root, wired to the language
+// server's lazy token counter for the context-length check. Served variants' endpoints are asked
+// what they serve (diagnostics, hover) only in a trusted workspace.
 import { Workspace, type CountTokens } from "../../artifacts/workspace";
 import { workspaceTrusted } from "./trust";
 
