@@ -1,11 +1,9 @@
 // The checks of served variants that ask their endpoints (DL122 does not answer, DL123 serves
 // another model, DL124 adapter not on the server), with the answers kept a few seconds so typing
-// in driftlens.yaml does not ask again on every keystroke. Only a Workspace created with
-// probeEndpoints asks anything (a restricted workspace sends nothing anywhere).
-import { adapterProblems } from "../llm/remote/generate";
-import { RemoteError } from "../llm/remote/http";
-import { probeEndpoint, type EndpointInfo } from "../llm/remote/probe";
-import type { RemoteModelSpec } from "../llm/types";
+// in driftlens.yaml does not ask again on every keystroke. The asking itself is injected
+// (WorkspaceOptions.checkEndpoint, from llm/remote): a Workspace without it asks nothing, which is
+// how a restricted workspace sends nothing anywhere.
+import type { EndpointCheck, EndpointStatus, RemoteModelSpec } from "../llm/types";
 import type { Diagnostic, Range } from "./types";
 import { rangeFor, type YamlSource } from "./yaml-source";
 
@@ -13,14 +11,6 @@ import { rangeFor, type YamlSource } from "./yaml-source";
 const TTL_MS = 15_000;
 /** Diagnostics wait at most this long for an endpoint. */
 const PROBE_TIMEOUT_MS = 1500;
-
-export interface EndpointStatus {
-  url: string;
-  info?: EndpointInfo;
-  error?: string;
-  /** The endpoint answered but does not serve the configured model. */
-  wrongModel?: boolean;
-}
 
 export interface RemoteVariantStatus {
   variant: string;
@@ -34,14 +24,13 @@ export interface RemoteVariantStatus {
 export class RemoteChecks {
   private readonly cache = new Map<string, { at: number; status: Promise<EndpointStatus> }>();
 
+  constructor(private readonly check: EndpointCheck) {}
+
   private endpoint(url: string, spec: RemoteModelSpec): Promise<EndpointStatus> {
-    const key = JSON.stringify([url, spec.model ?? null, spec.apiKeyEnv ?? null]);
+    const key = JSON.stringify([url, spec.model ?? null, spec.apiKeyEnv ?? null, spec.adapters]);
     const hit = this.cache.get(key);
     if (hit && Date.now() - hit.at < TTL_MS) return hit.status;
-    const status = probeEndpoint(url, spec, { fresh: true, timeoutMs: PROBE_TIMEOUT_MS }).then(
-      (info): EndpointStatus => ({ url, info }),
-      (e: unknown): EndpointStatus => ({ url, error: e instanceof Error ? e.message : String(e), wrongModel: e instanceof RemoteError && e.kind === "client" }),
-    );
+    const status = this.check(url, spec, PROBE_TIMEOUT_MS).catch((e: unknown): EndpointStatus => ({ url, error: e instanceof Error ? e.message : String(e), adapterProblems: [] }));
     this.cache.set(key, { at: Date.now(), status });
     if (this.cache.size > 128) this.cache.delete(this.cache.keys().next().value as string);
     return status;
@@ -54,7 +43,7 @@ export class RemoteChecks {
     const first = live[0];
     const other = first ? live.find((i) => JSON.stringify([i.kind, i.identity]) !== JSON.stringify([first.kind, first.identity])) : undefined;
     if (first && other) out.mismatch = `${first.url} and ${other.url} serve different models (${JSON.stringify(first.identity)} vs ${JSON.stringify(other.identity)})`;
-    for (const i of live) for (const p of adapterProblems(i, spec.adapters)) if (!out.adapterProblems.includes(p)) out.adapterProblems.push(p);
+    for (const e of endpoints) for (const p of e.adapterProblems) if (!out.adapterProblems.includes(p)) out.adapterProblems.push(p);
     return out;
   }
 
@@ -65,7 +54,7 @@ export class RemoteChecks {
     const list = st.endpoints;
     list.forEach((e, i) => {
       if (!e.error) return;
-      const range = src ? (list.length > 1 || isList(src, at) ? rangeFor(src, [...at, i]) : rangeFor(src, at)) : fallback;
+      const range = src ? (isList(src, at) ? rangeFor(src, [...at, i]) : rangeFor(src, at)) : fallback;
       out.push({ file, range, severity: "warning", code: e.wrongModel ? "DL123" : "DL122", message: `variant '${family}/${name}': ${e.error}` });
     });
     if (st.mismatch) out.push({ file, range: fallback, severity: "warning", code: "DL123", message: `variant '${family}/${name}': ${st.mismatch}; point every endpoint of a variant at the same model` });

@@ -2,7 +2,7 @@
 // the engine, and the checks that need no network — URLs that cannot work, plain http to another
 // machine, a key written into the file, unknown keys. Whether an endpoint answers is checked by
 // Workspace (remoteDiagnostics), only where the workspace is trusted.
-import { isLoopbackHost } from "../llm/remote/http";
+import { isLoopbackHost } from "../util/net";
 import type { RemoteModelSpec } from "../llm/types";
 import { REMOTE_VARIANT_KEYS } from "./schemas";
 import type { Diagnostic } from "./types";

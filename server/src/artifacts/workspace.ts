@@ -15,7 +15,7 @@ import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./promp
 import { findPartialFile, partialTemplate, renderPrompt, renderTextForCount, RenderError, type RenderedPrompt } from "./render";
 import { artifactKind, type Diagnostic, type Range } from "./types";
 import { formatVariantRef, tryParseVariantRef } from "./variant-ref";
-import type { RemoteModelSpec } from "../llm/types";
+import type { EndpointCheck, RemoteModelSpec } from "../llm/types";
 import { RemoteChecks, type RemoteVariantStatus } from "./remote-checks";
 
 export interface ResolvedAdapter {
@@ -52,10 +52,11 @@ export interface WorkspaceOptions {
   /** Real token counting (the language server passes the engine's). Without it, an estimate. */
   countTokens?: CountTokens;
   /**
-   * Ask served variants' endpoints what they serve (diagnostics DL122-DL124, hover). Off by
-   * default: a restricted workspace sends nothing anywhere.
+   * Asks served variants' endpoints what they serve (diagnostics DL122-DL124, hover): the language
+   * server passes llm/remote's check in a trusted workspace, the CLI always. Without it nothing is
+   * sent anywhere (a restricted workspace).
    */
-  probeEndpoints?: boolean;
+  checkEndpoint?: EndpointCheck;
 }
 
 /** Characters per token for the estimate used when no tokenizer is available. */
@@ -141,14 +142,13 @@ export class Workspace {
   /** Per-case vars checks, valid while the case object and the prompt's schema are the same. */
   private varsChecks = new WeakMap<EvalCase, { schema: JSONSchema; defaults: Record<string, unknown>; diagnostics: Diagnostic[] }>();
   private readonly countTokens?: CountTokens;
-  /** Served variants' endpoints are asked only when this is set (trusted workspaces, the CLI). */
-  readonly probeEndpoints: boolean;
-  private readonly remote = new RemoteChecks();
+  /** Served variants' endpoints are asked only with a checkEndpoint (trusted workspaces, the CLI). */
+  private readonly remote?: RemoteChecks;
 
   constructor(root: string, options: WorkspaceOptions = {}) {
     this.root = path.resolve(root);
     if (options.countTokens) this.countTokens = options.countTokens;
-    this.probeEndpoints = options.probeEndpoints ?? false;
+    if (options.checkEndpoint) this.remote = new RemoteChecks(options.checkEndpoint);
   }
 
   // ---------- files ----------
@@ -529,7 +529,7 @@ export class Workspace {
    * workspace) or the ref is not a served variant.
    */
   async remoteStatus(ref: string): Promise<RemoteVariantStatus | undefined> {
-    if (!this.probeEndpoints) return undefined;
+    if (!this.remote) return undefined;
     let v: ResolvedVariant;
     try {
       v = this.resolveVariant(ref);
@@ -650,7 +650,8 @@ export class Workspace {
 
   /** DL122-DL124 for served variants: only when endpoints may be asked (see probeEndpoints). */
   private async remoteConfigDiagnostics(): Promise<Diagnostic[]> {
-    if (!this.probeEndpoints) return [];
+    const checker = this.remote;
+    if (!checker) return [];
     const doc = this.config();
     const file = doc.file ?? path.join(this.root, "driftlens.yaml");
     const out: Diagnostic[] = [];
@@ -658,10 +659,10 @@ export class Workspace {
     for (const fam of Object.values(doc.config.models)) {
       for (const [name, v] of Object.entries(fam.variants)) {
         if (!v.remote) continue;
-        const remote = v.remote;
+        const spec = v.remote;
         checks.push(
-          this.remote.status(`${fam.name}/${name}`, remote).then((st) => {
-            out.push(...this.remote.diagnostics(st, file, doc.source, fam.name, name, v.range ?? rangeAt()));
+          checker.status(`${fam.name}/${name}`, spec).then((st) => {
+            out.push(...checker.diagnostics(st, file, doc.source, fam.name, name, v.range ?? rangeAt()));
           }),
         );
       }

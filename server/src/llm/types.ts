@@ -161,6 +161,57 @@ export interface EngineInfo {
   cpuMs?: number;
 }
 
+// ---- served models: what an endpoint reports (plain data; llm/remote asks, artifacts/ shows) ----
+
+export type ServerKind = "llama-server" | "vllm" | "ollama" | "openai";
+
+export interface EndpointInfo {
+  /** As written in driftlens.yaml (credentials, query and fragment removed). */
+  url: string;
+  /** The server root (no /v1): llama-server's own routes live here. */
+  base: string;
+  /** The OpenAI-compatible API root (…/v1). */
+  v1: string;
+  kind: ServerKind;
+  /** The model name requests carry. */
+  model: string;
+  /** Every model the server lists. */
+  models: string[];
+  contextLength?: number;
+  /** llama-server's parallel slots (--parallel). */
+  slots?: number;
+  /** Server build or version. */
+  build?: string;
+  /** llama-server: whether the model has its own chat template (the server's chatml fallback otherwise). */
+  ownChatTemplate?: boolean;
+  /** llama-server: vocabulary size. */
+  nVocab?: number;
+  /**
+   * llama-server: the vocabulary adds a space before the text (SentencePiece's add_space_prefix).
+   * llama.cpp's detokenizer, which the local engine uses for its output text, then drops the
+   * leading space of the first token; the server's own text keeps it.
+   */
+  spacePrefix?: boolean;
+  /** llama-server: LoRA adapters loaded at start (--lora), by id. */
+  loraAdapters?: { id: number; path: string; scale: number }[];
+  /** Facts that identify the served weights (no paths, no timestamps). */
+  identity: Record<string, unknown>;
+}
+
+/** One endpoint of a served variant as a check found it: its facts, or why it did not answer. */
+export interface EndpointStatus {
+  url: string;
+  info?: EndpointInfo;
+  error?: string;
+  /** It answered but does not serve the configured model. */
+  wrongModel?: boolean;
+  /** Adapters of the spec it cannot apply. */
+  adapterProblems: string[];
+}
+
+/** Asks one endpoint of a served variant what it serves (llm/remote/check.ts implements it). */
+export type EndpointCheck = (url: string, spec: RemoteModelSpec, timeoutMs: number) => Promise<EndpointStatus>;
+
 /** A failure the caller can show as is: names the variant and file and says what to do. */
 export interface EngineFailure {
   kind: "model-missing" | "model-corrupt" | "adapter-mismatch" | "out-of-memory" | "crashed" | "cancelled" | "other";

@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { CODES } from "../../../server/src/artifacts/codes";
 import type { Diagnostic, Range } from "../../../server/src/artifacts/types";
 import { Workspace } from "../../../server/src/artifacts/workspace";
+import { checkEndpoint } from "../../../server/src/llm/remote/check";
 import { sha256Text } from "../../../server/src/artifacts/hash";
 import { GgufWriter } from "../../../server/src/gguf/writer";
 import { buildLoraGguf } from "../../../server/src/modelgen";
@@ -120,7 +121,7 @@ const CASES: Case[] = [
     target: "driftlens.yaml",
     files: { "driftlens.yaml": SERVED("«http://127.0.0.1:QQQQQ/v1»") },
     setup: withClosedPort("driftlens.yaml"),
-    options: { probeEndpoints: true },
+    options: { checkEndpoint },
     message: /refused the connection/,
   },
   {
@@ -128,7 +129,7 @@ const CASES: Case[] = [
     target: "driftlens.yaml",
     files: { "driftlens.yaml": SERVED("«http://127.0.0.1:PPPPP/v1»", "        model: Qwen/Qwen2.5-7B-Instruct\n") },
     setup: withMockPort("driftlens.yaml"),
-    options: { probeEndpoints: true },
+    options: { checkEndpoint },
     message: /does not serve 'Qwen\/Qwen2\.5-7B-Instruct' \(it serves other\)/,
   },
   {
@@ -136,7 +137,7 @@ const CASES: Case[] = [
     target: "p.prompt",
     files: { "driftlens.yaml": SERVED("http://127.0.0.1:PPPPP/v1", "        model: other\n"), "p.prompt": "---\nmodel: «srv/a+formal»\n---\nHi\n" },
     setup: withMockPort("driftlens.yaml"),
-    options: { probeEndpoints: true },
+    options: { checkEndpoint },
     message: /serves no LoRA module 'formal'/,
   },
   { code: "DL125", target: "driftlens.yaml", files: { "driftlens.yaml": SERVED("http://127.0.0.1:8000/v1", "        «apiKey»: sk-live-123\n") }, message: /never write a key into driftlens\.yaml/ },

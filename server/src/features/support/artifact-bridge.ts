@@ -2,10 +2,11 @@
 // server's lazy token counter for the context-length check. Served variants' endpoints are asked
 // what they serve (diagnostics, hover) only in a trusted workspace.
 import { Workspace, type CountTokens } from "../../artifacts/workspace";
+import { checkEndpoint } from "../../llm/remote/check";
 import { workspaceTrusted } from "./trust";
 
 export type ServerWorkspace = Workspace;
 
 export function createWorkspace(root: string, countTokens?: CountTokens): ServerWorkspace {
-  return new Workspace(root, { ...(countTokens ? { countTokens } : {}), probeEndpoints: workspaceTrusted() });
+  return new Workspace(root, { ...(countTokens ? { countTokens } : {}), ...(workspaceTrusted() ? { checkEndpoint } : {}) });
 }

@@ -1,7 +1,7 @@
 // HTTP for served models: one JSON request with a time limit, the API key from the environment,
 // and every failure sorted into what the scheduler needs to decide (retry elsewhere, wait, drop
 // the endpoint, or fail the one case). Messages never carry the key or request headers.
-import { isIP } from "node:net";
+export { isLoopbackHost } from "../../util/net";
 
 /**
  * How a request failed:
@@ -55,14 +55,6 @@ export function displayUrl(url: string): string {
   } catch {
     return url.replace(/\/\/[^/@]*@/, "//");
   }
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (h === "localhost" || h.endsWith(".localhost")) return true;
-  if (isIP(h) === 4) return h.startsWith("127.");
-  if (isIP(h) === 6) return h === "::1" || h === "0:0:0:0:0:0:0:1";
-  return false;
 }
 
 /** Milliseconds from a Retry-After header (delta-seconds or an HTTP date); undefined when absent. */

@@ -4,43 +4,10 @@
 // few seconds) and combined into the variant's identity: the fingerprint its cached generations
 // are keyed by.
 import { createHash } from "node:crypto";
-import type { RemoteModelSpec } from "../types";
+import type { EndpointInfo, RemoteModelSpec, ServerKind } from "../types";
 import { displayUrl, RemoteError, requestJson } from "./http";
 
-export type ServerKind = "llama-server" | "vllm" | "ollama" | "openai";
-
-export interface EndpointInfo {
-  /** As written in driftlens.yaml (credentials, query and fragment removed). */
-  url: string;
-  /** The server root (no /v1): llama-server's own routes live here. */
-  base: string;
-  /** The OpenAI-compatible API root (…/v1). */
-  v1: string;
-  kind: ServerKind;
-  /** The model name requests carry. */
-  model: string;
-  /** Every model the server lists. */
-  models: string[];
-  contextLength?: number;
-  /** llama-server's parallel slots (--parallel). */
-  slots?: number;
-  /** Server build or version. */
-  build?: string;
-  /** llama-server: whether the model has its own chat template (the server's chatml fallback otherwise). */
-  ownChatTemplate?: boolean;
-  /** llama-server: vocabulary size. */
-  nVocab?: number;
-  /**
-   * llama-server: the vocabulary adds a space before the text (SentencePiece's add_space_prefix).
-   * llama.cpp's detokenizer, which the local engine uses for its output text, then drops the
-   * leading space of the first token; the server's own text keeps it.
-   */
-  spacePrefix?: boolean;
-  /** llama-server: LoRA adapters loaded at start (--lora), by id. */
-  loraAdapters?: { id: number; path: string; scale: number }[];
-  /** Facts that identify the served weights (no paths, no timestamps). */
-  identity: Record<string, unknown>;
-}
+export type { EndpointInfo, ServerKind } from "../types";
 
 /** The chat template llama-server falls back to when the model has none (common/chat.cpp). */
 const LLAMA_SERVER_CHATML_FALLBACK = [
