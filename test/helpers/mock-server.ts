@@ -17,8 +17,11 @@ export interface MockServer {
 export interface MockOptions {
   upstream: LlamaServer;
   personality: "vllm" | "ollama" | "llama-server";
-  /** Answer 429 to the first `count` requests whose path starts with one of `paths`. */
-  rateLimit?: { paths: string[]; count: number; retryAfterSeconds: number };
+  /**
+   * Fault injection on requests whose path starts with one of `paths`, for the first `count` of
+   * them: HTTP 429 with Retry-After, HTTP 500, or no answer at all ("hang").
+   */
+  fault?: { paths: string[]; count: number; answer: 429 | 500 | "hang"; retryAfterSeconds?: number };
   /** Model id to list at /v1/models (default "mock-model"). */
   modelId?: string;
 }
@@ -61,7 +64,8 @@ async function vllmPromptLogprobs(up: LlamaServer, prompt: number[], k: number, 
 export async function startMockServer(opts: MockOptions): Promise<MockServer> {
   const up = opts.upstream;
   const requests: MockServer["requests"] = [];
-  let limited = 0;
+  let faults = 0;
+  const hanging: http.ServerResponse[] = [];
   const modelId = opts.modelId ?? "mock-model";
   let nVocab: number | undefined;
   const server = http.createServer(async (req, res) => {
@@ -75,9 +79,14 @@ export async function startMockServer(opts: MockOptions): Promise<MockServer> {
       res.end(JSON.stringify(json));
     };
     try {
-      if (opts.rateLimit && opts.rateLimit.paths.some((p) => route.startsWith(p)) && limited < opts.rateLimit.count) {
-        limited++;
-        return send(429, { error: { message: "rate limited (mock)" } }, { "retry-after": String(opts.rateLimit.retryAfterSeconds) });
+      const f = opts.fault;
+      if (f && f.paths.some((p) => route.startsWith(p)) && faults < f.count) {
+        faults++;
+        if (f.answer === 429) return send(429, { error: { message: "rate limited (mock)" } }, f.retryAfterSeconds !== undefined ? { "retry-after": String(f.retryAfterSeconds) } : {});
+        if (f.answer === 500) return send(500, { error: { message: "internal error (mock)" } });
+        requests.push({ method: req.method ?? "GET", path: route, at, status: 0 });
+        hanging.push(res);
+        return;
       }
       const parsed = body ? (JSON.parse(body) as Record<string, unknown>) : undefined;
       if (opts.personality === "llama-server") {
@@ -119,7 +128,12 @@ export async function startMockServer(opts: MockOptions): Promise<MockServer> {
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const h of hanging) h.destroy();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 

@@ -16,9 +16,9 @@ export interface EndpointReport {
   url: string;
   /** Cases (requests) it answered. */
   cases: number;
-  /** Whether it was dropped (or never answered). */
+  /** Whether it was dropped, never answered, or its last request failed. */
   failed: boolean;
-  /** Why it was dropped, or its last error when it recovered; null when it never failed. */
+  /** Why; null when it never failed (the last error is kept when it recovered). */
   error: string | null;
   /** Requests of it that failed and went elsewhere. */
   retries: number;
@@ -186,6 +186,7 @@ export class EndpointPool {
           (value) => {
             ep.inflight.delete(job.id);
             ep.consecutive = 0;
+            ep.report.failed = false;
             ep.report.cases++;
             done(job, { ok: true, value, endpoint: ep.info.url });
             pump();
@@ -220,6 +221,7 @@ export class EndpointPool {
           ep.report.retries++;
           ep.report.error = err.message;
           item.attempts++;
+          ep.report.failed = true;
           if (ep.consecutive >= MAX_CONSECUTIVE_FAILURES || err.kind === "auth") this.drop(ep, err.message);
           else ep.waitUntil = performance.now() + BACKOFF_MS * 2 ** (ep.consecutive - 1);
           if (item.attempts >= MAX_ATTEMPTS) return done(item.job, { ok: false, error: err, variantLevel: false });
