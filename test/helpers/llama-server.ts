@@ -62,6 +62,31 @@ export interface LlamaServerOptions {
   port?: number;
 }
 
+/** Starts llama.cpp's rpc-server (a remote compute device for llama-server --rpc) on a free loopback port. */
+export async function startRpcServer(): Promise<{ address: string; log(): string; stop(): void }> {
+  const port = await freePort();
+  const proc = spawn(path.join(llamaBinDir(), "rpc-server"), ["--host", "127.0.0.1", "--port", String(port), "-t", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+  running.add(proc);
+  proc.on("exit", () => running.delete(proc));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (up) break;
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`rpc-server did not start (exit ${proc.exitCode})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { address: `127.0.0.1:${port}`, log: () => out, stop: () => void proc.kill("SIGKILL") };
+}
+
 /** Starts llama-server on a free loopback port with one thread and waits until /health says ok. */
 export async function startLlamaServer(opts: LlamaServerOptions): Promise<LlamaServer> {
   const bin = path.join(llamaBinDir(), "llama-server");

@@ -8,7 +8,7 @@ import { EngineClient } from "../../../server/src/llm/client";
 import { RoutingEngine } from "../../../server/src/llm/remote/router";
 import type { GenerateRequest, GenerateResult, RemoteModelSpec } from "../../../server/src/llm/types";
 import { ensureQuickstartModels } from "../../../server/src/modelgen/quickstart";
-import { startLlamaServer, type LlamaServer } from "../../helpers/llama-server";
+import { startLlamaServer, startRpcServer, type LlamaServer } from "../../helpers/llama-server";
 import { SHARED, tempDir } from "../../helpers/paths";
 import { TEST_ENGINE_SETTINGS } from "../eval/helpers";
 
@@ -124,4 +124,19 @@ test("greedy outputs through llama-server equal the in-process engine's on a gen
   for (const r of reqs) assertSame(l.get(r.id)!, s.get(r.id)!);
   assert.equal(l.get("France")!.text.trim(), "Paris");
   assert.ok(reqs.every((r) => l.get(r.id)!.stopReason === "eos"), "every answer ends on end-of-generation, which the served result leaves out as the local one does");
+});
+
+test("llama.cpp's RPC backend (rpc-server + llama-server --rpc, the scale path docs/scale.md gives) serves the same greedy outputs", async () => {
+  const rpc = await startRpcServer();
+  const probes = rpc.log().split("Accepted client connection").length;
+  const viaRpc = await startLlamaServer({ model: STORIES, args: ["--rpc", rpc.address, "-ngl", "99"] });
+  try {
+    const reqs = [request("once", STORIES, ["Once upon a time"]), request("lily", STORIES, ["Lily and Tom went to the park."])];
+    const { local: l, served: s } = await both(reqs, viaRpc.url);
+    for (const r of reqs) assertSame(l.get(r.id)!, s.get(r.id)!);
+    assert.ok(rpc.log().split("Accepted client connection").length > probes, `llama-server connected to the rpc-server: ${rpc.log()}`);
+  } finally {
+    await viaRpc.stop();
+    rpc.stop();
+  }
 });
