@@ -2,6 +2,8 @@
 // the server rejects. Real llama-server processes serve; the faults come from MOCK proxies in front
 // of them (llama-server cannot be told to answer 429 or 500).
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { RoutingEngine } from "../../../server/src/llm/remote/router";
 import type { EndpointReport } from "../../../server/src/llm/remote/scheduler";
@@ -118,4 +120,31 @@ test("no endpoint answers: every case fails as the variant's failure, naming eac
     assert.match(r.failure.message, /no endpoint answers: .*127\.0\.0\.1:1.*127\.0\.0\.1:2/);
   }
   assert.ok(endpoints.every((e) => e.failed));
+});
+
+test("a hostile endpoint answering an endless body is cut off at 64 MiB: it fails with the reason, memory stays bounded", async () => {
+  // Not a mock of a model server: a listener that streams JSON-looking bytes forever.
+  const chunk = Buffer.alloc(1 << 20, 0x20);
+  const hostile = http.createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    const pump = () => {
+      while (res.write(chunk)) if (res.destroyed) return;
+      res.once("drain", pump);
+    };
+    res.on("close", () => res.destroy());
+    pump();
+  });
+  await new Promise<void>((r) => hostile.listen(0, "127.0.0.1", () => r()));
+  try {
+    const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}/v1`;
+    const before = process.memoryUsage().rss;
+    const { results } = await generate([url], OPENINGS.slice(0, 1));
+    const r = results.get("c0")!;
+    assert.ok("failure" in r);
+    assert.match(r.failure.message, /answered more than 67108864 bytes; Driftlens stopped reading/);
+    assert.ok(process.memoryUsage().rss - before < 512 * 1024 * 1024, "memory stayed bounded");
+  } finally {
+    hostile.closeAllConnections();
+    await new Promise<void>((r) => hostile.close(() => r()));
+  }
 });

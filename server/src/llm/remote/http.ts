@@ -31,6 +31,30 @@ export class RemoteError extends Error {
   }
 }
 
+/** The largest answer read from a server: a hostile or broken one cannot exhaust memory. */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** The body as text, refusing more than MAX_RESPONSE_BYTES. */
+async function readCapped(res: Response, url: string): Promise<string> {
+  const declared = Number(res.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) throw new RemoteError("protocol", `${displayUrl(url)} answered ${declared} bytes, more than Driftlens reads (${MAX_RESPONSE_BYTES})`);
+  if (!res.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new RemoteError("protocol", `${displayUrl(url)} answered more than ${MAX_RESPONSE_BYTES} bytes; Driftlens stopped reading`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 export interface RequestOptions {
   method?: "GET" | "POST";
   body?: unknown;
@@ -105,8 +129,9 @@ export async function requestJson<T = unknown>(url: string, opts: RequestOptions
   let text: string;
   try {
     res = await fetch(url, { method: opts.method ?? (opts.body === undefined ? "GET" : "POST"), headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}), signal });
-    text = await res.text();
+    text = await readCapped(res, url);
   } catch (e) {
+    if (e instanceof RemoteError) throw e;
     throw networkError(e, url, opts.timeoutMs, timeout.signal.aborted, opts.signal?.aborted ?? false);
   } finally {
     clearTimeout(timer);
