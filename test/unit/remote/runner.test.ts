@@ -111,8 +111,10 @@ test("SIGKILL of one server mid-run: the run completes on the others and the rep
   assert.equal(live.cases + dead.cases, 30);
   assert.ok(live.cases > 30 - killedAt, "the killed server's cases ran on the other one");
   assert.deepEqual(outcomes(report), baseline);
-  const text = formatReport(report, "json", w.root);
-  assert.match(text, new RegExp(`"url": "${d.url.replace(/[/.]/g, "\\$&")}"`));
+  const json = formatReport(report, "json", w.root);
+  assert.match(json, new RegExp(`"url": "${d.url.replace(/[/.]/g, "\\$&")}"`));
+  const text = formatReport(report, "text", w.root);
+  assert.ok(text.includes(`${d.url} ${dead.cases} case`) && /\(failed: .*(refused|connection failed)/.test(text), text);
 });
 
 test("every server killed mid-run: the run fails naming each endpoint, keeps its results, and a rerun on new servers resumes it", async () => {
