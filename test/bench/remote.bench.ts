@@ -20,7 +20,7 @@ import type { GenerateRequest, RemoteModelSpec } from "../../server/src/llm/type
 import { writeRandomLlama, type RandomLlamaDims } from "../../server/src/modelgen/random";
 import { Store } from "../../server/src/store/store";
 import { startLlamaServer, type LlamaServer } from "../helpers/llama-server";
-import { main, median, report, selected } from "./harness";
+import { main, median, report, selected, settle } from "./harness";
 
 const NAMES = ["remote.overhead_ratio", "remote.scaling_2x_ratio", "remote.failover_ms"];
 const CASES = 16;
@@ -133,6 +133,7 @@ main("remote", async () => {
       const ours: number[] = [];
       const theirs: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
+        await settle(10_000);
         ours.push(tps(await driftlens(dir, "bench/one")));
         theirs.push(tps(await bare(base1)));
       }
@@ -150,7 +151,11 @@ main("remote", async () => {
     if (selected("remote.scaling_2x_ratio")) {
       const one: number[] = [];
       const two: number[] = [];
+      // Two servers need both cores: a pair is measured once the machine is quiet (other work on
+      // a 2-core machine takes a core from the 2-endpoint run, not from the 1-endpoint run).
+      const busy: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
+        busy.push(await settle(10_000));
         two.push(tps(await driftlens(dir, "bench/two")));
         one.push(tps(await driftlens(dir, "bench/one")));
       }
@@ -161,7 +166,7 @@ main("remote", async () => {
         "ratio",
         1.8,
         "higher",
-        `the same eval over 2 llama-servers (1 thread each) ÷ over 1, ${os.availableParallelism()} cores; 2 endpoints ${two.map((x) => x.toFixed(1)).join("/")} tok/s vs 1 endpoint ${one.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}; load average ${os.loadavg()[0]!.toFixed(1)}`,
+        `the same eval over 2 llama-servers (1 thread each) ÷ over 1, ${os.availableParallelism()} cores; 2 endpoints ${two.map((x) => x.toFixed(1)).join("/")} tok/s vs 1 endpoint ${one.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}; CPU busy before each pair ${busy.map((b) => `${Math.round(b * 100)}%`).join(", ")}; load average ${os.loadavg()[0]!.toFixed(1)}`,
       );
     }
 
