@@ -57,12 +57,23 @@ function workspace(variants: Record<string, string[]>): string {
   return dir;
 }
 
-/** One eval of every case on `variant` through runEvals; returns generated tokens and wall ms. */
-async function driftlens(dir: string, variant: string, onPoolEvent?: (v: string, e: PoolEvent) => void): Promise<{ tokens: number; wallMs: number }> {
+/**
+ * One eval of every case on `variant` through runEvals; returns generated tokens, wall ms, and the
+ * endpoints' occupancy: the time requests were in flight on them ÷ wall time (1 per endpoint kept
+ * busy all the time), which what other processes do to the cores does not change.
+ */
+async function driftlens(dir: string, variant: string, onPoolEvent?: (v: string, e: PoolEvent) => void): Promise<{ tokens: number; wallMs: number; occupancy: number }> {
+  const started = new Map<string, number>();
+  let busyMs = 0;
+  const track = (v: string, e: PoolEvent) => {
+    if (e.type === "dispatch") started.set(e.job, e.at);
+    if (e.type === "done") busyMs += e.at - (started.get(e.job) ?? e.at);
+    onPoolEvent?.(v, e);
+  };
   const ws = new Workspace(dir);
   const store = Store.open(path.join(dir, ".driftlens", "store.db"));
   setFingerprintCache(store.fingerprintCache());
-  const router = new RoutingEngine(() => Promise.reject(new Error("no local engine in this benchmark")), onPoolEvent ? { onPoolEvent } : {});
+  const router = new RoutingEngine(() => Promise.reject(new Error("no local engine in this benchmark")), { onPoolEvent: track });
   try {
     const t0 = performance.now();
     const r = await runEvals({
@@ -76,7 +87,7 @@ async function driftlens(dir: string, variant: string, onPoolEvent?: (v: string,
     const wallMs = performance.now() - t0;
     const run = r.runs[0]!;
     if (run.status !== "complete") throw new Error(`${variant}: ${run.error}`);
-    return { tokens: run.cases.reduce((n, c) => n + c.tokens.length, 0), wallMs };
+    return { tokens: run.cases.reduce((n, c) => n + c.tokens.length, 0), wallMs, occupancy: busyMs / wallMs };
   } finally {
     store.close();
   }
@@ -151,13 +162,17 @@ main("remote", async () => {
     if (selected("remote.scaling_2x_ratio")) {
       const one: number[] = [];
       const two: number[] = [];
+      const occ: [number, number][] = [];
       // Two servers need both cores: a pair is measured once the machine is quiet (other work on
       // a 2-core machine takes a core from the 2-endpoint run, not from the 1-endpoint run).
       const busy: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         busy.push(await settle(10_000));
-        two.push(tps(await driftlens(dir, "bench/two")));
-        one.push(tps(await driftlens(dir, "bench/one")));
+        const t = await driftlens(dir, "bench/two");
+        const o = await driftlens(dir, "bench/one");
+        two.push(tps(t));
+        one.push(tps(o));
+        occ.push([t.occupancy, o.occupancy]);
       }
       const ratios = two.map((t, i) => t / one[i]!);
       report(
@@ -166,7 +181,7 @@ main("remote", async () => {
         "ratio",
         1.8,
         "higher",
-        `the same eval over 2 llama-servers (1 thread each) ÷ over 1, ${os.availableParallelism()} cores; 2 endpoints ${two.map((x) => x.toFixed(1)).join("/")} tok/s vs 1 endpoint ${one.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}; CPU busy before each pair ${busy.map((b) => `${Math.round(b * 100)}%`).join(", ")}; load average ${os.loadavg()[0]!.toFixed(1)}`,
+        `the same eval over 2 llama-servers (1 thread each) ÷ over 1, ${os.availableParallelism()} cores; 2 endpoints ${two.map((x) => x.toFixed(1)).join("/")} tok/s vs 1 endpoint ${one.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}; CPU busy before each pair ${busy.map((b) => `${Math.round(b * 100)}%`).join(", ")}; endpoints kept busy (requests in flight ÷ wall, 2 vs 1 endpoint; what Driftlens controls, independent of other load on the cores) ${occ.map(([a, b]) => `${a.toFixed(2)}/${b.toFixed(2)}`).join(", ")}, median parallelism ${median(occ.map(([a, b]) => a / b)).toFixed(2)}; load average ${os.loadavg()[0]!.toFixed(1)}`,
       );
     }
 

@@ -27,6 +27,7 @@ export interface EndpointReport {
 /** Scheduling events, for benchmarks (failover time) and logs. */
 export type PoolEvent =
   | { type: "dispatch"; job: string; endpoint: string; at: number }
+  | { type: "done"; job: string; endpoint: string; at: number }
   | { type: "requeue"; job: string; endpoint: string; at: number; reason: string }
   | { type: "drop"; endpoint: string; at: number; reason: string };
 
@@ -185,6 +186,7 @@ export class EndpointPool {
         job.run(ep.info, sig).then(
           (value) => {
             ep.inflight.delete(job.id);
+            this.emit({ type: "done", job: job.id, endpoint: ep.info.url, at: performance.now() });
             ep.consecutive = 0;
             ep.report.failed = false;
             ep.report.cases++;
