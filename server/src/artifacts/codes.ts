@@ -27,6 +27,9 @@ export const CODES = {
   DL123: { severity: "warning", title: "Endpoint does not serve the configured model", fix: "Set `model:` to a name the server lists at /v1/models, and point every endpoint of a variant at the same model." },
   DL124: { severity: "error", title: "Adapter not available on the served model's server", fix: "Load the adapter on the server (llama-server `--lora`, vLLM `--lora-modules name=path`) under the adapter's name, or run the adapter on a local GGUF variant." },
   DL125: { severity: "error", title: "API key written into driftlens.yaml", fix: "Remove it (and rotate it: the file is shared), put it in an environment variable and set `apiKeyEnv` to that variable's name." },
+  DL140: { severity: "error", title: "Model not found in its store", fix: "Download or pull the model (the message gives the command), correct the name, or point `modelStores` (or the store's environment variable) at the folder that has it." },
+  DL141: { severity: "error", title: "Broken or unusable entry in a model store", fix: "Download or pull the model again (the message names the file and the command); Driftlens only reads stores and never repairs them." },
+  DL142: { severity: "error", title: "Model store reference is not valid", fix: "Write `ollama:name[:tag]`, `hf:org/name[@revision][/file.gguf]` or `lmstudio:publisher/model[/file.gguf]`; when a repo or folder holds several GGUF files, name one with `file:`." },
   // .prompt
   DL200: { severity: "error", title: "Prompt front matter is not valid YAML", fix: "Fix the YAML between the `---` lines." },
   DL201: { severity: "error", title: "Prompt front matter key has the wrong type", fix: "Use the shape docs/formats.md gives for the key." },
