@@ -5,6 +5,7 @@
 // are keyed by.
 import { createHash } from "node:crypto";
 import type { EndpointInfo, RemoteModelSpec, ServerKind } from "../types";
+import { adapterProblems } from "./generate";
 import { displayUrl, RemoteError, requestJson } from "./http";
 
 export type { EndpointInfo, ServerKind } from "../types";
@@ -153,7 +154,7 @@ export interface RemoteIdentity {
   template: "chat" | "completion";
   /** Endpoints that answered, in configured order. */
   live: EndpointInfo[];
-  /** Endpoints that did not, with why. */
+  /** Endpoints that did not answer, or cannot apply the variant's adapters, with why. */
   dead: { url: string; error: string }[];
 }
 
@@ -177,10 +178,26 @@ export async function identifyRemote(variant: string, spec: RemoteModelSpec, opt
       ),
     ),
   );
-  const live = results.flatMap((r) => ("info" in r ? [r.info] : []));
+  const answered = results.flatMap((r) => ("info" in r ? [r.info] : []));
   const dead = results.flatMap((r) => ("error" in r ? [{ url: r.url, error: r.error }] : []));
-  if (!live.length) {
+  if (!answered.length) {
     throw new RemoteError("refused", `variant ${variant}: no endpoint answers: ${dead.map((d) => d.error).join("; ")}`);
+  }
+  // An endpoint that cannot apply the variant's adapters would answer with the base model under
+  // the adapter's name: it serves none of this variant's cases.
+  const live: EndpointInfo[] = [];
+  const unfit: string[] = [];
+  for (const info of answered) {
+    const problems = adapterProblems(info, spec.adapters);
+    if (!problems.length) live.push(info);
+    else {
+      dead.push({ url: info.url, error: problems.join("; ") });
+      unfit.push(...problems);
+    }
+  }
+  if (!live.length) {
+    const others = dead.filter((d) => !answered.some((i) => i.url === d.url)).map((d) => d.error);
+    throw new RemoteError("client", `variant ${variant}: no endpoint can apply its adapters: ${[...unfit, ...others].join("; ")}`);
   }
   const first = live[0]!;
   const idOf = (i: EndpointInfo) => JSON.stringify([i.kind, i.identity, templateFor(spec, i)]);
