@@ -62,7 +62,7 @@ function workspace(variants: Record<string, string[]>): string {
  * endpoints' occupancy: the time requests were in flight on them ÷ wall time (1 per endpoint kept
  * busy all the time), which what other processes do to the cores does not change.
  */
-async function driftlens(dir: string, variant: string, onPoolEvent?: (v: string, e: PoolEvent) => void): Promise<{ tokens: number; wallMs: number; occupancy: number }> {
+async function driftlens(dir: string, variant: string, onPoolEvent?: (v: string, e: PoolEvent) => void): Promise<{ tokens: number; wallMs: number; occupancy: number; cpuMs: number }> {
   const started = new Map<string, number>();
   let busyMs = 0;
   const track = (v: string, e: PoolEvent) => {
@@ -76,6 +76,7 @@ async function driftlens(dir: string, variant: string, onPoolEvent?: (v: string,
   const router = new RoutingEngine(() => Promise.reject(new Error("no local engine in this benchmark")), { onPoolEvent: track });
   try {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const r = await runEvals({
       workspace: ws as unknown as RunnerWorkspace,
       store,
@@ -85,9 +86,10 @@ async function driftlens(dir: string, variant: string, onPoolEvent?: (v: string,
       noCache: true,
     });
     const wallMs = performance.now() - t0;
+    const cpuMs = cpuMsSince(c0);
     const run = r.runs[0]!;
     if (run.status !== "complete") throw new Error(`${variant}: ${run.error}`);
-    return { tokens: run.cases.reduce((n, c) => n + c.tokens.length, 0), wallMs, occupancy: busyMs / wallMs };
+    return { tokens: run.cases.reduce((n, c) => n + c.tokens.length, 0), wallMs, occupancy: busyMs / wallMs, cpuMs };
   } finally {
     store.close();
   }
@@ -99,11 +101,28 @@ const post = async (url: string, body: unknown) => {
   return r.json() as Promise<Record<string, unknown>>;
 };
 
-/** The same requests Driftlens sends for these cases, from a bare loop with the same concurrency (1). */
-async function bare(base: string): Promise<{ tokens: number; wallMs: number }> {
+/** This process's CPU time (user + system) since `c0`, in ms. */
+function cpuMsSince(c0: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(c0);
+  return (d.user + d.system) / 1000;
+}
+
+/**
+ * The same requests Driftlens sends for these cases, from a bare loop with the same concurrency
+ * (1 per server): with several servers, case i goes to server i mod n, each server's loop runs
+ * at the same time (the hardware's own ceiling for spreading the eval, with no scheduler).
+ */
+async function bare(bases: string | string[]): Promise<{ tokens: number; wallMs: number; cpuMs: number }> {
+  const list = Array.isArray(bases) ? bases : [bases];
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const counts = await Promise.all(list.map((b, j) => bareLoop(b, TEXTS.filter((_, i) => i % list.length === j))));
+  return { tokens: counts.reduce((a, b) => a + b, 0), wallMs: performance.now() - t0, cpuMs: cpuMsSince(c0) };
+}
+
+async function bareLoop(base: string, texts: string[]): Promise<number> {
   let tokens = 0;
-  for (const text of TEXTS) {
+  for (const text of texts) {
     const t = await post(`${base}/tokenize`, { content: text, add_special: true, parse_special: false });
     const r = await post(`${base}/completion`, {
       prompt: t.tokens,
@@ -123,7 +142,7 @@ async function bare(base: string): Promise<{ tokens: number; wallMs: number }> {
     });
     tokens += (r.tokens as number[]).length;
   }
-  return { tokens, wallMs: performance.now() - t0 };
+  return tokens;
 }
 
 const tps = (x: { tokens: number; wallMs: number }) => (x.tokens * 1000) / x.wallMs;
@@ -137,16 +156,21 @@ main("remote", async () => {
     servers.push(s1, s2);
     const dir = workspace({ one: [s1.url], two: [s1.url, s2.url] });
     const base1 = s1.url.replace(/\/v1$/, "");
+    const base2 = s2.url.replace(/\/v1$/, "");
     await driftlens(dir, "bench/one"); // warm-up: model pages, connections
     await bare(base1);
 
     if (selected("remote.overhead_ratio")) {
       const ours: number[] = [];
       const theirs: number[] = [];
+      const cpu: [number, number][] = [];
       for (let i = 0; i < ROUNDS; i++) {
         await settle(10_000);
-        ours.push(tps(await driftlens(dir, "bench/one")));
-        theirs.push(tps(await bare(base1)));
+        const o = await driftlens(dir, "bench/one");
+        const t = await bare(base1);
+        ours.push(tps(o));
+        theirs.push(tps(t));
+        cpu.push([o.cpuMs / CASES, t.cpuMs / CASES]);
       }
       const ratios = ours.map((o, i) => o / theirs[i]!);
       report(
@@ -155,7 +179,7 @@ main("remote", async () => {
         "ratio",
         0.95,
         "higher",
-        `${CASES} cases × ${MAX_TOKENS} tokens, 64 MB Q8_0 model, one llama-server (1 thread, 1 slot), concurrency 1; Driftlens ${ours.map((x) => x.toFixed(1)).join("/")} tok/s vs bare ${theirs.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}`,
+        `${CASES} cases × ${MAX_TOKENS} tokens, 64 MB Q8_0 model, one llama-server (1 thread, 1 slot), concurrency 1; Driftlens ${ours.map((x) => x.toFixed(1)).join("/")} tok/s vs bare ${theirs.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}; this process's CPU per case, Driftlens vs bare: ${cpu.map(([a, b]) => `${a.toFixed(1)}/${b.toFixed(1)}`).join(", ")} ms; load average ${os.loadavg()[0]!.toFixed(1)}`,
       );
     }
 
@@ -166,6 +190,7 @@ main("remote", async () => {
       // Two servers need both cores: a pair is measured once the machine is quiet (other work on
       // a 2-core machine takes a core from the 2-endpoint run, not from the 1-endpoint run).
       const busy: number[] = [];
+      const bareRatios: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         // Up to a minute for a quiet moment: on a machine shared by several people it comes and goes.
         busy.push(await settle(60_000));
@@ -174,6 +199,8 @@ main("remote", async () => {
         two.push(tps(t));
         one.push(tps(o));
         occ.push([t.occupancy, o.occupancy]);
+        // The hardware's own ceiling, right after: bare loops on both servers ÷ on one.
+        bareRatios.push(tps(await bare([base1, base2])) / tps(await bare(base1)));
       }
       const ratios = two.map((t, i) => t / one[i]!);
       report(
@@ -182,7 +209,7 @@ main("remote", async () => {
         "ratio",
         1.8,
         "higher",
-        `the same eval over 2 llama-servers (1 thread each) ÷ over 1, ${os.availableParallelism()} cores; 2 endpoints ${two.map((x) => x.toFixed(1)).join("/")} tok/s vs 1 endpoint ${one.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}; CPU busy before each pair ${busy.map((b) => `${Math.round(b * 100)}%`).join(", ")}; endpoints kept busy (requests in flight ÷ wall, 2 vs 1 endpoint; what Driftlens controls, independent of other load on the cores) ${occ.map(([a, b]) => `${a.toFixed(2)}/${b.toFixed(2)}`).join(", ")}, median parallelism ${median(occ.map(([a, b]) => a / b)).toFixed(2)}; load average ${os.loadavg()[0]!.toFixed(1)}`,
+        `the same eval over 2 llama-servers (1 thread each) ÷ over 1, ${os.availableParallelism()} cores; 2 endpoints ${two.map((x) => x.toFixed(1)).join("/")} tok/s vs 1 endpoint ${one.map((x) => x.toFixed(1)).join("/")} tok/s; paired ratios ${ratios.map((x) => x.toFixed(3)).join(", ")}; CPU busy before each pair ${busy.map((b) => `${Math.round(b * 100)}%`).join(", ")}; endpoints kept busy (requests in flight ÷ wall, 2 vs 1 endpoint; what Driftlens controls, independent of other load on the cores) ${occ.map(([a, b]) => `${a.toFixed(2)}/${b.toFixed(2)}`).join(", ")}, median parallelism ${median(occ.map(([a, b]) => a / b)).toFixed(2)}; bare loops without Driftlens (one per server, the same cases) on 2 servers ÷ 1: ${bareRatios.map((x) => x.toFixed(3)).join(", ")} (median ${median(bareRatios).toFixed(3)}); load average ${os.loadavg()[0]!.toFixed(1)}`,
       );
     }
 
