@@ -165,6 +165,15 @@ export function register(ctx: FeatureContext): void {
     return engineStarting;
   }
 
+  /**
+   * The engine a run uses: served variants go to their endpoints, everything else to the shared
+   * local engine worker (started only when a local variant needs it).
+   */
+  async function routed(es: EngineSettings) {
+    const { RoutingEngine } = await import("../llm/remote/router.js");
+    return new RoutingEngine(() => getEngine(es), { log: (l) => log.info(l) });
+  }
+
   function status(): EngineStatus {
     const run = [...active.values()][0];
     return { backend: lastBackend, loadedModels, run: run ? { runId: run.id, title: run.title, done: run.done, total: run.total } : null, trusted: TRUSTED };
@@ -265,7 +274,7 @@ export function register(ctx: FeatureContext): void {
       const report = await runEvals({
         workspace: r.ws,
         store,
-        engine: () => getEngine(es),
+        engine: async () => routed(es),
         targets,
         variants,
         seed: s.run.seed,
@@ -328,7 +337,7 @@ export function register(ctx: FeatureContext): void {
           compare = await compareVariants({
             workspace: r.ws as never,
             store,
-            engine: () => getEngine(es) as never,
+            engine: async () => routed(es) as never,
             targets,
             variants,
             gate: effective(r, s).gate,
@@ -386,7 +395,7 @@ export function register(ctx: FeatureContext): void {
         base: p.data.baseRef,
         variants: p.data.variants?.length ? p.data.variants : s.run.defaultVariants.length ? s.run.defaultVariants : undefined,
         store,
-        engine: () => getEngine(es),
+        engine: async () => routed(es),
         gate: effective(r, s).gate,
         createWorkspace: (root) => new Workspace(root) as never,
         seed: s.run.seed,
