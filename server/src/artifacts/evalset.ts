@@ -233,7 +233,7 @@ function validRegex(pattern: string): string | undefined {
 }
 
 /** Checks one assertion list; positions from `src` at `base`. */
-function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string, out: Diagnostic[]): Assertion[] {
+export function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string, out: Diagnostic[]): Assertion[] {
   const result: Assertion[] = [];
   if (!Array.isArray(list)) return result;
   list.forEach((a, i) => {
