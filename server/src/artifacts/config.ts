@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import type { EngineSettings } from "../llm/types";
 import { CONFIG_KEYS, configFileSchema, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, PROMPTS_KEYS } from "./schemas";
+import { providerMap, type ProviderMap } from "./adopt/providers";
 import type { Diagnostic, Range } from "./types";
 import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
@@ -49,6 +50,8 @@ export interface DriftlensConfig {
   prompts: { partials: string[] };
   /** The embedding model for `similar`, when driftlens.yaml sets `embedding.model`. */
   embedding?: EmbeddingConfig;
+  /** `providers:`: provider ids of adopted formats → variant refs. */
+  providers: ProviderMap;
 }
 
 export interface EmbeddingConfig {
@@ -140,6 +143,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
     gate: { maxPassRateDrop: parsed.gate.maxPassRateDrop, maxSliceDrop: parsed.gate.maxSliceDrop, alpha: parsed.gate.alpha },
     store: resolveFrom(root, parsed.store),
     prompts: { partials: parsed.prompts.partials.map((p) => resolveFrom(root, p)) },
+    providers: providerMap(parsed.providers, src),
     ...(parsed.embedding?.model
       ? {
           embedding: {

@@ -61,8 +61,10 @@ export const configFileSchema = z.looseObject({
   prompts: promptsSchema.default(() => promptsSchema.parse({})),
   /** Optional: without it, `similar` assertions fail saying how to configure one. */
   embedding: embeddingSchema.optional(),
+  /** Providers of adopted formats (promptfoo ids, `.prompt.yml` models, Prompty model ids) → variants. */
+  providers: z.record(z.string().min(1), z.string().min(1, "a family/variant, e.g. tiny/f16")).default({}),
 });
-export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding"] as const;
+export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding", "providers"] as const;
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 // ---------- .prompt front matter ----------

@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
+import { adoptedView } from "../artifacts/adopt/view";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
@@ -66,13 +67,18 @@ async function committedVersions(root: string, files: string[]): Promise<Record<
 /** Works out the (prompt, eval set) pairs the arguments name. */
 async function resolveTargets(ws: Workspace, root: string, files: string[]): Promise<EvalTarget[]> {
   const targets: EvalTarget[] = [];
+  const view = adoptedView(ws);
   const add = (t: EvalTarget) => {
     if (!targets.some((x) => x.promptFile === t.promptFile && x.evalSetFile === t.evalSetFile)) targets.push(t);
   };
   const prompts: string[] = [];
   if (files.length === 0) {
-    for (const f of ws.listArtifacts()) if (artifactKind(f) === "prompt") prompts.push(f);
-    if (prompts.length === 0) throw new CliError(`no .prompt files under ${root}; pass a prompt or an eval set`);
+    for (const f of ws.listArtifacts()) {
+      const kind = artifactKind(f);
+      if (kind === "prompt") prompts.push(f);
+      else if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") for (const t of view.targetsFor(f)) add(t);
+    }
+    if (prompts.length === 0 && targets.length === 0) throw new CliError(`no .prompt files (or promptfoo configs, .prompt.yml, .prompty files) under ${root}; pass a prompt or an eval set`);
   }
   for (const raw of files) {
     const file = path.resolve(root, raw);
@@ -83,7 +89,19 @@ async function resolveTargets(ws: Workspace, root: string, files: string[]): Pro
       const p = await ws.promptFor(file);
       if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
       add({ promptFile: p, evalSetFile: file });
-    } else throw new CliError(`${raw}: not a prompt (.prompt) or an eval set (.eval.yaml, .eval.jsonl)`);
+    } else if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") {
+      const ts = view.targetsFor(file);
+      if (ts.length === 0) {
+        throw new CliError(
+          kind === "prompty"
+            ? `${raw}: no eval set names this Prompty file; write one with 'prompt: ${path.basename(file)}' (or run 'driftlens import ${raw}')`
+            : kind === "promptfoo"
+              ? `${raw}: this promptfoo config has no prompts Driftlens can run (see 'driftlens check ${raw}')`
+              : `${raw}: this file has no messages to run (see 'driftlens check ${raw}')`,
+        );
+      }
+      for (const t of ts) add(t);
+    } else throw new CliError(`${raw}: not a prompt (.prompt), an eval set (.eval.yaml, .eval.jsonl), a promptfoo config, a .prompt.yml or a .prompty file`);
   }
   const uncovered: string[] = [];
   for (const p of prompts) {
@@ -134,7 +152,7 @@ export const evalCommand: Command = {
     const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
     try {
       const report = await runEvals({
-        workspace: ws as unknown as RunnerWorkspace,
+        workspace: adoptedView(ws) as unknown as RunnerWorkspace,
         store,
         engine: async () => (engine = await EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
         targets,

@@ -44,6 +44,8 @@ export interface RunnerPrompt {
   text?: string;
   model?: string;
   variant?: { ref: string } | string;
+  /** Several variants of its own (an adopted file's providers, mapped through driftlens.yaml). */
+  variants?: string[];
   config?: Record<string, unknown>;
   diagnostics?: { severity: string; message: string; range?: { start: { line: number } } }[];
   /** Partials the template uses. */
@@ -63,6 +65,7 @@ export interface RunnerVariant {
  */
 export async function variantRefsFor(ws: Pick<RunnerWorkspace, "variants">, prompt: RunnerPrompt, requested?: readonly string[]): Promise<string[]> {
   if (requested?.length) return [...requested];
+  if (prompt.variants?.length) return [...prompt.variants];
   const own = typeof prompt.variant === "string" ? prompt.variant : (prompt.variant?.ref ?? prompt.model);
   if (own) return [own];
   return (await ws.variants()).filter((v) => v.isReference).map((v) => v.id);
