@@ -255,6 +255,7 @@ export function parseGhPrompt(text: string, file: string, reader: SourceReader):
     ...(outputSchema !== undefined ? { outputSchema } : {}),
     variables: [...messageNames],
     render: async (vars) => ({ messages: messages.map((m) => ({ role: m.role, content: [{ text: templateString(m.content, vars) }] })), config }),
+    template: { kind: "ghprompt", messages },
   });
   suite.notCarried = [...notCarried];
   return suite;

@@ -17,6 +17,18 @@ export interface PromptfooRenderContext {
 /** Reserved var carrying a test's `options.prefix`/`suffix` (promptfoo adds them to the prompt, not the vars). */
 export const AFFIX_VAR = "__promptfooAffix";
 
+/**
+ * What promptfoo's renderPrompt does to a test's vars before rendering, in place (so assertions see
+ * the same values): one trailing newline off every string, then `{{name}}` references between vars
+ * resolved (five rounds). Adopted cases hold vars after this step; rendering does not repeat it.
+ */
+export function preprocessVars(vars: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...vars };
+  for (const k of Object.keys(out)) if (typeof out[k] === "string") out[k] = (out[k] as string).replace(/\n$/, "");
+  resolveVariables(out);
+  return out;
+}
+
 function resolveVariables(vars: Record<string, unknown>): void {
   const re = /\{\{\s*(\w+)\s*\}\}/;
   let iterations = 0;
@@ -71,15 +83,13 @@ function renderInObject(obj: unknown, vars: Record<string, unknown>, render: (s:
   return obj;
 }
 
-/** The prompt text promptfoo sends to the provider (before chat parsing). */
+/** The prompt text promptfoo sends to the provider (before chat parsing), for vars already through preprocessVars. */
 export function renderPromptfooString(raw: string, varsIn: Record<string, unknown>, ctx: PromptfooRenderContext): string {
   const env = environment({ env: ctx.env, filters: { load: (s: never) => JSON.parse(String(s)) } });
   const vars: Record<string, unknown> = { ...varsIn };
   const affix = vars[AFFIX_VAR] as { prefix?: string; suffix?: string } | undefined;
   delete vars[AFFIX_VAR];
   const base = `${affix?.prefix ?? ""}${raw}${affix?.suffix ?? ""}`;
-  for (const k of Object.keys(vars)) if (typeof vars[k] === "string") vars[k] = (vars[k] as string).replace(/\n$/, "");
-  resolveVariables(vars);
   const render = (s: string) => renderTemplate(env, s, vars);
   let parsed: unknown;
   let isJson = false;
@@ -142,6 +152,20 @@ export function chatMessages(rendered: string): AdoptedMessage[] {
     if (!r) throw new Error(`message ${i + 1} has role '${role}'; Driftlens sends system, user and assistant messages`);
     return { role: r, content: [{ text: contentText((m as { content?: unknown }).content) }] };
   });
+}
+
+/**
+ * A piece of a promptfoo template rendered alone, as it renders inside the whole prompt: in a JSON
+ * prompt against the vars, otherwise against the vars rendered first (for `driftlens import`).
+ */
+export function renderFragment(fragment: string, vars: Record<string, unknown>, ctx: PromptfooRenderContext, jsonMode: boolean): string {
+  const env = environment({ env: ctx.env, filters: { load: (s: never) => JSON.parse(String(s)) } });
+  const v: Record<string, unknown> = { ...vars };
+  delete v[AFFIX_VAR];
+  if (jsonMode) return renderTemplate(env, fragment, v);
+  const rendered: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) rendered[k] = typeof x !== "string" || referencesUndefined(x, v) ? x : renderTemplate(env, autoWrapRaw(x), v);
+  return renderTemplate(env, autoWrapRaw(fragment), rendered);
 }
 
 export function renderPromptfoo(raw: string, vars: Record<string, unknown>, ctx: PromptfooRenderContext, config: Record<string, unknown>): AdoptedRender {

@@ -13,7 +13,7 @@ import { locate, parseYaml, rangeFor, type PathKey, type YamlSource } from "../y
 import { unknownKeyDiagnostics } from "../zod-diagnostics";
 import { checkAdoptedAssertions, type AssertionSource } from "./assertions";
 import { PROMPTFOO_ASSERTION_TYPES, PROMPTFOO_SPECIAL_TYPES } from "./promptfoo-csv";
-import { AFFIX_VAR, promptfooVariables, renderPromptfoo } from "./promptfoo-render";
+import { AFFIX_VAR, preprocessVars, promptfooVariables, renderPromptfoo } from "./promptfoo-render";
 import { loadExternalDeep, loadVarFiles, readTests, varCombinations, type PfTest, type TestsContext } from "./promptfoo-tests";
 import { hasGlobMagic, ReadLog, type SourceReader } from "./source";
 import { canonicalJson, samplingConfig, uniqueIds, varsCaseId, type AdoptedCase, type AdoptedPrompt, type AdoptedSuite, type ProviderRef } from "./types";
@@ -373,9 +373,11 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
         ctx.report(t.range, "DL508", "warning", `${t.where}: ${p}`);
         ctx.notCarried.add(`${t.where}: ${p}`);
       }
-      const v: Record<string, unknown> = loaded.vars;
+      const v: Record<string, unknown> = preprocessVars(loaded.vars);
       if (typeof options.prefix === "string" || typeof options.suffix === "string") v[AFFIX_VAR] = { prefix: typeof options.prefix === "string" ? options.prefix : "", suffix: typeof options.suffix === "string" ? options.suffix : "" };
-      let id = baseId ?? varsCaseId(combo);
+      // The id comes from the test's own vars (defaultTest's are the same for every test).
+      const own = isObject(test.vars) ? Object.keys(test.vars) : [];
+      let id = baseId ?? varsCaseId(own.length ? Object.fromEntries(own.map((k) => [k, combo[k]])) : combo);
       if (baseId && combos.length > 1) {
         const varying = Object.fromEntries(Object.keys(combo).filter((k) => Array.isArray(vars[k]) || (typeof vars[k] === "string" && String(vars[k]).startsWith("file://"))).map((k) => [k, combo[k]]));
         id = `${baseId} [${varsCaseId(varying)}]`;
@@ -525,6 +527,7 @@ export function parsePromptfoo(text: string, file: string, reader: SourceReader,
       providers: own.map((pr) => providerRefs[providers.indexOf(pr)]!),
       variables: v.variables,
       render: async (vars) => renderPromptfoo(raw, vars, { env }, sampling),
+      template: { kind: "promptfoo", raw, env },
     });
   }
   return finish();

@@ -237,6 +237,7 @@ export function parsePrompty(text: string, file: string, reader: SourceReader): 
       const rendered = format === "mustache" ? Mustache.render(body, data) : renderTemplate(environment(), body, data);
       return { messages: parsePromptyChat(rendered), config };
     },
+    template: { kind: "prompty", body, format, fill },
   });
   suite.identity = log.identity();
   suite.references = [...log.files.keys()].filter((f) => f !== file && !f.startsWith("glob:"));

@@ -47,7 +47,15 @@ export interface AdoptedPrompt {
   /** Variables the template reads (for missing-variable diagnostics and import). */
   variables: string[];
   render(vars: Record<string, unknown>): Promise<AdoptedRender>;
+  /** The template as written, for `driftlens import`. */
+  template: AdoptedTemplate;
 }
+
+/** A prompt's template in its own tool's syntax, for translating it to Dotprompt. */
+export type AdoptedTemplate =
+  | { kind: "promptfoo"; raw: string; env: Record<string, unknown> }
+  | { kind: "ghprompt"; messages: { role: AdoptedMessage["role"]; content: string }[] }
+  | { kind: "prompty"; body: string; format: string; fill: Record<string, unknown> };
 
 export interface AdoptedCase {
   id: string;

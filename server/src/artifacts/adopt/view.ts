@@ -90,8 +90,14 @@ export class AdoptedView {
     return suite.prompts.find((p) => p.id === abs);
   }
 
+  /** An adopted file with no text (deleted at a diff's revision: an empty overlay) does not exist. */
+  private present(file: string): boolean {
+    return Boolean(this.ws.read(splitVirtual(file)?.file ?? file)?.trim());
+  }
+
   prompt(file: string): AdoptedRunnerPrompt | ReturnType<Workspace["prompt"]> {
     if (!isAdopted(file)) return this.ws.prompt(file);
+    if (!this.present(file)) throw new Error(`${file} does not exist`);
     const suite = this.suite(file);
     const p = this.adoptedPrompt(file);
     if (!p) throw new Error(`${file}: no such prompt in ${path.basename(suite.file)} (its prompts: ${suite.prompts.map((x) => x.label).join(", ") || "none"})`);
@@ -175,6 +181,7 @@ export class AdoptedView {
   targetsFor(file: string): { promptFile: string; evalSetFile: string }[] {
     const abs = path.resolve(this.ws.root, file);
     const kind = adoptedKind(abs);
+    if (isAdopted(abs) && !this.present(abs)) return [];
     if (splitVirtual(abs)) return this.evalSetsFor(abs).map((e) => ({ promptFile: abs, evalSetFile: e }));
     if (kind === "promptfoo") return this.suite(abs).prompts.map((p) => ({ promptFile: p.id, evalSetFile: abs }));
     if (kind === "ghprompt") return [{ promptFile: abs, evalSetFile: abs }];
