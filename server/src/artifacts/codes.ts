@@ -74,7 +74,6 @@ export const CODES = {
   DL508: { severity: "warning", title: "promptfoo feature not run by Driftlens", fix: "The message names the feature (code prompts, transforms, recorded outputs, remote tests); write the equivalent as data or drop it." },
   DL509: { severity: "warning", title: "Prompt uses a variable the test does not set", fix: "Set the variable in the test's vars (or defaultTest.vars); promptfoo renders it empty." },
   DL510: { severity: "error", title: "$ref does not resolve", fix: "Point $ref at an existing path (#/key/sub, or file.yaml#/key) without cycles." },
-  DL511: { severity: "warning", title: "Providers set different sampling settings", fix: "Driftlens runs a prompt on every variant with the first provider's settings; give the providers the same temperature and max tokens, or split the config." },
   DL512: { severity: "error", title: "Assertion value missing or of the wrong kind", fix: "Give the assertion the value its type needs (e.g. a string for contains, a list for contains-any)." },
   DL513: { severity: "error", title: "Invalid regular expression in an assertion", fix: "Correct the pattern (JavaScript RegExp syntax)." },
   // GitHub Models prompt files (*.prompt.yml, *.prompt.yaml)

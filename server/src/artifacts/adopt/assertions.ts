@@ -43,10 +43,11 @@ export function checkAdoptedAssertions(
   knows: (type: string) => boolean,
   promptfooTypes: ReadonlySet<string>,
   modelGraded: ReadonlySet<string>,
-): { kept: Assertion[]; dropped: string[] } {
+): { kept: Assertion[]; dropped: string[]; keptIndex: number[] } {
   const kept: Assertion[] = [];
   const dropped: string[] = [];
-  for (const s of sources) {
+  const keptIndex: number[] = [];
+  for (const [index, s] of sources.entries()) {
     const a = s.assertion;
     const typeRange = s.at ? rangeFor(ctx.src, [...s.at, "type"]) : s.range;
     if (a === null || typeof a !== "object" || Array.isArray(a) || typeof (a as { type?: unknown }).type !== "string") {
@@ -86,11 +87,9 @@ export function checkAdoptedAssertions(
       const valueRange = s.at ? rangeFor(ctx.src, [...s.at, "value"]) : s.range;
       ctx.report(d.message.includes("value") || d.code === "DL304" ? valueRange : typeRange, RECODE[d.code] ?? d.code, d.severity, `${t.where}: ${d.message}`);
     }
-    if (out.some((d) => d.severity === "error")) {
-      dropped.push(type);
-      continue;
-    }
+    // An assertion with a wrong value stays: it fails at run time, as promptfoo fails it.
     kept.push(loaded);
+    keptIndex.push(index);
   }
-  return { kept, dropped };
+  return { kept, dropped, keptIndex };
 }

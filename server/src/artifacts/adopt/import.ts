@@ -17,7 +17,7 @@ import type { Workspace } from "../workspace";
 import { parsePrompt } from "../prompt";
 import { renderPrompt } from "../render";
 import { mappedVariant } from "./providers";
-import { AFFIX_VAR, renderFragment } from "./promptfoo-render";
+import { renderData, renderFragment, RENDER_VAR } from "./promptfoo-render";
 import { environment, renderTemplate } from "./nunjucks";
 import { goValue } from "./gh-prompt";
 import type { AdoptedCase, AdoptedMessage, AdoptedPrompt, AdoptedSuite } from "./types";
@@ -281,7 +281,7 @@ async function translate(p: AdoptedPrompt, cases: AdoptedCase[], names: Names): 
     return { messages, derived };
   }
   // promptfoo: a JSON list of messages (each content a template), or one user message.
-  if (cases.some((c) => c.vars[AFFIX_VAR] !== undefined)) return undefined;
+  if (cases.some((c) => renderData(c.vars).prefix !== undefined || renderData(c.vars).suffix !== undefined)) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(t.raw);
@@ -297,14 +297,16 @@ async function translate(p: AdoptedPrompt, cases: AdoptedCase[], names: Names): 
       const role = String((m as { role?: unknown }).role ?? "").toLowerCase();
       const r = role === "system" || role === "developer" ? "system" : role === "user" ? "user" : role === "assistant" ? "model" : undefined;
       if (!r) return undefined;
-      const tr = translateNunjucks((m as { content: string }).content, () => true, names, (frag, vars) => renderFragment(frag, vars, { env: t.env }, true));
+      const tr = translateNunjucks((m as { content: string }).content, (name) => cases.every((c) => renderData(c.vars).vars[name] === c.vars[name]), names, (frag, vars) => renderFragment(frag, vars, { env: t.env }, true));
       if (!tr) return undefined;
       for (const [k, v] of tr.derived) derived.set(k, v);
       messages.push({ role: r, template: tr.template });
     }
     return { messages, derived };
   }
-  const tr = translateNunjucks(t.raw, (name) => allPlain(name, (c) => c.vars), names, (frag, vars) => renderFragment(frag, vars, { env: t.env }, false));
+  // A variable stays a variable only when what the prompt renders with is the value as written.
+  const plainPf = (name: string) => cases.every((c) => renderData(c.vars).vars[name] === c.vars[name]) && allPlain(name, (c) => c.vars);
+  const tr = translateNunjucks(t.raw, plainPf, names, (frag, vars) => renderFragment(frag, vars, { env: t.env }, false));
   if (!tr) return undefined;
   return { messages: [{ role: "user", template: tr.template }], derived: tr.derived };
 }
@@ -410,7 +412,7 @@ export async function importAdopted(ws: Workspace, file: string, opts: ImportOpt
     const build = (tr: Translation): string => promptText(p, tr);
     const inputFor = (tr: Translation, c: AdoptedCase) => {
       const input = { ...c.vars };
-      delete input[AFFIX_VAR];
+      delete input[RENDER_VAR];
       for (const [k, f] of tr.derived) input[k] = f(c.vars);
       return input;
     };
@@ -449,7 +451,7 @@ export async function importAdopted(ws: Workspace, file: string, opts: ImportOpt
     for (const tr of translations.values()) for (const [k, f] of tr.derived) derived.set(k, f);
     const cases = e.cases.map((c) => {
       const vars: Record<string, unknown> = { ...c.vars };
-      delete vars[AFFIX_VAR];
+      delete vars[RENDER_VAR];
       for (const [k, f] of derived) vars[k] = f(c.vars);
       return {
         id: c.id,

@@ -14,8 +14,28 @@ export interface PromptfooRenderContext {
   env: Record<string, unknown>;
 }
 
-/** Reserved var carrying a test's `options.prefix`/`suffix` (promptfoo adds them to the prompt, not the vars). */
-export const AFFIX_VAR = "__promptfooAffix";
+/**
+ * Reserved var of an adopted promptfoo case: what the prompt renders with — the test's vars after
+ * promptfoo's in-render steps (`file://` values loaded, one trailing newline off, `{{name}}`
+ * references resolved) — and the test's `options.prefix`/`suffix`. The case's other vars are the
+ * test's vars as written, which is what promptfoo's assertions see.
+ */
+export const RENDER_VAR = "__promptfoo";
+
+export interface RenderData {
+  vars: Record<string, unknown>;
+  prefix?: string;
+  suffix?: string;
+}
+
+/** The vars a case renders with (its RENDER_VAR), or plain vars put through promptfoo's steps. */
+export function renderData(vars: Record<string, unknown>): RenderData {
+  const r = vars[RENDER_VAR] as RenderData | undefined;
+  if (r && typeof r === "object" && r.vars) return r;
+  const v = { ...vars };
+  delete v[RENDER_VAR];
+  return { vars: preprocessVars(v) };
+}
 
 /**
  * What promptfoo's renderPrompt does to a test's vars before rendering, in place (so assertions see
@@ -83,13 +103,12 @@ function renderInObject(obj: unknown, vars: Record<string, unknown>, render: (s:
   return obj;
 }
 
-/** The prompt text promptfoo sends to the provider (before chat parsing), for vars already through preprocessVars. */
+/** The prompt text promptfoo sends to the provider (before chat parsing). */
 export function renderPromptfooString(raw: string, varsIn: Record<string, unknown>, ctx: PromptfooRenderContext): string {
   const env = environment({ env: ctx.env, filters: { load: (s: never) => JSON.parse(String(s)) } });
-  const vars: Record<string, unknown> = { ...varsIn };
-  const affix = vars[AFFIX_VAR] as { prefix?: string; suffix?: string } | undefined;
-  delete vars[AFFIX_VAR];
-  const base = `${affix?.prefix ?? ""}${raw}${affix?.suffix ?? ""}`;
+  const data = renderData(varsIn);
+  const vars = data.vars;
+  const base = `${data.prefix ?? ""}${raw}${data.suffix ?? ""}`;
   const render = (s: string) => renderTemplate(env, s, vars);
   let parsed: unknown;
   let isJson = false;
@@ -158,10 +177,9 @@ export function chatMessages(rendered: string): AdoptedMessage[] {
  * A piece of a promptfoo template rendered alone, as it renders inside the whole prompt: in a JSON
  * prompt against the vars, otherwise against the vars rendered first (for `driftlens import`).
  */
-export function renderFragment(fragment: string, vars: Record<string, unknown>, ctx: PromptfooRenderContext, jsonMode: boolean): string {
+export function renderFragment(fragment: string, varsIn: Record<string, unknown>, ctx: PromptfooRenderContext, jsonMode: boolean): string {
   const env = environment({ env: ctx.env, filters: { load: (s: never) => JSON.parse(String(s)) } });
-  const v: Record<string, unknown> = { ...vars };
-  delete v[AFFIX_VAR];
+  const v = renderData(varsIn).vars;
   if (jsonMode) return renderTemplate(env, fragment, v);
   const rendered: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) rendered[k] = typeof x !== "string" || referencesUndefined(x, v) ? x : renderTemplate(env, autoWrapRaw(x), v);

@@ -13,7 +13,7 @@ import { locate, parseYaml, rangeFor, type PathKey, type YamlSource } from "../y
 import { unknownKeyDiagnostics } from "../zod-diagnostics";
 import { checkAdoptedAssertions, type AssertionSource } from "./assertions";
 import { PROMPTFOO_ASSERTION_TYPES, PROMPTFOO_SPECIAL_TYPES } from "./promptfoo-csv";
-import { AFFIX_VAR, preprocessVars, promptfooVariables, renderPromptfoo } from "./promptfoo-render";
+import { preprocessVars, promptfooVariables, RENDER_VAR, renderPromptfoo } from "./promptfoo-render";
 import { loadExternalDeep, loadVarFiles, readTests, varCombinations, type PfTest, type TestsContext } from "./promptfoo-tests";
 import { hasGlobMagic, ReadLog, type SourceReader } from "./source";
 import { canonicalJson, samplingConfig, uniqueIds, varsCaseId, type AdoptedCase, type AdoptedPrompt, type AdoptedSuite, type ProviderRef } from "./types";
@@ -25,7 +25,7 @@ export function isPromptfooConfig(file: string): boolean {
   return PROMPTFOO_CONFIG_RE.test(file);
 }
 
-const TOP_KEYS = ["description", "providers", "targets", "prompts", "tests", "scenarios", "defaultTest", "outputPath", "sharing", "nunjucksFilters", "env", "derivedMetrics", "extensions", "metadata", "redteam", "writeLatestResults", "tracing", "evaluateOptions", "commandLineOptions", "tags", "$schema"] as const;
+const TOP_KEYS = ["description", "providers", "targets", "prompts", "tests", "scenarios", "defaultTest", "outputPath", "sharing", "nunjucksFilters", "env", "derivedMetrics", "extensions", "metadata", "redteam", "writeLatestResults", "tracing", "evaluateOptions", "commandLineOptions", "tags", "$schema", "assertionTemplates"] as const;
 const TEST_KEYS = ["description", "vars", "provider", "providers", "prompts", "providerOutput", "assert", "assertScoringFunction", "options", "threshold", "metadata"];
 const CODES = { missingFile: "DL503", badFile: "DL504", unsupported: "DL508" };
 const MODEL_GRADED = new Set(["llm-rubric", "model-graded-closedqa", "model-graded-factuality", "factuality", "g-eval", "answer-relevance", "context-faithfulness", "context-recall", "context-relevance", "conversation-relevance", "select-best", "max-score", "agent-rubric", "search-rubric", "classifier", "moderation", "pi", "guardrails", "human"]);
@@ -363,7 +363,7 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
       ctx.report(t.range, "DL508", "warning", `${t.where}: per-test prompts/providers filters are not applied; Driftlens runs every test on every prompt`);
       ctx.notCarried.add(`prompts/providers filters of ${t.where}`);
     }
-    const { kept, dropped } = checkAdoptedAssertions(ctx, sources, t, knows, PROMPTFOO_TYPES, MODEL_GRADED);
+    const { kept, dropped, keptIndex } = checkAdoptedAssertions(ctx, sources, t, knows, PROMPTFOO_TYPES, MODEL_GRADED);
     const vars = { ...dVars, ...(isObject(test.vars) ? test.vars : {}) };
     const combos = options.disableVarExpansion === true ? [vars] : varCombinations(ctx, vars, t.range);
     const baseId = t.userDescription && typeof test.description === "string" && test.description.trim() ? test.description.trim() : undefined;
@@ -373,8 +373,12 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
         ctx.report(t.range, "DL508", "warning", `${t.where}: ${p}`);
         ctx.notCarried.add(`${t.where}: ${p}`);
       }
-      const v: Record<string, unknown> = preprocessVars(loaded.vars);
-      if (typeof options.prefix === "string" || typeof options.suffix === "string") v[AFFIX_VAR] = { prefix: typeof options.prefix === "string" ? options.prefix : "", suffix: typeof options.suffix === "string" ? options.suffix : "" };
+      // The case's vars are the test's as written (what promptfoo's assertions see); what the
+      // prompt renders with rides along under RENDER_VAR.
+      const v: Record<string, unknown> = {
+        ...combo,
+        [RENDER_VAR]: { vars: preprocessVars(loaded.vars), ...(typeof options.prefix === "string" ? { prefix: options.prefix } : {}), ...(typeof options.suffix === "string" ? { suffix: options.suffix } : {}) },
+      };
       // The id comes from the test's own vars (defaultTest's are the same for every test).
       const own = isObject(test.vars) ? Object.keys(test.vars) : [];
       let id = baseId ?? varsCaseId(own.length ? Object.fromEntries(own.map((k) => [k, combo[k]])) : combo);
@@ -391,6 +395,7 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
         ...(typeof test.description === "string" ? { description: test.description } : {}),
         range: t.range,
         dropped,
+        assertSource: keptIndex,
       });
     }
   }
@@ -505,30 +510,36 @@ export function parsePromptfoo(text: string, file: string, reader: SourceReader,
       ctx.report(range, "DL505", "error", `${p.fromFile ? `${path.relative(ctx.base, p.fromFile)}${v.problem.line !== undefined ? ` line ${v.problem.line + 1}` : ""}: ` : ""}nunjucks: ${v.problem.message}`);
     }
     const own = providers.filter((pr) => !pr.prompts || pr.prompts.some((x) => x === p.key || p.labels.includes(x)));
-    const configs = own.map((pr) => samplingConfig({ ...pr.config, ...p.config }));
-    const distinct = new Set(configs.map((c) => canonicalJson(c)));
-    if (distinct.size > 1) {
-      const second = own[configs.findIndex((c) => canonicalJson(c) !== canonicalJson(configs[0]))]!;
-      ctx.report(second.range, "DL511", "warning", `providers of prompt '${p.key}' set different sampling settings (${[...distinct].join(" vs ")}); Driftlens runs the prompt on every variant with the first provider's (${own[0]!.id})`);
-    }
-    const sampling = configs[0] ?? samplingConfig(p.config);
     for (const c of suite.cases) {
       const missing = v.variables.filter((name) => !(name in c.vars));
       if (missing.length && !v.problem) ctx.report(c.range, "DL509", "warning", `case '${c.id}' sets no ${missing.map((m) => `'${m}'`).join(", ")}, which prompt '${p.key}' uses; promptfoo renders ${missing.length === 1 ? "it" : "them"} empty`);
     }
+    // Providers with the same sampling settings share one Driftlens prompt; providers that differ
+    // (one at temperature 0, another at its default) get one each (`key@provider`), so every
+    // provider runs with its own settings as promptfoo runs it.
+    const groups = new Map<string, PfProvider[]>();
+    for (const pr of own) {
+      const k = canonicalJson(samplingConfig({ ...pr.config, ...p.config }));
+      groups.set(k, [...(groups.get(k) ?? []), pr]);
+    }
+    if (groups.size === 0) groups.set(canonicalJson(samplingConfig(p.config)), []);
     const raw = p.raw;
-    suite.prompts.push({
-      id: `${file}#${p.key}`,
-      file,
-      label: p.key,
-      range: p.range,
-      identity: canonicalJson({ kind: "promptfoo/1", raw, sampling, env, source: p.source ?? null }),
-      config: sampling,
-      providers: own.map((pr) => providerRefs[providers.indexOf(pr)]!),
-      variables: v.variables,
-      render: async (vars) => renderPromptfoo(raw, vars, { env }, sampling),
-      template: { kind: "promptfoo", raw, env },
-    });
+    for (const [k, members] of groups) {
+      const sampling = JSON.parse(k) as Record<string, unknown>;
+      const key = groups.size > 1 ? `${p.key}@${members[0]!.label ?? members[0]!.id}` : p.key;
+      suite.prompts.push({
+        id: `${file}#${key}`,
+        file,
+        label: key,
+        range: p.range,
+        identity: canonicalJson({ kind: "promptfoo/1", raw, sampling, env, source: p.source ?? null }),
+        config: sampling,
+        providers: members.map((pr) => providerRefs[providers.indexOf(pr)]!),
+        variables: v.variables,
+        render: async (vars) => renderPromptfoo(raw, vars, { env }, sampling),
+        template: { kind: "promptfoo", raw, env },
+      });
+    }
   }
   return finish();
 }

@@ -68,6 +68,8 @@ export interface AdoptedCase {
   range: Range;
   /** What the source had that Driftlens does not run (model-graded assertions, …), for import. */
   dropped: string[];
+  /** For each kept assertion, its index among the source's assertions (promptfoo: defaultTest's first). */
+  assertSource?: number[];
 }
 
 export interface AdoptedSuite {
