@@ -1,0 +1,223 @@
+// The adopted formats read and rendered as their own tools do: GitHub Models `.prompt.yml`
+// (gh-models' templating and string evaluators, checked against a transcription of its Go code on
+// thousands of generated inputs), Prompty (front matter, sample/inputs, jinja2 and mustache, the
+// role-line chat parser), and promptfoo's short assertion syntax and var handling.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { goValue, stringEvaluatorAssertion, templateString } from "../../../server/src/artifacts/adopt/gh-prompt";
+import { checkTemplate } from "../../../server/src/artifacts/adopt/nunjucks";
+import { assertionFromString, parseCommaSeparated, testCaseFromCsvRow } from "../../../server/src/artifacts/adopt/promptfoo-csv";
+import { RENDER_VAR, renderPromptfooString } from "../../../server/src/artifacts/adopt/promptfoo-render";
+import { parsePromptyChat } from "../../../server/src/artifacts/adopt/prompty";
+import { Workspace } from "../../../server/src/artifacts/workspace";
+import { evaluateAssertions } from "../../../server/src/eval/assertions";
+import { mulberry32 } from "../../../server/src/util/prng";
+import { FIXTURES, tempDir } from "../../helpers/paths";
+
+const GH = path.join(FIXTURES, "adopt", "ghprompt");
+const PROMPTY = path.join(FIXTURES, "adopt", "prompty");
+
+/** A workspace copy of a fixture folder with driftlens.yaml mapping every model the fixtures name. */
+function mapped(dir: string): Workspace {
+  const root = tempDir("driftlens-adopt-");
+  fs.cpSync(dir, root, { recursive: true });
+  fs.writeFileSync(path.join(root, "model.gguf"), "");
+  fs.writeFileSync(
+    path.join(root, "driftlens.yaml"),
+    `models:\n  tiny:\n    variants: {f32: model.gguf}\nproviders:\n${["openai/gpt-4o-mini", "openai/gpt-4.1-nano", "openai/gpt-4o", "gpt-35-turbo", "gpt-4o-mini"].map((p) => `  ${JSON.stringify(p)}: tiny/f32\n`).join("")}`,
+  );
+  return new Workspace(root);
+}
+
+const text = (ms: { role: string; content: { text: string }[] }[]) => ms.map((m) => [m.role, m.content.map((c) => c.text).join("")]);
+
+// ---------- GitHub Models .prompt.yml ----------
+
+test(".prompt.yml fixtures written as GitHub documents them give no diagnostics but the hosted-evaluator warning", async () => {
+  const ws = mapped(GH);
+  for (const f of fs.readdirSync(ws.root).filter((n) => n.endsWith(".prompt.yml"))) {
+    const d = await ws.diagnose(path.join(ws.root, f));
+    const expected = f === "summarize.prompt.yml" ? ["DL605"] : [];
+    assert.deepEqual(
+      d.map((x) => x.code),
+      expected,
+      `${f}: ${JSON.stringify(d.map((x) => x.message))}`,
+    );
+  }
+});
+
+test(".prompt.yml renders as gh-models templates: {{name}} replaced, values in Go's %v form, text kept as written", async () => {
+  const ws = mapped(GH);
+  const sum = ws.adopted(path.join(ws.root, "summarize.prompt.yml"));
+  assert.deepEqual(text((await sum.prompts[0]!.render(sum.cases[0]!.vars)).messages), [
+    ["system", "You are a text summarizer. Your only job is to summarize text given to you."],
+    ["user", 'Summarize the given text, beginning with "Summary -":\n<text>\nThe quick brown fox jumped over the lazy dog.\nThe dog was too tired to react.\n\n</text>\n'],
+  ]);
+  assert.deepEqual(sum.prompts[0]!.config, { temperature: 0.5 });
+  const sent = ws.adopted(path.join(ws.root, "sentiment.prompt.yml"));
+  assert.deepEqual(text((await sent.prompts[0]!.render(sent.cases[1]!.vars)).messages)[1], ["user", "Review (1 stars): Broke after two days."]);
+  assert.deepEqual(sent.prompts[0]!.config, { temperature: 0, maxOutputTokens: 5, topP: 1 });
+  const ex = ws.adopted(path.join(ws.root, "extract.prompt.yml"));
+  assert.deepEqual((ex.prompts[0]!.outputSchema as { required: string[] }).required, ["name", "age"]);
+  // gh-models' TemplateString: exact `{{key}}` only; unknown names and spaced forms stay as written.
+  assert.equal(templateString("{{a}} {{ a }} {{b}} {{a}}", { a: 1.5 }), "1.5 {{ a }} {{b}} 1.5");
+  assert.equal(goValue(true), "true");
+  assert.equal(goValue([1, "x"]), "[1 x]");
+  assert.equal(goValue({ b: 2, a: "z" }), "map[a:z b:2]");
+  assert.equal(goValue(null), "<nil>");
+  assert.equal(goValue(1e-7), "1e-07");
+});
+
+/** gh-models' string evaluator (cmd/eval/eval.go), transcribed: response trimmed, contains/startsWith/endsWith lower-cased. */
+function ghReference(kind: "equals" | "contains" | "startsWith" | "endsWith", value: string, response: string): boolean {
+  const space = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+  let a = 0;
+  let b = response.length;
+  while (a < b && space.test(response[a]!)) a++;
+  while (b > a && space.test(response[b - 1]!)) b--;
+  const r = response.slice(a, b);
+  if (kind === "equals") return r === value;
+  const lr = r.toLowerCase();
+  const lv = value.toLowerCase();
+  return kind === "contains" ? lr.includes(lv) : kind === "startsWith" ? lr.startsWith(lv) : lr.endsWith(lv);
+}
+
+test("gh-models string evaluators run with gh-models' meaning on 4,000 generated responses", async () => {
+  const rnd = mulberry32(14);
+  const alphabet = ["a", "B", "c", " ", "\n", "\t", "é", "É", ".", "*", "(", ")", "[", "$", "^", "\\", "/", "-", "\u00a0", "\u0085", "\ufeff", "Summary", "-"];
+  const pick = () => alphabet[Math.floor(rnd() * alphabet.length)]!;
+  const word = (n: number) => Array.from({ length: n }, pick).join("");
+  let checked = 0;
+  const problems: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const value = word(1 + Math.floor(rnd() * 4));
+    if (!value) continue;
+    const core = rnd() < 0.5 ? value : value.toUpperCase();
+    const responses = [word(3) + core + word(2), core, ` ${core} `, `\n${core}`, word(5), core.toLowerCase() + word(2)];
+    for (const kind of ["equals", "contains", "startsWith", "endsWith"] as const) {
+      const a = stringEvaluatorAssertion(kind, value, "e");
+      for (const response of responses) {
+        const ev = await evaluateAssertions([a], response);
+        checked++;
+        if (ev.pass !== ghReference(kind, value, response)) problems.push(`${kind} ${JSON.stringify(value)} on ${JSON.stringify(response)}: Driftlens ${ev.pass}`);
+      }
+    }
+  }
+  assert.deepEqual(problems.slice(0, 10), []);
+  assert.ok(checked >= 4000);
+});
+
+// ---------- Prompty ----------
+
+test("Prompty fixtures (1.x and 2.x layouts, jinja2 and mustache) give no diagnostics with their models mapped", async () => {
+  const ws = mapped(PROMPTY);
+  for (const f of fs.readdirSync(ws.root).filter((n) => n.endsWith(".prompty"))) {
+    assert.deepEqual(await ws.diagnose(path.join(ws.root, f)), [], f);
+  }
+});
+
+test("Prompty renders as its runtime: sample under the inputs, jinja2 loops, role lines into messages, contents trimmed", async () => {
+  const ws = mapped(PROMPTY);
+  const basic = ws.adopted(path.join(ws.root, "basic.prompty"));
+  assert.deepEqual(text((await basic.prompts[0]!.render({ question: "Who are you?" })).messages), [
+    [
+      "system",
+      "You are an AI assistant who helps people find information.\nAs the assistant, you answer questions briefly, succinctly,\nand in a personable manner using markdown and even add some personal flair with appropriate emojis.\n\n# Customer\nYou are helping Jane Doe to find answers to their questions.\nUse their name to address them in your responses.",
+    ],
+    ["user", "Who are you?"],
+  ]);
+  assert.deepEqual(basic.prompts[0]!.config, { temperature: 0.2, maxOutputTokens: 128 });
+  assert.equal(basic.prompts[0]!.providers[0]!.id, "gpt-35-turbo");
+  const chat = ws.adopted(path.join(ws.root, "chat.prompty"));
+  const msgs = text((await chat.prompts[0]!.render({})).messages);
+  assert.deepEqual(
+    msgs.map((m) => m[0]),
+    ["system", "user", "model", "user"],
+  );
+  assert.equal(msgs[1]![1], "Hi, I am shopping for camping gear.");
+  assert.equal(msgs[3]![1], "What tent is good for a family of four?");
+  assert.match(msgs[0]![1]!, /catalog: 2\nitem: Alpine Explorer Tent/);
+  const cap = ws.adopted(path.join(ws.root, "capital.prompty"));
+  assert.deepEqual(text((await cap.prompts[0]!.render({})).messages), [["user", "What is the capital of France?"]]);
+  assert.equal(cap.prompts[0]!.providers[0]!.id, "gpt-4o-mini");
+  const greet = ws.adopted(path.join(ws.root, "greeting.prompty"));
+  // mustache escapes HTML in {{name}}, as Prompty's mustache renderers do.
+  assert.deepEqual(text((await greet.prompts[0]!.render({ name: "A&B" })).messages)[1], ["user", "Say hello to A&amp;B."]);
+});
+
+test("Prompty's chat parser: text before the first role line is a system message, '# role:' works, a role word inside a line is text", () => {
+  const m = (s: string) => parsePromptyChat(s).map((x) => [x.role, x.content[0]!.text]);
+  assert.deepEqual(m("Be kind.\n\nuser:\nHi"), [
+    ["system", "Be kind."],
+    ["user", "Hi"],
+  ]);
+  assert.deepEqual(m("# System:\nA\n  User :  \nB\nassistant:\nC\n"), [
+    ["system", "A"],
+    ["user", "B"],
+    ["model", "C"],
+  ]);
+  assert.deepEqual(m("system:\nTell the user: hello\nuser:\nx\nassistant:\n"), [
+    ["system", "Tell the user: hello"],
+    ["user", "x"],
+  ]);
+  assert.throws(() => parsePromptyChat("user:\nuser:\nx"), /invalid prompt format/);
+});
+
+test("eval sets naming a .prompty are checked against its inputs and sample", async () => {
+  const ws = mapped(PROMPTY);
+  fs.writeFileSync(path.join(ws.root, "x.eval.yaml"), "prompt: capital.prompty\ncases:\n  - id: a\n    vars: {country: France, colour: red}\n    why: w\n");
+  const d = await ws.diagnose(path.join(ws.root, "x.eval.yaml"));
+  assert.deepEqual(
+    d.map((x) => x.code),
+    ["DL306"],
+  );
+  assert.deepEqual(await ws.diagnose(path.join(ws.root, "basic.eval.yaml")), []);
+});
+
+// ---------- promptfoo ----------
+
+test("promptfoo's __expected syntax becomes the assertions promptfoo makes of it", () => {
+  const cases: [string, unknown][] = [
+    ["contains: hello", { type: "contains", value: "hello" }],
+    ["not-icontains: Hello ", { type: "not-icontains", value: "Hello" }],
+    ['icontains-any: "a, b",c,"d""e"', { type: "icontains-any", value: ["a, b", "c", 'd"e'] }],
+    ["similar(0.9): the sky", { type: "similar", value: "the sky", threshold: 0.9 }],
+    ["similar: the sky", { type: "similar", value: "the sky", threshold: 0.8 }],
+    ["levenshtein(5): kitten", { type: "levenshtein", value: "kitten", threshold: 5 }],
+    ["starts-with: Yes", { type: "starts-with", value: "Yes", threshold: 0.75 }],
+    ["javascript: output.length > 3", { type: "javascript", value: "output.length > 3" }],
+    ["fn: output === 'x'", { type: "javascript", value: "output === 'x'" }],
+    ["grade: is polite", { type: "llm-rubric", value: " is polite" }],
+    ["python: len(output) > 1", { type: "python", value: "len(output) > 1" }],
+    ["is-json", { type: "is-json", value: undefined }],
+    ["Just text", { type: "equals", value: "Just text" }],
+    ["regex: ^a.*z$", { type: "regex", value: "^a.*z$" }],
+  ];
+  for (const [s, want] of cases) assert.deepEqual(JSON.parse(JSON.stringify(assertionFromString(s))), JSON.parse(JSON.stringify(want)), s);
+  assert.deepEqual(parseCommaSeparated(' x , "y,z" ,, w'), ["x", "y,z", "w"]);
+  assert.throws(() => parseCommaSeparated('"open'), /Unterminated/);
+  const row = testCaseFromCsvRow({ q: "hi", __expected1: "contains: a", __expected2: "icontains: B", __metadata: "x", "__metadata:tags[]": "a,b\\,c", __threshold: "0.5", __description: "d", "__config:__expected2:threshold": "0.3", _expected: "oops" });
+  assert.deepEqual(row.vars, { q: "hi", _expected: "oops" });
+  assert.equal(row.assert[1]!.threshold, 0.3);
+  assert.deepEqual(row.metadata, { tags: ["a", "b,c"], threshold: 0.3 });
+  assert.equal(row.threshold, 0.5);
+  assert.equal(row.problems.length, 2);
+});
+
+test("promptfoo rendering: vars lose one trailing newline, reference each other, a JSON prompt renders string by string", () => {
+  const r = (raw: string, vars: Record<string, unknown>) => renderPromptfooString(raw, vars, { env: { TEAM: "core" } });
+  assert.equal(r("{{ a }}|{{ b }}|{{ env.TEAM }}", { a: "x\n\n", b: "{{a}}!" }), "x\n|x\n!|core");
+  assert.equal(r('[{"role":"user","content":"{{ q | upper }}"}]', { q: "hi" }), '[\n  {\n    "role": "user",\n    "content": "HI"\n  }\n]');
+  assert.equal(r("{{ x }}", { x: "raw", [RENDER_VAR]: { vars: { x: "loaded" }, prefix: "P:", suffix: ":S" } }), "P:loaded:S");
+});
+
+test("templates cannot reach code: constructor lookups are refused when checking and when rendering", () => {
+  const evil = '{{ "".constructor.constructor("return process")().pid }}';
+  assert.deepEqual(checkTemplate(evil).blocked, ["constructor"]);
+  assert.throws(() => renderPromptfooString(evil, {}, { env: {} }), /Unable to call/);
+  assert.throws(() => renderPromptfooString('{% set k = "constr" + "uctor" %}{{ range[k][k]("return process")().pid }}', {}, { env: {} }), /Unable to call/);
+  assert.throws(() => renderPromptfooString('{{ cycler.constructor("return process")().pid }}', {}, { env: {} }), /Unable to call/);
+  assert.throws(() => renderPromptfooString("{% for i in range(1000000000) %}x{% endfor %}", {}, { env: {} }), /range\(\) of/);
+});
