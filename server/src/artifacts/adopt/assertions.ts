@@ -11,11 +11,53 @@ import { loadExternalDeep, type PfTest, type TestsContext } from "./promptfoo-te
 /** Native eval-set codes mapped to the promptfoo range. */
 const RECODE: Record<string, string> = { DL301: "DL501", DL303: "DL506", DL304: "DL513", DL312: "DL512" };
 
+interface PendingCheck {
+  json: string;
+  where: string;
+  source: AssertionSource;
+}
+
 interface AssertCtx extends TestsContext {
   report(range: Range, code: string, severity: Diagnostic["severity"], message: string): void;
   notCarried: Set<string>;
   src: { doc: YAML.Document.Parsed; map: import("../yaml-source").OffsetMapper };
+  pendingChecks?: PendingCheck[];
+  /** Assertions with their file:// values loaded, by the source object (defaultTest's repeat per case). */
+  loadedAssertions?: WeakMap<object, Assertion>;
 }
+
+/**
+ * Runs the native assertion checks (the ones native eval sets get, so `check` and `eval` agree)
+ * on every assertion collected by checkAdoptedAssertions, in one document of one assertion per
+ * line: a config with thousands of tests costs one YAML parse, not thousands.
+ */
+export function flushAssertionChecks(ctx: AssertCtx): void {
+  const pending = ctx.pendingChecks ?? [];
+  ctx.pendingChecks = [];
+  if (pending.length === 0) return;
+  // The same assertion at the same place (defaultTest's, on every case) is checked once.
+  const unique = new Map<string, PendingCheck>();
+  for (const p of pending) unique.set(`${p.json}\u0000${p.where}\u0000${p.source.at?.join("\u0001") ?? ""}`, p);
+  // Results per assertion (by its JSON) are kept across parses: an edit re-checks only what changed.
+  const todo = [...new Set([...unique.values()].map((p) => p.json).filter((k) => !checkCache.has(k)))];
+  if (todo.length) {
+    const doc = parseYaml(todo.map((k) => `- ${k}`).join("\n") + "\n", ctx.file, "DL501");
+    const out: Diagnostic[] = [];
+    checkAssertions(doc.value, doc, [], ctx.file, out);
+    for (const k of todo) checkCache.set(k, []);
+    for (const d of out) checkCache.get(todo[d.range.start.line] ?? "")?.push({ code: d.code, severity: d.severity, message: d.message });
+    if (checkCache.size > 50_000) checkCache.clear();
+  }
+  for (const p of unique.values()) {
+    for (const d of checkCache.get(p.json) ?? []) {
+      const onValue = d.message.includes("value") || d.code === "DL304";
+      const range = p.source.at ? rangeFor(ctx.src, [...p.source.at, onValue ? "value" : "type"]) : p.source.range;
+      ctx.report(range, RECODE[d.code] ?? d.code, d.severity, `${p.where}: ${d.message}`);
+    }
+  }
+}
+
+const checkCache = new Map<string, { code: string; severity: Diagnostic["severity"]; message: string }[]>();
 
 export interface AssertionSource {
   assertion: unknown;
@@ -49,44 +91,40 @@ export function checkAdoptedAssertions(
   const keptIndex: number[] = [];
   for (const [index, s] of sources.entries()) {
     const a = s.assertion;
-    const typeRange = s.at ? rangeFor(ctx.src, [...s.at, "type"]) : s.range;
+    const typeRange = () => (s.at ? rangeFor(ctx.src, [...s.at, "type"]) : s.range);
     if (a === null || typeof a !== "object" || Array.isArray(a) || typeof (a as { type?: unknown }).type !== "string") {
       ctx.report(s.range, "DL501", "error", `${t.where}: an assertion must be a mapping with a 'type'`);
       continue;
     }
-    const loaded = loadExternalDeep(ctx, a, s.range) as Assertion;
+    const cache = (ctx.loadedAssertions ??= new WeakMap());
+    let loaded = cache.get(a);
+    if (!loaded) cache.set(a, (loaded = loadExternalDeep(ctx, a, s.range) as Assertion));
     const type = loaded.type;
     const base = type.startsWith("not-") ? type.slice(4) : type;
     if (!knows(type)) {
       if (!promptfooTypes.has(base)) {
-        ctx.report(typeRange, "DL506", "error", `${t.where}: unknown assertion type '${type}' (neither promptfoo nor Driftlens has it)`);
+        ctx.report(typeRange(), "DL506", "error", `${t.where}: unknown assertion type '${type}' (neither promptfoo nor Driftlens has it)`);
       } else {
-        ctx.report(typeRange, "DL507", "warning", `${t.where}: ${whyNotLocal(type, modelGraded)}; the case runs without it`);
+        ctx.report(typeRange(), "DL507", "warning", `${t.where}: ${whyNotLocal(type, modelGraded)}; the case runs without it`);
         dropped.push(type);
         ctx.notCarried.add(`assertion '${type}'`);
       }
       continue;
     }
     if (loaded.transform !== undefined || loaded.contextTransform !== undefined) {
-      ctx.report(typeRange, "DL508", "warning", `${t.where}: the '${type}' assertion's transform is code that Driftlens does not run; the case runs without this assertion`);
+      ctx.report(typeRange(), "DL508", "warning", `${t.where}: the '${type}' assertion's transform is code that Driftlens does not run; the case runs without this assertion`);
       dropped.push(type);
       ctx.notCarried.add(`assertion '${type}' with a transform`);
       continue;
     }
     if ((base === "javascript" || base === "python") && typeof loaded.value === "string" && loaded.value.startsWith("file://")) {
-      ctx.report(typeRange, "DL508", "warning", `${t.where}: '${type}' from a file (${loaded.value}) is not run by Driftlens; write the check inline`);
+      ctx.report(typeRange(), "DL508", "warning", `${t.where}: '${type}' from a file (${loaded.value}) is not run by Driftlens; write the check inline`);
       dropped.push(type);
       ctx.notCarried.add(`assertion '${type}' from ${loaded.value}`);
       continue;
     }
-    // The native checks, on a document holding just this assertion.
-    const doc = parseYaml(YAML.stringify([loaded]), ctx.file, "DL501");
-    const out: Diagnostic[] = [];
-    checkAssertions(doc.value, doc, [], ctx.file, out);
-    for (const d of out) {
-      const valueRange = s.at ? rangeFor(ctx.src, [...s.at, "value"]) : s.range;
-      ctx.report(d.message.includes("value") || d.code === "DL304" ? valueRange : typeRange, RECODE[d.code] ?? d.code, d.severity, `${t.where}: ${d.message}`);
-    }
+    // The native checks run once for all assertions of the file (flushAssertionChecks).
+    (ctx.pendingChecks ??= []).push({ json: JSON.stringify(loaded), where: t.where, source: s });
     // An assertion with a wrong value stays: it fails at run time, as promptfoo fails it.
     kept.push(loaded);
     keptIndex.push(index);

@@ -190,8 +190,23 @@ export function testCaseFromCsvRow(row: Record<string, string>): CsvTest {
   };
 }
 
-/** CSV text → rows of column → value, as promptfoo reads it (strict quotes, then relaxed). */
+const csvMemo = new Map<string, { rows: Record<string, string>[]; lines: number[] }>();
+
+/**
+ * CSV text → rows of column → value, as promptfoo reads it (strict quotes, then relaxed).
+ * Memoized by text: a config is re-read on every edit while its test CSV rarely changes. The
+ * rows are shared: callers must not mutate them.
+ */
 export function readCsvRows(text: string): { rows: Record<string, string>[]; lines: number[] } {
+  const hit = csvMemo.get(text);
+  if (hit) return hit;
+  const parsed = parseCsvText(text);
+  csvMemo.set(text, parsed);
+  if (csvMemo.size > 16) csvMemo.delete(csvMemo.keys().next().value as string);
+  return parsed;
+}
+
+function parseCsvText(text: string): { rows: Record<string, string>[]; lines: number[] } {
   const opts = { columns: true, bom: true, delimiter: ",", info: true } as const;
   let recs: { record: Record<string, string>; info: { lines: number } }[];
   try {

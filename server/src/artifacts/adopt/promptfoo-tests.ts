@@ -106,15 +106,28 @@ function loadOne(ctx: TestsContext, file: string, range: Range): unknown {
 
 /** promptfoo's maybeLoadConfigFromExternalFile: every `file://` string in a value, recursively (not under `vars`, not python/javascript assertion values). */
 export function loadExternalDeep(ctx: TestsContext, v: unknown, range: Range, context?: "vars" | "assertion"): unknown {
-  if (Array.isArray(v)) return v.map((x) => loadExternalDeep(ctx, x, range, context));
+  // Copy-on-write: a value with no file:// in it comes back as the same object.
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    v.forEach((x, i) => {
+      const y = loadExternalDeep(ctx, x, range, context);
+      if (y !== x) (out ??= v.slice())[i] = y;
+    });
+    return out ?? v;
+  }
   if (isObject(v)) {
-    const out: Record<string, unknown> = {};
+    let out: Record<string, unknown> | undefined;
     for (const k of Object.keys(v)) {
+      if (k === "__proto__") {
+        out ??= { ...v };
+        delete out[k];
+        continue;
+      }
       const child = k === "value" && typeof v.type === "string" && (v.type === "python" || v.type === "javascript") ? "assertion" : k === "vars" ? "vars" : context;
-      if (k === "__proto__") continue;
-      out[k] = loadExternalDeep(ctx, v[k], range, child);
+      const y = loadExternalDeep(ctx, v[k], range, child);
+      if (y !== v[k]) (out ??= { ...v })[k] = y;
     }
-    return out;
+    return out ?? v;
   }
   if (typeof v === "string" && v.startsWith("file://")) {
     if (context === "vars" || (context === "assertion" && JS_PY.test(v))) return v;

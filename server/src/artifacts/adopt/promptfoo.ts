@@ -11,7 +11,7 @@ import type { Assertion } from "../evalset";
 import type { Diagnostic, Range } from "../types";
 import { locate, parseYaml, rangeFor, type PathKey, type YamlSource } from "../yaml-source";
 import { unknownKeyDiagnostics } from "../zod-diagnostics";
-import { checkAdoptedAssertions, type AssertionSource } from "./assertions";
+import { checkAdoptedAssertions, flushAssertionChecks, type AssertionSource } from "./assertions";
 import { PROMPTFOO_ASSERTION_TYPES, PROMPTFOO_SPECIAL_TYPES } from "./promptfoo-csv";
 import { preprocessVars, promptfooVariables, RENDER_VAR, renderPromptfoo } from "./promptfoo-render";
 import { loadExternalDeep, loadVarFiles, readTests, varCombinations, type PfTest, type TestsContext } from "./promptfoo-tests";
@@ -334,6 +334,8 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
   const dOptions = isObject(defaultTest.options) ? defaultTest.options : {};
   const dMeta = isObject(defaultTest.metadata) ? defaultTest.metadata : {};
   const dVars = isObject(defaultTest.vars) ? defaultTest.vars : {};
+  // defaultTest's assertions are the same for every test: their places are looked up once.
+  const defaultSources: AssertionSource[] = dAssert.map((a, j) => ({ assertion: a, range: ctx.rangeOf(defaultInline ? ["defaultTest", "assert", j] : ["defaultTest"]), ...(defaultInline ? { at: ["defaultTest", "assert", j] } : {}) }));
   for (const t of tests) {
     const test = t.test;
     for (const k of Object.keys(test)) {
@@ -342,8 +344,8 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
     const options = { ...dOptions, ...(isObject(test.options) ? test.options : {}) };
     const inline = /^tests\[(\d+)\]$/.exec(t.where);
     const sources: AssertionSource[] = [
-      ...(options.disableDefaultAsserts === true ? [] : dAssert).map((a, j) => ({ assertion: a, range: defaultInline ? ctx.rangeOf(["defaultTest", "assert", j]) : ctx.rangeOf(["defaultTest"]), ...(defaultInline ? { at: ["defaultTest", "assert", j] } : {}) })),
-      ...(Array.isArray(test.assert) ? test.assert : []).map((a, j) => ({ assertion: a, range: inline ? ctx.rangeOf(["tests", Number(inline[1]), "assert", j]) : t.range, ...(inline ? { at: ["tests", Number(inline[1]), "assert", j] } : {}) })),
+      ...(options.disableDefaultAsserts === true ? [] : defaultSources),
+      ...(Array.isArray(test.assert) ? test.assert : []).map((a, j) => ({ assertion: a, range: t.range, ...(inline ? { at: ["tests", Number(inline[1]), "assert", j] } : {}) })),
     ];
     const metadata = { ...dMeta, ...(isObject(test.metadata) ? test.metadata : {}) };
     const threshold = typeof test.threshold === "number" ? test.threshold : typeof defaultTest.threshold === "number" ? defaultTest.threshold : undefined;
@@ -500,6 +502,7 @@ export function parsePromptfoo(text: string, file: string, reader: SourceReader,
   if (config.tests === undefined && config.scenarios === undefined) tests = [{ test: {}, range: ctx.keyRange([]), where: "the implicit test", userDescription: false }];
   tests.push(...scenarioTests(ctx, config.scenarios, defaultTest));
   suite.cases = buildCases(ctx, tests, defaultTest, opts.engineKnows, isObject(config.defaultTest));
+  flushAssertionChecks(ctx);
   // Each prompt: template check, sampling config per provider, missing vars.
   const providerRefs: ProviderRef[] = providers.map((p) => ({ id: p.id, range: p.range, file }));
   for (const p of prompts) {
