@@ -221,3 +221,19 @@ test("templates cannot reach code: constructor lookups are refused when checking
   assert.throws(() => renderPromptfooString('{{ cycler.constructor("return process")().pid }}', {}, { env: {} }), /Unable to call/);
   assert.throws(() => renderPromptfooString("{% for i in range(1000000000) %}x{% endfor %}", {}, { env: {} }), /range\(\) of/);
 });
+
+test("providers: maps promptfoo providers by id or by label; an unmapped one is DL800 at the provider", async () => {
+  const root = tempDir("driftlens-adopt-map-");
+  fs.writeFileSync(path.join(root, "model.gguf"), "");
+  fs.writeFileSync(path.join(root, "driftlens.yaml"), `models:\n  tiny:\n    variants: {f32: model.gguf}\nproviders:\n  haiku: tiny/f32\n  "openai:gpt-4o-mini": tiny/f32\n`);
+  fs.writeFileSync(path.join(root, "promptfooconfig.yaml"), `prompts: ["Hi {{x}}"]\nproviders:\n  - openai:gpt-4o-mini\n  - {id: "anthropic:messages:claude-3-5-haiku-20241022", label: haiku}\n  - openai:o3\ntests:\n  - vars: {x: 1}\n`);
+  const ws = new Workspace(root);
+  const d = await ws.diagnose(path.join(root, "promptfooconfig.yaml"));
+  assert.deepEqual(
+    d.map((x) => [x.code, x.range.start.line, x.message.slice(0, 12)]),
+    [["DL800", 4, "'openai:o3' "]],
+  );
+  const { adoptedView } = await import("../../../server/src/artifacts/adopt/view");
+  const p = adoptedView(ws).prompt(`${path.join(root, "promptfooconfig.yaml")}#prompt 1`) as { variants: string[] };
+  assert.deepEqual(p.variants, ["tiny/f32", "provider:openai:o3"]);
+});

@@ -384,7 +384,7 @@ export async function importAdopted(ws: Workspace, file: string, opts: ImportOpt
   const providers = config.providers;
   /** The Dotprompt file of a prompt: front matter (model, config, inputs, eval sets) and role sections. */
   const promptText = (p: AdoptedPrompt, tr: Translation): string => {
-    const variant = p.providers.map((pr) => mappedVariant(providers, pr.id)).find((v) => v !== undefined);
+    const variant = p.providers.map((pr) => mappedVariant(providers, pr.id, pr.label)).find((v) => v !== undefined);
     const used = new Set<string>();
     for (const m of tr.messages) for (const x of m.template.matchAll(/(?<!\\)\{\{([A-Za-z_][\w]*)/g)) if (x[1] !== "role") used.add(x[1]!);
     const schema: Record<string, string> = {};
@@ -441,7 +441,7 @@ export async function importAdopted(ws: Workspace, file: string, opts: ImportOpt
   }
   const extraProviders = suite.prompts.flatMap((p) => p.providers.slice(1).map((pr) => pr.id));
   if (extraProviders.length) notCarried.push(`providers after the first (${[...new Set(extraProviders)].join(", ")}): a .prompt has one model; run the others with --variant`);
-  const unmapped = suite.prompts.flatMap((p) => p.providers.slice(0, 1)).filter((pr) => mappedVariant(providers, pr.id) === undefined).map((pr) => pr.id);
+  const unmapped = suite.prompts.flatMap((p) => p.providers.slice(0, 1)).filter((pr) => mappedVariant(providers, pr.id, pr.label) === undefined).map((pr) => pr.id);
   if (unmapped.length) notCarried.push(`model ${[...new Set(unmapped)].join(", ")}: not mapped under providers: in driftlens.yaml, so no model: was written (pass --variant)`);
   // Write.
   const files: ImportedFile[] = [];

@@ -81,7 +81,7 @@ export function providerDiagnostics(suite: AdoptedSuite, config: DriftlensConfig
       const k = `${pr.id}\u0000${JSON.stringify(pr.range)}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      if (mappedVariant(config.providers, pr.id) === undefined) {
+      if (mappedVariant(config.providers, pr.id, pr.label) === undefined) {
         out.push({
           file: pr.file,
           range: pr.range,

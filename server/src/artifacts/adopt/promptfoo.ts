@@ -504,7 +504,7 @@ export function parsePromptfoo(text: string, file: string, reader: SourceReader,
   suite.cases = buildCases(ctx, tests, defaultTest, opts.engineKnows, isObject(config.defaultTest));
   flushAssertionChecks(ctx);
   // Each prompt: template check, sampling config per provider, missing vars.
-  const providerRefs: ProviderRef[] = providers.map((p) => ({ id: p.id, range: p.range, file }));
+  const providerRefs: ProviderRef[] = providers.map((p) => ({ id: p.id, ...(p.label ? { label: p.label } : {}), range: p.range, file }));
   for (const p of prompts) {
     const at = locatePrompt(ctx, p);
     const v = promptfooVariables(p.raw);

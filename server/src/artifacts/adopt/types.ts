@@ -23,6 +23,8 @@ export interface AdoptedRender {
 /** A provider (promptfoo provider id, `.prompt.yml` model, Prompty model id) and where it is written. */
 export interface ProviderRef {
   id: string;
+  /** promptfoo's provider label (the map may name it instead of the id). */
+  label?: string;
   range: Range;
   /** The source file the range is in. */
   file: string;

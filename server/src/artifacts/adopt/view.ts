@@ -102,7 +102,8 @@ export class AdoptedView {
     const p = this.adoptedPrompt(file);
     if (!p) throw new Error(`${file}: no such prompt in ${path.basename(suite.file)} (its prompts: ${suite.prompts.map((x) => x.label).join(", ") || "none"})`);
     const providers = this.ws.config().config.providers;
-    const variants = p.providers.map((pr) => mappedVariant(providers, pr.id) ?? unmappedRef(pr.id));
+    // Two providers mapped to one variant run it once.
+    const variants = [...new Set(p.providers.map((pr) => mappedVariant(providers, pr.id, pr.label) ?? unmappedRef(pr.id)))];
     // Errors that stop this prompt from running: syntax errors of the file, errors at the prompt.
     const within = (d: Diagnostic) => d.range.start.line >= p.range.start.line && d.range.end.line <= p.range.end.line;
     const errors = suite.diagnostics.filter((d) => d.severity === "error" && (BLOCKING.has(d.code) || (d.code === "DL505" && within(d))));
