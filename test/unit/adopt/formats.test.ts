@@ -11,6 +11,7 @@ import { checkTemplate } from "../../../server/src/artifacts/adopt/nunjucks";
 import { assertionFromString, parseCommaSeparated, testCaseFromCsvRow } from "../../../server/src/artifacts/adopt/promptfoo-csv";
 import { RENDER_VAR, renderPromptfooString } from "../../../server/src/artifacts/adopt/promptfoo-render";
 import { parsePromptyChat } from "../../../server/src/artifacts/adopt/prompty";
+import { adoptedView } from "../../../server/src/artifacts/adopt/view";
 import { Workspace } from "../../../server/src/artifacts/workspace";
 import { evaluateAssertions } from "../../../server/src/eval/assertions";
 import { mulberry32 } from "../../../server/src/util/prng";
@@ -233,7 +234,6 @@ test("providers: maps promptfoo providers by id or by label; an unmapped one is 
     d.map((x) => [x.code, x.range.start.line, x.message.slice(0, 12)]),
     [["DL800", 4, "'openai:o3' "]],
   );
-  const { adoptedView } = await import("../../../server/src/artifacts/adopt/view");
   const p = adoptedView(ws).prompt(`${path.join(root, "promptfooconfig.yaml")}#prompt 1`) as { variants: string[] };
   assert.deepEqual(p.variants, ["tiny/f32", "provider:openai:o3"]);
 });

@@ -258,5 +258,6 @@ export function parseGhPrompt(text: string, file: string, reader: SourceReader):
     template: { kind: "ghprompt", messages },
   });
   suite.notCarried = [...notCarried];
+  suite.reads = [...log.files.entries()];
   return suite;
 }

@@ -56,7 +56,7 @@ export class AdoptCache {
     const suite = parseAdopted(kind, text, file, this.reader);
     const refs: [string, string | null][] = [];
     let globs = false;
-    for (const [f, t] of JSON.parse(suite.identity || "[]") as [string, string | null][]) {
+    for (const [f, t] of suite.reads ?? []) {
       if (f.startsWith("glob:")) globs = true;
       else if (f !== file && !(t ?? "").startsWith("base64:")) refs.push([f, t]);
     }

@@ -230,6 +230,36 @@ function parseJsonl(ctx: TestsContext, file: string, text: string, range: Range)
   return rows;
 }
 
+const csvTestsMemo = new Map<string, { text: string; tests: Omit<PfTest, "range">[]; problems: { severity: Diagnostic["severity"]; message: string }[] }>();
+
+/** The tests of a CSV test file (promptfoo's csvRowsToTestCases), with the problems to report. */
+function csvTests(text: string, name: string): { tests: Omit<PfTest, "range">[]; problems: { severity: Diagnostic["severity"]; message: string }[] } {
+  const tests: Omit<PfTest, "range">[] = [];
+  const problems: { severity: Diagnostic["severity"]; message: string }[] = [];
+  let parsed: ReturnType<typeof readCsvRows>;
+  try {
+    parsed = readCsvRows(text);
+  } catch (e) {
+    problems.push({ severity: "error", message: `${name} is not valid CSV: ${(e as Error).message}` });
+    return { tests, problems };
+  }
+  parsed.rows.forEach((row, i) => {
+    const where = `${name} row ${i + 1} (line ${parsed.lines[i] ?? i + 2})`;
+    let t: ReturnType<typeof testCaseFromCsvRow>;
+    try {
+      t = testCaseFromCsvRow(row);
+    } catch (e) {
+      problems.push({ severity: "error", message: `${where}: ${(e as Error).message}` });
+      return;
+    }
+    for (const p of t.problems) problems.push({ severity: "warning", message: `${where}: ${p}` });
+    const { problems: _p, ...test } = t;
+    void _p;
+    tests.push({ test: { ...test, description: test.description || `Row #${i + 1}` }, where, userDescription: Boolean(t.description) });
+  });
+  return { tests, problems };
+}
+
 /** promptfoo's readStandaloneTestsFile: CSV rows and YAML rows as CSV-style columns, JSON/JSONL as tests. */
 function readStandaloneFile(ctx: TestsContext, ref: string, range: Range): PfTest[] {
   const p = ref.replace(/^file:\/\//, "");
@@ -250,28 +280,15 @@ function readStandaloneFile(ctx: TestsContext, ref: string, range: Range): PfTes
   const name = rel(ctx, file);
   const out: PfTest[] = [];
   if (file.endsWith(".csv")) {
-    let parsed: ReturnType<typeof readCsvRows>;
-    try {
-      parsed = readCsvRows(r.text);
-    } catch (e) {
-      report(ctx, range, ctx.code.badFile, "error", `${name} is not valid CSV: ${(e as Error).message}`);
-      return [];
+    // The tests of a CSV are a function of its text: kept across re-checks of the config.
+    let memo = csvTestsMemo.get(file);
+    if (!memo || memo.text !== r.text) {
+      memo = { text: r.text, ...csvTests(r.text, name) };
+      csvTestsMemo.set(file, memo);
+      if (csvTestsMemo.size > 32) csvTestsMemo.delete(csvTestsMemo.keys().next().value as string);
     }
-    parsed.rows.forEach((row, i) => {
-      const where = `${name} row ${i + 1} (line ${parsed.lines[i] ?? i + 2})`;
-      let t: ReturnType<typeof testCaseFromCsvRow>;
-      try {
-        t = testCaseFromCsvRow(row);
-      } catch (e) {
-        report(ctx, range, ctx.code.badFile, "error", `${where}: ${(e as Error).message}`);
-        return;
-      }
-      for (const p2 of t.problems) report(ctx, range, ctx.code.badFile, "warning", `${where}: ${p2}`);
-      const { problems: _p, ...test } = t;
-      void _p;
-      out.push({ test: { ...test, description: test.description || `Row #${i + 1}` }, range, where, userDescription: Boolean(t.description) });
-    });
-    return out;
+    for (const p2 of memo.problems) report(ctx, range, ctx.code.badFile, p2.severity, p2.message);
+    return memo.tests.map((t) => ({ ...t, range }));
   }
   let items: unknown;
   if (file.endsWith(".jsonl")) items = parseJsonl(ctx, file, r.text, range);

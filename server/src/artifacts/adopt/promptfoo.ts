@@ -92,6 +92,8 @@ function deref(ctx: Ctx, root: unknown): unknown {
     return { ok: true, value: cur };
   };
   const files = new Map<string, unknown>();
+  // Copy-on-write: a config without $ref comes back as the same object, nothing copied.
+  if (!ctx.src.map.text.includes("$ref")) return root;
   const walk = (v: unknown, at: PathKey[], doc: unknown, stack: string[]): unknown => {
     if (Array.isArray(v)) return v.map((x, i) => walk(x, [...at, i], doc, stack));
     if (!isObject(v)) return v;
@@ -464,6 +466,7 @@ export function parsePromptfoo(text: string, file: string, reader: SourceReader,
       return true;
     });
     suite.identity = log.identity();
+    suite.reads = [...log.files.entries()];
     suite.references = [...log.files.keys()].filter((f) => f !== file && !f.startsWith("glob:"));
     suite.notCarried = [...ctx.notCarried];
     return suite;

@@ -240,6 +240,7 @@ export function parsePrompty(text: string, file: string, reader: SourceReader): 
     template: { kind: "prompty", body, format, fill },
   });
   suite.identity = log.identity();
+  suite.reads = [...log.files.entries()];
   suite.references = [...log.files.keys()].filter((f) => f !== file && !f.startsWith("glob:"));
   suite.notCarried = [...notCarried];
   return suite;

@@ -85,6 +85,8 @@ export interface AdoptedSuite {
   identity: string;
   /** Files (absolute) the suite read besides its own; a change to any of them changes the suite. */
   references: string[];
+  /** Every file read with the text it had (null: missing); `glob:` entries are listings. */
+  reads?: [string, string | null][];
   /** Things the source uses that Driftlens does not carry (for import's header comment). */
   notCarried: string[];
   /** The input schema of a Prompty file (for eval sets that name it). */
