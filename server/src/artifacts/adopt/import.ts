@@ -160,7 +160,9 @@ function translateNunjucks(src: string, plain: (name: string) => boolean, names:
       if (m && plain(m[1]!.split(".")[0]!)) out += `{{${m[1]}}}`;
       else {
         const source = `{{${s.inner}}}`;
-        const n = names.name(source, s.inner.replace(/\|/g, " ").trim());
+        // A variable whose rendered value is not its value as written (loaded from a file, a
+        // template itself) is computed too: `policy_rendered`.
+        const n = names.name(source, m ? `${m[1]}_rendered` : s.inner.replace(/\|/g, " ").trim());
         derived.set(n, (vars) => render(source, vars));
         out += `{{${n}}}`;
       }
@@ -280,8 +282,9 @@ async function translate(p: AdoptedPrompt, cases: AdoptedCase[], names: Names): 
     }
     return { messages, derived };
   }
-  // promptfoo: a JSON list of messages (each content a template), or one user message.
-  if (cases.some((c) => renderData(c.vars).prefix !== undefined || renderData(c.vars).suffix !== undefined)) return undefined;
+  // promptfoo: a JSON list of messages (each content a template), or one user message. A test's
+  // prefix/suffix (rendered with the prompt) become computed variables around it.
+  const affixed = cases.some((c) => renderData(c.vars).prefix !== undefined || renderData(c.vars).suffix !== undefined);
   let parsed: unknown;
   try {
     parsed = JSON.parse(t.raw);
@@ -290,7 +293,7 @@ async function translate(p: AdoptedPrompt, cases: AdoptedCase[], names: Names): 
   }
   const derived: Translation["derived"] = new Map();
   if (parsed !== undefined) {
-    if (!Array.isArray(parsed)) return undefined;
+    if (!Array.isArray(parsed) || affixed) return undefined;
     const messages: Translation["messages"] = [];
     for (const m of parsed) {
       if (!m || typeof m !== "object" || typeof (m as { content?: unknown }).content !== "string") return undefined;
@@ -308,7 +311,12 @@ async function translate(p: AdoptedPrompt, cases: AdoptedCase[], names: Names): 
   const plainPf = (name: string) => cases.every((c) => renderData(c.vars).vars[name] === c.vars[name]) && allPlain(name, (c) => c.vars);
   const tr = translateNunjucks(t.raw, plainPf, names, (frag, vars) => renderFragment(frag, vars, { env: t.env }, false));
   if (!tr) return undefined;
-  return { messages: [{ role: "user", template: tr.template }], derived: tr.derived };
+  if (!affixed) return { messages: [{ role: "user", template: tr.template }], derived: tr.derived };
+  const pre = names.name(`${p.id}\u0000prefix`, "prompt_prefix");
+  const suf = names.name(`${p.id}\u0000suffix`, "prompt_suffix");
+  tr.derived.set(pre, (vars) => renderFragment(renderData(vars).prefix ?? "", vars, { env: t.env }, false));
+  tr.derived.set(suf, (vars) => renderFragment(renderData(vars).suffix ?? "", vars, { env: t.env }, false));
+  return { messages: [{ role: "user", template: `{{${pre}}}${tr.template}{{${suf}}}` }], derived: tr.derived };
 }
 
 function picoType(values: unknown[]): string {
