@@ -237,3 +237,24 @@ test("providers: maps promptfoo providers by id or by label; an unmapped one is 
   const p = adoptedView(ws).prompt(`${path.join(root, "promptfooconfig.yaml")}#prompt 1`) as { variants: string[] };
   assert.deepEqual(p.variants, ["tiny/f32", "provider:openai:o3"]);
 });
+
+test("a promptfoo config cut into test items parses to the same value and ranges as a whole parse", async () => {
+  const { parseConfigYaml } = await import("../../../server/src/artifacts/adopt/promptfoo-yaml.js");
+  const { parseYaml, rangeFor } = await import("../../../server/src/artifacts/yaml-source.js");
+  const dir = path.join(FIXTURES, "adopt", "promptfoo");
+  const texts = fs.readdirSync(dir).map((d) => fs.readFileSync(path.join(dir, d, "promptfooconfig.yaml"), "utf8"));
+  // Edge shapes: tests last, tests first, comments and blank lines between items, a tail after tests.
+  texts.push("tests:\n  # first\n  - vars: {a: 1}\n\n  - vars: {a: 2}\n    assert: [{type: equals, value: '2'}]\nprompts: [x]\n# end\n");
+  texts.push("prompts: [x]\ntests:\n- vars: {a: 1}\n- description: b\n  vars:\n    a: |\n      two\n      lines\n");
+  for (const text of texts) {
+    const whole = parseYaml(text, "f", "DL500");
+    const cut = parseConfigYaml(text, "f");
+    assert.deepEqual(cut.value, whole.value, text.slice(0, 40));
+    const tests = (whole.value as { tests?: unknown[] }).tests ?? [];
+    for (let i = 0; i < tests.length; i++) {
+      assert.deepEqual(cut.rangeOf(["tests", i]), rangeFor(whole, ["tests", i]), `tests[${i}]`);
+      assert.deepEqual(cut.rangeOf(["tests", i, "vars"], "key"), rangeFor(whole, ["tests", i, "vars"], "key"), `tests[${i}].vars`);
+    }
+    assert.deepEqual(cut.rangeOf(["prompts"]), rangeFor(whole, ["prompts"]));
+  }
+});

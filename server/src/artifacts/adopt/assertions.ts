@@ -5,7 +5,7 @@
 import YAML from "yaml";
 import { checkAssertions, type Assertion } from "../evalset";
 import type { Diagnostic, Range } from "../types";
-import { parseYaml, rangeFor } from "../yaml-source";
+import { parseYaml } from "../yaml-source";
 import { loadExternalDeep, type PfTest, type TestsContext } from "./promptfoo-tests";
 
 /** Native eval-set codes mapped to the promptfoo range. */
@@ -51,7 +51,7 @@ export function flushAssertionChecks(ctx: AssertCtx): void {
   for (const p of unique.values()) {
     for (const d of checkCache.get(p.json) ?? []) {
       const onValue = d.message.includes("value") || d.code === "DL304";
-      const range = p.source.at ? rangeFor(ctx.src, [...p.source.at, onValue ? "value" : "type"]) : p.source.range;
+      const range = p.source.at ? ctx.rangeOf([...p.source.at, onValue ? "value" : "type"]) : p.source.range;
       ctx.report(range, RECODE[d.code] ?? d.code, d.severity, `${p.where}: ${d.message}`);
     }
   }
@@ -91,7 +91,7 @@ export function checkAdoptedAssertions(
   const keptIndex: number[] = [];
   for (const [index, s] of sources.entries()) {
     const a = s.assertion;
-    const typeRange = () => (s.at ? rangeFor(ctx.src, [...s.at, "type"]) : s.range);
+    const typeRange = () => (s.at ? ctx.rangeOf([...s.at, "type"]) : s.range);
     if (a === null || typeof a !== "object" || Array.isArray(a) || typeof (a as { type?: unknown }).type !== "string") {
       ctx.report(s.range, "DL501", "error", `${t.where}: an assertion must be a mapping with a 'type'`);
       continue;

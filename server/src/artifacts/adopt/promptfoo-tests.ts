@@ -27,7 +27,7 @@ export interface TestsContext {
   file: string;
   diagnostics: Diagnostic[];
   /** Ranges of config paths. */
-  rangeOf(p: (string | number)[]): Range;
+  rangeOf(p: readonly (string | number)[]): Range;
   code: { missingFile: string; badFile: string; unsupported: string };
 }
 

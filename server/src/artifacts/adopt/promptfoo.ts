@@ -15,6 +15,7 @@ import { checkAdoptedAssertions, flushAssertionChecks, type AssertionSource } fr
 import { PROMPTFOO_ASSERTION_TYPES, PROMPTFOO_SPECIAL_TYPES } from "./promptfoo-csv";
 import { preprocessVars, promptfooVariables, RENDER_VAR, renderPromptfoo } from "./promptfoo-render";
 import { loadExternalDeep, loadVarFiles, readTests, varCombinations, type PfTest, type TestsContext } from "./promptfoo-tests";
+import { parseConfigYaml, type ConfigSource } from "./promptfoo-yaml";
 import { hasGlobMagic, ReadLog, type SourceReader } from "./source";
 import { canonicalJson, samplingConfig, uniqueIds, varsCaseId, type AdoptedCase, type AdoptedPrompt, type AdoptedSuite, type ProviderRef } from "./types";
 
@@ -62,17 +63,20 @@ class Ctx implements TestsContext {
   readonly diagnostics: Diagnostic[] = [];
   readonly code = CODES;
   readonly notCarried = new Set<string>();
+  readonly src: YamlSource;
   constructor(
     readonly log: ReadLog,
     readonly base: string,
     readonly file: string,
-    readonly src: YamlSource,
-  ) {}
-  rangeOf(p: (string | number)[]): Range {
-    return rangeFor(this.src, p);
+    readonly cfg: ConfigSource,
+  ) {
+    this.src = cfg.src;
   }
-  keyRange(p: (string | number)[]): Range {
-    return rangeFor(this.src, p, "key");
+  rangeOf(p: readonly (string | number)[]): Range {
+    return this.cfg.rangeOf(p);
+  }
+  keyRange(p: readonly (string | number)[]): Range {
+    return this.cfg.rangeOf(p, "key");
   }
   report(range: Range, code: string, severity: Diagnostic["severity"], message: string): void {
     this.diagnostics.push({ file: this.file, range, severity, code, message });
@@ -93,7 +97,7 @@ function deref(ctx: Ctx, root: unknown): unknown {
   };
   const files = new Map<string, unknown>();
   // Copy-on-write: a config without $ref comes back as the same object, nothing copied.
-  if (!ctx.src.map.text.includes("$ref")) return root;
+  if (!ctx.cfg.text.includes("$ref")) return root;
   const walk = (v: unknown, at: PathKey[], doc: unknown, stack: string[]): unknown => {
     if (Array.isArray(v)) return v.map((x, i) => walk(x, [...at, i], doc, stack));
     if (!isObject(v)) return v;
@@ -452,9 +456,10 @@ export interface PromptfooOptions {
 export function parsePromptfoo(text: string, file: string, reader: SourceReader, opts: PromptfooOptions): AdoptedSuite {
   const log = new ReadLog(reader);
   log.files.set(file, text);
-  const src = parseYaml(text, file, "DL500");
-  const ctx = new Ctx(log, path.dirname(file), file, src);
-  ctx.diagnostics.push(...src.diagnostics);
+  const cfg = parseConfigYaml(text, file);
+  const src = cfg.src;
+  const ctx = new Ctx(log, path.dirname(file), file, cfg);
+  ctx.diagnostics.push(...cfg.diagnostics);
   const suite: AdoptedSuite = { kind: "promptfoo", file, prompts: [], cases: [], diagnostics: ctx.diagnostics, identity: "", references: [], notCarried: [] };
   const finish = () => {
     // The same defaultTest assertion or test file problem is found once per case: report it once.
@@ -471,13 +476,13 @@ export function parsePromptfoo(text: string, file: string, reader: SourceReader,
     suite.notCarried = [...ctx.notCarried];
     return suite;
   };
-  if (src.value === undefined) return finish();
-  if (!isObject(src.value)) {
-    if (src.value !== null || text.trim()) ctx.report(rangeFor(src, []), "DL501", "error", "a promptfoo config must be a mapping (prompts, providers, tests, …)");
+  if (cfg.value === undefined) return finish();
+  if (!isObject(cfg.value)) {
+    if (cfg.value !== null || text.trim()) ctx.report(rangeFor(src, []), "DL501", "error", "a promptfoo config must be a mapping (prompts, providers, tests, …)");
     return finish();
   }
   ctx.diagnostics.push(...unknownKeyDiagnostics(src, [], TOP_KEYS, file, "DL502", "the promptfoo config"));
-  const config = deref(ctx, src.value) as Record<string, unknown>;
+  const config = deref(ctx, cfg.value) as Record<string, unknown>;
   const env: Record<string, unknown> = isObject(config.env) ? config.env : {};
   if (config.providers !== undefined && config.targets !== undefined) ctx.report(ctx.keyRange(["targets"]), "DL501", "error", "a promptfoo config has either 'providers' or 'targets', not both");
   const providers = readProviders(ctx, config.providers ?? config.targets, config.providers !== undefined ? "providers" : "targets");
