@@ -27,6 +27,8 @@ exec 9>"$CACHE/.lock"
 flock 9
 if ready; then echo "$NODE $ENTRY"; exit 0; fi
 echo "promptfoo: installing promptfoo@$VERSION with Node 24 into $OUT (about 3 minutes)" >&2
+# Run from `npm test`, npm's own npm_* variables would be taken as config by this npm: drop them.
+for v in $(compgen -e | grep -i '^npm_'); do unset "$v"; done
 cd "$OUT"
 echo '{"name":"driftlens-promptfoo-reference","private":true}' > package.json
 # No install scripts: promptfoo needs none, and its native SQLite binding comes as a plain package.

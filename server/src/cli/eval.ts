@@ -19,10 +19,14 @@ const USAGE = `Usage: driftlens eval [PROMPT|EVALSET...] [options]
 
 Runs eval sets on local GGUF model variants. With no files: every prompt in the workspace with
 the eval sets that cover it. A prompt runs with its covering eval sets; an eval set with its prompt.
+A promptfoo config (promptfooconfig.yaml) runs every prompt × test on the variants its providers
+map to under providers: in driftlens.yaml; a .prompt.yml runs its testData; a .prompty runs with
+the eval sets that name it.
 
 Options:
   --variant V      a variant to run on (repeatable), e.g. tiny/q4_0 or tiny/f16+formal@0.5;
-                   default: the prompt's model, else each family's reference variant
+                   default: the prompt's model (an adopted file's providers/model through
+                   providers: in driftlens.yaml), else each family's reference variant
   --format F       text (default) | json | junit | markdown
   --out FILE       write the report there (stdout gets the text summary)
   --no-cache       generate every case again (results still go to the cache)
