@@ -21,6 +21,7 @@ const FIXTURE_DIR = path.join(FIXTURES, "adopt", "promptfoo");
 
 interface PfRow {
   promptIdx: number;
+  latencyMs?: number;
   testIdx: number;
   response?: { output?: string };
   testCase: { vars?: Record<string, unknown>; description?: string };
@@ -76,7 +77,7 @@ test("promptfoo's own CLI and Driftlens render every prompt × test identically 
       const mine = renderPromptfooString(raw, c.vars, { env: (p.template as { env: Record<string, unknown> }).env });
       compared++;
       if (mine !== theirs) problems.push(`${f} prompt ${r.promptIdx} case ${c.id}: Driftlens renders ${JSON.stringify(mine)}, promptfoo sends ${JSON.stringify(theirs)}`);
-      const ev = await evaluateAssertions(c.assert, theirs, { vars: c.vars, trusted: true });
+      const ev = await evaluateAssertions(c.assert, theirs, { vars: c.vars, trusted: true, ...(r.latencyMs !== undefined ? { latencyMs: r.latencyMs } : {}) });
       const comps = r.gradingResult?.componentResults ?? [];
       ev.assertions.forEach((a, i) => {
         assertions++;
