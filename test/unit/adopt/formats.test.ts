@@ -258,3 +258,36 @@ test("a promptfoo config cut into test items parses to the same value and ranges
     assert.deepEqual(cut.rangeOf(["prompts"]), rangeFor(whole, ["prompts"]));
   }
 });
+
+test("a promptfoo test unchanged since the last parse reuses its cases at its new place; one that reports or reads a file is worked out again", async () => {
+  const { parsePromptfoo } = await import("../../../server/src/artifacts/adopt/promptfoo.js");
+  const { engineKnows } = await import("../../../server/src/artifacts/adopt/index.js");
+  const root = tempDir("driftlens-adopt-memo-");
+  const file = path.join(root, "promptfooconfig.yaml");
+  fs.writeFileSync(path.join(root, "topic.txt"), "tides");
+  const reader = { root, read: (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8") : undefined), exists: (f: string) => fs.existsSync(f) };
+  const tests = [
+    "  - vars: {q: one}\n    assert: [{type: icontains, value: one}]",
+    "  - description: two\n    vars: {q: [a, b]}\n    assert: [{type: regex, value: '^[A-Z]'}]",
+    "  - vars: {q: file://topic.txt}",
+    "  - vars: {q: three}\n    colour: red",
+    "  - vars: {q: four}\n    assert: [{type: llm-rubric, value: polite}, {type: equals, value: 4}]",
+  ];
+  const config = (pad: string) => `prompts: ["Say {{q}}"]\n${pad}defaultTest:\n  assert: [{type: not-icontains, value: sorry}]\ntests:\n${tests.join("\n")}\n`;
+  const plain = (s: ReturnType<typeof parsePromptfoo>) => ({ cases: s.cases.map((c) => ({ ...c })), diagnostics: s.diagnostics, notCarried: s.notCarried });
+  const before = parsePromptfoo(config(""), file, reader, { engineKnows });
+  // Three lines inserted above: every range moves.
+  const after = parsePromptfoo(config("# a\n# b\n# c\n"), file, reader, { engineKnows });
+  // The same parse with every test worked out afresh (a different engineKnows is a different memo key).
+  const cold = parsePromptfoo(config("# a\n# b\n# c\n"), file, reader, { engineKnows: (t) => engineKnows(t) });
+  assert.deepEqual(plain(after), plain(cold));
+  assert.equal(after.cases[0]!.range.start.line, before.cases[0]!.range.start.line + 3);
+  assert.ok(after.diagnostics.some((d) => d.code === "DL502") && after.diagnostics.some((d) => d.code === "DL507"));
+  // Reused: the clean tests' vars are the very objects of the earlier parse; not reused: the rest.
+  const same = after.cases.map((c, i) => c.vars === before.cases[i]!.vars);
+  assert.deepEqual(same, [true, true, true, false, false, false]);
+  // A var file's change is seen though its test is unchanged.
+  fs.writeFileSync(path.join(root, "topic.txt"), "moons");
+  const edited = parsePromptfoo(config("# a\n# b\n# c\n"), file, reader, { engineKnows });
+  assert.equal((edited.cases[3]!.vars.__promptfoo as { vars: Record<string, unknown> }).vars.q, "moons");
+});

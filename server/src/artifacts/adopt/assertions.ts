@@ -57,6 +57,11 @@ export function flushAssertionChecks(ctx: AssertCtx): void {
   }
 }
 
+/** Whether every assertion (by its JSON) was checked and found clean (see flushAssertionChecks). */
+export function checkedClean(jsons: readonly string[]): boolean {
+  return jsons.every((k) => checkCache.get(k)?.length === 0);
+}
+
 const checkCache = new Map<string, { code: string; severity: Diagnostic["severity"]; message: string }[]>();
 
 export interface AssertionSource {

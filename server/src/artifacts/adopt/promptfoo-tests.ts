@@ -319,7 +319,9 @@ function readStandaloneFile(ctx: TestsContext, ref: string, range: Range): PfTes
 
 /** promptfoo's readTest: `vars` given as YAML file(s) are loaded and merged. */
 function readTest(ctx: TestsContext, t: Record<string, unknown>, base: string, range: Range, where: string): Record<string, unknown> | undefined {
-  const test = { ...t };
+  // Copy-on-write: a test that needs nothing changed comes back as itself (kept across parses).
+  let test = t;
+  const own = () => (test === t ? (test = { ...t }) : test);
   if (typeof test.vars === "string" || Array.isArray(test.vars)) {
     const refs = (Array.isArray(test.vars) ? test.vars : [test.vars]).map(String);
     const merged: Record<string, unknown> = {};
@@ -335,15 +337,15 @@ function readTest(ctx: TestsContext, t: Record<string, unknown>, base: string, r
         if (isObject(v)) Object.assign(merged, loadExternalDeep(ctx, v, range));
       }
     }
-    test.vars = merged;
+    own().vars = merged;
   }
   if (test.vars !== undefined && !isObject(test.vars)) {
     report(ctx, range, "DL501", "error", `${where}: vars must be a mapping of names to values`);
-    test.vars = {};
+    own().vars = {};
   }
   if (test.assert !== undefined && !Array.isArray(test.assert)) {
     report(ctx, range, "DL501", "error", `${where}: assert must be a list of assertions`);
-    test.assert = [];
+    own().assert = [];
   }
   return test;
 }

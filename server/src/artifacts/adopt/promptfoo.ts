@@ -11,7 +11,7 @@ import type { Assertion } from "../evalset";
 import type { Diagnostic, Range } from "../types";
 import { locate, parseYaml, rangeFor, type PathKey, type YamlSource } from "../yaml-source";
 import { unknownKeyDiagnostics } from "../zod-diagnostics";
-import { checkAdoptedAssertions, flushAssertionChecks, type AssertionSource } from "./assertions";
+import { checkAdoptedAssertions, checkedClean, flushAssertionChecks, type AssertionSource } from "./assertions";
 import { PROMPTFOO_ASSERTION_TYPES, PROMPTFOO_SPECIAL_TYPES } from "./promptfoo-csv";
 import { preprocessVars, promptfooVariables, RENDER_VAR, renderPromptfoo } from "./promptfoo-render";
 import { loadExternalDeep, loadVarFiles, readTests, varCombinations, type PfTest, type TestsContext } from "./promptfoo-tests";
@@ -64,6 +64,7 @@ class Ctx implements TestsContext {
   readonly code = CODES;
   readonly notCarried = new Set<string>();
   readonly src: YamlSource;
+  pendingChecks?: { json: string; where: string; source: AssertionSource }[];
   constructor(
     readonly log: ReadLog,
     readonly base: string,
@@ -334,8 +335,23 @@ function metadataTags(meta: unknown): string[] {
 /** Whether Driftlens's assertion engine runs an assertion type (promptfoo's name, maybe `not-`). */
 export type EngineKnows = (type: string) => boolean;
 
-function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unknown>, knows: EngineKnows, defaultInline: boolean): AdoptedCase[] {
+/**
+ * A test's cases from an earlier parse, by the test's object (inline tests are kept by their text
+ * across parses, CSV rows by the file's text), valid for the same place, defaultTest and engine.
+ * Only tests whose processing reported nothing, read no file and whose assertions all checked
+ * clean are kept, so a hit has nothing to report; its cases get the test's current range.
+ */
+interface CaseMemo {
+  key: string;
+  knows: EngineKnows;
+  cases: AdoptedCase[];
+}
+const caseMemo = new WeakMap<object, CaseMemo>();
+
+function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unknown>, knows: EngineKnows, defaultInline: boolean): { cases: AdoptedCase[]; commit: () => void } {
   const cases: AdoptedCase[] = [];
+  const context = `${defaultInline}\u0000${JSON.stringify(defaultTest)}`;
+  const fresh: { test: object; memo: CaseMemo; jsons: string[] }[] = [];
   const dAssert = Array.isArray(defaultTest.assert) ? (defaultTest.assert as unknown[]) : [];
   const dOptions = isObject(defaultTest.options) ? defaultTest.options : {};
   const dMeta = isObject(defaultTest.metadata) ? defaultTest.metadata : {};
@@ -344,6 +360,13 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
   const defaultSources: AssertionSource[] = dAssert.map((a, j) => ({ assertion: a, range: ctx.rangeOf(defaultInline ? ["defaultTest", "assert", j] : ["defaultTest"]), ...(defaultInline ? { at: ["defaultTest", "assert", j] } : {}) }));
   for (const t of tests) {
     const test = t.test;
+    const memoKey = `${t.where}\u0000${t.userDescription}\u0000${context}`;
+    const hit = caseMemo.get(test);
+    if (hit && hit.key === memoKey && hit.knows === knows) {
+      for (const c of hit.cases) cases.push({ ...c, range: t.range });
+      continue;
+    }
+    const before = { cases: cases.length, diagnostics: ctx.diagnostics.length, notCarried: ctx.notCarried.size, reads: ctx.log.count, checks: ctx.pendingChecks?.length ?? 0 };
     for (const k of Object.keys(test)) {
       if (!TEST_KEYS.includes(k) && t.where.startsWith("tests[")) ctx.report(ctx.keyRange(["tests", Number(t.where.slice(6, -1)), k]), "DL502", "warning", `unknown key '${k}' in a promptfoo test; known keys: ${TEST_KEYS.join(", ")}`);
     }
@@ -406,8 +429,16 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
         assertSource: keptIndex,
       });
     }
+    if (ctx.diagnostics.length === before.diagnostics && ctx.notCarried.size === before.notCarried && ctx.log.count === before.reads) {
+      const jsons = (ctx.pendingChecks ?? []).slice(before.checks).map((p) => p.json);
+      fresh.push({ test, memo: { key: memoKey, knows, cases: cases.slice(before.cases).map((c) => ({ ...c })) }, jsons });
+    }
   }
-  return uniqueIds(cases);
+  // Kept once the batched assertion checks have run (they may still report).
+  const commit = () => {
+    for (const f of fresh) if (checkedClean(f.jsons)) caseMemo.set(f.test, f.memo);
+  };
+  return { cases: uniqueIds(cases), commit };
 }
 
 /** promptfoo's mergeScenarioTest, for each scenario's config × tests. */
@@ -509,8 +540,10 @@ export function parsePromptfoo(text: string, file: string, reader: SourceReader,
   let tests = readTests(ctx, config.tests, ["tests"]);
   if (config.tests === undefined && config.scenarios === undefined) tests = [{ test: {}, range: ctx.keyRange([]), where: "the implicit test", userDescription: false }];
   tests.push(...scenarioTests(ctx, config.scenarios, defaultTest));
-  suite.cases = buildCases(ctx, tests, defaultTest, opts.engineKnows, isObject(config.defaultTest));
+  const built = buildCases(ctx, tests, defaultTest, opts.engineKnows, isObject(config.defaultTest));
+  suite.cases = built.cases;
   flushAssertionChecks(ctx);
+  built.commit();
   // Each prompt: template check, sampling config per provider, missing vars.
   const providerRefs: ProviderRef[] = providers.map((p) => ({ id: p.id, ...(p.label ? { label: p.label } : {}), range: p.range, file }));
   for (const p of prompts) {

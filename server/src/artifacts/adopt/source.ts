@@ -33,10 +33,13 @@ export function inside(root: string, file: string): boolean {
 /** Records every file a parse reads, with its text, in order. */
 export class ReadLog {
   readonly files = new Map<string, string | null>();
+  /** How many reads (files, globs) were made: a step that read nothing depends on no file. */
+  count = 0;
   constructor(readonly src: SourceReader) {}
 
   /** Reads `file` (absolute) with containment and size checks. */
   read(file: string): ReadResult {
+    this.count++;
     const abs = path.resolve(file);
     if (!inside(this.src.root, abs)) {
       return { ok: false, file: abs, error: `${abs} is outside the workspace (${this.src.root}); Driftlens reads referenced files only inside the workspace` };
@@ -50,6 +53,7 @@ export class ReadLog {
 
   /** Bytes of a binary file (images as data URLs), base64; recorded by its size and mtime. */
   readBase64(file: string): ReadResult {
+    this.count++;
     const abs = path.resolve(file);
     if (!inside(this.src.root, abs)) return { ok: false, file: abs, error: `${abs} is outside the workspace (${this.src.root})` };
     try {
@@ -70,6 +74,7 @@ export class ReadLog {
    * workspace, skipping dependency and hidden folders, within bounded counts.
    */
   glob(pattern: string, base: string): string[] {
+    this.count++;
     const absPattern = path.resolve(base, pattern).split(path.sep).join("/");
     const scan = picomatch.scan(absPattern);
     const start = path.resolve(scan.base || "/");
