@@ -238,7 +238,7 @@ test("providers: maps promptfoo providers by id or by label; an unmapped one is 
   assert.deepEqual(p.variants, ["tiny/f32", "provider:openai:o3"]);
 });
 
-test("a promptfoo config cut into test items parses to the same value and ranges as a whole parse", async () => {
+test("a promptfoo config (a .prompt.yml) cut into test items parses to the same value and ranges as a whole parse", async () => {
   const { parseConfigYaml } = await import("../../../server/src/artifacts/adopt/promptfoo-yaml.js");
   const { parseYaml, rangeFor } = await import("../../../server/src/artifacts/yaml-source.js");
   const dir = path.join(FIXTURES, "adopt", "promptfoo");
@@ -256,6 +256,17 @@ test("a promptfoo config cut into test items parses to the same value and ranges
       assert.deepEqual(cut.rangeOf(["tests", i, "vars"], "key"), rangeFor(whole, ["tests", i, "vars"], "key"), `tests[${i}].vars`);
     }
     assert.deepEqual(cut.rangeOf(["prompts"]), rangeFor(whole, ["prompts"]));
+  }
+  // .prompt.yml files cut at testData.
+  for (const f of fs.readdirSync(GH)) {
+    const text = fs.readFileSync(path.join(GH, f), "utf8");
+    const whole = parseYaml(text, "f", "DL600");
+    const cut = parseConfigYaml(text, "f", "DL600", "testData");
+    assert.deepEqual(cut.value, whole.value, f);
+    const items = (whole.value as { testData?: unknown[] }).testData ?? [];
+    assert.ok(items.length > 0, f);
+    for (let i = 0; i < items.length; i++) assert.deepEqual(cut.rangeOf(["testData", i]), rangeFor(whole, ["testData", i]), `${f} testData[${i}]`);
+    assert.deepEqual(cut.rangeOf(["messages", 0, "content"]), rangeFor(whole, ["messages", 0, "content"]), f);
   }
 });
 

@@ -8,8 +8,9 @@
 import path from "node:path";
 import type { Assertion } from "../evalset";
 import type { Diagnostic, Range } from "../types";
-import { parseYaml, rangeFor, type PathKey } from "../yaml-source";
+import type { PathKey } from "../yaml-source";
 import { unknownKeyDiagnostics } from "../zod-diagnostics";
+import { parseConfigYaml } from "./promptfoo-yaml";
 import { ReadLog, type SourceReader } from "./source";
 import { canonicalJson, uniqueIds, varsCaseId, type AdoptedCase, type AdoptedMessage, type AdoptedSuite } from "./types";
 
@@ -111,12 +112,14 @@ interface GhEvaluator {
 export function parseGhPrompt(text: string, file: string, reader: SourceReader): AdoptedSuite {
   const log = new ReadLog(reader);
   log.files.set(file, text);
-  const src = parseYaml(text, file, "DL600");
-  const diagnostics: Diagnostic[] = [...src.diagnostics];
+  // testData items are parsed one by one and kept by their text (as promptfoo's inline tests).
+  const cfg = parseConfigYaml(text, file, "DL600", "testData");
+  const src = { ...cfg.src, value: cfg.value };
+  const diagnostics: Diagnostic[] = [...cfg.diagnostics];
   const notCarried = new Set<string>();
   const suite: AdoptedSuite = { kind: "ghprompt", file, prompts: [], cases: [], diagnostics, identity: log.identity(), references: [], notCarried: [] };
   const report = (range: Range, code: string, severity: Diagnostic["severity"], message: string) => diagnostics.push({ file, range, severity, code, message });
-  const at = (p: PathKey[], prefer: "key" | "value" = "value") => rangeFor(src, p, prefer);
+  const at = (p: PathKey[], prefer: "key" | "value" = "value") => cfg.rangeOf(p, prefer);
   if (src.value === undefined) return suite;
   if (!isObject(src.value)) {
     report(at([]), "DL601", "error", "a .prompt.yml file must be a mapping (name, model, messages, testData, evaluators)");

@@ -66,6 +66,16 @@ function hbsText(s: string): string {
   return s.replace(/\{\{/g, "\\{{");
 }
 
+/**
+ * Appends literal text after `out`. A `}` right after a mustache would read as `}}}` (Handlebars'
+ * triple close, a parse error): that mustache closes with `~}}` instead, which strips only
+ * whitespace after it, and none follows.
+ */
+function appendText(out: string, text: string, afterMustache: boolean): string {
+  if (afterMustache && text.startsWith("}")) out = `${out.slice(0, -2)}~}}`;
+  return out + text;
+}
+
 class Names {
   private used = new Set<string>();
   private bySource = new Map<string, string>();
@@ -151,11 +161,17 @@ function translateNunjucks(src: string, plain: (name: string) => boolean, names:
   if (!segs) return undefined;
   const derived: Translation["derived"] = new Map();
   let out = "";
+  let afterMustache = false;
   for (let i = 0; i < segs.length; i++) {
     const s = segs[i]!;
-    if (s.kind === "data") out += hbsText(s.inner);
-    else if (s.kind === "comment") continue;
-    else if (s.kind === "var") {
+    if (s.kind === "data") {
+      out = appendText(out, hbsText(s.inner), afterMustache);
+      afterMustache = false;
+      continue;
+    }
+    if (s.kind === "comment") continue;
+    afterMustache = true;
+    if (s.kind === "var") {
       const m = PATH_RE.exec(s.inner);
       if (m && plain(m[1]!.split(".")[0]!)) out += `{{${m[1]}}}`;
       else {
@@ -202,7 +218,7 @@ function translateGh(content: string, cases: AdoptedCase[], names: Names): { tem
   let last = 0;
   const simple = (v: unknown) => typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v) && Math.abs(v) < 1e21);
   for (const m of content.matchAll(/\{\{([^{}\s]+)\}\}/g)) {
-    out += hbsText(content.slice(last, m.index));
+    out = appendText(out, hbsText(content.slice(last, m.index)), last > 0);
     last = m.index! + m[0].length;
     const key = m[1]!;
     if (/^[A-Za-z_]\w*$/.test(key) && cases.length > 0 && cases.every((c) => key in c.vars && simple(c.vars[key]))) out += `{{${key}}}`;
@@ -212,7 +228,7 @@ function translateGh(content: string, cases: AdoptedCase[], names: Names): { tem
       out += `{{${n}}}`;
     }
   }
-  out += hbsText(content.slice(last));
+  out = appendText(out, hbsText(content.slice(last)), last > 0);
   return { template: out, derived };
 }
 
