@@ -175,7 +175,7 @@ function shiftCase(c: EvalCase, dl: number, index: number): EvalCase {
  * the same message, so a run never silently skips an assertion. `vars` are the case's (absent for
  * defaultAssert, whose templates are checked per case in finish()).
  */
-export function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string, out: Diagnostic[], vars?: Record<string, unknown>): Assertion[] {
+function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string, out: Diagnostic[], vars?: Record<string, unknown>): Assertion[] {
   const result: Assertion[] = [];
   if (!Array.isArray(list)) return result;
   list.forEach((a, i) => {

@@ -302,3 +302,53 @@ test("a promptfoo test unchanged since the last parse reuses its cases at its ne
   const edited = parsePromptfoo(config("# a\n# b\n# c\n"), file, reader, { engineKnows });
   assert.equal((edited.cases[3]!.vars.__promptfoo as { vars: Record<string, unknown> }).vars.q, "moons");
 });
+
+test("promptfoo assertions are checked with each case's vars, and check reports word for word what the run refuses", async () => {
+  const { parsePromptfoo } = await import("../../../server/src/artifacts/adopt/promptfoo.js");
+  const { engineKnows } = await import("../../../server/src/artifacts/adopt/index.js");
+  const { evaluateAssertion } = await import("../../../server/src/eval/assertions/index.js");
+  const root = tempDir("driftlens-adopt-check-");
+  const file = path.join(root, "promptfooconfig.yaml");
+  const reader = { root, read: (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8") : undefined), exists: (f: string) => fs.existsSync(f) };
+  const text = [
+    'prompts: ["About {{city}}"]',
+    "defaultTest:",
+    "  assert:",
+    '    - {type: icontains, value: "{{city}}"}',
+    "tests:",
+    "  - vars: {city: Paris}",
+    "    assert:",
+    '      - {type: contains-any, value: ["{{city}}", "{{country}}"]}',
+    "  - vars: {place: Lyon}",
+    "    assert:",
+    '      - {type: regex, value: "{{place}}["}',
+    '      - {type: contains, value: "plain", provider: openai:gpt-4o}',
+    "",
+  ].join("\n");
+  const suite = parsePromptfoo(text, file, reader, { engineKnows });
+  const got = suite.diagnostics.map((d) => [d.code, d.range.start.line, d.range.start.character, d.message.split(":")[0]]).sort((a, b) => Number(a[1]) - Number(b[1]));
+  assert.deepEqual(got, [
+    // defaultTest's {{city}}: tests[1] sets no city (reported at defaultTest's value, naming the test).
+    ["DL330", 3, 31, "tests[1]"],
+    // Item 2 of contains-any: tests[0] sets no country.
+    ["DL330", 7, 49, "tests[0]"],
+    // tests[1] sets no city, which the prompt uses.
+    ["DL509", 8, 4, "case 'place=Lyon' sets no 'city', which prompt 'prompt 1' uses; promptfoo renders it empty"],
+    // Rendered with tests[1]'s vars, the pattern "Lyon[" is not a regular expression.
+    ["DL513", 10, 29, "tests[1]"],
+    // A promptfoo key Driftlens ignores on this type: a warning where it is written.
+    ["DL502", 11, 51, "tests[1]"],
+  ]);
+  // Each case's errors at run time are the check's messages, word for word.
+  for (const c of suite.cases) {
+    const where = c === suite.cases[0] ? "tests[0]" : "tests[1]";
+    const fromCheck = suite.diagnostics.filter((d) => d.severity === "error" && d.message.startsWith(`${where}: `)).map((d) => d.message.slice(where.length + 2));
+    const fromRun: string[] = [];
+    for (const a of c.assert) {
+      const r = await evaluateAssertion(a, "About Paris", { vars: c.vars });
+      if (r.error) fromRun.push(r.message);
+    }
+    assert.deepEqual(fromRun.sort(), fromCheck.sort(), where);
+    assert.ok(fromRun.length > 0, where);
+  }
+});

@@ -2,17 +2,21 @@
 // (checked with the same checks as native eval sets, so `check` and `eval` agree) and what it
 // does not (model-graded, python, webhooks, …: a warning at the assertion naming it; the case
 // runs without it). An assertion type neither promptfoo nor Driftlens knows is an error.
-import YAML from "yaml";
-import { checkAssertions, type Assertion } from "../evalset";
+import type YAML from "yaml";
+import { hasTemplate, prepareAssertion, type Assertion } from "../assertions";
 import type { Diagnostic, Range } from "../types";
-import { parseYaml } from "../yaml-source";
+import { canonicalJson } from "./types";
 import { loadExternalDeep, type PfTest, type TestsContext } from "./promptfoo-tests";
 
-/** Native eval-set codes mapped to the promptfoo range. */
-const RECODE: Record<string, string> = { DL301: "DL501", DL303: "DL506", DL304: "DL513", DL312: "DL512" };
+/** Native assertion codes mapped to the promptfoo range (the rest keep their DL3xx code). */
+const RECODE: Record<string, string> = { DL301: "DL501", DL303: "DL506", DL304: "DL513", DL311: "DL502", DL312: "DL512" };
 
-interface PendingCheck {
-  json: string;
+/** One assertion of one case, waiting for the native check (see flushAssertionChecks). */
+export interface PendingCheck {
+  /** The assertion's JSON, plus the case's vars when its value is a template (what the result depends on). */
+  key: string;
+  assertion: Assertion;
+  vars?: Record<string, unknown>;
   where: string;
   source: AssertionSource;
 }
@@ -26,43 +30,58 @@ interface AssertCtx extends TestsContext {
   loadedAssertions?: WeakMap<object, Assertion>;
 }
 
+/** Whether an assertion's value holds a template (then its check depends on the case's vars). */
+function templated(a: Assertion): boolean {
+  const v = (a as { value?: unknown }).value;
+  return typeof v === "string" ? hasTemplate(v) : Array.isArray(v) && v.some((x) => typeof x === "string" && hasTemplate(x));
+}
+
 /**
- * Runs the native assertion checks (the ones native eval sets get, so `check` and `eval` agree)
- * on every assertion collected by checkAdoptedAssertions, in one document of one assertion per
- * line: a config with thousands of tests costs one YAML parse, not thousands.
+ * Queues the native check of a case's kept assertions with the vars the run evaluates them with,
+ * so `check` reports exactly what `eval` refuses (a template naming a var the case lacks, a value
+ * that is wrong once rendered). An assertion without a template is checked once for all cases.
+ */
+export function queueAssertionChecks(ctx: AssertCtx, kept: readonly Assertion[], sources: readonly AssertionSource[], where: string, vars: Record<string, unknown>): void {
+  const q = (ctx.pendingChecks ??= []);
+  kept.forEach((a, i) => {
+    const json = JSON.stringify(a);
+    const t = templated(a);
+    q.push({ key: t ? `${json}\u0000${canonicalJson(vars)}` : json, assertion: a, ...(t ? { vars } : {}), where, source: sources[i]! });
+  });
+}
+
+/**
+ * Runs prepareAssertion, the check native eval sets and the evaluator both use, on every queued
+ * assertion, and reports each issue where it is written (the key it concerns when the assertion
+ * is in the config, else the test's place). Results are kept across parses by key: an edit
+ * re-checks only what changed.
  */
 export function flushAssertionChecks(ctx: AssertCtx): void {
   const pending = ctx.pendingChecks ?? [];
   ctx.pendingChecks = [];
-  if (pending.length === 0) return;
-  // The same assertion at the same place (defaultTest's, on every case) is checked once.
+  // The same assertion at the same place (defaultTest's, on every case) is reported once.
   const unique = new Map<string, PendingCheck>();
-  for (const p of pending) unique.set(`${p.json}\u0000${p.where}\u0000${p.source.at?.join("\u0001") ?? ""}`, p);
-  // Results per assertion (by its JSON) are kept across parses: an edit re-checks only what changed.
-  const todo = [...new Set([...unique.values()].map((p) => p.json).filter((k) => !checkCache.has(k)))];
-  if (todo.length) {
-    const doc = parseYaml(todo.map((k) => `- ${k}`).join("\n") + "\n", ctx.file, "DL501");
-    const out: Diagnostic[] = [];
-    checkAssertions(doc.value, doc, [], ctx.file, out);
-    for (const k of todo) checkCache.set(k, []);
-    for (const d of out) checkCache.get(todo[d.range.start.line] ?? "")?.push({ code: d.code, severity: d.severity, message: d.message });
-    if (checkCache.size > 50_000) checkCache.clear();
-  }
+  for (const p of pending) unique.set(`${p.key}\u0000${p.where}\u0000${p.source.at?.join("\u0001") ?? ""}`, p);
   for (const p of unique.values()) {
-    for (const d of checkCache.get(p.json) ?? []) {
-      const onValue = d.message.includes("value") || d.code === "DL304";
-      const range = p.source.at ? ctx.rangeOf([...p.source.at, onValue ? "value" : "type"]) : p.source.range;
+    let issues = checkCache.get(p.key);
+    if (!issues) {
+      issues = prepareAssertion(p.assertion, p.vars).issues.map((i) => ({ code: i.code, severity: i.severity, message: i.message, at: i.at }));
+      if (checkCache.size > 50_000) checkCache.clear();
+      checkCache.set(p.key, issues);
+    }
+    for (const d of issues) {
+      const range = p.source.at ? ctx.rangeOf([...p.source.at, ...d.at]) : p.source.range;
       ctx.report(range, RECODE[d.code] ?? d.code, d.severity, `${p.where}: ${d.message}`);
     }
   }
 }
 
-/** Whether every assertion (by its JSON) was checked and found clean (see flushAssertionChecks). */
-export function checkedClean(jsons: readonly string[]): boolean {
-  return jsons.every((k) => checkCache.get(k)?.length === 0);
+/** Whether every assertion (by its check key) was checked and found clean (see flushAssertionChecks). */
+export function checkedClean(keys: readonly string[]): boolean {
+  return keys.every((k) => checkCache.get(k)?.length === 0);
 }
 
-const checkCache = new Map<string, { code: string; severity: Diagnostic["severity"]; message: string }[]>();
+const checkCache = new Map<string, { code: string; severity: Diagnostic["severity"]; message: string; at: (string | number)[] }[]>();
 
 export interface AssertionSource {
   assertion: unknown;
@@ -90,10 +109,11 @@ export function checkAdoptedAssertions(
   knows: (type: string) => boolean,
   promptfooTypes: ReadonlySet<string>,
   modelGraded: ReadonlySet<string>,
-): { kept: Assertion[]; dropped: string[]; keptIndex: number[] } {
+): { kept: Assertion[]; dropped: string[]; keptIndex: number[]; keptSources: AssertionSource[] } {
   const kept: Assertion[] = [];
   const dropped: string[] = [];
   const keptIndex: number[] = [];
+  const keptSources: AssertionSource[] = [];
   for (const [index, s] of sources.entries()) {
     const a = s.assertion;
     const typeRange = () => (s.at ? ctx.rangeOf([...s.at, "type"]) : s.range);
@@ -128,11 +148,11 @@ export function checkAdoptedAssertions(
       ctx.notCarried.add(`assertion '${type}' from ${loaded.value}`);
       continue;
     }
-    // The native checks run once for all assertions of the file (flushAssertionChecks).
-    (ctx.pendingChecks ??= []).push({ json: JSON.stringify(loaded), where: t.where, source: s });
-    // An assertion with a wrong value stays: it fails at run time, as promptfoo fails it.
+    // Checked per case with its vars (queueAssertionChecks). An assertion with a wrong value
+    // stays: the run refuses it with the same message, and the case is an error.
     kept.push(loaded);
     keptIndex.push(index);
+    keptSources.push(s);
   }
-  return { kept, dropped, keptIndex };
+  return { kept, dropped, keptIndex, keptSources };
 }

@@ -6,7 +6,7 @@
 // `endsWith` ignoring case, with `{{name}}` replaced in their values too. Evaluators that call a
 // hosted model (`llm:`, `uses: github/…`) are reported and not run.
 import path from "node:path";
-import type { Assertion } from "../evalset";
+import type { Assertion } from "../assertions";
 import type { Diagnostic, Range } from "../types";
 import type { PathKey } from "../yaml-source";
 import { unknownKeyDiagnostics } from "../zod-diagnostics";

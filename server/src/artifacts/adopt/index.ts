@@ -2,7 +2,7 @@
 // file they reference), and their diagnostics that need driftlens.yaml (providers → variants).
 import path from "node:path";
 import type { DriftlensConfig } from "../config";
-import { ASSERTION_TYPES } from "../evalset";
+import { ASSERTION_TYPES } from "../assertions";
 import type { Diagnostic } from "../types";
 import { isGhPromptFile, parseGhPrompt } from "./gh-prompt";
 import { isPromptfooConfig, parsePromptfoo } from "./promptfoo";

@@ -5,7 +5,7 @@
 // (`key[]` splits on unescaped commas) and `__config:__expectedN:threshold` are special, every other
 // column is a var. The rules follow promptfoo's src/csv.ts and src/util/testCaseReader.ts.
 import { parse as parseCsv } from "csv-parse/sync";
-import type { Assertion } from "../evalset";
+import type { Assertion } from "../assertions";
 
 /** promptfoo's base assertion type names (BaseAssertionTypesSchema), for the `type: value` syntax. */
 export const PROMPTFOO_ASSERTION_TYPES = [

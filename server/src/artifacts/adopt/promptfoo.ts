@@ -7,11 +7,11 @@
 // line and the case runs without them.
 import path from "node:path";
 import { isMap, isScalar, isSeq, type Node } from "yaml";
-import type { Assertion } from "../evalset";
+import type { Assertion } from "../assertions";
 import type { Diagnostic, Range } from "../types";
 import { locate, parseYaml, rangeFor, type PathKey, type YamlSource } from "../yaml-source";
 import { unknownKeyDiagnostics } from "../zod-diagnostics";
-import { checkAdoptedAssertions, checkedClean, flushAssertionChecks, type AssertionSource } from "./assertions";
+import { checkAdoptedAssertions, checkedClean, flushAssertionChecks, queueAssertionChecks, type AssertionSource, type PendingCheck } from "./assertions";
 import { PROMPTFOO_ASSERTION_TYPES, PROMPTFOO_SPECIAL_TYPES } from "./promptfoo-csv";
 import { preprocessVars, promptfooVariables, RENDER_VAR, renderPromptfoo } from "./promptfoo-render";
 import { loadExternalDeep, loadVarFiles, readTests, varCombinations, type PfTest, type TestsContext } from "./promptfoo-tests";
@@ -64,7 +64,7 @@ class Ctx implements TestsContext {
   readonly code = CODES;
   readonly notCarried = new Set<string>();
   readonly src: YamlSource;
-  pendingChecks?: { json: string; where: string; source: AssertionSource }[];
+  pendingChecks?: PendingCheck[];
   constructor(
     readonly log: ReadLog,
     readonly base: string,
@@ -351,7 +351,7 @@ const caseMemo = new WeakMap<object, CaseMemo>();
 function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unknown>, knows: EngineKnows, defaultInline: boolean): { cases: AdoptedCase[]; commit: () => void } {
   const cases: AdoptedCase[] = [];
   const context = `${defaultInline}\u0000${JSON.stringify(defaultTest)}`;
-  const fresh: { test: object; memo: CaseMemo; jsons: string[] }[] = [];
+  const fresh: { test: object; memo: CaseMemo; keys: string[] }[] = [];
   const dAssert = Array.isArray(defaultTest.assert) ? (defaultTest.assert as unknown[]) : [];
   const dOptions = isObject(defaultTest.options) ? defaultTest.options : {};
   const dMeta = isObject(defaultTest.metadata) ? defaultTest.metadata : {};
@@ -394,7 +394,7 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
       ctx.report(t.range, "DL508", "warning", `${t.where}: per-test prompts/providers filters are not applied; Driftlens runs every test on every prompt`);
       ctx.notCarried.add(`prompts/providers filters of ${t.where}`);
     }
-    const { kept, dropped, keptIndex } = checkAdoptedAssertions(ctx, sources, t, knows, PROMPTFOO_TYPES, MODEL_GRADED);
+    const { kept, dropped, keptIndex, keptSources } = checkAdoptedAssertions(ctx, sources, t, knows, PROMPTFOO_TYPES, MODEL_GRADED);
     const vars = { ...dVars, ...(isObject(test.vars) ? test.vars : {}) };
     const combos = options.disableVarExpansion === true ? [vars] : varCombinations(ctx, vars, t.range);
     const baseId = t.userDescription && typeof test.description === "string" && test.description.trim() ? test.description.trim() : undefined;
@@ -417,6 +417,7 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
         const varying = Object.fromEntries(Object.keys(combo).filter((k) => Array.isArray(vars[k]) || (typeof vars[k] === "string" && String(vars[k]).startsWith("file://"))).map((k) => [k, combo[k]]));
         id = `${baseId} [${varsCaseId(varying)}]`;
       }
+      queueAssertionChecks(ctx, kept, keptSources, t.where, v);
       cases.push({
         id,
         vars: v,
@@ -430,13 +431,13 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
       });
     }
     if (ctx.diagnostics.length === before.diagnostics && ctx.notCarried.size === before.notCarried && ctx.log.count === before.reads) {
-      const jsons = (ctx.pendingChecks ?? []).slice(before.checks).map((p) => p.json);
-      fresh.push({ test, memo: { key: memoKey, knows, cases: cases.slice(before.cases).map((c) => ({ ...c })) }, jsons });
+      const keys = (ctx.pendingChecks ?? []).slice(before.checks).map((p) => p.key);
+      fresh.push({ test, memo: { key: memoKey, knows, cases: cases.slice(before.cases).map((c) => ({ ...c })) }, keys });
     }
   }
   // Kept once the batched assertion checks have run (they may still report).
   const commit = () => {
-    for (const f of fresh) if (checkedClean(f.jsons)) caseMemo.set(f.test, f.memo);
+    for (const f of fresh) if (checkedClean(f.keys)) caseMemo.set(f.test, f.memo);
   };
   return { cases: uniqueIds(cases), commit };
 }

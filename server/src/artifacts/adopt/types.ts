@@ -3,7 +3,7 @@
 // for promptfoo, testData for `.prompt.yml`), plus diagnostics with exact ranges. The runner sees
 // these through adopt/view.ts as ordinary prompts and eval sets.
 import { createHash } from "node:crypto";
-import type { Assertion } from "../evalset";
+import type { Assertion } from "../assertions";
 import type { Diagnostic, Range } from "../types";
 
 export type AdoptedKind = "promptfoo" | "ghprompt" | "prompty";
