@@ -26,6 +26,9 @@ export interface RunnerCase {
   tags?: (string | number)[];
   threshold?: number;
   range?: { start: { line: number } };
+  /** promptfoo configs: the test's output transform, and whether its assertions may have their own. */
+  transform?: string;
+  assertionTransforms?: boolean;
 }
 
 export interface RunnerEvalSet {
@@ -456,6 +459,8 @@ interface PreparedCase {
   assert: Assertion[];
   threshold?: number;
   line?: number;
+  transform?: string;
+  assertionTransforms?: boolean;
   messages?: ChatMessage[];
   params?: Omit<SamplingParams, "seed">;
   renderError?: string;
@@ -514,6 +519,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
             tags: c.tags ?? [],
             ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
             ...(c.range ? { range: { start: { line: c.range.start.line } } } : {}),
+            ...(c.transform !== undefined ? { transform: c.transform } : {}),
+            ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
           })),
           slices: doc.slices ?? null,
           defaultAssert: doc.defaultAssert ?? [],
@@ -557,6 +564,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         assert: [...(evalSet.defaultAssert ?? []), ...(c.assert ?? [])],
         ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
         ...(c.range ? { line: c.range.start.line } : {}),
+        ...(c.transform !== undefined ? { transform: c.transform } : {}),
+        ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
       };
       const rKey = partials ? sha256(JSON.stringify(["render/1", BUILD_ID, target.promptFile, promptText, partials, pc.vars])) : undefined;
       const hit = rKey ? store.getMemo<{ messages: ChatMessage[]; config: Record<string, unknown> }>(rKey) : undefined;
@@ -748,6 +757,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         trusted: opts.trusted ?? false,
         ...(embed ? { embed } : {}),
         ...(pc.threshold !== undefined ? { threshold: pc.threshold } : {}),
+        ...(pc.transform !== undefined ? { transform: pc.transform } : {}),
+        ...(pc.assertionTransforms ? { assertionTransforms: true } : {}),
         extra: { caseId: pc.id, tags: pc.tags, variant: variant.id, prompt: p.target.promptFile },
       });
 

@@ -352,3 +352,63 @@ test("promptfoo assertions are checked with each case's vars, and check reports 
     assert.ok(fromRun.length > 0, where);
   }
 });
+
+test("promptfoo transforms and python/javascript assertions are kept to run; file transforms and contextTransform are warnings at their place", async () => {
+  const root = tempDir("driftlens-adopt-code-");
+  fs.cpSync(path.join(FIXTURES, "adopt", "promptfoo", "code"), root, { recursive: true });
+  fs.writeFileSync(path.join(root, "model.gguf"), "");
+  fs.writeFileSync(path.join(root, "driftlens.yaml"), `models:\n  tiny:\n    variants: {f32: model.gguf}\nproviders:\n  "openai:gpt-4o-mini": tiny/f32\n`);
+  const ws = new Workspace(root);
+  const file = path.join(root, "promptfooconfig.yaml");
+  assert.deepEqual(await ws.diagnose(file), [], "the code fixture checks clean");
+  const suite = ws.adopted(file);
+  const [parsed, words] = suite.cases;
+  assert.equal(parsed!.transform, "JSON.parse(output.slice(output.indexOf('{')))");
+  assert.equal(words!.transform, undefined);
+  assert.deepEqual(
+    parsed!.assert.map((a) => a.type),
+    ["javascript", "javascript", "python", "equals", "is-json", "not-javascript"],
+  );
+  assert.equal(words!.assert.filter((a) => "transform" in a).length, 3, "assertion transforms kept");
+  assert.deepEqual(words!.dropped, []);
+  // The runner's view hands both on; native eval sets never set assertionTransforms.
+  const es = adoptedView(ws).evalSet(file) as { cases: { transform?: string; assertionTransforms?: boolean }[] };
+  assert.deepEqual(
+    es.cases.map((c) => [c.transform, c.assertionTransforms]),
+    [
+      [parsed!.transform, true],
+      [undefined, true],
+    ],
+  );
+  // Evaluated as the run does (trusted), on the text the echo provider returns: every assertion
+  // passes but defaultTest's `output.length > 10`, which sees the transformed object (no length),
+  // as in promptfoo (the differential suite runs this fixture through promptfoo's CLI).
+  const echo = 'Reply with JSON: {"city": "Paris", "country": "France"}';
+  const ev = await evaluateAssertions(parsed!.assert, echo, { vars: parsed!.vars, trusted: true, transform: parsed!.transform, assertionTransforms: true });
+  assert.deepEqual(
+    ev.assertions.map((a) => a.pass),
+    [false, true, true, true, true, true],
+  );
+  // What does not run: a transform from a file (the test's or an assertion's) and contextTransform.
+  fs.writeFileSync(
+    file,
+    [
+      'prompts: ["About {{city}}"]',
+      "providers: [openai:gpt-4o-mini]",
+      "tests:",
+      "  - vars: {city: Paris}",
+      "    options: {transform: file://transform.js}",
+      "    assert:",
+      "      - {type: contains, value: P, transform: file://t.py}",
+      "      - {type: contains, value: P, contextTransform: output}",
+      "      - {type: python, value: output == 'x'}",
+      "",
+    ].join("\n"),
+  );
+  const d = (await new Workspace(root).diagnose(file)).map((x) => [x.code, x.range.start.line, x.severity]);
+  assert.deepEqual(d, [
+    ["DL508", 3, "warning"],
+    ["DL508", 6, "warning"],
+    ["DL508", 7, "warning"],
+  ]);
+});

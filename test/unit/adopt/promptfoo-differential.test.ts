@@ -3,7 +3,8 @@
 // returns exactly the prompt it was sent, so its results give, for every prompt × test, the text
 // promptfoo sends and its verdict on every assertion. Driftlens must render the same text from its
 // own reading of the config (prompts, tests from CSV/YAML globs, defaultTest, scenarios, var
-// expansion, file vars, $ref) and reach the same verdict on every assertion it runs.
+// expansion, file vars, $ref) and reach the same verdict on every assertion it runs (transforms,
+// javascript and python assertions included).
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -14,6 +15,7 @@ import { RENDER_VAR, renderPromptfooString } from "../../../server/src/artifacts
 import { canonicalJson } from "../../../server/src/artifacts/adopt/types";
 import { Workspace } from "../../../server/src/artifacts/workspace";
 import { evaluateAssertions } from "../../../server/src/eval/assertions";
+import { runTransform } from "../../../server/src/eval/assertions/javascript";
 import { FIXTURES, REPO_ROOT, tempDir } from "../../helpers/paths";
 
 const run = promisify(execFile);
@@ -76,8 +78,15 @@ test("promptfoo's own CLI and Driftlens render every prompt × test identically 
       const theirs = r.response?.output ?? "";
       const mine = renderPromptfooString(raw, c.vars, { env: (p.template as { env: Record<string, unknown> }).env });
       compared++;
-      if (mine !== theirs) problems.push(`${f} prompt ${r.promptIdx} case ${c.id}: Driftlens renders ${JSON.stringify(mine)}, promptfoo sends ${JSON.stringify(theirs)}`);
-      const ev = await evaluateAssertions(c.assert, theirs, { vars: c.vars, trusted: true, ...(r.latencyMs !== undefined ? { latencyMs: r.latencyMs } : {}) });
+      // A test's transform is applied to what promptfoo records: apply it to the render to compare.
+      let seen: unknown = mine;
+      if (c.transform !== undefined) {
+        const t = await runTransform(c.transform, mine, { vars: c.vars });
+        seen = "error" in t ? `transform failed: ${t.error}` : t.value;
+      }
+      if (canonicalJson(seen) !== canonicalJson(theirs)) problems.push(`${f} prompt ${r.promptIdx} case ${c.id}: Driftlens renders ${JSON.stringify(seen)}, promptfoo sends ${JSON.stringify(theirs)}`);
+      // The assertions run on the output before the test's transform (Driftlens applies it), which is the render.
+      const ev = await evaluateAssertions(c.assert, c.transform !== undefined ? mine : theirs, { vars: c.vars, trusted: true, assertionTransforms: true, ...(c.transform !== undefined ? { transform: c.transform } : {}), ...(r.latencyMs !== undefined ? { latencyMs: r.latencyMs } : {}) });
       const comps = r.gradingResult?.componentResults ?? [];
       ev.assertions.forEach((a, i) => {
         assertions++;

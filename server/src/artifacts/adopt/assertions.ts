@@ -1,6 +1,6 @@
 // promptfoo assertions of an adopted config, sorted into what Driftlens's assertion engine runs
 // (checked with the same checks as native eval sets, so `check` and `eval` agree) and what it
-// does not (model-graded, python, webhooks, …: a warning at the assertion naming it; the case
+// does not (model-graded, ruby, webhooks, …: a warning at the assertion naming it; the case
 // runs without it). An assertion type neither promptfoo nor Driftlens knows is an error.
 import type YAML from "yaml";
 import { hasTemplate, prepareAssertion, type Assertion } from "../assertions";
@@ -30,6 +30,13 @@ interface AssertCtx extends TestsContext {
   loadedAssertions?: WeakMap<object, Assertion>;
 }
 
+/** The assertion without its `transform` key (what the native check sees). */
+export function stripTransform(a: Assertion): Assertion {
+  if (!("transform" in a)) return a;
+  const { transform: _t, ...rest } = a as Assertion & { transform?: unknown };
+  return rest as Assertion;
+}
+
 /** Whether an assertion's value holds a template (then its check depends on the case's vars). */
 function templated(a: Assertion): boolean {
   const v = (a as { value?: unknown }).value;
@@ -43,7 +50,9 @@ function templated(a: Assertion): boolean {
  */
 export function queueAssertionChecks(ctx: AssertCtx, kept: readonly Assertion[], sources: readonly AssertionSource[], where: string, vars: Record<string, unknown>): void {
   const q = (ctx.pendingChecks ??= []);
-  kept.forEach((a, i) => {
+  kept.forEach((k, i) => {
+    // An assertion's inline transform runs before it (see evaluateAssertion); the check is of the rest.
+    const a = stripTransform(k);
     const json = JSON.stringify(a);
     const t = templated(a);
     q.push({ key: t ? `${json}\u0000${canonicalJson(vars)}` : json, assertion: a, ...(t ? { vars } : {}), where, source: sources[i]! });
@@ -95,7 +104,7 @@ export interface AssertionSource {
 export function whyNotLocal(type: string, modelGraded: ReadonlySet<string>): string {
   const base = type.startsWith("not-") ? type.slice(4) : type;
   if (modelGraded.has(base)) return `'${type}' is model-graded (it needs a grader model); Driftlens does not run it here`;
-  if (base === "python" || base === "ruby") return `'${type}' assertions run ${base === "python" ? "Python" : "Ruby"} code; Driftlens does not run them`;
+  if (base === "ruby") return `'${type}' assertions run Ruby code; Driftlens does not run them`;
   if (base === "webhook") return `'${type}' calls a web service; Driftlens does not run it`;
   if (base === "assert-set") return `'assert-set' (a nested group of assertions) is not run by Driftlens`;
   if (base.startsWith("trace-") || base.startsWith("trajectory:") || base === "skill-used" || base === "tool-call-f1" || base.startsWith("is-valid-") || base === "finish-reason" || base === "cost") return `'${type}' needs provider data a local model does not give (tool calls, traces, cost, finish reasons); Driftlens does not run it`;
@@ -136,10 +145,15 @@ export function checkAdoptedAssertions(
       }
       continue;
     }
-    if (loaded.transform !== undefined || loaded.contextTransform !== undefined) {
-      ctx.report(typeRange(), "DL508", "warning", `${t.where}: the '${type}' assertion's transform is code that Driftlens does not run; the case runs without this assertion`);
+    // An inline JavaScript transform runs before the assertion (as promptfoo runs it); one from a
+    // file, or a contextTransform (for context-based assertions Driftlens does not have), does not.
+    const tr = loaded.transform;
+    const inlineTransform = typeof tr === "string" && tr.trim() !== "" && !tr.startsWith("file://");
+    if ((tr !== undefined && !inlineTransform) || loaded.contextTransform !== undefined) {
+      const what = loaded.contextTransform !== undefined ? "contextTransform" : typeof tr === "string" && tr.startsWith("file://") ? `transform from a file (${tr})` : "transform (not a string of JavaScript)";
+      ctx.report(typeRange(), "DL508", "warning", `${t.where}: the '${type}' assertion's ${what} is not run by Driftlens; the case runs without this assertion`);
       dropped.push(type);
-      ctx.notCarried.add(`assertion '${type}' with a transform`);
+      ctx.notCarried.add(`assertion '${type}' with a ${what}`);
       continue;
     }
     if ((base === "javascript" || base === "python") && typeof loaded.value === "string" && loaded.value.startsWith("file://")) {

@@ -467,12 +467,23 @@ export async function importAdopted(ws: Workspace, file: string, opts: ImportOpt
   if (extraProviders.length) notCarried.push(`providers after the first (${[...new Set(extraProviders)].join(", ")}): a .prompt has one model; run the others with --variant`);
   const unmapped = suite.prompts.flatMap((p) => p.providers.slice(0, 1)).filter((pr) => mappedVariant(providers, pr.id, pr.label) === undefined).map((pr) => pr.id);
   if (unmapped.length) notCarried.push(`model ${[...new Set(unmapped)].join(", ")}: not mapped under providers: in driftlens.yaml, so no model: was written (pass --variant)`);
+  // Output transforms: a native eval set has none, so a case keeps only the assertions that do not
+  // depend on one (its results may then differ from the source's; the header says so).
+  const transformed = (c: AdoptedCase) => c.transform !== undefined;
+  for (const e of evalSets) {
+    for (const c of e.cases) {
+      if (transformed(c)) notCarried.push(`case '${c.id}': options.transform (a native eval set has no output transform), and so its assertions`);
+      else for (const a of c.assert) if ("transform" in a) notCarried.push(`case '${c.id}': the transform of its '${String(a.type)}' assertion, and so that assertion`);
+    }
+  }
+
   // Write.
   const files: ImportedFile[] = [];
   for (const p of suite.prompts) files.push({ path: promptFiles.get(p.id)!, text: promptText(p, translations.get(p.id)!) });
   evalSets.forEach((e, i) => {
     const derived = new Map<string, (vars: Record<string, unknown>) => string>();
     for (const tr of translations.values()) for (const [k, f] of tr.derived) derived.set(k, f);
+    const assertOf = (c: AdoptedCase) => (transformed(c) ? [] : c.assert.filter((a) => !("transform" in a)));
     const cases = e.cases.map((c) => {
       const vars: Record<string, unknown> = { ...c.vars };
       delete vars[RENDER_VAR];
@@ -480,7 +491,7 @@ export async function importAdopted(ws: Workspace, file: string, opts: ImportOpt
       return {
         id: c.id,
         vars,
-        ...(c.assert.length ? { assert: c.assert } : {}),
+        ...(assertOf(c).length ? { assert: assertOf(c) } : {}),
         ...(c.tags.length ? { tags: c.tags } : {}),
         ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
         why: c.description ?? `imported from ${sourceName}`,

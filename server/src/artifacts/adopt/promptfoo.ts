@@ -3,7 +3,7 @@
 // every prompt is one Driftlens prompt (`config#key`), its providers are its variants (through
 // driftlens.yaml's `providers:`), and the tests (after defaultTest, scenarios and var expansion)
 // are one eval set — the config itself — that every prompt runs. Assertions Driftlens's engine
-// knows run as promptfoo means them; the rest (model-graded, python, …) are reported at their
+// knows run as promptfoo means them; the rest (model-graded, ruby, …) are reported at their
 // line and the case runs without them.
 import path from "node:path";
 import { isMap, isScalar, isSeq, type Node } from "yaml";
@@ -382,9 +382,17 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
       ctx.report(t.range, "DL508", "warning", `${t.where} has providerOutput (a recorded output); Driftlens generates with the model instead`);
       ctx.notCarried.add(`providerOutput of ${t.where}`);
     }
-    if (options.transform !== undefined || options.postprocess !== undefined) {
-      ctx.report(t.range, "DL508", "warning", `${t.where}: options.transform (output transform) is not applied by Driftlens; its assertions run on the raw output`);
-      ctx.notCarried.add(`options.transform of ${t.where}`);
+    // promptfoo runs `options.transform || options.postprocess` on the output before the test's
+    // assertions; inline JavaScript runs the same way here (trusted workspaces only, sandboxed).
+    const testTransform = options.transform || options.postprocess;
+    let transform: string | undefined;
+    if (testTransform !== undefined && testTransform !== "" && testTransform !== null) {
+      if (typeof testTransform === "string" && testTransform.trim() !== "" && !testTransform.startsWith("file://")) transform = testTransform;
+      else {
+        const what = typeof testTransform === "string" ? `from a file (${testTransform})` : "that is not a string of JavaScript";
+        ctx.report(t.range, "DL508", "warning", `${t.where}: options.transform ${what} is not applied by Driftlens (it runs only inline JavaScript); its assertions run on the raw output. Write the transform inline`);
+        ctx.notCarried.add(`options.transform of ${t.where}`);
+      }
     }
     if (options.transformVars !== undefined) {
       ctx.report(t.range, "DL508", "warning", `${t.where}: options.transformVars is code; Driftlens does not run it`);
@@ -425,6 +433,7 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
         tags: metadataTags(metadata),
         ...(threshold !== undefined ? { threshold } : {}),
         ...(typeof test.description === "string" ? { description: test.description } : {}),
+        ...(transform !== undefined ? { transform } : {}),
         range: t.range,
         dropped,
         assertSource: keptIndex,

@@ -66,6 +66,8 @@ export interface AdoptedCase {
   tags: string[];
   threshold?: number;
   description?: string;
+  /** promptfoo: the test's output transform (JavaScript), run before its assertions in trusted workspaces. */
+  transform?: string;
   /** Where the case is written (in the eval-set file: the config, or the test file's reference). */
   range: Range;
   /** What the source had that Driftlens does not run (model-graded assertions, …), for import. */

@@ -119,14 +119,24 @@ export class AdoptedView {
     };
   }
 
-  evalSet(file: string): ReturnType<Workspace["evalSet"]> | { file: string; text: string; cases: { id: string; vars: Record<string, unknown>; assert: unknown[]; tags: string[]; threshold?: number; range: { start: { line: number; character: number }; end: { line: number; character: number } } }[]; slices: null; defaultAssert: never[]; diagnostics: Diagnostic[] } {
+  evalSet(file: string): ReturnType<Workspace["evalSet"]> | { file: string; text: string; cases: { id: string; vars: Record<string, unknown>; assert: unknown[]; tags: string[]; threshold?: number; transform?: string; assertionTransforms?: boolean; range: { start: { line: number; character: number }; end: { line: number; character: number } } }[]; slices: null; defaultAssert: never[]; diagnostics: Diagnostic[] } {
     const kind = adoptedKind(file);
     if (kind !== "promptfoo" && kind !== "ghprompt") return this.ws.evalSet(file);
     const suite = this.suite(file);
     return {
       file: suite.file,
       text: suite.identity,
-      cases: suite.cases.map((c) => ({ id: c.id, vars: c.vars, assert: c.assert, tags: c.tags, ...(c.threshold !== undefined ? { threshold: c.threshold } : {}), range: c.range })),
+      cases: suite.cases.map((c) => ({
+        id: c.id,
+        vars: c.vars,
+        assert: c.assert,
+        tags: c.tags,
+        ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+        // promptfoo's transforms: the test's runs before every assertion, an assertion's before it.
+        ...(c.transform !== undefined ? { transform: c.transform } : {}),
+        ...(kind === "promptfoo" ? { assertionTransforms: true } : {}),
+        range: c.range,
+      })),
       slices: null,
       defaultAssert: [],
       diagnostics: suite.diagnostics.filter((d) => d.severity === "error"),
