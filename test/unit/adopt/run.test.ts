@@ -139,3 +139,35 @@ test("an unmapped provider fails the eval with exit 2 naming it and the provider
   // Q4_0 loses Reykjavik (the quickstart's engineered tail regression) where F32 keeps it.
   assert.equal(v.report.runs[0]!.cases.find((c) => c.id === "iceland")!.pass, false);
 });
+
+test("a promptfoo config's transforms and python/javascript assertions run on the model's output with --trust, and fail saying why without it", { timeout: 300_000 }, async () => {
+  const dir = workspace();
+  fs.writeFileSync(
+    path.join(dir, "promptfooconfig.yaml"),
+    `prompts: ["What is the capital of {{country}}?"]
+providers:
+  - id: openai:gpt-4o-mini
+    config: {temperature: 0, max_tokens: 8}
+tests:
+  - vars: {country: France}
+    options: {transform: "output.trim().toUpperCase()"}
+    assert:
+      - {type: equals, value: PARIS}
+      - {type: python, value: "output == 'PARIS' and context['vars']['country'] == 'France'"}
+      - {type: javascript, value: "output === 'paris'", transform: "output.toLowerCase()"}
+`,
+  );
+  const trusted = await evalJson(dir, ["promptfooconfig.yaml", "--trust"]);
+  assert.equal(trusted.code, 0, trusted.err);
+  const c = trusted.report.runs[0]!.cases[0]!;
+  assert.equal(c.output.trim(), "Paris", "the output as generated; the transform applies to what the assertions see");
+  assert.deepEqual(
+    c.assertions.map((a) => `${a.type}:${a.pass}`),
+    ["equals:true", "python:true", "javascript:true"],
+  );
+  const untrusted = await evalJson(dir, ["promptfooconfig.yaml"]);
+  assert.equal(untrusted.code, 1);
+  const u = untrusted.report.runs[0]!.cases[0]! as unknown as { pass: boolean; assertions: { message?: string }[] };
+  assert.equal(u.pass, false);
+  assert.match(JSON.stringify(u.assertions), /runs only in a trusted workspace; trust the workspace \(or pass --trust to the CLI\)/);
+});
