@@ -12,7 +12,7 @@ import { adoptedView, type AdoptedView } from "../artifacts/adopt/view";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { gitToplevel, relPath, showFile } from "../eval/git";
-import type { EvalTarget, RenderFn, RunnerWorkspace } from "../eval/runner";
+import type { EvalTarget, RenderFn } from "../eval/runner";
 import type { EngineClient } from "../llm/client";
 import type { EngineSettings } from "../llm/types";
 import { parseServerSettings, type ServerSettings } from "../protocol/settings";
@@ -89,7 +89,7 @@ export function register(ctx: FeatureContext): void {
       const raw = await connection.workspace.getConfiguration({ section: "driftlens" });
       return parseServerSettings(raw).settings;
     } catch {
-      return parseServerSettings(ctx.settings()).settings;
+      return ctx.settings();
     }
   }
 
@@ -278,7 +278,7 @@ export function register(ctx: FeatureContext): void {
       const es = engineSettings(r, s);
       const render = renderFor(r);
       const report = await runEvals({
-        workspace: view(r) as unknown as RunnerWorkspace,
+        workspace: view(r),
         store,
         engine: () => getEngine(es),
         targets,

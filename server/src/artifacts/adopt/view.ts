@@ -10,7 +10,7 @@ import type { Workspace } from "../workspace";
 import { artifactKind, type Diagnostic } from "../types";
 import { adoptedKind } from "./index";
 import { mappedVariant, UNMAPPED_PREFIX, unmappedRef } from "./providers";
-import type { AdoptedPrompt, AdoptedSuite } from "./types";
+import type { AdoptedCase, AdoptedPrompt, AdoptedSuite } from "./types";
 
 /** Errors that stop an adopted prompt from rendering as its tool would (syntax, roles, templates). */
 const BLOCKING = new Set(["DL500", "DL600", "DL603", "DL700", "DL703", "DL704", "DL706"]);
@@ -119,7 +119,7 @@ export class AdoptedView {
     };
   }
 
-  evalSet(file: string): ReturnType<Workspace["evalSet"]> | { file: string; text: string; cases: { id: string; vars: Record<string, unknown>; assert: unknown[]; tags: string[]; threshold?: number; transform?: string; assertionTransforms?: boolean; range: { start: { line: number; character: number }; end: { line: number; character: number } } }[]; slices: null; defaultAssert: never[]; diagnostics: Diagnostic[] } {
+  evalSet(file: string): ReturnType<Workspace["evalSet"]> | { file: string; text: string; cases: { id: string; vars: Record<string, unknown>; assert: AdoptedCase["assert"]; tags: string[]; threshold?: number; transform?: string; assertionTransforms?: boolean; range: { start: { line: number; character: number }; end: { line: number; character: number } } }[]; slices: null; defaultAssert: never[]; diagnostics: Diagnostic[] } {
     const kind = adoptedKind(file);
     if (kind !== "promptfoo" && kind !== "ghprompt") return this.ws.evalSet(file);
     const suite = this.suite(file);
