@@ -15,8 +15,10 @@ import { StatusBar } from "./status";
 import { EvalTestController } from "./testing";
 
 /** Files the server cares about; also the document selector (by pattern, so a user's language override still works). */
-export const ARTIFACT_GLOB = "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml}";
-export const LANGUAGES = ["driftlens-prompt", "driftlens-eval", "driftlens-eval-jsonl", "driftlens-adapter", "driftlens-config"];
+export const ARTIFACT_GLOB = "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml,promptfooconfig.yaml,promptfooconfig.yml,promptfooconfig.json,*.prompt.yml,*.prompt.yaml,*.prompty}";
+/** Files of other tools Driftlens runs as they are (promptfoo configs, GitHub .prompt.yml, Prompty): they keep their YAML language. */
+export const ADOPTED_GLOB = "**/{promptfooconfig.yaml,promptfooconfig.yml,promptfooconfig.json,*.prompt.yml,*.prompt.yaml,*.prompty}";
+export const LANGUAGES = ["driftlens-prompt", "driftlens-eval", "driftlens-eval-jsonl", "driftlens-adapter", "driftlens-config", "prompty"];
 
 type Disposable = { dispose(): unknown };
 
@@ -84,7 +86,7 @@ export class Ctx {
       this.pushExt(vscode.commands.registerCommand(id, handler));
     }
     const lenses = new LastRunLenses(this);
-    this.pushExt(lenses, vscode.languages.registerCodeLensProvider([{ scheme: "file", pattern: "**/*.prompt" }, { scheme: "file", pattern: "**/*.eval.{yaml,yml,jsonl}" }], lenses));
+    this.pushExt(lenses, vscode.languages.registerCodeLensProvider([{ scheme: "file", pattern: "**/*.prompt" }, { scheme: "file", pattern: "**/*.eval.{yaml,yml,jsonl}" }, { scheme: "file", pattern: ADOPTED_GLOB }], lenses));
     this.pushExt(new DeltaDecorations(this));
     this.pushExt(new EvalTestController(this));
     this.pushExt(

@@ -56,8 +56,10 @@ export class LastRunLenses implements vscode.CodeLensProvider {
     const isPrompt = doc.fileName.endsWith(".prompt");
     const lenses: vscode.CodeLens[] = [];
     for (const l of await lastRuns(this.ctx, doc.uri.fsPath)) {
-      const title = `$(beaker) ${l.variant} ${path.basename(l.evalSetFile)}: ${formatLens(l)}${l.stale ? " (before your edits)" : ""}`;
-      lenses.push(new vscode.CodeLens(top, { title, command: "driftlens.showDeltas", arguments: [vscode.Uri.file(l.promptFile)], tooltip: `Last run ${l.at}. Click for the eval deltas.` }));
+      // A promptfoo config's prompts are `config#key`: name the prompt, open deltas on the config.
+      const hash = l.promptFile.startsWith(doc.uri.fsPath + "#") ? l.promptFile.slice(doc.uri.fsPath.length + 1) : undefined;
+      const title = `$(beaker) ${l.variant} ${hash !== undefined ? `${hash} × ` : ""}${path.basename(l.evalSetFile)}: ${formatLens(l)}${l.stale ? " (before your edits)" : ""}`;
+      lenses.push(new vscode.CodeLens(top, { title, command: "driftlens.showDeltas", arguments: [hash !== undefined ? doc.uri : vscode.Uri.file(l.promptFile)], tooltip: `Last run ${l.at}. Click for the eval deltas.` }));
     }
     if (lenses.length === 0) lenses.push(new vscode.CodeLens(top, { title: "$(play) Run evals", command: "driftlens.runEvals", arguments: [doc.uri] }));
     else lenses.push(new vscode.CodeLens(top, { title: "$(play) Re-run", command: "driftlens.runEvals", arguments: [doc.uri] }));

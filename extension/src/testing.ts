@@ -31,7 +31,7 @@ export class EvalTestController {
     this.controller.resolveHandler = async (item) => {
       if (!item) await this.refresh();
     };
-    const watcher = vscode.workspace.createFileSystemWatcher("**/{*.eval.yaml,*.eval.yml,*.eval.jsonl,driftlens.yaml,driftlens.yml,*.prompt}");
+    const watcher = vscode.workspace.createFileSystemWatcher("**/{*.eval.yaml,*.eval.yml,*.eval.jsonl,driftlens.yaml,driftlens.yml,*.prompt,promptfooconfig.yaml,promptfooconfig.yml,promptfooconfig.json,*.prompt.yml,*.prompt.yaml,*.prompty,*.csv,*.jsonl}");
     const later = () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.refresh(), 500);

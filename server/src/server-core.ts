@@ -188,7 +188,9 @@ function watchFilesAndFolders(connection: Connection, clientCaps: ClientCapabili
   if (clientCaps.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
     void connection.client
       .register(DidChangeWatchedFilesNotification.type, {
-        watchers: [{ globPattern: "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml,*.gguf}" }],
+        // Adopted files' references (test CSVs, prompt files, samples) are watched too: their
+        // dependents (the promptfoo config, the Prompty file) are re-checked when they change.
+        watchers: [{ globPattern: "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml,*.gguf,*.prompty,*.csv,*.txt,*.json,*.jsonl,*.yaml,*.yml,*.md,*.j2}" }],
       })
       .catch((e) => log.warn(`could not register file watchers: ${e instanceof Error ? e.message : e}`));
   }

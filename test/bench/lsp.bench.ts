@@ -5,6 +5,10 @@
 //   lsp.prompt_edit_p95_ms   the same for a 300-line prompt; goal ≤ 10
 //   server.start_ms          spawn → initialize result (median of 5)
 //   server.peak_rss_mb       the server's peak RSS (VmHWM) with the large eval set open; no goal
+//   lsp.promptfoo_edit_p95_ms   one-character edits in a promptfoo config (3 prompts, 40 inline
+//                            tests, a 300-row test CSV); goal ≤ 50, the eval-set goal
+//   lsp.ghprompt_edit_p95_ms a GitHub .prompt.yml with 60 testData items; goal ≤ 10, the prompt goal
+//   lsp.prompty_edit_p95_ms  a Prompty file with loops over its sample; goal ≤ 10
 // Timing is from sending didChange to receiving publishDiagnostics for that version, with nothing
 // subtracted. The server's debounce (a setting, default 150 ms) is set to 0 here, so the numbers
 // are the server's work plus the protocol round trip; an editor adds the debounce on top.
@@ -106,6 +110,71 @@ function bigPrompt(): string {
   return [...fm, ...body].join("\n") + "\n";
 }
 
+/** A promptfoo config in the shape of promptfoo's examples, at the size of a team's working suite. */
+function promptfooConfig(): string {
+  const lines = [
+    "description: Support answers",
+    "prompts:",
+    '  - "Answer the customer about {{product}}: {{question}}"',
+    "  - id: file://chat.json",
+    "    label: chat",
+    "  - file://prompts.txt",
+    "providers:",
+    "  - id: openai:gpt-4o-mini",
+    "    config: {temperature: 0, max_tokens: 64}",
+    "defaultTest:",
+    "  vars:",
+    "    product: Driftlens",
+    "  assert:",
+    "    - type: not-icontains",
+    "      value: as an AI",
+    "tests:",
+  ];
+  for (let i = 0; i < 40; i++) {
+    lines.push(`  - description: question ${i}`, "    vars:", `      question: How do I use feature ${i} of the product?`, "    assert:", "      - type: icontains", `        value: feature ${i}`, "      - type: regex", `        value: "^[A-Z]"`);
+  }
+  lines.push("  - file://tests.csv", "");
+  return lines.join("\n");
+}
+
+function promptfooCsv(): string {
+  return ["question,__expected,__expected2,__metadata:area", ...Array.from({ length: 300 }, (_, i) => `Where is setting ${i}?,icontains: setting ${i},"not-contains-any: error,failed",area${i % 7}`)].join("\n") + "\n";
+}
+
+/**
+ * Small files of each adopted format to warm the server's code paths up on first (as the prompt
+ * benchmark does): no line shared with the measured files, so their caches stay cold.
+ */
+function warmUpFiles(): Record<string, string> {
+  const pf = ["prompts:", '  - "Warm-up reply on {{topic}}"', "providers: [openai:gpt-4o-mini]", "tests:"];
+  for (let i = 0; i < 8; i++) pf.push(`  - vars: {topic: "warm-up topic ${i}"}`, "    assert:", `      - {type: contains, value: "topic ${i}"}`);
+  const gh = ["name: Warm-up", "model: openai/gpt-4o-mini", "messages:", "  - role: user", '    content: "Warm-up about {{topic}}"', "testData:"];
+  for (let i = 0; i < 8; i++) gh.push(`  - topic: warm-up subject ${i}`);
+  gh.push("evaluators:", "  - name: mentions", "    string:", '      contains: "{{topic}}"');
+  const prompty = ["---", "name: Warm-up", "model:", "  api: chat", "sample:", "  topic: tides", "---", "system:"];
+  for (let i = 0; i < 8; i++) prompty.push(`Warm-up line ${i} about {{topic}}.`);
+  prompty.push("user:", "{{topic}}");
+  return { "warm-up/promptfooconfig.yaml": pf.join("\n") + "\n", "warm-up.prompt.yml": gh.join("\n") + "\n", "warm-up.prompty": prompty.join("\n") + "\n" };
+}
+
+function ghPrompt(): string {
+  const lines = ["name: Ticket triage", "model: openai/gpt-4o-mini", "modelParameters:", "  temperature: 0", "  maxTokens: 16", "messages:", "  - role: system", "    content: |-"];
+  for (let i = 0; i < 20; i++) lines.push(`      Rule ${i}: label tickets about topic ${i} as label${i % 4}.`);
+  lines.push("  - role: user", '    content: "Ticket: {{ticket}}"', "testData:");
+  for (let i = 0; i < 60; i++) lines.push(`  - ticket: The app crashes when I open screen ${i}`, `    label: label${i % 4}`);
+  lines.push("evaluators:", "  - name: label", "    string:", '      contains: "{{label}}"', "");
+  return lines.join("\n");
+}
+
+function promptyFile(): string {
+  const lines = ["---", "name: Shop assistant", "model:", "  api: chat", "  configuration:", "    type: azure_openai", "    azure_deployment: gpt-4o-mini", "  parameters:", "    max_tokens: 64", "sample:", "  question: What tent fits four?", "  items:"];
+  for (let i = 0; i < 10; i++) lines.push(`    - {id: "${i}", title: Tent ${i}, content: A tent for ${i} people.}`);
+  lines.push("---", "system:");
+  for (let i = 0; i < 40; i++) lines.push(`Guideline ${i}: keep answers about the catalog short and friendly.`);
+  lines.push("{% for item in items %}", "catalog: {{item.id}} item: {{item.title}} content: {{item.content}}", "{% endfor %}", "", "user:", "{{question}}", "");
+  return lines.join("\n");
+}
+
 function pickWhy(k: number, lines: string[]): number {
   const caseIdx = Math.floor(((k * 97) % CASES) + 1);
   const target = lines.findIndex((l, i) => i > 0 && l.startsWith(`  - id: case-${String(caseIdx).padStart(5, "0")}`));
@@ -131,6 +200,15 @@ function workspace(): string {
   fs.writeFileSync(path.join(root, "big.eval.yaml"), bigEvalSet());
   fs.writeFileSync(path.join(root, "big.prompt"), bigPrompt());
   fs.writeFileSync(path.join(root, "warm-up.prompt"), WARM_UP_PROMPT);
+  fs.mkdirSync(path.join(root, "adopted"));
+  fs.writeFileSync(path.join(root, "adopted", "promptfooconfig.yaml"), promptfooConfig());
+  fs.writeFileSync(path.join(root, "adopted", "tests.csv"), promptfooCsv());
+  fs.writeFileSync(path.join(root, "adopted", "chat.json"), JSON.stringify([{ role: "system", content: "You support {{ product }}." }, { role: "user", content: "{{ question }}" }]));
+  fs.writeFileSync(path.join(root, "adopted", "prompts.txt"), "Reply about {{product}}.\n---\nQ: {{question}}\nA:");
+  fs.writeFileSync(path.join(root, "adopted", "triage.prompt.yml"), ghPrompt());
+  fs.writeFileSync(path.join(root, "adopted", "shop.prompty"), promptyFile());
+  fs.mkdirSync(path.join(root, "adopted", "warm-up"));
+  for (const [name, text] of Object.entries(warmUpFiles())) fs.writeFileSync(path.join(root, "adopted", name), text);
   return root;
 }
 
@@ -160,7 +238,14 @@ main("lsp", async () => {
   const wantEval = selected("lsp.evalset_edit_p95_ms");
   const wantPrompt = selected("lsp.prompt_edit_p95_ms");
   const wantRss = selected("server.peak_rss_mb");
-  if (!wantStart && !wantEval && !wantPrompt && !wantRss) return;
+  const adopted = (
+    [
+      ["lsp.promptfoo_edit_p95_ms", "promptfooconfig.yaml", 50, /^ {6}question: How do I use/, "promptfoo config: 3 prompts (inline, JSON chat file, .txt with two), 40 inline tests + defaultTest, a 300-row test CSV (2 assertions a row); edits in inline tests' vars", "warm-up/promptfooconfig.yaml", /^ {2}- vars: \{topic/],
+      ["lsp.ghprompt_edit_p95_ms", "triage.prompt.yml", 10, /^ {2}- ticket:/, ".prompt.yml: 21 messages lines, 60 testData items, a string evaluator; edits in testData", "warm-up.prompt.yml", /^ {2}- topic:/],
+      ["lsp.prompty_edit_p95_ms", "shop.prompty", 10, /^Guideline /, "Prompty: 1.x front matter with a 10-item sample, a jinja2 loop, 40 guideline lines; edits in the body", "warm-up.prompty", /^Warm-up line/],
+    ] as const
+  ).filter(([name]) => selected(name));
+  if (!wantStart && !wantEval && !wantPrompt && !wantRss && adopted.length === 0) return;
   const root = workspace();
 
   if (wantStart) {
@@ -194,7 +279,7 @@ main("lsp", async () => {
     );
   }
 
-  if (!wantEval && !wantPrompt && !wantRss) return;
+  if (!wantEval && !wantPrompt && !wantRss && adopted.length === 0) return;
   // DRIFTLENS_BENCH_CPU_PROF=DIR writes CPU profiles of the server's threads there.
   const client = await LspClient.start({ folders: [root], settings: { diagnosticsDebounceMs: 0, dependentsDebounceMs: 400, scanOnStartup: false }, execArgv: process.env.DRIFTLENS_BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.DRIFTLENS_BENCH_CPU_PROF}`, "--cpu-prof-interval=100"] : [] });
   try {
@@ -251,6 +336,25 @@ main("lsp", async () => {
         "lower",
         `${lineCount}-line prompt, ${EDITS} one-character body edits, didChange → publishDiagnostics, includes rendering with Dotprompt and the context-length check (during a burst of edits DL210 uses the estimate; the model's exact count runs in the engine worker after 300 ms without edits and re-publishes, not measured here); debounce 0; after ${WARM_UP_EDITS} warm-up edits in another prompt (first of those ${warmTimes[0]!.toFixed(1)} ms, median ${median(warmTimes).toFixed(1)}); median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms, first three ${times.slice(0, 3).map((t) => t.toFixed(1)).join(", ")} ms; of which the artifact engine alone (Workspace.diagnose in-process: parse + Dotprompt render + estimate, 20 edits): median ${eng.median.toFixed(1)} ms, p95 ${eng.p95.toFixed(1)} ms; load average ${load()}`,
       );
+    }
+    for (const [name, file, goal, lineRe, what, warmFile, warmRe] of adopted) {
+      // Warm-up edits in a small file of the same format first (see the prompt benchmark).
+      const warmUri = await client.open(path.join(root, "adopted", warmFile));
+      await client.waitForDiagnostics(warmUri, { timeoutMs: 60000 });
+      const warmLines = client.text(warmUri)!.split("\n").map((l, i) => [l, i] as const).filter(([l]) => warmRe.test(l)).map(([, i]) => i);
+      const warmTimes = await measureEdits(client, warmUri, (k) => warmLines[k % warmLines.length]!, WARM_UP_EDITS);
+      await client.close(warmUri);
+      const uri = await client.open(path.join(root, "adopted", file));
+      const t0 = performance.now();
+      await client.waitForDiagnostics(uri, { timeoutMs: 60000 });
+      const firstMs = performance.now() - t0;
+      const editable = client.text(uri)!.split("\n").map((l, i) => [l, i] as const).filter(([l]) => lineRe.test(l)).map(([, i]) => i);
+      const pick = (k: number) => editable[(k * 7) % editable.length]!;
+      await settle();
+      const times = await measureEdits(client, uri, pick);
+      const eng = await engineOnly(root, path.join("adopted", file), pick);
+      report(name, percentile(times, 95), "ms", goal, "lower", `${what}; ${EDITS} one-character edits each waited for, didChange → publishDiagnostics, debounce 0; after ${WARM_UP_EDITS} warm-up edits in a small file of the same format (first ${warmTimes[0]!.toFixed(1)} ms, median ${median(warmTimes).toFixed(1)}); median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms, first three ${times.slice(0, 3).map((t) => t.toFixed(1)).join(", ")} ms; first open ${firstMs.toFixed(0)} ms; of which the artifact engine alone (Workspace.diagnose in-process, 20 edits): median ${eng.median.toFixed(1)} ms, p95 ${eng.p95.toFixed(1)} ms; load average ${load()}`);
+      await client.close(uri);
     }
   } finally {
     await client.stop();

@@ -292,6 +292,29 @@ each("javascript typeof process", { type: "javascript", value: "typeof process =
 each("javascript number value", { type: "javascript", value: 5 }, ["x"], { differs: "config-error" });
 each("javascript empty", { type: "javascript", value: "" }, ["x"], { differs: "config-error" });
 
+// ---------- python (a Python 3 process per assertion on both sides) ----------
+const pyA = (code: string, outputs: string[], extra: Partial<Pair> & { threshold?: number } = {}) => {
+  const { threshold, ...rest } = extra;
+  both(`python ${JSON.stringify(code)}${threshold !== undefined ? ` threshold ${threshold}` : ""}`, { type: "python", value: code, ...(threshold !== undefined ? { threshold } : {}) }, outputs, rest);
+};
+pyA("output == 'x'", ["x", "y"]);
+pyA("len(output) > 3", ["long", "abc"]);
+pyA("'a;b' in output", ["a;b", "ab"]);
+pyA("words = output.split()\nreturn len(words) == 2", ["a b", "a b c"]);
+pyA("  t = output.strip()\n  return t.endswith('.')", ["Done. ", "Done"]);
+pyA("{'pass': len(output) > 2, 'score': 0.5, 'reason': 'length %d' % len(output)}", ["abc", "a"]);
+pyA("{'pass_': True, 'score': 0.25, 'reason': 'fine'}", ["x"]);
+pyA("0.6", ["x"], { threshold: 0.5 });
+pyA("0.4", ["x"], { threshold: 0.5 });
+pyA("0", ["x"]);
+pyA("len(output)", ["abcd", ""]);
+pyA("'true'", ["x"]);
+pyA("json.dumps({'pass': output == 'a', 'score': 1, 'reason': 'r'})", ["a", "b"]);
+pyA("context['vars']['n'] == len(output)", ["abc", "ab"], { vars: { n: 3 } });
+pyA("output == '{{expected}}'", ["Paris", "Rome"], { vars: { expected: "Paris" } });
+each("python raises", { type: "python", value: "1 / 0" }, ["x"]);
+each("python list result", { type: "python", value: "[1, 2]" }, ["x"]);
+
 // ---------- value templates ----------
 const tpl = (name: string, value: string, outputs: string[], vars: Record<string, unknown>, differs?: Difference) =>
   each(`template ${name}`, { type: "equals", value }, outputs, { vars, ...(differs ? { differs } : {}) });

@@ -58,6 +58,8 @@ function runOracle(pairs: Pair[]): Record<string, Outcome> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
+    // promptfoo's python assertions start `python3` from PATH; a pyenv shim finds its root here.
+    ...(process.env.PYENV_ROOT ? { PYENV_ROOT: process.env.PYENV_ROOT } : {}),
     PROMPTFOO_CONFIG_DIR: path.join(home, ".promptfoo"),
     PROMPTFOO_DISABLE_TELEMETRY: "1",
     PROMPTFOO_DISABLE_UPDATE: "1",

@@ -76,6 +76,41 @@ export const CODES = {
   DL410: { severity: "error", title: "Adapter base model not found", fix: "Set `base.model` to a `family/variant` from driftlens.yaml or to an existing GGUF path." },
   DL411: { severity: "error", title: "Composed adapter config not found", fix: "Correct the `compose[].adapter` path (relative to this file)." },
   DL412: { severity: "warning", title: "Unknown key in adapter config", fix: "Remove the key or correct its spelling; Driftlens ignores it." },
+  // promptfoo configs (promptfooconfig.yaml and the files it references)
+  DL500: { severity: "error", title: "promptfoo config is not valid YAML/JSON", fix: "Fix the syntax at the marked place." },
+  DL501: { severity: "error", title: "promptfoo config value has the wrong shape", fix: "Use the shape promptfoo's configuration reference gives (the message names the key)." },
+  DL502: { severity: "warning", title: "Unknown key in a promptfoo config or test", fix: "Remove the key or correct its spelling; promptfoo and Driftlens ignore it." },
+  DL503: { severity: "error", title: "Referenced file not found", fix: "Correct the file:// path (relative to the config's folder) or create the file; it must lie inside the workspace." },
+  DL504: { severity: "error", title: "Referenced file cannot be read as tests or data", fix: "Fix the CSV/YAML/JSON/JSONL file the message names (row or line given)." },
+  DL505: { severity: "error", title: "Prompt template syntax error (nunjucks)", fix: "Close or correct the {{ }} / {% %} tag at the marked place." },
+  DL506: { severity: "error", title: "Unknown assertion type", fix: "Use an assertion type promptfoo has (the message names the misspelt one)." },
+  DL507: { severity: "warning", title: "Assertion not run locally", fix: "Model-graded, Python, webhook and provider-data assertions do not run on local models; the case runs without them. Add a deterministic assertion if the case needs one." },
+  DL508: { severity: "warning", title: "promptfoo feature not run by Driftlens", fix: "The message names the feature (code prompts, transforms, recorded outputs, remote tests); write the equivalent as data or drop it." },
+  DL509: { severity: "warning", title: "Prompt uses a variable the test does not set", fix: "Set the variable in the test's vars (or defaultTest.vars); promptfoo renders it empty." },
+  DL510: { severity: "error", title: "$ref does not resolve", fix: "Point $ref at an existing path (#/key/sub, or file.yaml#/key) without cycles." },
+  DL512: { severity: "error", title: "Assertion value missing or of the wrong kind", fix: "Give the assertion the value its type needs (e.g. a string for contains, a list for contains-any)." },
+  DL513: { severity: "error", title: "Invalid regular expression in an assertion", fix: "Correct the pattern (JavaScript RegExp syntax)." },
+  // GitHub Models prompt files (*.prompt.yml, *.prompt.yaml)
+  DL600: { severity: "error", title: ".prompt.yml is not valid YAML", fix: "Fix the YAML syntax at the marked place." },
+  DL601: { severity: "error", title: ".prompt.yml value has the wrong shape", fix: "Use the shape GitHub Models documents (name, model, modelParameters, messages, testData, evaluators)." },
+  DL602: { severity: "warning", title: "Unknown key in a .prompt.yml file", fix: "Remove the key or correct its spelling; gh models ignores it." },
+  DL603: { severity: "error", title: "Unknown message role", fix: "Use system, user or assistant (gh models fails on any other role)." },
+  DL604: { severity: "error", title: "Evaluator has no evaluation method", fix: "Give the evaluator string: {equals|contains|startsWith|endsWith}, llm: or uses:." },
+  DL605: { severity: "warning", title: "Evaluator runs on a hosted model", fix: "llm: and uses: github/… evaluators call GitHub's models; Driftlens does not run them and the cases run without them." },
+  DL606: { severity: "warning", title: "testData item lacks a variable the messages or evaluators use", fix: "Add the variable to the item; gh models sends {{name}} as written when it is missing." },
+  DL607: { severity: "error", title: "Invalid responseFormat or jsonSchema", fix: "Use text, json_object, json_schema or guidance; json_schema needs a jsonSchema (JSON with name and schema)." },
+  // Prompty files (*.prompty)
+  DL700: { severity: "error", title: "Prompty front matter is not valid YAML", fix: "Fix the YAML between the --- lines." },
+  DL701: { severity: "error", title: "Prompty front matter has the wrong shape", fix: "Use the keys Prompty documents (name, model, inputs, sample, template, …)." },
+  DL702: { severity: "warning", title: "Unknown key in Prompty front matter", fix: "Remove the key or correct its spelling." },
+  DL703: { severity: "error", title: "Prompty template syntax error", fix: "Close or correct the template tag at the marked place (jinja2 or mustache, as template: says)." },
+  DL704: { severity: "error", title: "Prompty body cannot become messages", fix: "Put each role line (system:, user:, assistant:) on its own line with content after it; use template jinja2 or mustache." },
+  DL705: { severity: "warning", title: "Template uses a variable no input or sample declares", fix: "Declare it under inputs (or sample), or correct the name; Prompty renders it empty." },
+  DL706: { severity: "error", title: "Prompty sample file not found or not an object", fix: "Point sample: (or ${file:…}) at a JSON/YAML object inside the workspace." },
+  DL707: { severity: "warning", title: "Prompty feature not run by Driftlens", fix: "Images, tools, base inheritance and non-chat APIs are not sent to local models; the message names the feature." },
+  // providers → variants (driftlens.yaml `providers:`)
+  DL800: { severity: "warning", title: "Provider or model not mapped to a local variant", fix: "Add the provider id to driftlens.yaml under providers: (e.g. \"openai:gpt-4o-mini\": tiny/f16), or run with --variant." },
+  DL801: { severity: "error", title: "providers: maps to a variant that does not exist", fix: "Use a family/variant defined under models in driftlens.yaml." },
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;

@@ -9,6 +9,7 @@ import { formatStoreRef, parseStoreString, variantStoreOf } from "./model-stores
 import type { StoreRef } from "./model-stores/types";
 import { isRemoteEntry, remoteEntryDiagnostics, remoteSpecFrom } from "./remote-config";
 import { CONFIG_KEYS, configFileSchema, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS, PROMPTS_KEYS } from "./schemas";
+import { providerMap, type ProviderMap } from "./adopt/providers";
 import type { Diagnostic, Range } from "./types";
 import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
@@ -61,6 +62,8 @@ export interface DriftlensConfig {
   prompts: { partials: string[] };
   /** The embedding model for `similar`, when driftlens.yaml sets `embedding.model`. */
   embedding?: EmbeddingConfig;
+  /** `providers:`: provider ids of adopted formats → variant refs. */
+  providers: ProviderMap;
   /** Model store folders set in driftlens.yaml (absolute); unset ones are found as their tools find them. */
   modelStores: StoreOverrides;
 }
@@ -170,6 +173,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
     gate: { maxPassRateDrop: parsed.gate.maxPassRateDrop, maxSliceDrop: parsed.gate.maxSliceDrop, alpha: parsed.gate.alpha },
     store: resolveFrom(root, parsed.store),
     prompts: { partials: parsed.prompts.partials.map((p) => resolveFrom(root, p)) },
+    providers: providerMap(parsed.providers, src),
     modelStores: Object.fromEntries(Object.entries(parsed.modelStores ?? {}).flatMap(([k, v]) => (typeof v === "string" && (MODEL_STORES_KEYS as readonly string[]).includes(k) ? [[k, resolveFrom(root, v)]] : []))),
     ...(parsed.embedding?.model
       ? {

@@ -100,8 +100,10 @@ export const configFileSchema = z.looseObject({
   /** Optional: without it, `similar` assertions fail saying how to configure one. */
   embedding: embeddingSchema.optional(),
   modelStores: modelStoresSchema.optional(),
+  /** Providers of adopted formats (promptfoo ids, `.prompt.yml` models, Prompty model ids) → variants. */
+  providers: z.record(z.string().min(1), z.string().min(1, "a family/variant, e.g. tiny/f16")).default({}),
 });
-export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding", "modelStores"] as const;
+export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding", "modelStores", "providers"] as const;
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 // ---------- .prompt front matter ----------

@@ -22,8 +22,11 @@ export interface Diagnostic {
   message: string;
 }
 
-/** The four artifact kinds Driftlens understands, plus "unknown" for everything else. */
-export type ArtifactKind = "config" | "prompt" | "evalset" | "adapter" | "unknown";
+/**
+ * The artifact kinds Driftlens understands, plus "unknown" for everything else. `promptfoo`,
+ * `ghprompt` and `prompty` are other tools' files Driftlens runs as they are (adopt/).
+ */
+export type ArtifactKind = "config" | "prompt" | "evalset" | "adapter" | "promptfoo" | "ghprompt" | "prompty" | "unknown";
 
 /** Which artifact kind a path is, by name alone. */
 export function artifactKind(file: string): ArtifactKind {
@@ -32,6 +35,9 @@ export function artifactKind(file: string): ArtifactKind {
   if (base.endsWith(".prompt")) return "prompt";
   if (/\.eval\.(ya?ml|jsonl)$/.test(base)) return "evalset";
   if (/\.adapter\.ya?ml$/.test(base)) return "adapter";
+  if (/^promptfooconfig\.(ya?ml|json)$/.test(base)) return "promptfoo";
+  if (/\.prompt\.ya?ml$/.test(base)) return "ghprompt";
+  if (base.endsWith(".prompty")) return "prompty";
   return "unknown";
 }
 

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { GgufError, ggufFacts, readGgufHeader, type GgufFacts, type GgufHeader } from "../gguf/reader";
+import { AdoptCache, providerDiagnostics, type AdoptedSuite } from "./adopt";
 import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
 import { EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
@@ -146,6 +147,7 @@ export class Workspace {
   private evalCache = new Map<string, EvalSetDoc>();
   private evalParseCaches = new Map<string, EvalParseCache>();
   private adapterCache = new Map<string, AdapterDoc>();
+  private adoptCache = new AdoptCache(this);
   private headerCache = new Map<string, HeaderEntry>();
   private listCache?: { at: number; files: string[] };
   private tokenCache = new Map<string, number>();
@@ -259,6 +261,15 @@ export class Workspace {
     return doc;
   }
 
+  /**
+   * A promptfoo config, GitHub `.prompt.yml` or Prompty file as prompts and cases (adopt/), cached
+   * by its text and the text of every file it references; throws when the file cannot be read.
+   */
+  adopted(file: string): AdoptedSuite {
+    const abs = path.resolve(this.root, file);
+    return this.adoptCache.get(abs, this.mustRead(abs, "file"));
+  }
+
   /** GGUF header and facts, cached by path + size + mtime; `error` says why it is unreadable. */
   gguf(file: string): HeaderEntry {
     const abs = path.resolve(this.root, file);
@@ -352,6 +363,8 @@ export class Workspace {
       const p = this.promptFor(abs);
       if (p) out.add(p);
       for (const f of all) if (artifactKind(f) === "adapter") out.add(f);
+    } else if (kind === "prompty") {
+      for (const e of this.evalSetsFor(abs)) out.add(e);
     } else if (kind === "adapter") {
       for (const f of all) {
         if (artifactKind(f) !== "adapter" || f === abs) continue;
@@ -362,6 +375,8 @@ export class Workspace {
         }
       }
     }
+    // Adopted files that read this file (a promptfoo config's CSV, a Prompty sample).
+    for (const f of this.adoptCache.readers(abs)) out.add(f);
     out.delete(abs);
     return [...out].sort();
   }
@@ -599,12 +614,19 @@ export class Workspace {
           return sortDiagnostics(this.checkEvalSet(abs));
         case "adapter":
           return sortDiagnostics(await this.checkAdapter(abs));
+        case "promptfoo":
+        case "ghprompt":
+        case "prompty": {
+          const suite = this.adopted(abs);
+          return sortDiagnostics([...suite.diagnostics, ...providerDiagnostics(suite, this.config().config)]);
+        }
         default:
           return [];
       }
     } catch (e) {
       if (!this.exists(abs)) return [];
-      return [{ file: abs, range: rangeAt(), severity: "error", code: kind === "config" ? "DL100" : kind === "prompt" ? "DL200" : kind === "evalset" ? "DL300" : "DL400", message: `Driftlens could not check this file: ${e instanceof Error ? e.message : String(e)}` }];
+      const code = { config: "DL100", prompt: "DL200", evalset: "DL300", adapter: "DL400", promptfoo: "DL500", ghprompt: "DL600", prompty: "DL700", unknown: "DL400" }[kind];
+      return [{ file: abs, range: rangeAt(), severity: "error", code, message: `Driftlens could not check this file: ${e instanceof Error ? e.message : String(e)}` }];
     }
   }
 
@@ -644,6 +666,7 @@ export class Workspace {
         out.push({ file, range: fam.referenceRange ?? fam.range ?? rangeAt(), severity: "error", code: "DL106", message: `reference variant '${fam.reference}' is not a variant of family '${fam.name}' (variants: ${list.map((v) => v.name).join(", ") || "none"})` });
       }
     }
+    out.push(...this.checkProviderMap(file));
     const emb = doc.config.embedding;
     if (emb) {
       const range = emb.range ?? rangeAt();
@@ -681,6 +704,16 @@ export class Workspace {
       }
     }
     await Promise.all(checks);
+    return out;
+  }
+
+  /** `providers:` entries must name variants that resolve (DL801). */
+  private checkProviderMap(file: string): Diagnostic[] {
+    const out: Diagnostic[] = [];
+    for (const [id, e] of Object.entries(this.config().config.providers)) {
+      const p = this.modelRefProblem(e.variant);
+      if (p) out.push({ file, range: e.range ?? rangeAt(), severity: "error", code: "DL801", message: `provider '${id}' maps to '${e.variant}': ${p}` });
+    }
     return out;
   }
 
@@ -836,12 +869,14 @@ export class Workspace {
     const out = [...doc.diagnostics];
     const file = doc.file;
     let promptDoc: PromptDoc | undefined;
+    // A Prompty file named by `prompt:` is checked through its inputs, not parsed as Dotprompt.
+    const promptOf = (f: string): PromptDoc | undefined => (artifactKind(f) === "prompty" ? promptyAsPromptDoc(this.adopted(f)) : this.prompt(f));
     if (doc.prompt) {
       if (!this.exists(doc.prompt.path)) out.push({ file, range: doc.prompt.range, severity: "error", code: "DL310", message: `prompt ${doc.prompt.declared} does not exist (looked at ${doc.prompt.path})` });
-      else promptDoc = this.prompt(doc.prompt.path);
+      else promptDoc = promptOf(doc.prompt.path);
     } else {
       const p = this.promptFor(abs);
-      if (p && this.exists(p)) promptDoc = this.prompt(p);
+      if (p && this.exists(p)) promptDoc = promptOf(p);
       else out.push({ file, range: doc.casesRange, severity: "error", code: "DL310", message: "this eval set names no prompt: add `prompt: file.prompt`, or list it under `driftlens.evals` in a prompt's front matter" });
     }
     const schema = promptDoc?.input?.jsonSchema;
@@ -994,6 +1029,14 @@ export class Workspace {
 }
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/** The part of a PromptDoc eval-set checks read (input schema and defaults), from a Prompty file's inputs. */
+function promptyAsPromptDoc(suite: AdoptedSuite): PromptDoc | undefined {
+  const s = suite.inputSchema;
+  if (!s) return undefined;
+  const jsonSchema = { type: "object", properties: s.properties, ...(s.required.length ? { required: s.required } : {}), ...(s.open ? {} : { additionalProperties: false }) } as JSONSchema;
+  return { file: suite.file, input: { jsonSchema, default: s.defaults } } as unknown as PromptDoc;
+}
 
 /** Base tensor names a LoRA adapter writes (`X.lora_a` / `X.lora_b` → `X`). */
 export function loraTargets(h: GgufHeader): Set<string> {

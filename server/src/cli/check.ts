@@ -64,7 +64,7 @@ export const checkCommand: Command = {
       if (st.isDirectory()) {
         for (const f of findArtifactFiles(abs)) if (!files.has(f)) files.set(f, workspaceRootFor(f, false));
       } else {
-        if (artifactKind(abs) === "unknown") throw new CliError(`'${t}' is not a Driftlens artifact (driftlens.yaml, *.prompt, *.eval.yaml, *.eval.jsonl, *.adapter.yaml)`);
+        if (artifactKind(abs) === "unknown") throw new CliError(`'${t}' is not a Driftlens artifact (driftlens.yaml, *.prompt, *.eval.yaml, *.eval.jsonl, *.adapter.yaml, promptfooconfig.yaml, *.prompt.yml, *.prompty)`);
         files.set(abs, workspaceRootFor(abs, false));
       }
     }

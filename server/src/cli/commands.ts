@@ -7,6 +7,7 @@ import { diffCommand } from "./diff";
 import { renderCommand } from "./render";
 import { evalCommand } from "./eval";
 import { storeCommand } from "./store";
+import { importCommand } from "./import";
 
 export const commands: Record<string, Command> = {
   check: checkCommand,
@@ -16,4 +17,5 @@ export const commands: Record<string, Command> = {
   render: renderCommand,
   eval: evalCommand,
   store: storeCommand,
+  import: importCommand,
 };

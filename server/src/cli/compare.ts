@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
+import { adoptedView } from "../artifacts/adopt/view";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { CompareError, compareVariants } from "../eval/compare";
@@ -104,7 +105,14 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
     for (const raw of evals) {
       const file = path.resolve(root, raw);
       if (!fs.existsSync(file)) throw new CliError(`--evals ${raw}: no such file`);
-      if (artifactKind(file) !== "evalset") throw new CliError(`--evals ${raw}: not an eval set (.eval.yaml, .eval.jsonl)`);
+      const kind = artifactKind(file);
+      if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") {
+        const ts = adoptedView(ws).targetsFor(file);
+        if (ts.length === 0) throw new CliError(`--evals ${raw}: nothing to run in it (see 'driftlens check ${raw}')`);
+        for (const t of ts) add(t);
+        continue;
+      }
+      if (kind !== "evalset") throw new CliError(`--evals ${raw}: not an eval set (.eval.yaml, .eval.jsonl), a promptfoo config, a .prompt.yml or a .prompty file`);
       const p = await ws.promptFor(file);
       if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
       add({ promptFile: path.resolve(root, p), evalSetFile: file });
@@ -112,7 +120,12 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
     return targets;
   }
   for (const f of ws.listArtifacts()) {
-    if (artifactKind(f) !== "prompt" || path.basename(f).startsWith("_")) continue;
+    const kind = artifactKind(f);
+    if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") {
+      for (const t of adoptedView(ws).targetsFor(f)) add(t);
+      continue;
+    }
+    if (kind !== "prompt" || path.basename(f).startsWith("_")) continue;
     for (const s of await ws.evalSetsFor(f)) add({ promptFile: f, evalSetFile: path.resolve(root, s) });
   }
   if (targets.length === 0) throw new CliError(`no eval set covers any prompt under ${root}; pass --evals FILE or list eval sets in a prompt's driftlens.evals`);
@@ -150,7 +163,7 @@ export const compareCommand: Command = {
       let report;
       try {
         report = await compareVariants({
-          workspace: ctx.ws,
+          workspace: adoptedView(ctx.ws),
           store: ctx.store,
           engine: ctx.engine,
           targets,

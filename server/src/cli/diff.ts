@@ -3,6 +3,7 @@
 // errors or a revision that does not exist.
 import path from "node:path";
 import { Workspace } from "../artifacts";
+import { adoptedView } from "../artifacts/adopt/view";
 import { diffRefs, DiffError } from "../eval/diff";
 import { renderDiff, type ReportFormat } from "../eval/report";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
@@ -66,7 +67,7 @@ export const diffCommand: Command = {
         store: ctx.store,
         engine: ctx.engine,
         gate: ctx.config.gate,
-        createWorkspace: (r) => new Workspace(r),
+        createWorkspace: (r) => adoptedView(new Workspace(r)),
         ...(seed !== undefined ? { seed } : {}),
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,

@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
+import { adoptedView } from "../artifacts/adopt/view";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
@@ -21,10 +22,14 @@ const USAGE = `Usage: driftlens eval [PROMPT|EVALSET...] [options]
 Runs eval sets on model variants (local GGUF files, or served models named by their endpoints in
 driftlens.yaml). With no files: every prompt in the workspace with the eval sets that cover it. A
 prompt runs with its covering eval sets; an eval set with its prompt.
+A promptfoo config (promptfooconfig.yaml) runs every prompt × test on the variants its providers
+map to under providers: in driftlens.yaml; a .prompt.yml runs its testData; a .prompty runs with
+the eval sets that name it.
 
 Options:
   --variant V      a variant to run on (repeatable), e.g. tiny/q4_0 or tiny/f16+formal@0.5;
-                   default: the prompt's model, else each family's reference variant
+                   default: the prompt's model (an adopted file's providers/model through
+                   providers: in driftlens.yaml), else each family's reference variant
   --format F       text (default) | json | junit | markdown
   --out FILE       write the report there (stdout gets the text summary)
   --no-cache       generate every case again (results still go to the cache)
@@ -72,13 +77,18 @@ async function committedVersions(root: string, files: string[]): Promise<Record<
 /** Works out the (prompt, eval set) pairs the arguments name. */
 async function resolveTargets(ws: Workspace, root: string, files: string[]): Promise<EvalTarget[]> {
   const targets: EvalTarget[] = [];
+  const view = adoptedView(ws);
   const add = (t: EvalTarget) => {
     if (!targets.some((x) => x.promptFile === t.promptFile && x.evalSetFile === t.evalSetFile)) targets.push(t);
   };
   const prompts: string[] = [];
   if (files.length === 0) {
-    for (const f of ws.listArtifacts()) if (artifactKind(f) === "prompt") prompts.push(f);
-    if (prompts.length === 0) throw new CliError(`no .prompt files under ${root}; pass a prompt or an eval set`);
+    for (const f of ws.listArtifacts()) {
+      const kind = artifactKind(f);
+      if (kind === "prompt") prompts.push(f);
+      else if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") for (const t of view.targetsFor(f)) add(t);
+    }
+    if (prompts.length === 0 && targets.length === 0) throw new CliError(`no .prompt files (or promptfoo configs, .prompt.yml, .prompty files) under ${root}; pass a prompt or an eval set`);
   }
   for (const raw of files) {
     const file = path.resolve(root, raw);
@@ -89,7 +99,19 @@ async function resolveTargets(ws: Workspace, root: string, files: string[]): Pro
       const p = await ws.promptFor(file);
       if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
       add({ promptFile: p, evalSetFile: file });
-    } else throw new CliError(`${raw}: not a prompt (.prompt) or an eval set (.eval.yaml, .eval.jsonl)`);
+    } else if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") {
+      const ts = view.targetsFor(file);
+      if (ts.length === 0) {
+        throw new CliError(
+          kind === "prompty"
+            ? `${raw}: no eval set names this Prompty file; write one with 'prompt: ${path.basename(file)}' (or run 'driftlens import ${raw}')`
+            : kind === "promptfoo"
+              ? `${raw}: this promptfoo config has no prompts Driftlens can run (see 'driftlens check ${raw}')`
+              : `${raw}: this file has no messages to run (see 'driftlens check ${raw}')`,
+        );
+      }
+      for (const t of ts) add(t);
+    } else throw new CliError(`${raw}: not a prompt (.prompt), an eval set (.eval.yaml, .eval.jsonl), a promptfoo config, a .prompt.yml or a .prompty file`);
   }
   const uncovered: string[] = [];
   for (const p of prompts) {
@@ -145,7 +167,7 @@ export const evalCommand: Command = {
     const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
     try {
       const report = await runEvals({
-        workspace: ws,
+        workspace: adoptedView(ws),
         store,
         // Served variants go to their endpoints; the local engine starts only for a local variant.
         engine: async () => {

@@ -9,7 +9,10 @@ import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } fro
 
 const USAGE = `Usage: driftlens render PROMPT [--input JSON | --input @file.json] [--data @file.json] [--format text|json]
 
-Renders a .prompt file with Dotprompt and prints the messages.
+Renders a .prompt file with Dotprompt and prints the messages. A promptfoo config, a GitHub
+.prompt.yml or a .prompty file is rendered as its own tool renders it (nunjucks for promptfoo,
+gh-models' {{name}} replacement, Prompty's jinja2/mustache and role lines); without --input, with
+the first test's vars (promptfoo), the first testData item (.prompt.yml) or the sample (Prompty).
 
 Options:
   --input JSON    the input variables, as JSON or @file.json (front-matter input.default fills
@@ -17,6 +20,7 @@ Options:
   --data JSON     Dotprompt's whole data argument {input, context, messages, docs}, as JSON or
                   @file.json (so {{history}} and @context variables can be rendered); --input,
                   when also given, replaces data.input
+  --prompt KEY    a promptfoo config's prompt to render (its label or file; default: every prompt)
   --format F      text (default): each message under a [role] line
                   json: what Dotprompt's render returns: messages
                   ([{role, content: [{text} | {media: {url, contentType}}], metadata?}]) plus the
@@ -32,6 +36,7 @@ const FLAGS = {
   input: { type: "string" },
   data: { type: "string" },
   format: { type: "string", choices: ["text", "json"] },
+  prompt: { type: "string" },
 } as const;
 
 function readJsonArg(name: string, value: string, cwd: string): unknown {
@@ -84,7 +89,8 @@ export const renderCommand: Command = {
     }
     if (args.positionals.length !== 1) throw new CliError(args.positionals.length ? `expected one PROMPT, got ${args.positionals.length}` : "missing PROMPT (a .prompt file)");
     const prompt = path.resolve(io.cwd, args.positionals[0]!);
-    if (artifactKind(prompt) !== "prompt") throw new CliError(`'${args.positionals[0]}' is not a .prompt file`);
+    const kind = artifactKind(prompt);
+    if (kind !== "prompt" && kind !== "promptfoo" && kind !== "ghprompt" && kind !== "prompty") throw new CliError(`'${args.positionals[0]}' is not a .prompt, promptfoo config, .prompt.yml or .prompty file`);
     if (!fs.existsSync(prompt)) throw new CliError(`'${args.positionals[0]}' does not exist`);
     let data: Record<string, unknown> = {};
     if (typeof args.flags.data === "string") {
@@ -99,6 +105,7 @@ export const renderCommand: Command = {
       data = { ...data, input: i };
     }
     const ws = new Workspace(workspaceRootFor(prompt, false));
+    if (kind !== "prompt") return renderAdopted(ws, prompt, data.input as Record<string, unknown> | undefined, args.flags.prompt as string | undefined, (args.flags.format ?? "text") === "json", io);
     let rendered: RenderedPrompt;
     try {
       rendered = await ws.render(prompt, data as never);
@@ -110,3 +117,28 @@ export const renderCommand: Command = {
     return EXIT_OK;
   },
 };
+
+/** Renders an adopted file's prompts with their tool's renderer. */
+async function renderAdopted(ws: Workspace, file: string, input: Record<string, unknown> | undefined, only: string | undefined, json: boolean, io: CliIO): Promise<number> {
+  const suite = ws.adopted(file);
+  const errors = suite.diagnostics.filter((d) => d.severity === "error");
+  let prompts = suite.prompts;
+  if (only !== undefined) {
+    prompts = prompts.filter((p) => p.label === only);
+    if (prompts.length === 0) throw new CliError(`--prompt ${only}: no such prompt (prompts: ${suite.prompts.map((p) => p.label).join(", ") || "none"})`);
+  }
+  if (prompts.length === 0) throw new CliError(`${path.relative(io.cwd, file) || file}: nothing to render${errors[0] ? `: ${errors[0].message}` : ""}`, EXIT_FAIL);
+  const vars = input ?? suite.cases[0]?.vars ?? {};
+  const out: { prompt: string; messages: RenderedPrompt["messages"]; config: Record<string, unknown> }[] = [];
+  for (const p of prompts) {
+    try {
+      const r = await p.render(vars);
+      out.push({ prompt: p.label, messages: r.messages as RenderedPrompt["messages"], config: r.config ?? p.config });
+    } catch (e) {
+      throw new CliError(`${p.label}: cannot render: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, EXIT_FAIL);
+    }
+  }
+  if (json) io.out(JSON.stringify(suite.kind === "promptfoo" ? out : out[0], null, 2) + "\n");
+  else io.out(out.map((o) => (suite.kind === "promptfoo" ? `# ${o.prompt}\n` : "") + renderText({ messages: o.messages } as RenderedPrompt)).join("\n"));
+  return EXIT_OK;
+}

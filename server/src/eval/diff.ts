@@ -26,6 +26,10 @@ export interface DiffWorkspace extends RunnerWorkspace {
   /** Every artifact file (absolute); with partialFile, lets a changed partial reach its users. */
   listArtifacts?(): string[];
   partialFile?(name: string, promptFile: string): string | undefined;
+  /** Adopted files (artifacts/adopt/view.ts): the prompts a promptfoo config, .prompt.yml or .prompty stands for. */
+  targetsFor?(file: string): { promptFile: string; evalSetFile: string }[];
+  /** The files an adopted file read (test CSVs, prompt files, samples). */
+  suite?(file: string): { references: string[] };
 }
 
 export interface DiffOptions {
@@ -58,7 +62,11 @@ export const PROMPT_RE = /\.prompt$/;
 export const EVALSET_RE = /\.eval\.(ya?ml|jsonl)$/;
 const CONFIG_RE = /(^|\/)driftlens\.ya?ml$/;
 const ADAPTER_RE = /\.adapter\.ya?ml$/;
-const isArtifact = (p: string) => PROMPT_RE.test(p) || EVALSET_RE.test(p) || ADAPTER_RE.test(p) || CONFIG_RE.test(p);
+/** Files of other tools Driftlens runs (promptfoo configs, GitHub .prompt.yml, Prompty). */
+export const ADOPTED_RE = /(^|\/)promptfooconfig\.(ya?ml|json)$|\.prompt\.ya?ml$|\.prompty$/;
+/** Files an adopted file may read (tests, prompts, vars, samples): overlaid at each revision too. */
+const DATA_RE = /\.(csv|txt|json|jsonl|ya?ml|md|j2|png|jpe?g|gif|webp)$/i;
+const isArtifact = (p: string) => PROMPT_RE.test(p) || EVALSET_RE.test(p) || ADAPTER_RE.test(p) || CONFIG_RE.test(p) || ADOPTED_RE.test(p);
 
 const PARTIAL_RE = /(^|\/)_[^/]+\.prompt$/;
 
@@ -109,18 +117,22 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
     gate: { passed: true, reasons: [], warnings: [], ...opts.gate },
   };
 
-  const changes = (await changedFiles(top, baseCommit, headCommit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && isArtifact(p)));
+  const allChanges = await changedFiles(top, baseCommit, headCommit);
+  const changes = allChanges.filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && isArtifact(p)));
+  // Changed files an adopted file may reference (a promptfoo test CSV): their adopted files changed.
+  const dataChanged = new Set(allChanges.flatMap((c) => [c.basePath, c.headPath]).filter((p): p is string => p !== undefined && inRoot(p) && !isArtifact(p) && DATA_RE.test(p)).map((p) => absPath(top, p)));
+  const adoptedChanged = changes.some((c) => [c.basePath, c.headPath].some((p) => p !== undefined && ADOPTED_RE.test(p)));
   const relevant = changes.filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && (PROMPT_RE.test(p) || EVALSET_RE.test(p))));
   // driftlens.yaml or an adapter config changed: a prompt whose variants now resolve to other
   // model or adapter files (or scales) behaves differently without a line of it changing.
   const configChanged = changes.some((c) => [c.basePath, c.headPath].some((p) => p !== undefined && (CONFIG_RE.test(p) || ADAPTER_RE.test(p))));
-  if (relevant.length === 0 && !configChanged) return report;
+  if (relevant.length === 0 && !configChanged && !adoptedChanged && dataChanged.size === 0) return report;
 
   // Both sides as overlaid workspaces.
   const workspaceAt = async (commit: string | undefined): Promise<DiffWorkspace> => {
     const ws = opts.createWorkspace(root);
     if (commit === undefined) return ws;
-    const differing = (await changedFiles(top, commit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && isArtifact(p)));
+    const differing = (await changedFiles(top, commit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && (isArtifact(p) || DATA_RE.test(p))));
     const atCommit = differing.flatMap((c) => (c.basePath ? [c.basePath] : []));
     const contents = await showFiles(top, commit, atCommit);
     for (const c of differing) {
@@ -187,6 +199,42 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
     }
   }
 
+  // Adopted files that changed, or whose referenced files changed: each of their prompts, paired
+  // by id (`config#key`), is compared; "modified" when the prompt itself changed.
+  const adoptedFiles = new Set<string>();
+  for (const c of changes) for (const p of [c.basePath, c.headPath]) if (p && ADOPTED_RE.test(p)) adoptedFiles.add(absPath(top, p));
+  if (dataChanged.size) {
+    for (const ws of [headWs, baseWs]) {
+      for (const f of ws.listArtifacts?.() ?? []) {
+        if (!ADOPTED_RE.test(f.split(path.sep).join("/"))) continue;
+        try {
+          if (ws.suite?.(f).references.some((r) => dataChanged.has(r))) adoptedFiles.add(f);
+        } catch {
+          // unreadable on this side
+        }
+      }
+    }
+  }
+  const promptsOf = (ws: DiffWorkspace, file: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    try {
+      for (const t of ws.targetsFor?.(file) ?? []) out.set(t.promptFile, ws.read?.(t.promptFile) ?? "");
+      if (/\.prompty$/.test(file) && ws.read?.(file)) out.set(file, ws.read(file) ?? "");
+    } catch {
+      // not there on this side
+    }
+    return out;
+  };
+  for (const f of adoptedFiles) {
+    const h = promptsOf(headWs, f);
+    const b = promptsOf(baseWs, f);
+    for (const id of new Set([...h.keys(), ...b.keys()])) {
+      const hv = h.get(id);
+      const bv = b.get(id);
+      addSubject({ ...(hv !== undefined ? { head: id } : {}), ...(bv !== undefined ? { base: id } : {}), status: hv === undefined ? "deleted" : bv === undefined ? "added" : hv !== bv ? "modified" : "evals-changed" });
+    }
+  }
+
   if (configChanged && headWs.listArtifacts) {
     const fileIdentity = async (file: string) => (fs.existsSync(file) ? opts.store.fingerprintFile(file) : `missing ${file}`);
     /** What a prompt runs on at one side: each variant's model and adapter files (by content) and scales. */
@@ -206,9 +254,21 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
       }
       return JSON.stringify(out);
     };
+    const candidates: string[] = [];
     for (const file of headWs.listArtifacts()) {
-      if (!PROMPT_RE.test(file) || PARTIAL_RE.test(file.split(path.sep).join("/")) || subjects.has(file)) continue;
-      const baseFile = absPath(top, renamedTo.get(relPath(top, file)) ?? relPath(top, file));
+      if (ADOPTED_RE.test(file.split(path.sep).join("/"))) {
+        // An adopted file's prompts run on the variants its providers map to.
+        try {
+          for (const t of headWs.targetsFor?.(file) ?? []) if (!candidates.includes(t.promptFile)) candidates.push(t.promptFile);
+        } catch {
+          // unreadable: nothing to compare
+        }
+      } else candidates.push(file);
+    }
+    for (const file of candidates) {
+      const adopted = !PROMPT_RE.test(file);
+      if ((!adopted && PARTIAL_RE.test(file.split(path.sep).join("/"))) || subjects.has(file)) continue;
+      const baseFile = adopted ? file : absPath(top, renamedTo.get(relPath(top, file)) ?? relPath(top, file));
       if (!(await exists(headWs, file)) || !(await exists(baseWs, baseFile))) continue;
       if ((await identity(headWs, file)) !== (await identity(baseWs, baseFile))) addSubject({ head: file, base: baseFile, status: "config-changed" });
     }

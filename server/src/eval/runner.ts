@@ -29,6 +29,9 @@ export interface RunnerCase {
   tags?: (string | number)[];
   threshold?: number;
   range?: { start: { line: number } };
+  /** promptfoo configs: the test's output transform, and whether its assertions may have their own. */
+  transform?: string;
+  assertionTransforms?: boolean;
 }
 
 export interface RunnerEvalSet {
@@ -47,6 +50,8 @@ export interface RunnerPrompt {
   text?: string;
   model?: string;
   variant?: { ref: string } | string;
+  /** Several variants of its own (an adopted file's providers, mapped through driftlens.yaml). */
+  variants?: string[];
   config?: Record<string, unknown>;
   diagnostics?: { severity: string; message: string; range?: { start: { line: number } } }[];
   /** Partials the template uses. */
@@ -68,6 +73,7 @@ export interface RunnerVariant {
  */
 export async function variantRefsFor(ws: Pick<RunnerWorkspace, "variants">, prompt: RunnerPrompt, requested?: readonly string[]): Promise<string[]> {
   if (requested?.length) return [...requested];
+  if (prompt.variants?.length) return [...prompt.variants];
   const own = typeof prompt.variant === "string" ? prompt.variant : (prompt.variant?.ref ?? prompt.model);
   if (own) return [own];
   return (await ws.variants()).filter((v) => v.isReference).map((v) => v.id);
@@ -463,6 +469,8 @@ interface PreparedCase {
   assert: Assertion[];
   threshold?: number;
   line?: number;
+  transform?: string;
+  assertionTransforms?: boolean;
   messages?: ChatMessage[];
   params?: Omit<SamplingParams, "seed">;
   renderError?: string;
@@ -521,6 +529,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
             tags: c.tags ?? [],
             ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
             ...(c.range ? { range: { start: { line: c.range.start.line } } } : {}),
+            ...(c.transform !== undefined ? { transform: c.transform } : {}),
+            ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
           })),
           slices: doc.slices ?? null,
           defaultAssert: doc.defaultAssert ?? [],
@@ -565,6 +575,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         assert: [...(evalSet.defaultAssert ?? []), ...(c.assert ?? [])],
         ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
         ...(c.range ? { line: c.range.start.line } : {}),
+        ...(c.transform !== undefined ? { transform: c.transform } : {}),
+        ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
       };
       const rKey = partials ? sha256(JSON.stringify(["render/1", BUILD_ID, target.promptFile, promptText, partials, pc.vars])) : undefined;
       const hit = rKey ? store.getMemo<{ messages: ChatMessage[]; config: Record<string, unknown> }>(rKey) : undefined;
@@ -768,6 +780,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         trusted: opts.trusted ?? false,
         ...(embed ? { embed } : {}),
         ...(pc.threshold !== undefined ? { threshold: pc.threshold } : {}),
+        ...(pc.transform !== undefined ? { transform: pc.transform } : {}),
+        ...(pc.assertionTransforms ? { assertionTransforms: true } : {}),
         extra: { caseId: pc.id, tags: pc.tags, variant: variant.id, prompt: p.target.promptFile },
       });
 

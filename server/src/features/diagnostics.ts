@@ -121,7 +121,11 @@ export function register(ctx: FeatureContext): void {
         scheduleDependents(file);
         continue;
       }
-      if (artifactKind(file) === "unknown") continue;
+      if (artifactKind(file) === "unknown") {
+        // Maybe a file an adopted file reads (a promptfoo test CSV, a Prompty sample).
+        scheduleDependents(file);
+        continue;
+      }
       if (documents.get(pathToUri(file))) continue; // the open buffer wins over disk
       scheduleFile(file, "document", true);
     }

@@ -8,6 +8,7 @@
 // so what is recorded in the store is what is in the repository.
 import path from "node:path";
 import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
+import { adoptedView, type AdoptedView } from "../artifacts/adopt/view";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { effectiveConfig } from "../artifacts/effective-config";
 import { artifactKind } from "../artifacts/types";
@@ -202,23 +203,36 @@ export function register(ctx: FeatureContext): void {
 
   function renderFor(r: Root): RenderFn {
     const partials = config(r).prompts.partials;
-    return (doc, input) => renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, partials));
+    return (doc, input) => {
+      // Adopted files (promptfoo, .prompt.yml, Prompty) render with their own tool's renderer.
+      const adopted = (doc as { adoptedRender?: (i: Record<string, unknown>) => ReturnType<RenderFn> }).adoptedRender;
+      if (adopted) return adopted(input);
+      return renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, partials));
+    };
   }
 
-  /** (prompt, eval set) pairs for a prompt or an eval set. */
+  /** The runner's view of a root: its Workspace plus the adopted files in it. */
+  function view(r: Root): AdoptedView {
+    return adoptedView(r.ws);
+  }
+
+  /** (prompt, eval set) pairs for a prompt, an eval set or an adopted file. */
   function targetsFor(r: Root, file: string): EvalTarget[] {
-    const kind = artifactKind(file);
-    if (kind === "prompt") return r.ws.evalSetsFor(file).map((s) => ({ promptFile: file, evalSetFile: s }));
-    if (kind === "evalset") {
-      const p = r.ws.promptFor(file);
-      return p ? [{ promptFile: p, evalSetFile: file }] : [];
+    try {
+      return view(r).targetsFor(file);
+    } catch {
+      return [];
     }
-    return [];
+  }
+
+  /** The cases of an eval set (native or adopted), as the runner sees them. */
+  function casesOf(r: Root, evalSetFile: string): { id: string; tags: string[]; assert: unknown[]; range: { start: { line: number } } }[] {
+    return view(r).evalSet(evalSetFile).cases as never;
   }
 
   function lineOf(evalSetFile: string, r: Root, caseId: string): number | undefined {
     try {
-      return r.ws.evalSet(evalSetFile).cases.find((c) => c.id === caseId)?.range.start.line;
+      return casesOf(r, evalSetFile).find((c) => c.id === caseId)?.range.start.line;
     } catch {
       return undefined;
     }
@@ -252,7 +266,7 @@ export function register(ctx: FeatureContext): void {
       let caseIds = params.caseIds;
       if (params.slices?.length) {
         const wanted = new Set(params.slices);
-        caseIds = targets.flatMap((t) => r.ws.evalSet(t.evalSetFile).cases.filter((c) => c.tags.some((tag) => wanted.has(tag))).map((c) => c.id));
+        caseIds = targets.flatMap((t) => casesOf(r, t.evalSetFile).filter((c) => c.tags.some((tag) => wanted.has(tag))).map((c) => c.id));
       }
       let variants = params.variants?.length ? params.variants : s.run.defaultVariants.length ? s.run.defaultVariants : undefined;
       // Comparing needs each variant's reference; run those too so their outputs stream in.
@@ -272,7 +286,7 @@ export function register(ctx: FeatureContext): void {
       const es = engineSettings(r, s);
       const render = renderFor(r);
       const report = await runEvals({
-        workspace: r.ws,
+        workspace: view(r),
         store,
         engine: async () => routed(es),
         targets,
@@ -305,7 +319,7 @@ export function register(ctx: FeatureContext): void {
             error: c.error,
             cached: c.cached,
             assertions: c.assertions.map((a, i) => {
-              const spec = r.ws.evalSet(e.evalSetFile).cases.find((x) => x.id === c.id)?.assert[i] as { value?: unknown } | undefined;
+              const spec = casesOf(r, e.evalSetFile).find((x) => x.id === c.id)?.assert[i] as { value?: unknown } | undefined;
               return { type: a.type, pass: a.pass, score: a.score, message: a.message, expected: str(spec?.value) };
             }),
             tokens: c.tokens.map((t) => ({ text: t.text, prob: t.prob })),
@@ -335,7 +349,7 @@ export function register(ctx: FeatureContext): void {
       if (params.compare && variants && variants.length > 1) {
         try {
           compare = await compareVariants({
-            workspace: r.ws as never,
+            workspace: view(r) as never,
             store,
             engine: async () => routed(es) as never,
             targets,
@@ -397,7 +411,7 @@ export function register(ctx: FeatureContext): void {
         store,
         engine: async () => routed(es),
         gate: effective(r, s).gate,
-        createWorkspace: (root) => new Workspace(root) as never,
+        createWorkspace: (root) => adoptedView(new Workspace(root)) as never,
         seed: s.run.seed,
         render: renderFor(r),
         signal: run.abort.signal,
@@ -479,8 +493,8 @@ export function register(ctx: FeatureContext): void {
         const latest = new Map<string, RunRecord>();
         for (const run of runs) if (!latest.has(run.variant)) latest.set(run.variant, run);
         if (latest.size === 0) continue;
-        const promptNow = contentHash(r.ws.read(t.promptFile) ?? "");
-        const evalNow = contentHash(r.ws.read(t.evalSetFile) ?? "");
+        const promptNow = contentHash(view(r).read(t.promptFile) ?? "");
+        const evalNow = contentHash(view(r).read(t.evalSetFile) ?? "");
         let basePromptHash: string | null = null;
         try {
           const top = await gitToplevel(r.root);
@@ -553,7 +567,7 @@ export function register(ctx: FeatureContext): void {
       for (const r of rs) {
         const store = await storeFor(r, s);
         const kind = p.data.file ? artifactKind(p.data.file) : "unknown";
-        const q = kind === "prompt" ? { promptFile: p.data.file } : kind === "evalset" ? { evalSetFile: p.data.file } : {};
+        const q = kind === "prompt" || kind === "prompty" ? { promptFile: p.data.file } : kind === "evalset" || kind === "promptfoo" || kind === "ghprompt" ? { evalSetFile: p.data.file } : {};
         for (const run of store.listRuns({ ...q, limit: p.data.limit })) {
           const sum = (run.summary ?? {}) as { cases?: number; passed?: number };
           out.push({
@@ -585,7 +599,18 @@ export function register(ctx: FeatureContext): void {
           if (v.isReference && !tree.references.includes(v.id)) tree.references.push(v.id);
         }
         for (const f of r.ws.listArtifacts()) {
-          if (artifactKind(f) !== "evalset") continue;
+          const kind = artifactKind(f);
+          if (kind === "promptfoo" || kind === "ghprompt") {
+            // A promptfoo config runs all its prompts (no single prompt file: the server finds them).
+            try {
+              const suite = r.ws.adopted(f);
+              tree.evalSets.push({ file: f, promptFile: kind === "ghprompt" ? f : null, cases: suite.cases.map((c) => ({ id: c.id, tags: c.tags, line: c.range.start.line, ...(c.description ? { why: c.description } : {}) })) });
+            } catch (e) {
+              log.warn(`test tree: ${f}: ${e instanceof Error ? e.message : String(e)}`);
+            }
+            continue;
+          }
+          if (kind !== "evalset") continue;
           const doc = r.ws.evalSet(f);
           tree.evalSets.push({
             file: f,

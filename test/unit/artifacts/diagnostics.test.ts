@@ -252,6 +252,41 @@ const CASES: Case[] = [
   { code: "DL410", target: "a.adapter.yaml", files: { "driftlens.yaml": CONFIG, "a.adapter.yaml": "file: x.gguf\nbase: {model: «tiny/q9»}\n" } },
   { code: "DL411", target: "formal.adapter.yaml", files: GOOD_ADAPTER_FILES("compose: [{adapter: «nope.adapter.yaml»}]\n"), setup: loraOk },
   { code: "DL412", target: "a.adapter.yaml", files: { "a.adapter.yaml": "file: x.gguf\nbase: tiny/f16\n«colour»: blue\n" } },
+  // promptfoo configs
+  { code: "DL500", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\n«p»rompts: [y]\n" } },
+  { code: "DL501", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\ntests: «42»\n" } },
+  { code: "DL502", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\n«promts»: [y]\n" } },
+  { code: "DL503", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\ntests: «file://missing.csv»\n" }, message: /file not found/ },
+  { code: "DL504", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\ntests: «file://t.json»\n", "t.json": "[{\"vars\": " }, message: /t\.json is not valid JSON/ },
+  { code: "DL505", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": 'prompts:\n  - "Hi {{ x | «}»}"\n' } },
+  { code: "DL506", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\ntests:\n  - vars: {x: 1}\n    assert:\n      - type: «containz»\n        value: a\n" }, message: /containz/ },
+  { code: "DL507", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\ntests:\n  - assert:\n      - type: «llm-rubric»\n        value: is polite\n" }, message: /llm-rubric/ },
+  { code: "DL508", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\ntests:\n  - «{vars: {x: 1}, providerOutput: done}»\n" } },
+  { code: "DL509", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": 'prompts: ["{{ x }} {{ y }}"]\ntests:\n  - «{vars: {x: 1}}»\n' }, message: /'y'/ },
+  { code: "DL510", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": 'prompts: [x]\ntests:\n  - assert:\n      - $ref: «"#/nope"»\n' } },
+  { code: "DL512", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": "prompts: [x]\ntests:\n  - assert:\n      - «type: contains\n»" } },
+  { code: "DL513", target: "promptfooconfig.yaml", files: { "promptfooconfig.yaml": 'prompts: [x]\ntests:\n  - assert:\n      - {type: regex, value: «"[a"»}\n' } },
+  // GitHub Models .prompt.yml
+  { code: "DL600", target: "a.prompt.yml", files: { "a.prompt.yml": "name: a\n«n»ame: b\nmessages: []\n" } },
+  { code: "DL601", target: "a.prompt.yml", files: { "a.prompt.yml": "name: a\nmessages: «42»\n" } },
+  { code: "DL602", target: "a.prompt.yml", files: { "a.prompt.yml": "«modle»: x\nmessages: []\n" } },
+  { code: "DL603", target: "a.prompt.yml", files: { "a.prompt.yml": "messages:\n  - role: «robot»\n    content: hi\n" } },
+  { code: "DL604", target: "a.prompt.yml", files: { "a.prompt.yml": "messages: []\nevaluators:\n  - name: e\n    string: «{}»\n" } },
+  { code: "DL605", target: "a.prompt.yml", files: { "a.prompt.yml": "messages: []\nevaluators:\n  - name: s\n    uses: «github/similarity»\n" } },
+  { code: "DL606", target: "a.prompt.yml", files: { "a.prompt.yml": 'messages:\n  - {role: user, content: "{{input}}"}\ntestData:\n  - «{other: 1}»\n' }, message: /'input'/ },
+  { code: "DL607", target: "a.prompt.yml", files: { "a.prompt.yml": "responseFormat: «xml»\nmessages: []\n" } },
+  // Prompty
+  { code: "DL700", target: "a.prompty", files: { "a.prompty": "---\nname: a\n«n»ame: b\n---\nuser:\nhi\n" } },
+  { code: "DL701", target: "a.prompty", files: { "a.prompty": "---\n«- a\n»---\nuser:\nhi\n" } },
+  { code: "DL702", target: "a.prompty", files: { "a.prompty": "---\n«nmae»: x\n---\nuser:\nhi\n" } },
+  { code: "DL703", target: "a.prompty", files: { "a.prompty": "---\nname: a\n---\nuser:\nHi {{ x | «}»}\n" } },
+  { code: "DL704", target: "a.prompty", files: { "a.prompty": "---\ntemplate: «handlebars»\n---\nuser:\nhi\n" } },
+  { code: "DL705", target: "a.prompty", files: { "a.prompty": "---\ninputs:\n  a:\n    type: string\n---\nuser:\n{{ a }} «{{» b }}\n" }, message: /'b'/ },
+  { code: "DL706", target: "a.prompty", files: { "a.prompty": "---\nsample: «${file:missing.json}»\n---\nuser:\nhi\n" } },
+  { code: "DL707", target: "a.prompty", files: { "a.prompty": "---\n«tools»:\n  - {id: f, type: function}\n---\nuser:\nhi\n" } },
+  // providers → variants
+  { code: "DL800", target: "promptfooconfig.yaml", files: { "driftlens.yaml": CONFIG, "promptfooconfig.yaml": "prompts: [x]\nproviders: [«openai:gpt-4o-mini»]\n" }, message: /providers:/ },
+  { code: "DL801", target: "driftlens.yaml", files: { "driftlens.yaml": `${CONFIG}providers:\n  "openai:gpt-4o-mini": «tiny/nope»\n` } },
 ];
 
 /** Strips «…» markers; returns the text and the marked range (0-based, UTF-16). */

@@ -210,4 +210,8 @@ export const ASSERTION_SPECS: Record<AssertionType, AssertionSpec> = {
     doc: "JavaScript over `output` and `context`: a single line is an expression, several lines a function body that returns; a boolean, a score (passes above 0, or at `threshold`) or {pass, score, reason}. Runs only in a trusted workspace, sandboxed with a timeout.",
     check: (v) => nonEmptyString(v, "its JavaScript code (a string)"),
   },
+  python: {
+    doc: "Python over `output` and `context`: a single line is the returned expression, several lines the body of `main(output, context)`; a boolean, a score (passes above 0, or at `threshold`) or {pass, score, reason}. Runs only in a trusted workspace, in a Python 3 process with a time limit.",
+    check: (v) => nonEmptyString(v, "its Python code (a string)"),
+  },
 };

@@ -25,6 +25,7 @@ export const ASSERTION_TYPES = [
   "similar:dot",
   "similar:euclidean",
   "javascript",
+  "python",
 ] as const;
 
 export type AssertionType = (typeof ASSERTION_TYPES)[number];

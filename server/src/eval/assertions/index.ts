@@ -7,6 +7,7 @@
 // reaches it.
 import { ASSERTION_TYPES, isAssertionType, prepareAssertion, type Assertion, type AssertionType } from "../../artifacts/assertions";
 import { runBounded } from "./bounded";
+import { runTransform } from "./javascript";
 import { HANDLERS } from "./table";
 import { AssertionRuntimeError, type AssertionContext, type Handler, type HandlerInput, type Verdict } from "./types";
 
@@ -55,8 +56,30 @@ async function run(handler: Handler, input: HandlerInput, ctx: AssertionContext)
   );
 }
 
+/** The text assertions read of an output a transform made (promptfoo's coerceString). */
+function outputText(v: unknown): string {
+  return typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+}
+
+/** Runs a promptfoo output transform (trusted workspaces only, in the javascript sandbox). */
+async function applyTransform(code: unknown, output: unknown, ctx: AssertionContext, label: string): Promise<{ value: unknown } | { error: string }> {
+  if (typeof code !== "string" || code.trim() === "") return { error: `${label} must be JavaScript code (a string)` };
+  if (!ctx.trusted) return { error: `${label} is JavaScript, which runs only in a trusted workspace; trust the workspace (or pass --trust to the CLI) to run it` };
+  const r = await runTransform(code, output, { vars: ctx.vars ?? {}, latencyMs: ctx.latencyMs, ...(ctx.extra ?? {}) }, ctx.jsTimeoutMs ?? 1000);
+  return "error" in r ? { error: `${label} failed: ${r.error}` } : r;
+}
+
 /** Evaluates one assertion. Never throws: what cannot be evaluated is an error result with a message. */
 export async function evaluateAssertion(raw: Assertion, output: string, ctx: AssertionContext = {}): Promise<AssertionResult> {
+  const transform = ctx.assertionTransforms && raw !== null && typeof raw === "object" && "transform" in raw ? (raw as { transform?: unknown }).transform : undefined;
+  if (transform !== undefined) {
+    // promptfoo runs an assertion's transform on the output (a test's transform already applied) first.
+    const { transform: _t, ...rest } = raw as Assertion & { transform?: unknown };
+    const written = typeof rest.type === "string" ? rest.type : "";
+    const t = await applyTransform(transform, ctx.outputValue !== undefined ? ctx.outputValue : output, ctx, `the transform of '${written}'`);
+    if ("error" in t) return { type: written, pass: false, score: 0, weight: typeof rest.weight === "number" && rest.weight >= 0 ? rest.weight : 1, message: t.error, error: true };
+    return evaluateAssertion(rest as Assertion, outputText(t.value), { ...ctx, assertionTransforms: false, outputValue: typeof t.value === "string" ? undefined : t.value });
+  }
   const p = prepareAssertion(raw, ctx.vars ?? {});
   const type = p.written || String((raw as { type?: unknown } | null)?.type ?? "");
   if (p.error || !p.type) return { type, pass: false, score: 0, weight: p.weight, message: p.error ?? "not evaluated", error: true };
@@ -70,10 +93,18 @@ export async function evaluateAssertion(raw: Assertion, output: string, ctx: Ass
   }
 }
 
-/** Evaluates a case's assertions against one output. Never throws. */
+/** Evaluates a case's assertions against one output (after the case's transform, when it has one). Never throws. */
 export async function evaluateAssertions(assertions: readonly Assertion[], output: string, ctx: AssertionContext = {}): Promise<CaseEvaluation> {
+  let text = output;
+  let c = ctx;
+  if (ctx.transform !== undefined) {
+    const t = await applyTransform(ctx.transform, output, ctx, "the test's transform");
+    if ("error" in t) return combine([{ type: "transform", pass: false, score: 0, weight: 1, message: t.error, error: true }], ctx.threshold);
+    text = outputText(t.value);
+    c = { ...ctx, transform: undefined, outputValue: typeof t.value === "string" ? undefined : t.value };
+  }
   const results: AssertionResult[] = [];
-  for (const a of assertions) results.push(await evaluateAssertion(a, output, ctx));
+  for (const a of assertions) results.push(await evaluateAssertion(a, text, c));
   return combine(results, ctx.threshold);
 }
 

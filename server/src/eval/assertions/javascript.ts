@@ -74,7 +74,16 @@ parentPort.on("message", async (req) => {
     if (r && typeof r.then === "function") {
       r = await Promise.race([r, new Promise((_, rej) => setTimeout(() => rej(new Error("timed out after " + req.timeoutMs + " ms")), req.timeoutMs))]);
     }
-    if (typeof r === "boolean" || typeof r === "number") parentPort.postMessage({ id: req.id, value: r });
+    if (req.mode === "transform") {
+      if (r === null || r === undefined) parentPort.postMessage({ id: req.id, error: "the transform did not return a value" });
+      else {
+        let v;
+        try { v = typeof r === "string" ? r : JSON.parse(JSON.stringify(r)); } catch (e) { v = undefined; }
+        if (v === undefined) parentPort.postMessage({ id: req.id, error: "the transform returned a value that is not JSON (" + describe(r) + ")" });
+        else parentPort.postMessage({ id: req.id, value: v });
+      }
+    }
+    else if (typeof r === "boolean" || typeof r === "number") parentPort.postMessage({ id: req.id, value: r });
     else if (isGradingResult(r)) parentPort.postMessage({ id: req.id, value: { pass: r.pass, score: r.score, reason: r.reason } });
     else parentPort.postMessage({ id: req.id, error: "the code must return a boolean, a number or {pass: boolean, score: number, reason: string}. " + describe(r) });
   } catch (e) {
@@ -84,7 +93,7 @@ parentPort.on("message", async (req) => {
 `;
 
 type JsValue = boolean | number | { pass: boolean; score: number; reason: string };
-type JsOutcome = { value: JsValue } | { error: string };
+type JsOutcome<T = JsValue> = { value: T } | { error: string };
 
 let jsWorker: Worker | undefined;
 let jsQueue: Promise<unknown> = Promise.resolve();
@@ -106,13 +115,13 @@ function getJsWorker(): Worker {
 }
 
 /** One request at a time, so a runaway assertion that must be killed affects only itself. */
-function runInWorker(body: string, output: string, context: Record<string, unknown>, timeoutMs: number): Promise<JsOutcome> {
+function runInWorker<T = JsValue>(body: string, output: unknown, context: Record<string, unknown>, timeoutMs: number, mode: "assert" | "transform" = "assert"): Promise<JsOutcome<T>> {
   const run = () =>
-    new Promise<JsOutcome>((resolve) => {
+    new Promise<JsOutcome<T>>((resolve) => {
       const worker = getJsWorker();
       const id = jsNextId++;
       let settled = false;
-      const finish = (r: JsOutcome, kill = false) => {
+      const finish = (r: JsOutcome<T>, kill = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -125,7 +134,7 @@ function runInWorker(body: string, output: string, context: Record<string, unkno
         }
         resolve(r);
       };
-      const onMessage = (m: { id: number } & JsOutcome) => {
+      const onMessage = (m: { id: number } & JsOutcome<T>) => {
         if (m.id === id) finish("error" in m ? { error: m.error } : { value: m.value });
       };
       const onError = (e: Error) => finish({ error: e.message }, true);
@@ -135,7 +144,7 @@ function runInWorker(body: string, output: string, context: Record<string, unkno
       worker.on("message", onMessage);
       worker.on("error", onError);
       worker.on("exit", onExit);
-      worker.postMessage({ id, body, output, context: JSON.parse(JSON.stringify(context)) as unknown, timeoutMs });
+      worker.postMessage({ id, body, output, context: JSON.parse(JSON.stringify(context)) as unknown, timeoutMs, mode });
     });
   const p = jsQueue.then(run, run);
   jsQueue = p;
@@ -162,9 +171,21 @@ async function javascript(input: HandlerInput, ctx: AssertionContext): Promise<V
     return { pass: false, score: 0, message: "javascript assertions run only in a trusted workspace; trust the workspace (or pass --trust to the CLI) to run it" };
   }
   const context = { vars: ctx.vars ?? {}, latencyMs: ctx.latencyMs, ...(ctx.extra ?? {}) };
-  const r = await runInWorker(functionBody(String(input.value)), input.output, context, ctx.jsTimeoutMs ?? 1000);
+  const output = ctx.outputValue !== undefined ? ctx.outputValue : input.output;
+  const r = await runInWorker(functionBody(String(input.value)), output, context, ctx.jsTimeoutMs ?? 1000);
   if ("error" in r) return { pass: false, score: 0, message: `javascript assertion failed: ${r.error}` };
   return normalize(r.value, input.inverse, input.assertion.threshold);
 }
 
 export const javascriptHandler: Handler = { kind: "context", evaluate: javascript };
+
+/**
+ * Runs a promptfoo output transform (inline JavaScript: a single line is the returned expression,
+ * several lines a function body of `output` and `context`, as promptfoo's
+ * getInlineTransformFunction makes it) in the same sandbox as javascript assertions. Returns the
+ * transformed output (any JSON value) or why it could not be had.
+ */
+export async function runTransform(code: string, output: unknown, context: Record<string, unknown>, timeoutMs = 1000): Promise<{ value: unknown } | { error: string }> {
+  if (code.startsWith("file://")) return { error: `the transform ${code} is a file, which Driftlens does not load (it would run code outside the sandbox); write the transform inline` };
+  return runInWorker<unknown>(code.includes("\n") ? code : `return ${code}`, output, context, timeoutMs, "transform");
+}

@@ -15,6 +15,7 @@ import { javascriptHandler } from "./javascript";
 import { jsonHandlers } from "./json";
 import { latencyHandler } from "./latency";
 import { levenshteinHandler } from "./levenshtein";
+import { pythonHandler } from "./python";
 import { regexHandler } from "./regex";
 import { similarHandlers } from "./similar";
 import { startsWithHandler } from "./starts-with";
@@ -32,4 +33,5 @@ export const HANDLERS: Record<AssertionType, Handler> = {
   latency: latencyHandler,
   ...similarHandlers,
   javascript: javascriptHandler,
+  python: pythonHandler,
 };

@@ -11,6 +11,8 @@ export interface AssertionContext {
   trusted?: boolean;
   /** Timeout per `javascript` assertion, ms (default 1000). */
   jsTimeoutMs?: number;
+  /** Time limit per `python` assertion, ms, the interpreter's start included (default 10000). */
+  pythonTimeoutMs?: number;
   /** Time limit for matching a pattern or validating a schema, ms (default 1000). */
   patternTimeoutMs?: number;
   /** Embeds texts with the configured embedding model (for `similar`); absent when none is configured. */
@@ -19,6 +21,15 @@ export interface AssertionContext {
   threshold?: number;
   /** Extra data handed to `javascript` assertions as `context` (case id, tags, …). */
   extra?: Record<string, unknown>;
+  /**
+   * A promptfoo output transform for the whole case (a test's `options.transform`): JavaScript run
+   * on the output before every assertion, in the javascript sandbox, in trusted workspaces only.
+   */
+  transform?: string;
+  /** Whether assertions may carry their own `transform` (promptfoo configs; native eval sets refuse it). */
+  assertionTransforms?: boolean;
+  /** The output as a transform returned it, when not a string (javascript and python assertions get it as is). */
+  outputValue?: unknown;
 }
 
 /** What a handler evaluates: the assertion, its base type and `not-`, its checked and rendered value, the output. */

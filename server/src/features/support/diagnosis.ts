@@ -66,6 +66,7 @@ export function evalOutline(ws: ServerWorkspace, file: string): EvalOutline {
 /** The input contract of a prompt that its eval sets are checked against. */
 export function promptContractKey(ws: ServerWorkspace, file: string): string {
   try {
+    if (artifactKind(file) === "prompty") return JSON.stringify(ws.adopted(file).inputSchema ?? null);
     const doc = ws.prompt(file);
     return JSON.stringify([doc.input?.jsonSchema ?? null, doc.inputs.map((i) => [i.name, i.optional]), doc.evals.map((e) => e.path), doc.inputsOpen]);
   } catch {
