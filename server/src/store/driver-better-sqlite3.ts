@@ -14,13 +14,14 @@ export function nativeSubpath(abi = process.versions.modules, platform = `${proc
 }
 
 /**
- * Native folders to look in: DRIFTLENS_NATIVE_DIR, then `native/` and `dist/native/` in the folder of
- * this bundle and each folder above it, up to the first one holding a package.json (the extension's
- * or the checkout's root). Bundles live in dist/ (and tests in dist/test/…), the binaries in dist/native/.
+ * Native folders to look in: `native/` and `dist/native/` in the folder of this bundle and each
+ * folder above it, up to the first one holding a package.json (the extension's or the checkout's
+ * root): bundles live in dist/ (tests in dist/test/…), the binaries in dist/native/.
+ * DRIFTLENS_NATIVE_DIR, when set, is the only folder looked in.
  */
 export function nativeDirs(from = __dirname): string[] {
+  if (process.env.DRIFTLENS_NATIVE_DIR) return [path.resolve(process.env.DRIFTLENS_NATIVE_DIR)];
   const out: string[] = [];
-  if (process.env.DRIFTLENS_NATIVE_DIR) out.push(path.resolve(process.env.DRIFTLENS_NATIVE_DIR));
   for (let dir = from; ; ) {
     out.push(path.join(dir, "native"), path.join(dir, "dist", "native"));
     const up = path.dirname(dir);

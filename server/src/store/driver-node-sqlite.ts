@@ -75,9 +75,21 @@ function plain(row: Row): Row {
   return out;
 }
 
-/** better-sqlite3 spreads arrays given as parameters (`run([a, b])` is `run(a, b)`). */
-function flat(params: unknown[]): unknown[] {
-  return params.some(Array.isArray) ? params.flatMap((p) => (Array.isArray(p) ? p : [p])) : params;
+const UNBINDABLE = "SQLite3 can only bind numbers, strings, bigints, buffers, and null";
+
+/**
+ * Parameters as better-sqlite3 takes them: arrays are spread (`run([a, b])` is `run(a, b)`), and a
+ * boolean is refused (node:sqlite would store it as 0 or 1, better-sqlite3 throws a TypeError).
+ */
+function bind(params: unknown[]): unknown[] {
+  const out = params.some(Array.isArray) ? params.flatMap((x) => (Array.isArray(x) ? x : [x])) : params;
+  for (const p of out) {
+    if (typeof p === "boolean") throw new TypeError(UNBINDABLE);
+    if (p !== null && typeof p === "object" && !(p instanceof Uint8Array)) {
+      for (const v of Object.values(p)) if (typeof v === "boolean") throw new TypeError(UNBINDABLE);
+    }
+  }
+  return out;
 }
 
 class NodeStatement implements SqliteStatement {
@@ -85,7 +97,8 @@ class NodeStatement implements SqliteStatement {
 
   run(...params: unknown[]): SqliteRunResult {
     try {
-      return this.stmt.run(...flat(params));
+      const r = this.stmt.run(...bind(params));
+      return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
     } catch (e) {
       throw translate(e);
     }
@@ -93,7 +106,7 @@ class NodeStatement implements SqliteStatement {
 
   get(...params: unknown[]): unknown {
     try {
-      const r = this.stmt.get(...flat(params));
+      const r = this.stmt.get(...bind(params));
       return r === undefined ? undefined : plain(r);
     } catch (e) {
       throw translate(e);
@@ -102,7 +115,7 @@ class NodeStatement implements SqliteStatement {
 
   all(...params: unknown[]): unknown[] {
     try {
-      return this.stmt.all(...flat(params)).map(plain);
+      return this.stmt.all(...bind(params)).map(plain);
     } catch (e) {
       throw translate(e);
     }
@@ -111,7 +124,7 @@ class NodeStatement implements SqliteStatement {
   *iterate(...params: unknown[]): IterableIterator<unknown> {
     let it: IterableIterator<Row>;
     try {
-      it = this.stmt.iterate(...flat(params));
+      it = this.stmt.iterate(...bind(params));
     } catch (e) {
       throw translate(e);
     }
