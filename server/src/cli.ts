@@ -2,7 +2,7 @@
 // exports a `Command`; this file only routes argv and turns thrown errors into exit codes.
 import { commands } from "./cli/commands";
 import { CliError, EXIT_USAGE, type CliIO } from "./cli/common";
-import { describeDriver, sqliteDriver } from "./store/driver";
+import { versionText } from "./cli/version";
 
 const HELP = `driftlens — prompt and adapter engineering on local GGUF models
 
@@ -22,14 +22,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return name ? 0 : EXIT_USAGE;
   }
   if (name === "--version" || name === "-v") {
-    // The version alone on the first line (for scripts); then what runs it, for bug reports.
-    io.out(`${require("../../package.json").version}\n`);
-    io.out(`Node ${process.version} (ABI ${process.versions.modules}, ${process.platform}-${process.arch})\n`);
-    try {
-      io.out(`SQLite driver: ${describeDriver(sqliteDriver())}\n`);
-    } catch (e) {
-      io.out(`SQLite driver: none (${e instanceof Error ? e.message : String(e)})\n`);
-    }
+    io.out(versionText());
     return 0;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
