@@ -128,15 +128,20 @@ class NodeStatement implements SqliteStatement {
     } catch (e) {
       throw translate(e);
     }
-    for (;;) {
-      let next: IteratorResult<Row>;
-      try {
-        next = it.next();
-      } catch (e) {
-        throw translate(e);
+    try {
+      for (;;) {
+        let next: IteratorResult<Row>;
+        try {
+          next = it.next();
+        } catch (e) {
+          throw translate(e);
+        }
+        if (next.done) return;
+        yield plain(next.value);
       }
-      if (next.done) return;
-      yield plain(next.value);
+    } finally {
+      // A consumer that stops early (break) releases the statement, as better-sqlite3's iterator does.
+      it.return?.();
     }
   }
 }

@@ -58,6 +58,9 @@ function transcript(driver: SqliteDriverName, dir: string): Json[] {
   t.push(show(db.prepare("INSERT INTO t(s, n) VALUES (@s, @n)").run({ s: "named", n: 3 })));
   t.push(show(db.prepare("SELECT * FROM t ORDER BY id").all()), show(db.prepare("SELECT * FROM t WHERE s = ?").get("a")), show(db.prepare("SELECT * FROM t WHERE s = ?").get("none")));
   t.push(show([...db.prepare("SELECT id, typeof(b) AS tb, length(b) AS lb FROM t ORDER BY id").iterate()]));
+  // An iteration stopped early releases its statement: the next write goes through.
+  for (const row of db.prepare("SELECT s FROM t ORDER BY id").iterate()) if (row) break;
+  t.push(caught(() => db.prepare("UPDATE t SET r = r WHERE id = 1").run()));
   t.push(caught(() => ins.run("a", null, 0, 0)), caught(() => db.prepare("SELEKT 1")), caught(() => ins.run(true, null, 0, 0)));
   // A throw rolls the transaction back; nested transactions are savepoints: only the inner part undone.
   const count = () => (db.prepare("SELECT count(*) AS n FROM t").get() as { n: number }).n;
