@@ -5,7 +5,8 @@
 //      Electron versions built on them (VS Code desktop runs extensions on Electron, an ABI no
 //      binary is built for);
 //   3. else an error that says what runs and what to do.
-// DRIFTLENS_SQLITE_DRIVER=better-sqlite3 or =node forces one (tests run every suite with each).
+// DRIFTLENS_SQLITE_DRIVER=better-sqlite3 or =node forces one (`npm test` runs the unit and LSP
+// suites once more with node:sqlite forced).
 // Both drivers read and write the same file format, so a store written by one is read by the other.
 import { loadBetterSqlite3, openBetterSqlite3 } from "./driver-better-sqlite3";
 import { nodeSqlite, openNodeSqlite } from "./driver-node-sqlite";
@@ -59,7 +60,8 @@ function info(name: SqliteDriverName, reason: string): SqliteDriverInfo {
 
 /** The driver for `want` (or the automatic choice), without remembering it. */
 export function resolveDriver(want: string = process.env[DRIVER_ENV] ?? ""): SqliteDriverInfo {
-  const name = ALIASES[want.trim().toLowerCase()];
+  const key = want.trim().toLowerCase();
+  const name = Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined;
   if (!name) throw new SqliteDriverError(`${DRIVER_ENV}="${want}" is not a SQLite driver; use better-sqlite3, node, or leave it unset to choose automatically`);
   const runtime = `Node ${process.version} (ABI ${process.versions.modules}, ${process.platform}-${process.arch})`;
   if (name !== "auto") {
