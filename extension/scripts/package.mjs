@@ -137,6 +137,7 @@ function ignoreFileFor(target, binaries) {
     "!dist/server-core.js",
     "!dist/cli.js",
     "!dist/engine-worker.js",
+    "!dist/pattern-worker.js",
     "!dist/webviews/*.js",
     "!dist/webviews/*.css",
     "!syntaxes/**",

@@ -20,6 +20,9 @@ export const CODES = {
   DL107: { severity: "error", title: "Model file is not a readable GGUF", fix: "Point the variant at a valid GGUF file (the message says what is wrong with this one)." },
   DL108: { severity: "warning", title: "Two GGUF files in a scan folder have the same quant type", fix: "Keep one file per quant type in a scanned folder, or list the variants explicitly." },
   DL109: { severity: "error", title: "Embedding model not found", fix: "Set `embedding.model` to an existing GGUF file (relative to driftlens.yaml) or to a `family/variant` defined under `models`." },
+  DL140: { severity: "error", title: "Model not found in its store", fix: "Download or pull the model (the message gives the command), correct the name, or point `modelStores` (or the store's environment variable) at the folder that has it." },
+  DL141: { severity: "error", title: "Broken or unusable entry in a model store", fix: "Download or pull the model again (the message names the file and the command); Driftlens only reads stores and never repairs them." },
+  DL142: { severity: "error", title: "Model store reference is not valid", fix: "Write `ollama:name[:tag]`, `hf:org/name[@revision][/file.gguf]` or `lmstudio:publisher/model[/file.gguf]`; when a repo or folder holds several GGUF files, name one with `file:`." },
   // .prompt
   DL200: { severity: "error", title: "Prompt front matter is not valid YAML", fix: "Fix the YAML between the `---` lines." },
   DL201: { severity: "error", title: "Prompt front matter key has the wrong type", fix: "Use the shape docs/formats.md gives for the key." },
@@ -48,6 +51,10 @@ export const CODES = {
   DL310: { severity: "error", title: "Eval set prompt missing", fix: "Set `prompt:` to an existing .prompt file (relative to the eval set), or list this eval set in a prompt's `driftlens.evals`." },
   DL311: { severity: "warning", title: "Unknown key in eval set", fix: "Remove the key or correct its spelling; Driftlens ignores it." },
   DL312: { severity: "error", title: "Assertion value missing or of the wrong kind", fix: "Give the assertion the `value` its type needs (e.g. a string for contains, a number threshold for levenshtein)." },
+  DL330: { severity: "error", title: "Assertion value template cannot be rendered", fix: "Define the variable the message names in the case's vars, or use only the template syntax docs/assertions.md lists (variables, lookups, literals, operators, if, raw and the listed filters)." },
+  DL331: { severity: "error", title: "Invalid JSON Schema in an assertion", fix: "Correct the schema (draft-07 by default; set `$schema` for 2019-09 or 2020-12 keywords); the message names the keyword or place." },
+  DL332: { severity: "warning", title: "Assertion value probably does not mean what it says", fix: "The value is valid and behaves as in promptfoo, but likely not as intended (the message says why); rewrite it as the message suggests." },
+  DL333: { severity: "error", title: "Assertion uses a promptfoo feature Driftlens does not support", fix: "Write the value inline (no file:// or package: references) and remove `transform`; docs/assertions.md lists the differences from promptfoo." },
   // adapters
   DL400: { severity: "error", title: "Adapter config is not valid YAML", fix: "Fix the YAML syntax at the marked place." },
   DL401: { severity: "error", title: "Adapter config value has the wrong type", fix: "Use the shape docs/formats.md gives for adapter configs." },
