@@ -209,8 +209,9 @@ async function pickRow(page: Page, label: string, what: string): Promise<void> {
     const labels = await page.$$eval(".quick-input-list .monaco-list-row .label-name", (els) => els.map((e) => e.textContent ?? ""));
     const i = labels.findIndex((l) => l.replace(/\s+/g, " ").trim() === label);
     return i >= 0 ? i + 1 : undefined;
-    // A fresh window's first file search took 17-34 s on a 2-core machine at load 12-22 (with or
-    // without node on PATH); later ones take well under a second.
+    // A deadline, not a sleep: it costs nothing when rows come fast. A fresh window's first file
+    // search took 17-34 s on a 2-core machine at load 12-22 (with or without node on PATH); later
+    // ones take well under a second.
   }, 60_000);
   for (let i = 1; i < index; i++) await page.keyboard.press("ArrowDown");
   await page.keyboard.press("Enter");
@@ -235,7 +236,7 @@ export async function openFile(page: Page, rel: string): Promise<void> {
   await input.fill(rel);
   const base = path.basename(rel);
   await pickRow(page, base, `${rel} in Quick Open`);
-  await until(`an editor tab for ${base}`, async () => (await page.$$eval(".tabs-container .tab.active", (els) => els.map((e) => e.getAttribute("data-resource-name") ?? ""))).includes(base), 15_000);
+  await until(`an editor tab for ${base}`, async () => (await page.$$eval(".tabs-container .tab.active", (els) => els.map((e) => e.getAttribute("data-resource-name") ?? ""))).includes(base), 45_000);
   // The editor must have focus for typing.
   await page.click(".editor-instance .monaco-editor .view-lines");
 }
