@@ -3,15 +3,38 @@
 // hostile (generated hostile inputs: bounds on time, memory and file access), differential
 // (assertions side by side with promptfoo's, installed on first use by test/differential/setup.sh),
 // e2e (real VS Code in headless Chromium; needs the e2e toolchain that .ci/run installs).
-//   npm test                  all suites
-//   npm test -- unit lsp      only those suites
-//   npm test -- unit/store    only test files whose path contains "unit/store"
+// The full run then runs the unit and LSP suites again on each other supported Node runtime
+// (20, 22, 24: the server, the CLI and the engine worker all run on the runtime the tests run on)
+// and once with the node:sqlite store driver forced: the runtime matrix. Runtimes come from npm
+// into .cache/runtimes/ with a better-sqlite3 binary for each (extension/scripts/natives.mjs).
+//   npm test                          all suites, then the runtime matrix
+//   npm test -- unit lsp              only those suites, on this Node
+//   npm test -- unit/store            only test files whose path contains "unit/store"
+//   npm test -- --node 24 unit/store  on Node 24 from .cache/runtimes (installed when missing)
+//   npm test -- --sqlite node unit    with the node:sqlite driver forced (DRIFTLENS_SQLITE_DRIVER)
+//   npm test -- --matrix unit/store   the runtime matrix for those files
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { ensureNativesLocked, MAJORS } from "../extension/scripts/natives.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const filters = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const filters = [];
+let node = null;
+let sqlite = null;
+let matrixOnly = false;
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (a === "--node") node = Number(argv[++i]);
+  else if (a === "--sqlite") sqlite = argv[++i] ?? "";
+  else if (a === "--matrix") matrixOnly = true;
+  else filters.push(a);
+}
+if (node !== null && !MAJORS.includes(node)) {
+  console.error(`--node ${node}: the supported runtimes are Node ${MAJORS.join(", ")}`);
+  process.exit(2);
+}
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
@@ -20,7 +43,8 @@ function run(cmd, args, opts = {}) {
 
 // A filtered run skips the whole-project type check and builds only the matching tests, so one
 // unfinished file elsewhere does not block it; the full run (CI) checks everything.
-if (filters.length === 0) run(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"]);
+const full = filters.length === 0 && node === null && sqlite === null && !matrixOnly;
+if (full) run(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"]);
 run(process.execPath, [path.join(root, "esbuild.config.mjs")], {
   env: { ...process.env, DRIFTLENS_TEST_FILTER: filters.join(",") },
 });
@@ -44,6 +68,48 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(" ") || "(all)"}`);
   process.exit(1);
 }
-run(process.execPath, ["--test", "--test-reporter=spec", ...files.map((f) => path.join("dist/test", f))], {
-  env: { ...process.env, DRIFTLENS_REPO_ROOT: root },
-});
+
+/** The node binary for a runtime major (this process's own when it is that major). */
+function runtimeNode(major) {
+  if (major === null || Number(process.versions.node.split(".")[0]) === major) return process.execPath;
+  return ensureNativesLocked(["--node", String(major)]).find((r) => r.major === major).node;
+}
+
+/** One pass of node's test runner; returns whether it passed. */
+function pass(label, nodeBin, passFiles, env) {
+  console.log(`\n=== ${label}: ${passFiles.length} test files ===`);
+  const t0 = Date.now();
+  const r = spawnSync(nodeBin, ["--test", "--test-reporter=spec", ...passFiles.map((f) => path.join("dist/test", f))], {
+    stdio: "inherit",
+    cwd: root,
+    env: { ...process.env, DRIFTLENS_REPO_ROOT: root, ...env },
+  });
+  const ok = r.status === 0;
+  console.log(`=== ${label}: ${ok ? "passed" : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s ===`);
+  return { label, ok, seconds: (Date.now() - t0) / 1000 };
+}
+
+const driverEnv = (name) => (name ? { DRIFTLENS_SQLITE_DRIVER: name } : {});
+const passes = [];
+if (!matrixOnly) {
+  const label = `Node ${node === null ? process.versions.node : node}${sqlite ? `, SQLite driver ${sqlite}` : ""}`;
+  passes.push(pass(label, runtimeNode(node), files, driverEnv(sqlite)));
+}
+
+// The runtime matrix: unit and LSP suites on every other supported runtime, and on Node 22 (the
+// Node of VS Code desktop's Electron, whose ABI no binary is built for) with node:sqlite forced.
+if (full || matrixOnly) {
+  const matrixFiles = files.filter((f) => f.startsWith(`unit${path.sep}`) || f.startsWith(`lsp${path.sep}`));
+  const mine = Number(process.versions.node.split(".")[0]);
+  const runs = [...MAJORS.filter((m) => m !== mine).map((m) => [m, ""]), [22, "node"]];
+  for (const [major, driver] of runs) {
+    if (!matrixFiles.length) break;
+    passes.push(pass(`Node ${major}${driver ? ", SQLite driver node:sqlite forced" : ""} (runtime matrix)`, runtimeNode(major), matrixFiles, driverEnv(driver)));
+  }
+}
+
+if (passes.length > 1) {
+  console.log("\n=== summary ===");
+  for (const p of passes) console.log(`${p.ok ? "ok  " : "FAIL"}  ${p.label}  (${p.seconds.toFixed(0)} s)`);
+}
+process.exit(passes.every((p) => p.ok) ? 0 : 1);

@@ -111,19 +111,23 @@ export class Ctx {
   private async doStart(): Promise<void> {
     const t0 = Date.now();
     const s = this.settings();
-    // A small file in global storage, written at once (globalState is flushed lazily, so a
-    // window closed soon after the first activation would probe again next time).
+    // A configured Node's probe (version and ABI) is cached in a small file in global storage,
+    // written at once (globalState is flushed lazily, so a window closed soon after the first
+    // activation would probe again next time). The editor's own runtime needs no probe.
     const cacheFile = path.join(this.extension.globalStorageUri.fsPath, "node-runtimes.json");
-    let entries: Record<string, NodeRuntime> = {};
-    try {
-      entries = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as Record<string, NodeRuntime>;
-    } catch {
-      /* first run */
-    }
+    let entries: Record<string, NodeRuntime> | undefined;
+    const load = (): Record<string, NodeRuntime> => {
+      try {
+        entries ??= JSON.parse(fs.readFileSync(cacheFile, "utf8")) as Record<string, NodeRuntime>;
+      } catch {
+        entries = {};
+      }
+      return entries;
+    };
     const cache = {
-      get: (k: string) => entries[k],
+      get: (k: string) => load()[k],
       set: (k: string, v: NodeRuntime) => {
-        entries[k] = v;
+        load()[k] = v;
         try {
           fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
           fs.writeFileSync(cacheFile, JSON.stringify(entries));
@@ -134,11 +138,11 @@ export class Ctx {
     };
     // nodePath is a restricted setting: in an untrusted workspace only the user's own value counts.
     const configured = s.server.nodePath;
-    // From the probe cache when it knows every candidate needed: then the server is spawned in
-    // the same synchronous step as activate() began, before the rest of activation runs.
+    // The editor's own runtime needs no probe; a configured Node is probed once and cached. Either
+    // way the server is then spawned in the same synchronous step as activate() began.
     const choose = { extensionRoot: this.extensionRoot, configured, cache };
     this.runtime = chooseRuntimeCached(choose) ?? (await chooseRuntime(choose));
-    const rt = this.runtime.runtime ?? { path: process.execPath, version: process.version, abi: process.versions.modules, isHost: true };
+    const rt = this.runtime.runtime;
     const tRuntime = Date.now() - t0;
     // Boot the server process now; the client below takes it over (spawnServer explains why).
     const serverJs = path.join(this.extensionRoot, "dist", "server.js");
@@ -163,14 +167,18 @@ export class Ctx {
       return proc;
     };
     if (this.runtime.problem) {
-      this.log.error(this.runtime.problem);
-      void vscode.window.showErrorMessage(this.runtime.problem, "Open Settings", "Show Log").then((pick) => {
+      this.log.warn(this.runtime.problem);
+      void vscode.window.showWarningMessage(`Driftlens: ${this.runtime.problem}`, "Open Settings", "Show Log").then((pick) => {
         if (pick === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", "driftlens.server.nodePath");
         if (pick === "Show Log") this.log.show();
       });
     }
     this.log.info(`extension at ${this.extensionRoot}`);
-    this.log.info(`starting the language server with ${rt.isHost ? "the extension host's runtime" : rt.path} ${rt.version} (ABI ${rt.abi}); native modules built for ABI ${this.runtime.expectedAbi ?? "unknown"}`);
+    const sqlite = this.runtime.sqlite === "better-sqlite3" ? `better-sqlite3 (binary for ABI ${rt.abi})` : (this.runtime.sqlite ?? "none");
+    this.log.info(
+      `starting the language server with ${rt.isHost ? `the editor's own runtime ${rt.path}` : `"driftlens.server.nodePath" ${rt.path}`} (Node ${rt.version}, ABI ${rt.abi}); ` +
+        `SQLite driver expected: ${sqlite} (better-sqlite3 binaries for ABI ${this.runtime.nativeAbis.join(", ") || "none"}); the server logs the one it opens the store with`,
+    );
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         ...LANGUAGES.map((language) => ({ scheme: "file", language })),

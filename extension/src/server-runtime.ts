@@ -1,8 +1,11 @@
-// Which Node runs the language server. The server loads native modules (better-sqlite3) built for
-// one Node ABI (process.versions.modules); VS Code desktop runs extensions on Electron, code-server
-// on its own Node 24, and npm built the binary with the system Node. So: try the configured Node,
-// then the first `node` on PATH, then the extension host's own runtime, and take the first whose
-// ABI matches the binary. When none does, say which ABI is needed and how to fix it.
+// Which Node runs the language server. By default the editor's own runtime, the one running this
+// extension host (process.execPath: Electron in VS Code desktop, started with ELECTRON_RUN_AS_NODE=1;
+// code-server's own Node), so a user needs no Node.js of their own. "driftlens.server.nodePath"
+// overrides it. The server's only native need is SQLite for the store: a better-sqlite3 binary
+// built for the runtime's ABI (the package carries one per supported Node ABI in
+// dist/native/<platform>-<arch>/node-<abi>/), else the runtime's built-in node:sqlite (Node 22.13+,
+// and the Electron versions built on it). A configured Node that can run neither is reported and the
+// editor's runtime used instead; the store itself says, in the server log, which driver runs.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -16,26 +19,44 @@ export interface NodeRuntime {
   isHost: boolean;
 }
 
+export type SqliteDriverName = "better-sqlite3" | "node:sqlite";
+
 export interface RuntimeChoice {
-  runtime: NodeRuntime | null;
-  /** ABI the native modules were built for, null when unknown (then any Node >= 20 is taken). */
-  expectedAbi: string | null;
-  /** Set when no candidate matches: what happened and what to do. */
+  runtime: NodeRuntime;
+  /** The store's driver on that runtime as far as the extension can tell; null when it has none. */
+  sqlite: SqliteDriverName | null;
+  /** ABIs the extension has better-sqlite3 binaries for. */
+  nativeAbis: string[];
+  /** Set when the configured runtime was unusable, or the chosen one has no SQLite driver: what happened and what to do. */
   problem?: string;
   tried: NodeRuntime[];
 }
 
 const ABI_TO_NODE: Record<string, string> = { "108": "18", "115": "20", "120": "21", "127": "22", "131": "23", "137": "24", "141": "25" };
 
-/** The ABI better-sqlite3 was compiled for, from node-gyp's config.gypi beside the binary. */
-export function nativeAbi(extensionRoot: string): string | null {
-  const gypi = path.join(extensionRoot, "node_modules", "better-sqlite3", "build", "config.gypi");
+/**
+ * ABIs of the better-sqlite3 binaries the extension carries: dist/native/<platform>-<arch>/node-<abi>/,
+ * and in a source checkout the one npm built in node_modules (its ABI from node-gyp's config.gypi).
+ */
+export function nativeAbis(extensionRoot: string, platform = `${process.platform}-${process.arch}`): string[] {
+  const abis = new Set<string>();
+  const dir = path.join(extensionRoot, "dist", "native", platform);
   try {
-    const m = /"node_module_version":\s*(\d+)/.exec(fs.readFileSync(gypi, "utf8"));
-    return m?.[1] ?? null;
+    for (const e of fs.readdirSync(dir)) {
+      const m = /^node-(\d+)$/.exec(e);
+      if (m && fs.existsSync(path.join(dir, e, "better_sqlite3.node"))) abis.add(m[1]!);
+    }
   } catch {
-    return null;
+    /* no native folder */
   }
+  try {
+    const gypi = fs.readFileSync(path.join(extensionRoot, "node_modules", "better-sqlite3", "build", "config.gypi"), "utf8");
+    const m = /"node_module_version":\s*(\d+)/.exec(gypi);
+    if (m && fs.existsSync(path.join(extensionRoot, "node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node"))) abis.add(m[1]!);
+  } catch {
+    /* no npm build */
+  }
+  return [...abis].sort((a, b) => Number(a) - Number(b));
 }
 
 export function findOnPath(name: string, envPath = process.env.PATH ?? ""): string | null {
@@ -87,61 +108,76 @@ export function probe(nodePath: string, cache?: ProbeCache): Promise<NodeRuntime
   });
 }
 
-function major(version: string): number {
-  return Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
+function versionParts(version: string): [number, number] {
+  const m = /^v(\d+)\.(\d+)/.exec(version);
+  return [Number(m?.[1] ?? 0), Number(m?.[2] ?? 0)];
 }
 
-type ChooseOptions = { extensionRoot: string; configured: string; cache?: ProbeCache; envPath?: string };
+/** Whether a Node version has node:sqlite without a flag (22.13+, 23.4+, 24 and later). */
+export function hasNodeSqlite(version: string): boolean {
+  const [major, minor] = versionParts(version);
+  return major > 23 || (major === 23 && minor >= 4) || (major === 22 && minor >= 13);
+}
+
+/** The store's driver on `rt`: a binary for its ABI first (as the store chooses), then node:sqlite. */
+export function sqliteDriverFor(rt: NodeRuntime, abis: string[]): SqliteDriverName | null {
+  if (abis.includes(rt.abi)) return "better-sqlite3";
+  return hasNodeSqlite(rt.version) ? "node:sqlite" : null;
+}
+
+export function hostRuntime(): NodeRuntime {
+  return { path: process.execPath, version: process.version, abi: process.versions.modules, isHost: true };
+}
+
+function describe(rt: NodeRuntime): string {
+  return `${rt.isHost ? "the editor's own runtime" : rt.path} (Node ${rt.version}, ABI ${rt.abi})`;
+}
+
+type ChooseOptions = { extensionRoot: string; configured: string; cache?: ProbeCache; host?: NodeRuntime };
 
 /**
  * Picks the runtime from cached probes alone, synchronously (so the extension can spawn the
- * server before anything else); undefined when a candidate it needs was never probed.
+ * server before anything else); undefined when the configured Node was never probed.
  */
 export function chooseRuntimeCached(opts: ChooseOptions): RuntimeChoice | undefined {
   return decide(opts, (c) => cachedProbe(c, opts.cache));
 }
 
 export async function chooseRuntime(opts: ChooseOptions): Promise<RuntimeChoice> {
-  // Probe the candidates in order, each only when the ones before it did not match.
-  const known = new Map<string, NodeRuntime | null>();
-  for (;;) {
-    let missing: string | undefined;
-    const choice = decide(opts, (c) => {
-      if (known.has(c)) return known.get(c);
-      missing ??= c;
-      return undefined;
-    });
-    if (choice) return choice;
-    known.set(missing!, await probe(missing!, opts.cache));
-  }
+  const choice = chooseRuntimeCached(opts);
+  if (choice) return choice;
+  const rt = await probe(opts.configured, opts.cache);
+  return decide(opts, () => rt)!;
 }
 
-/** The choice, given what each candidate is (undefined: not known yet, and then no choice). */
+/** The choice, given what the configured Node is (undefined: not known yet, and then no choice). */
 function decide(opts: ChooseOptions, lookup: (nodePath: string) => NodeRuntime | null | undefined): RuntimeChoice | undefined {
-  const expectedAbi = nativeAbi(opts.extensionRoot);
-  const host: NodeRuntime = { path: process.execPath, version: process.version, abi: process.versions.modules, isHost: true };
+  const abis = nativeAbis(opts.extensionRoot);
+  const host = opts.host ?? hostRuntime();
   const tried: NodeRuntime[] = [];
-  const candidates: string[] = [];
-  if (opts.configured) candidates.push(opts.configured);
-  const onPath = findOnPath("node", opts.envPath);
-  if (onPath && !candidates.includes(onPath)) candidates.push(onPath);
-  const ok = (rt: NodeRuntime) => major(rt.version) >= 20 && (expectedAbi === null || rt.abi === expectedAbi);
-  for (const c of candidates) {
-    const rt = lookup(c);
+  let problem: string | undefined;
+  if (opts.configured) {
+    const rt = lookup(opts.configured);
     if (rt === undefined) return undefined;
-    if (!rt) continue;
-    tried.push(rt);
-    if (ok(rt)) return { runtime: rt, expectedAbi, tried };
+    if (rt) tried.push(rt);
+    const driver = rt && versionParts(rt.version)[0] >= 20 ? sqliteDriverFor(rt, abis) : null;
+    if (rt && driver) return { runtime: rt, sqlite: driver, nativeAbis: abis, tried };
+    const why = !rt
+      ? "it does not run as Node.js (check the path)"
+      : versionParts(rt.version)[0] < 20
+        ? "Driftlens needs Node 20 or newer"
+        : `Driftlens has no better-sqlite3 binary for ABI ${rt.abi} (it has ${abis.map((a) => `${a} = Node ${ABI_TO_NODE[a] ?? "?"}`).join(", ") || "none"}) and that Node has no built-in node:sqlite (Node 22.13 or newer)`;
+    problem = `"driftlens.server.nodePath" is ${rt ? describe(rt) : opts.configured}, which cannot run the language server: ${why}. Using ${describe(host)} instead; clear the setting, or point it at Node 20, 22 or 24.`;
   }
   tried.push(host);
-  if (ok(host)) return { runtime: host, expectedAbi, tried };
-  const want = expectedAbi ? `ABI ${expectedAbi} (Node ${ABI_TO_NODE[expectedAbi] ?? "?"}.x)` : "Node 20 or newer";
-  const seen = tried.map((t) => `${t.isHost ? "VS Code's own runtime" : t.path} is ${t.version} (ABI ${t.abi})`).join("; ");
-  const problem =
-    `Driftlens cannot start its language server: its native module better-sqlite3 needs ${want}, and ${seen}. ` +
-    `Fix: install Node ${expectedAbi ? ABI_TO_NODE[expectedAbi] ?? "20" : "20"} and set "driftlens.server.nodePath" to it, ` +
-    `or rebuild the module for the Node you have: cd "${opts.extensionRoot}" && npm rebuild better-sqlite3.`;
-  return { runtime: tried[0] ?? host, expectedAbi, problem, tried };
+  const driver = sqliteDriverFor(host, abis);
+  if (!driver) {
+    const hostProblem =
+      `The language server runs on ${describe(host)}, for which Driftlens has no SQLite driver (no better-sqlite3 binary for ABI ${host.abi}, no built-in node:sqlite): ` +
+      `diagnostics work, runs and history do not. Set "driftlens.server.nodePath" to Node 20, 22 or 24.`;
+    problem = problem ? `${problem} ${hostProblem}` : hostProblem;
+  }
+  return { runtime: host, sqlite: driver, nativeAbis: abis, tried, ...(problem ? { problem } : {}) };
 }
 
 /**

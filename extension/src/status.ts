@@ -88,7 +88,8 @@ export class StatusBar {
     md.supportHtml = false;
     md.appendMarkdown("**Driftlens**\n\n");
     md.appendText(`Language server: ${this.server}\n`);
-    if (this.ctx.runtime?.runtime) md.appendText(`Server runtime: Node ${this.ctx.runtime.runtime.version} (ABI ${this.ctx.runtime.runtime.abi})\n`);
+    const rt = this.ctx.runtime;
+    if (rt) md.appendText(`Server runtime: ${rt.runtime.isHost ? "the editor's own" : rt.runtime.path}, Node ${rt.runtime.version} (ABI ${rt.runtime.abi}); SQLite: ${rt.sqlite ?? "none"}\n`);
     md.appendText(`Engine: ${this.engine?.backend ?? "not started"}${this.engine?.loadedModels.length ? `, loaded: ${this.engine.loadedModels.join(", ")}` : ""}\n`);
     if (!this.ctx.trusted) md.appendText("Restricted workspace: diagnostics only, nothing is generated.\n");
     for (const r of runs) md.appendText(`Running: ${r.title} (${r.done}/${r.total})\n`);

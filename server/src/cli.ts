@@ -2,6 +2,7 @@
 // exports a `Command`; this file only routes argv and turns thrown errors into exit codes.
 import { commands } from "./cli/commands";
 import { CliError, EXIT_USAGE, type CliIO } from "./cli/common";
+import { versionText } from "./cli/version";
 
 const HELP = `driftlens — prompt and adapter engineering on local GGUF models
 
@@ -21,7 +22,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return name ? 0 : EXIT_USAGE;
   }
   if (name === "--version" || name === "-v") {
-    io.out(`${require("../../package.json").version}\n`);
+    io.out(versionText());
     return 0;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;

@@ -9,6 +9,9 @@ import path from "node:path";
 import { main, median, report, selected } from "./harness";
 import { Store, type CaseResultRecord } from "../../server/src/store/store";
 import { DIST, TINY_RANDOM_GGUF, tempDir } from "../helpers/paths";
+import { neutralEnv, runtime } from "../helpers/runtimes";
+
+const INGEST_CHILD = "DRIFTLENS_BENCH_INGEST_CHILD";
 
 function fakeResult(i: number): CaseResultRecord {
   // A realistic small case: a short output, 8 tokens with top-5 alternatives, two assertions.
@@ -37,13 +40,16 @@ function fakeResult(i: number): CaseResultRecord {
   };
 }
 
-async function ingest(): Promise<void> {
+/** Three timed ingests of 100,000 results into fresh stores, with this process's SQLite driver. */
+function ingestTimes(): { times: number[]; driver: string } {
   const N = 100_000;
   const results = Array.from({ length: N }, (_, i) => fakeResult(i));
   const times: number[] = [];
+  let driver = "";
   for (let rep = 0; rep < 3; rep++) {
     const dir = tempDir("driftlens-bench-store-");
     const store = Store.open(path.join(dir, "store.db"));
+    driver = store.driver.name;
     const run = store.createRun({
       fingerprint: "bench",
       variant: "tiny/f16",
@@ -65,7 +71,39 @@ async function ingest(): Promise<void> {
     if (store.resultCount(run.id) !== N) throw new Error("ingest lost rows");
     store.close();
   }
-  report("store.ingest_100k_ms", median(times), "ms", 2000, "lower", `median of 3; 1,000 results per transaction; each with 8 tokens × top-5, 2 assertions; runs: ${times.map((t) => Math.round(t)).join(", ")} ms; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
+  return { times, driver };
+}
+
+const WHAT = "1,000 results per transaction; each with 8 tokens × top-5, 2 assertions";
+
+async function ingest(): Promise<void> {
+  const { times, driver } = ingestTimes();
+  if (driver !== "better-sqlite3") throw new Error(`the ingest ran on ${driver}, not better-sqlite3 (is DRIFTLENS_SQLITE_DRIVER set?)`);
+  report("store.ingest_100k_ms", median(times), "ms", 2000, "lower", `better-sqlite3 on Node ${process.version}; median of 3; ${WHAT}; runs: ${times.map((t) => Math.round(t)).join(", ")} ms; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
+}
+
+/** The ingest in a child on `node` with `driver` forced. */
+function ingestIn(node: string, driver: string): { times: number[]; driver: string } {
+  const r = spawnSync(node, ["--expose-gc", __filename], { env: neutralEnv({ [INGEST_CHILD]: "1", DRIFTLENS_SQLITE_DRIVER: driver }), encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`the ingest child (${driver}) exited ${r.status}: ${r.stderr.slice(-500)}`);
+  return JSON.parse(r.stdout) as { times: number[]; driver: string };
+}
+
+async function ingestNodeSqlite(): Promise<void> {
+  const rt = runtime(24);
+  // Alternated, so machine noise lands on both drivers alike.
+  const nsq = ingestIn(rt.node, "node");
+  const bs3 = ingestIn(rt.node, "better-sqlite3");
+  if (nsq.driver !== "node:sqlite" || bs3.driver !== "better-sqlite3") throw new Error(`the children ran ${nsq.driver} and ${bs3.driver}`);
+  const [n, b] = [median(nsq.times), median(bs3.times)];
+  report(
+    "store.ingest_100k_node_sqlite_ms",
+    n,
+    "ms",
+    2000,
+    "lower",
+    `node:sqlite on Node ${rt.version}; median of 3; ${WHAT}; runs: ${nsq.times.map((t) => Math.round(t)).join(", ")} ms; better-sqlite3 on the same Node: ${Math.round(b)} ms (node:sqlite / better-sqlite3 = ${(n / b).toFixed(2)}); load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`,
+  );
 }
 
 async function cachedRerun(): Promise<void> {
@@ -105,7 +143,10 @@ async function cachedRerun(): Promise<void> {
   );
 }
 
-main("store", async () => {
+if (process.env[INGEST_CHILD]) {
+  process.stdout.write(JSON.stringify(ingestTimes()));
+} else main("store", async () => {
   if (selected("store.ingest_100k_ms")) await ingest();
+  if (selected("store.ingest_100k_node_sqlite_ms")) await ingestNodeSqlite();
   if (selected("eval.cached_rerun_1000_ms")) await cachedRerun();
 });

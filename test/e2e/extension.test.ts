@@ -7,7 +7,7 @@ import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import { REPO_ROOT } from "../helpers/paths";
 import { Store } from "../../server/src/store/store";
-import { openFile, openVsCode, quickstartWorkspace, runCommand, screenshot, until, webviewFrame, type Session } from "./harness";
+import { NODE24, openFile, openVsCode, quickstartWorkspace, runCommand, screenshot, until, webviewFrame, type Session } from "./harness";
 
 let s: Session;
 const dialogs: string[] = [];
@@ -77,6 +77,14 @@ test("running the evals saves the prompt's unsaved edit first and puts the resul
   // Back to the committed text for the tests after this one (the editor reloads it from disk).
   fs.writeFileSync(file, original);
   await until("the editor to reload the committed prompt", async () => !(await s.page.evaluate(() => document.body.innerText.includes("reviewed --"))), 30_000);
+});
+
+test("with no node on PATH the language server runs on code-server's own Node 24, its store on the binary built for that ABI", async () => {
+  // The harness gives code-server a PATH without node; the run above opened the store.
+  const driver = await until("the server's SQLite driver line in the log", () => /SQLite driver: .*/.exec(s.extensionLog())?.[0], 30_000);
+  const log = s.extensionLog();
+  assert.ok(log.includes(`starting the language server with the editor's own runtime ${fs.realpathSync(NODE24)} (Node v24.`), log.split("\n").filter((l) => /starting the language server/.test(l)).join("\n"));
+  assert.match(driver, /SQLite driver: better-sqlite3 [\d.]+ \(SQLite [\d.]+\) on Node v24\.\d+\.\d+ \(ABI 137\), binary \S*\/dist\/native\/linux-x64\/node-137\/better_sqlite3\.node/);
 });
 
 test("the Test Explorer runs a case and shows its failure", async () => {

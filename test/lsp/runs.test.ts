@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import type { CaseResult, EngineStatus, Fingerprint, RunResult, TestTree } from "../../server/src/protocol/runs";
 import { ensureQuickstartModels } from "../../server/src/modelgen";
+import { describeDriver, resolveDriver } from "../../server/src/store/driver";
 import { REPO_ROOT, tempDir } from "../helpers/paths";
 import { LspClient } from "./client";
 
@@ -66,6 +67,11 @@ test("a run streams one case result per case and variant, and returns the summar
   assert.ok(ice32.tokens && ice32.tokens.length > 0 && ice32.tokens.every((t) => t.prob >= 0 && t.prob <= 1));
   assert.equal(typeof ice32.line, "number");
   assert.deepEqual(r.summaries.map((s) => `${s.variant}:${s.passed}/${s.cases}`).sort(), ["tiny/f32:3/3", "tiny/q4_0:2/3"]);
+});
+
+test("the server's log names the SQLite driver it opened the store with (the one this runtime chooses)", () => {
+  const expected = describeDriver(resolveDriver());
+  assert.ok(client.logs.some((l) => l.includes(`opened; SQLite driver: ${expected}`)), `no "SQLite driver: ${expected}" in the log:\n${client.logs.filter((l) => /store|SQLite/.test(l)).join("\n")}`);
 });
 
 test("driftlens/cancelRun stops a run in flight", async () => {

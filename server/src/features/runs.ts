@@ -127,9 +127,10 @@ export function register(ctx: FeatureContext): void {
   async function storeFor(r: Root, s: ServerSettings): Promise<Store> {
     const file = effective(r, s).store;
     if (r.store && r.storePath === file) return r.store;
-    const { Store } = await lazy();
+    const { Store, describeDriver } = await lazy();
     r.store?.close();
     const store = Store.open(file);
+    log.info(`store ${file} opened; SQLite driver: ${describeDriver(store.driver)}`);
     r.store = store;
     r.storePath = file;
     setFingerprintCache(store.fingerprintCache());

@@ -38,8 +38,10 @@ export const ServerSettingsSchema = z.object({
   /** How the extension starts the language server (read by the client, never by the server). */
   server: z
     .object({
-      /** Node executable that runs dist/server.js; "" = the first `node` on PATH. */
-      nodePath: z.string().default(""),
+      /** Node executable that runs dist/server.js; "" = the editor's own runtime (extension/src/server-runtime.ts). */
+      nodePath: z.string().default("").describe(
+        "Node.js executable that runs the language server. Empty (the default): the editor's own runtime (VS Code's Electron, code-server's Node), so no Node.js install is needed. Set it to use another Node 20 or newer: Driftlens carries `better-sqlite3` binaries for Node 20, 22 and 24 and uses the runtime's built-in `node:sqlite` on Node 22.13 and newer otherwise; a Node it cannot use is reported and the editor's runtime used instead.",
+      ),
       /** Extra environment for the server process. */
       extraEnv: z.record(z.string(), z.string()).default({}),
     })

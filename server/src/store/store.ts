@@ -1,18 +1,22 @@
-// The Driftlens store: one SQLite file (better-sqlite3; the only module that imports it) holding
-// artifact versions, model fingerprints, runs with their behavioural fingerprint, per-case
-// results and the generation cache. See docs/store.md for the schema and the guarantees.
+// The Driftlens store: one SQLite file holding artifact versions, model fingerprints, runs with
+// their behavioural fingerprint, per-case results and the generation cache. See docs/store.md for
+// the schema and the guarantees. SQLite comes through a driver (driver.ts): better-sqlite3 with a
+// binary for this runtime's ABI, else the runtime's node:sqlite; both behind one SqliteDb interface.
 //
 // Concurrency: WAL journal, a busy timeout, and every write in a BEGIN IMMEDIATE transaction, so
 // the CLI and the language server (or two CLIs) can write one store at once without losing rows.
-import Database from "better-sqlite3";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { openSqlite } from "./driver";
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from "./migrations";
+import type { SqliteDb, SqliteDriverInfo, SqliteDriverName, SqliteStatement } from "./sqlite-api";
 import { decodeTokens, encodeTokens } from "./token-codec";
 
 export { SCHEMA_VERSION } from "./migrations";
+export { describeDriver, openSqlite, sqliteDriver, SqliteDriverError } from "./driver";
+export type { SqliteDb, SqliteDriverInfo, SqliteDriverName, SqliteStatement } from "./sqlite-api";
 
 /** A store that cannot be opened: not SQLite, not Driftlens's, newer than this version, unreadable. */
 export class StoreError extends Error {
@@ -201,19 +205,22 @@ function ownerAlive(pid: number | null, host: string | null): boolean {
 type Row = Record<string, unknown>;
 
 export class Store {
-  private readonly stmts = new Map<string, Database.Statement>();
+  private readonly stmts = new Map<string, SqliteStatement>();
 
   private constructor(
-    readonly db: Database.Database,
+    readonly db: SqliteDb,
     readonly file: string,
+    /** The SQLite driver this store was opened with (better-sqlite3 or node:sqlite). */
+    readonly driver: SqliteDriverInfo,
   ) {}
 
   /**
    * Opens (creating when absent) the store at `file` and migrates it to this version. Throws a
    * StoreError, touching nothing, when the file is not SQLite, is another application's database,
-   * or was written by a newer Driftlens.
+   * or was written by a newer Driftlens. `driver` forces one SQLite driver (default: the process's,
+   * see driver.ts).
    */
-  static open(file: string, opts: { readonly?: boolean } = {}): Store {
+  static open(file: string, opts: { readonly?: boolean; driver?: SqliteDriverName } = {}): Store {
     const abs = file === ":memory:" ? file : path.resolve(file);
     if (abs !== ":memory:") {
       if (opts.readonly && !fs.existsSync(abs)) throw new StoreError(`store ${abs} does not exist; run 'driftlens eval' first to create it`, abs);
@@ -223,9 +230,10 @@ export class Store {
         throw new StoreError(`cannot create the folder for store ${abs}: ${(e as Error).message}`, abs);
       }
     }
-    let db: Database.Database;
+    let db: SqliteDb;
+    let driver: SqliteDriverInfo;
     try {
-      db = new Database(abs, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+      ({ db, driver } = openSqlite(abs, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false, ...(opts.driver ? { driver: opts.driver } : {}) }));
     } catch (e) {
       throw new StoreError(`cannot open store ${abs}: ${(e as Error).message}`, abs);
     }
@@ -233,9 +241,15 @@ export class Store {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       let appId: number;
       let version: number;
+      let tables: number;
       try {
-        appId = db.pragma("application_id", { simple: true }) as number;
-        version = db.pragma("user_version", { simple: true }) as number;
+        // One read transaction, so the three come from one snapshot: read one by one, another
+        // process creating the store in between showed tables but no application id yet.
+        ({ appId, version, tables } = db.transaction(() => ({
+          appId: db.pragma("application_id", { simple: true }) as number,
+          version: db.pragma("user_version", { simple: true }) as number,
+          tables: (db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n,
+        }))());
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
@@ -243,7 +257,6 @@ export class Store {
         }
         throw e;
       }
-      const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n;
       if (appId !== APPLICATION_ID && (appId !== 0 || tables > 0 || version !== 0)) {
         throw new StoreError(`${abs} is an SQLite database but not a Driftlens store; point 'store:' in driftlens.yaml at another file`, abs);
       }
@@ -262,14 +275,14 @@ export class Store {
         // fsync) a tenth as often (-35% on 100k results); the WAL is reset once checkpointed.
         db.pragma("wal_autocheckpoint = 10000");
         db.pragma("foreign_keys = ON");
-        const store = new Store(db, abs);
+        const store = new Store(db, abs, driver);
         store.migrate();
         return store;
       }
       if (version < SCHEMA_VERSION) {
         throw new StoreError(`store ${abs} is at version ${version} and needs an upgrade; open it once without read-only`, abs);
       }
-      return new Store(db, abs);
+      return new Store(db, abs, driver);
     } catch (e) {
       db.close();
       if (e instanceof StoreError) throw e;
@@ -305,7 +318,7 @@ export class Store {
     return rows.map((r) => r.integrity_check).join("\n");
   }
 
-  private stmt(sql: string): Database.Statement {
+  private stmt(sql: string): SqliteStatement {
     let s = this.stmts.get(sql);
     if (!s) {
       s = this.db.prepare(sql);

@@ -1,9 +1,9 @@
 // Loads a CommonJS bundle through V8's code cache. Every editor window starts a language server
 // process, and compiling our bundles is a large part of its start (the 460 KB connection bundle:
 // about 33 ms to load, 19 with its cache; the 2.4 MB core: about 110 ms, 60 with it). Node 22
-// has this built in (module.enableCompileCache); the server runs on Node 20 by default (the ABI
-// better-sqlite3 was built for), so this uses the same V8 feature through vm.Script's cachedData,
-// which works on every Node the server supports.
+// has this built in (module.enableCompileCache); the server also runs on Node 20 (and on the
+// editor's own runtime, whichever Node that is), so this uses the same V8 feature through
+// vm.Script's cachedData, which works on every Node the server supports.
 //
 // Safety: V8 checks the source hash, its version and flags, and rejects a stale cache (then the
 // file is compiled normally and the cache rewritten). Code caches are not a security boundary, so

@@ -1,11 +1,13 @@
-// Choosing the Node that runs the language server: the first candidate whose ABI matches the one
-// better-sqlite3 was compiled for wins; with none, a message that names the ABI needed, what was
-// found, and the fix. Candidates are real executables (small scripts standing in for `node`).
+// Choosing the Node that runs the language server: the editor's own runtime by default (no probe,
+// no `node` on PATH needed); "driftlens.server.nodePath" when it can run the server (Node 20+ with a
+// better-sqlite3 binary for its ABI, or node:sqlite); otherwise the editor's runtime with a
+// message that says why and what to do. Candidates are real executables (small scripts standing
+// in for `node`), and extension folders real layouts of dist/native/.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { chooseRuntime, chooseRuntimeCached, findOnPath, nativeAbi, serverEnvironment } from "../../../extension/src/server-runtime";
+import { chooseRuntime, chooseRuntimeCached, findOnPath, hasNodeSqlite, nativeAbis, serverEnvironment, type NodeRuntime } from "../../../extension/src/server-runtime";
 import { REPO_ROOT, tempDir } from "../../helpers/paths";
 
 function fakeNode(dir: string, abi: string, version: string): string {
@@ -15,74 +17,122 @@ function fakeNode(dir: string, abi: string, version: string): string {
   return p;
 }
 
-function extensionRoot(abi: string): string {
+/** An extension folder with better-sqlite3 binaries for these ABIs in dist/native/, and optionally npm's build for another. */
+function extensionRoot(abis: string[], npmAbi?: string): string {
   const root = tempDir("driftlens-ext-");
-  const gyp = path.join(root, "node_modules/better-sqlite3/build");
-  fs.mkdirSync(gyp, { recursive: true });
-  fs.writeFileSync(path.join(gyp, "config.gypi"), `{ "variables": { "node_module_version": ${abi}, "other": 1 } }\n`);
+  for (const abi of abis) {
+    const d = path.join(root, "dist", "native", `${process.platform}-${process.arch}`, `node-${abi}`);
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(d, "better_sqlite3.node"), "");
+  }
+  if (npmAbi) {
+    const gyp = path.join(root, "node_modules/better-sqlite3/build");
+    fs.mkdirSync(path.join(gyp, "Release"), { recursive: true });
+    fs.writeFileSync(path.join(gyp, "config.gypi"), `{ "variables": { "node_module_version": ${npmAbi}, "other": 1 } }\n`);
+    fs.writeFileSync(path.join(gyp, "Release", "better_sqlite3.node"), "");
+  }
   return root;
 }
 
-test("the ABI of the installed better-sqlite3 is read from its build config", () => {
-  assert.equal(nativeAbi(REPO_ROOT), process.versions.modules, "this checkout's better-sqlite3 was built by the Node running the tests");
-  assert.equal(nativeAbi(tempDir()), null);
+const electron = (version: string, abi: string): NodeRuntime => ({ path: "/opt/editor/code", version, abi, isHost: true });
+
+test("the binaries the extension carries: one per ABI in dist/native/, plus npm's build in a checkout", () => {
+  assert.deepEqual(nativeAbis(extensionRoot(["137", "115", "127"])), ["115", "127", "137"]);
+  assert.deepEqual(nativeAbis(extensionRoot(["137"], "115")), ["115", "137"]);
+  assert.deepEqual(nativeAbis(tempDir()), []);
+  // This checkout: npm's build for the Node running the tests.
+  assert.ok(nativeAbis(REPO_ROOT).includes(process.versions.modules));
 });
 
-test("the node on PATH is taken when its ABI matches", async () => {
+test("node:sqlite exists from Node 22.13, 23.4 and 24 on", () => {
+  for (const v of ["v22.13.0", "v22.23.5", "v23.4.0", "v24.0.0", "v26.1.0"]) assert.equal(hasNodeSqlite(v), true, v);
+  for (const v of ["v20.20.2", "v22.12.0", "v23.3.0", "v18.0.0"]) assert.equal(hasNodeSqlite(v), false, v);
+});
+
+test("by default the editor's own runtime runs the server, with no probe and no node on PATH", () => {
+  const root = extensionRoot(["115", "127", "137"]);
+  const cache = new Map<string, never>();
+  const store = { get: (k: string) => cache.get(k), set: (k: string, v: never) => void cache.set(k, v) };
+  const c = chooseRuntimeCached({ extensionRoot: root, configured: "", cache: store, host: electron("v24.22.3", "137") });
+  assert.ok(c, "no probe is needed for the editor's runtime");
+  assert.equal(c.runtime.isHost, true);
+  assert.equal(c.runtime.path, "/opt/editor/code");
+  assert.equal(c.sqlite, "better-sqlite3");
+  assert.equal(c.problem, undefined);
+  assert.equal(cache.size, 0);
+  // The real extension host (this test's Node).
+  const real = chooseRuntimeCached({ extensionRoot: root, configured: "" })!;
+  assert.equal(real.runtime.path, process.execPath);
+});
+
+test("an editor runtime with no binary for its ABI (Electron) runs the server on node:sqlite", () => {
+  const c = chooseRuntimeCached({ extensionRoot: extensionRoot(["115", "127", "137"]), configured: "", host: electron("v22.19.0", "136") })!;
+  assert.equal(c.runtime.isHost, true);
+  assert.equal(c.sqlite, "node:sqlite");
+  assert.equal(c.problem, undefined);
+});
+
+test("an editor runtime with neither: still started (diagnostics need no store), with a message that says what to do", () => {
+  const c = chooseRuntimeCached({ extensionRoot: extensionRoot(["115"]), configured: "", host: electron("v20.18.0", "125") })!;
+  assert.equal(c.runtime.isHost, true);
+  assert.equal(c.sqlite, null);
+  assert.match(c.problem!, /editor's own runtime \(Node v20\.18\.0, ABI 125\), for which Driftlens has no SQLite driver/);
+  assert.match(c.problem!, /diagnostics work, runs and history do not\. Set "driftlens\.server\.nodePath" to Node 20, 22 or 24/);
+});
+
+test("a configured node that can run the server wins; its probe is cached by path, size and mtime", async () => {
+  const t = tempDir();
+  const node22 = fakeNode(path.join(t, "n22"), "127", "v22.23.5");
+  const root = extensionRoot(["115", "127", "137"]);
+  const cache = new Map<string, never>();
+  const store = { get: (k: string) => cache.get(k), set: (k: string, v: never) => void cache.set(k, v) };
+  const opts = { extensionRoot: root, configured: node22, cache: store, host: electron("v24.22.3", "137") };
+  assert.equal(chooseRuntimeCached(opts), undefined, "not probed yet");
+  const c = await chooseRuntime(opts);
+  assert.equal(c.runtime.path, node22);
+  assert.equal(c.runtime.isHost, false);
+  assert.equal(c.sqlite, "better-sqlite3");
+  assert.equal(c.problem, undefined);
+  assert.equal(cache.size, 1);
+  assert.deepEqual(chooseRuntimeCached(opts), c, "the cached probe gives the same choice");
+  // A candidate that changed on disk is unknown again.
+  fs.writeFileSync(node22, `#!/bin/sh\necho "127 v22.23.6"\n`);
+  fs.utimesSync(node22, new Date(), new Date(Date.now() + 5000));
+  assert.equal(chooseRuntimeCached(opts), undefined);
+});
+
+test("a configured Node 26 with no binary for its ABI runs on node:sqlite", async () => {
+  const node26 = fakeNode(path.join(tempDir(), "bin"), "147", "v26.1.0");
+  const c = await chooseRuntime({ extensionRoot: extensionRoot(["115", "137"]), configured: node26, host: electron("v24.22.3", "137") });
+  assert.equal(c.runtime.path, node26);
+  assert.equal(c.sqlite, "node:sqlite");
+});
+
+test("an unusable configured node: the editor's runtime instead, and a message naming what was found, why, and the fix", async () => {
+  const t = tempDir();
+  const root = extensionRoot(["115", "137"]);
+  const host = electron("v24.22.3", "137");
+  const node21 = fakeNode(path.join(t, "n21"), "120", "v21.7.3");
+  const a = await chooseRuntime({ extensionRoot: root, configured: node21, host });
+  assert.equal(a.runtime, host);
+  assert.equal(a.sqlite, "better-sqlite3");
+  assert.deepEqual(a.tried.map((r) => r.version), ["v21.7.3", "v24.22.3"]);
+  assert.ok(a.problem!.includes(`"driftlens.server.nodePath" is ${node21} (Node v21.7.3, ABI 120), which cannot run the language server`), a.problem);
+  assert.match(a.problem!, /no better-sqlite3 binary for ABI 120 \(it has 115 = Node 20, 137 = Node 24\) and that Node has no built-in node:sqlite/);
+  assert.match(a.problem!, /Using the editor's own runtime \(Node v24\.22\.3, ABI 137\) instead; clear the setting, or point it at Node 20, 22 or 24\./);
+  const node18 = fakeNode(path.join(t, "n18"), "108", "v18.20.0");
+  assert.match((await chooseRuntime({ extensionRoot: root, configured: node18, host })).problem!, /Driftlens needs Node 20 or newer/);
+  const missing = path.join(t, "nope", "node");
+  const m = await chooseRuntime({ extensionRoot: root, configured: missing, host });
+  assert.equal(m.runtime, host);
+  assert.ok(m.problem!.includes(`"driftlens.server.nodePath" is ${missing}, which cannot run the language server: it does not run as Node.js (check the path)`), m.problem);
+});
+
+test("findOnPath finds executables only", () => {
   const bin = path.join(tempDir(), "bin");
   const node = fakeNode(bin, "115", "v20.20.2");
   assert.equal(findOnPath("node", bin), node);
-  const c = await chooseRuntime({ extensionRoot: extensionRoot("115"), configured: "", envPath: bin });
-  assert.equal(c.problem, undefined);
-  assert.equal(c.runtime?.path, node);
-  assert.equal(c.runtime?.abi, "115");
-  assert.equal(c.expectedAbi, "115");
-});
-
-test("a configured node wins over PATH; a mismatching one is skipped for the next candidate", async () => {
-  const t = tempDir();
-  const good = fakeNode(path.join(t, "good"), "115", "v20.1.0");
-  const wrong = fakeNode(path.join(t, "wrong"), "137", "v24.0.0");
-  const root = extensionRoot("115");
-  assert.equal((await chooseRuntime({ extensionRoot: root, configured: good, envPath: path.join(t, "wrong") })).runtime?.path, good);
-  const c = await chooseRuntime({ extensionRoot: root, configured: wrong, envPath: path.join(t, "good") });
-  assert.equal(c.runtime?.path, good);
-  assert.equal(c.tried[0]?.abi, "137");
-});
-
-test("the extension host's own runtime is the fallback when it matches", async () => {
-  const t = tempDir();
-  const wrong = fakeNode(path.join(t, "wrong"), "999", "v99.0.0");
-  const c = await chooseRuntime({ extensionRoot: extensionRoot(process.versions.modules), configured: wrong, envPath: "" });
-  assert.equal(c.problem, undefined);
-  assert.equal(c.runtime?.isHost, true);
-});
-
-test("no matching runtime: a message with the ABI needed, what was found, and the fix", async () => {
-  const t = tempDir();
-  const wrong = fakeNode(path.join(t, "bin"), "137", "v24.3.0");
-  const c = await chooseRuntime({ extensionRoot: extensionRoot("131"), configured: "", envPath: path.join(t, "bin") });
-  assert.ok(c.problem);
-  assert.match(c.problem, /ABI 131 \(Node 23\.x\)/);
-  assert.ok(c.problem.includes(`${wrong} is v24.3.0 (ABI 137)`), c.problem);
-  assert.match(c.problem, /driftlens\.server\.nodePath/);
-  assert.match(c.problem, /npm rebuild better-sqlite3/);
-});
-
-test("probe results are cached by path, size and mtime", async () => {
-  const t = tempDir();
-  const node = fakeNode(path.join(t, "bin"), "115", "v20.0.0");
-  const cache = new Map<string, never>();
-  const store = { get: (k: string) => cache.get(k), set: (k: string, v: never) => void cache.set(k, v) };
-  await chooseRuntime({ extensionRoot: extensionRoot("115"), configured: node, cache: store, envPath: "" });
-  assert.equal(cache.size, 1);
-  // A cached answer is used even though the script would now say something else.
-  fs.writeFileSync(node, `#!/bin/sh\necho "999 v99.0.0"\n`);
-  const st = fs.statSync(node);
-  const key = [...cache.keys()][0]!;
-  cache.set(`${node}:${st.size}:${st.mtimeMs}`, cache.get(key)!);
-  const c = await chooseRuntime({ extensionRoot: extensionRoot("115"), configured: node, cache: store, envPath: "" });
-  assert.equal(c.runtime?.abi, "115");
+  assert.equal(findOnPath("node", path.join(tempDir(), "empty")), null);
 });
 
 test("the server's environment: NODE_EXTRA_CA_CERTS dropped unless extraEnv sets it, trust, code cache, Electron as Node", () => {
@@ -94,23 +144,4 @@ test("the server's environment: NODE_EXTRA_CA_CERTS dropped unless extraEnv sets
   assert.equal(mine.NODE_EXTRA_CA_CERTS, "/my/ca.pem", "a value the user set for the server is kept");
   assert.equal(mine.DRIFTLENS_TRUSTED, "0");
   assert.equal(mine.ELECTRON_RUN_AS_NODE, "1");
-});
-
-test("from the probe cache alone: no choice until every candidate it needs was probed, then the same choice", async () => {
-  const t = tempDir();
-  const wrong = fakeNode(path.join(t, "wrong"), "137", "v24.0.0");
-  const good = fakeNode(path.join(t, "good"), "115", "v20.1.0");
-  const cache = new Map<string, never>();
-  const store = { get: (k: string) => cache.get(k), set: (k: string, v: never) => void cache.set(k, v) };
-  const opts = { extensionRoot: extensionRoot("115"), configured: wrong, cache: store, envPath: path.join(t, "good") };
-  assert.equal(chooseRuntimeCached(opts), undefined, "nothing probed yet");
-  const probed = await chooseRuntime(opts);
-  assert.equal(probed.runtime?.path, good);
-  assert.equal(cache.size, 2, "both candidates probed, in order");
-  const cached = chooseRuntimeCached(opts);
-  assert.deepEqual(cached, probed);
-  // A candidate that changed on disk is unknown again.
-  fs.writeFileSync(wrong, `#!/bin/sh\necho "137 v24.0.1"\n`);
-  fs.utimesSync(wrong, new Date(), new Date(Date.now() + 5000));
-  assert.equal(chooseRuntimeCached(opts), undefined);
 });

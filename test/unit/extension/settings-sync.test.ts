@@ -84,6 +84,15 @@ test("every setting has a description users can read", () => {
   }
 });
 
+test("a description the schema gives is the one package.json shows users", () => {
+  const leaves = zodLeaves();
+  const described = Object.entries(leaves).filter(([, z]) => typeof z.description === "string");
+  assert.ok(described.some(([k]) => k === "driftlens.server.nodePath"), "driftlens.server.nodePath has no description in settings.ts");
+  for (const [key, z] of described) {
+    assert.equal(declared[key]?.markdownDescription ?? declared[key]?.description, z.description, `${key}: package.json's description differs from settings.ts`);
+  }
+});
+
 test("an invalid value is dropped with a message; the other settings survive", () => {
   const { settings, problems } = parseServerSettings({ engine: { threads: -3, gpu: "cuda" }, run: { defaultVariants: ["tiny/f16"] } });
   assert.equal(settings.engine.threads, null);

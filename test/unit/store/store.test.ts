@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import Database from "better-sqlite3";
-import { contentHash, normalizeContent, SCHEMA_VERSION, Store, StoreError, type CaseResultRecord } from "../../../server/src/store/store";
+import { contentHash, normalizeContent, openSqlite, SCHEMA_VERSION, Store, StoreError, type CaseResultRecord } from "../../../server/src/store/store";
 import { APPLICATION_ID, MIGRATIONS } from "../../../server/src/store/migrations";
 import { decodeTokens, encodeTokens, normalizeTokens } from "../../../server/src/store/token-codec";
 import { tempDir } from "../../helpers/paths";
@@ -11,6 +10,8 @@ import { tempDir } from "../../helpers/paths";
 const dir = tempDir("driftlens-store-");
 let n = 0;
 const fresh = () => path.join(dir, `s${n++}`, "store.db");
+/** A bare SQLite connection through this process's driver (better-sqlite3 or node:sqlite). */
+const rawDb = (file: string) => openSqlite(file).db;
 
 function result(caseId: string, ord: number, extra: Partial<CaseResultRecord> = {}): CaseResultRecord {
   return {
@@ -79,11 +80,11 @@ test("a file that is not SQLite gives a clear StoreError and is left untouched",
 test("another application's SQLite database is refused, not migrated", () => {
   const f = fresh();
   fs.mkdirSync(path.dirname(f), { recursive: true });
-  const db = new Database(f);
+  const db = rawDb(f);
   db.exec("CREATE TABLE mine(x); INSERT INTO mine VALUES (1)");
   db.close();
   assert.throws(() => Store.open(f), /SQLite database but not a Driftlens store/);
-  const db2 = new Database(f);
+  const db2 = rawDb(f);
   assert.deepEqual(db2.prepare("SELECT name FROM sqlite_master").all(), [{ name: "mine" }]);
   db2.close();
 });
@@ -95,7 +96,7 @@ test("a store from a newer Driftlens is refused with the versions named, data ke
   s.db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   s.close();
   assert.throws(() => Store.open(f), new RegExp(`newer Driftlens \\(store version ${SCHEMA_VERSION + 1}; this version reads up to ${SCHEMA_VERSION}\\)`));
-  const db = new Database(f);
+  const db = rawDb(f);
   assert.equal((db.prepare("SELECT count(*) n FROM runs WHERE id = ?").get(run.id) as { n: number }).n, 1);
   db.close();
 });
@@ -245,7 +246,7 @@ test("token codec round-trips ids, exact probabilities, unicode texts and altern
 test("a version-1 store is migrated in place to the current version, keeping its rows", () => {
   const f = fresh();
   fs.mkdirSync(path.dirname(f), { recursive: true });
-  const db = new Database(f);
+  const db = rawDb(f);
   db.exec(MIGRATIONS[0]!.sql);
   db.pragma("user_version = 1");
   db.pragma(`application_id = ${APPLICATION_ID}`);
