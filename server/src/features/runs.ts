@@ -137,6 +137,7 @@ export function register(ctx: FeatureContext): void {
       contextSize: s.engine.contextSize ?? c.contextSize,
       parallelSequences: s.engine.parallelSequences ?? c.parallelSequences,
       memoryBudgetBytes: s.engine.memoryBudgetMb !== null ? s.engine.memoryBudgetMb * 1024 * 1024 : c.memoryBudgetBytes,
+      ...(c.caseTimeoutMs !== undefined ? { caseTimeoutMs: c.caseTimeoutMs } : {}),
     };
   }
 
