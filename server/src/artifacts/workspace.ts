@@ -7,7 +7,7 @@ import path from "node:path";
 import { GgufError, ggufFacts, readGgufHeader, type GgufFacts, type GgufHeader } from "../gguf/reader";
 import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
-import { EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
+import { declaredEvalSetPrompt, EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { checkValue, type JSONSchema } from "./picoschema";
 import { minCasesToDetectDrop } from "./power";
@@ -125,6 +125,8 @@ export class Workspace {
   private promptCache = new Map<string, PromptDoc>();
   private evalCache = new Map<string, EvalSetDoc>();
   private evalParseCaches = new Map<string, EvalParseCache>();
+  /** `prompt:` of eval sets not parsed in full, by the text it was read from. */
+  private declaredCache = new Map<string, { text: string; prompt: string | undefined }>();
   private adapterCache = new Map<string, AdapterDoc>();
   private headerCache = new Map<string, HeaderEntry>();
   private listCache?: { at: number; files: string[] };
@@ -291,23 +293,20 @@ export class Workspace {
     return undefined;
   }
 
-  /** `prompt:` of an eval set from its header alone (no full parse of a large file). */
+  /**
+   * `prompt:` of an eval set, read by the eval-set parser itself from the header alone (no parse
+   * of its cases), so every path (CLI, language server, runner, diff) agrees with `check`.
+   */
   private declaredPromptOf(file: string): string | undefined {
     const cached = this.evalCache.get(file);
     const text = this.read(file);
     if (text === undefined) return undefined;
     if (cached && cached.text === text) return cached.prompt?.declared;
-    if (file.endsWith(".jsonl")) {
-      const first = text.split("\n", 50).find((l) => l.trim());
-      try {
-        const o = first ? JSON.parse(first) : undefined;
-        return o && typeof o === "object" && !("id" in o) && typeof o.prompt === "string" ? o.prompt : undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    const m = /^prompt:[ \t]*(?:"([^"\n]+)"|'([^'\n]+)'|([^\s#][^#\n]*?))[ \t]*(?:#.*)?$/m.exec(text);
-    return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
+    const hit = this.declaredCache.get(file);
+    if (hit && hit.text === text) return hit.prompt;
+    const prompt = declaredEvalSetPrompt(text, file);
+    this.declaredCache.set(file, { text, prompt });
+    return prompt;
   }
 
   /** Files whose diagnostics may change when `file` changes. */
