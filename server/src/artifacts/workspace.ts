@@ -9,6 +9,8 @@ import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
 import { declaredEvalSetPrompt, EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
+import { Containment, listedFolders, storePathProblem } from "./containment";
+import { readRegularText, regularFileProblem } from "../util/safe-file";
 import { checkValue, type JSONSchema } from "./picoschema";
 import { minCasesToDetectDrop } from "./power";
 import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
@@ -83,6 +85,18 @@ export function findArtifactFiles(dir: string): string[] {
 }
 const LIST_TTL_MS = 1500;
 
+/**
+ * The most Driftlens reads of an artifact file at once. Prompts, adapter configs and driftlens.yaml
+ * are small by nature; eval sets may be large (a YAML one is parsed item by item, a JSONL one
+ * larger than this is checked by streaming it: see Workspace.diagnose).
+ */
+export const MAX_EVAL_SET_BYTES = 256 * 1024 * 1024;
+export const MAX_TEXT_ARTIFACT_BYTES = 16 * 1024 * 1024;
+
+function maxArtifactBytes(file: string): number {
+  return artifactKind(file) === "evalset" ? MAX_EVAL_SET_BYTES : MAX_TEXT_ARTIFACT_BYTES;
+}
+
 interface HeaderEntry {
   size: number;
   mtimeMs: number;
@@ -114,6 +128,13 @@ function rangeAt(line = 0): Range {
   return { start: { line, character: 0 }, end: { line, character: 0 } };
 }
 
+/** The `store:` line of driftlens.yaml (its first line when there is none). */
+function storeRange(text: string | undefined): Range {
+  const lines = (text ?? "").split("\n");
+  const i = lines.findIndex((l) => /^store\s*:/.test(l));
+  return i < 0 ? rangeAt(0) : { start: { line: i, character: 0 }, end: { line: i, character: lines[i]!.length } };
+}
+
 function sortDiagnostics(d: Diagnostic[]): Diagnostic[] {
   return d.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 }
@@ -130,6 +151,8 @@ export class Workspace {
   private adapterCache = new Map<string, AdapterDoc>();
   private headerCache = new Map<string, HeaderEntry>();
   private listCache?: { at: number; files: string[] };
+  private containmentCache?: { doc: ConfigDoc; c: Containment };
+  private rootOnly?: Containment;
   private tokenCache = new Map<string, number>();
   /** Per-case vars checks, valid while the case object and the prompt's schema are the same. */
   private varsChecks = new WeakMap<EvalCase, { schema: JSONSchema; defaults: Record<string, unknown>; diagnostics: Diagnostic[] }>();
@@ -152,16 +175,50 @@ export class Workspace {
     }
   }
 
-  /** The current text of a file (overlay or disk); undefined when it cannot be read. */
+  /**
+   * The current text of a file (overlay or disk); undefined when it cannot be read. On disk only a
+   * regular file within the size cap, inside the workspace or a folder driftlens.yaml lists, is
+   * read (readProblem says why another is not).
+   */
   read(file: string): string | undefined {
     const abs = path.resolve(this.root, file);
     const o = this.overlays.get(abs);
     if (o !== undefined) return o;
+    if (!this.allowed(abs)) return undefined;
     try {
-      return fs.readFileSync(abs, "utf8");
+      return readRegularText(abs, maxArtifactBytes(abs));
     } catch {
       return undefined;
     }
+  }
+
+  /** Why read() gives nothing for `file` (missing, outside the workspace, not a regular file, too large). */
+  readProblem(file: string): string | undefined {
+    const abs = path.resolve(this.root, file);
+    if (this.overlays.has(abs)) return undefined;
+    if (!this.allowed(abs)) return this.containment().outsideMessage("the file", file, abs);
+    return regularFileProblem(abs, maxArtifactBytes(abs))?.message;
+  }
+
+  /** Whether files an artifact names may be read at `file`: inside the workspace or a folder driftlens.yaml lists. */
+  allowed(file: string): boolean {
+    const abs = path.resolve(this.root, file);
+    // The root first: driftlens.yaml itself is read before the folders it lists are known.
+    this.rootOnly ??= new Containment(this.root);
+    return this.overlays.has(abs) || this.rootOnly.contains(abs) || this.containment().contains(abs);
+  }
+
+  /** The allowed folders, recomputed when driftlens.yaml changes. */
+  containment(): Containment {
+    const doc = this.config();
+    if (this.containmentCache?.doc !== doc) this.containmentCache = { doc, c: new Containment(this.root, listedFolders(doc.config)) };
+    return this.containmentCache.c;
+  }
+
+  /** A DL120 diagnostic when `abs` (declared as `declared`) lies outside the allowed folders. */
+  private outside(file: string, range: Range, what: string, declared: string, abs: string): Diagnostic | undefined {
+    if (this.allowed(abs)) return undefined;
+    return { file, range, severity: "error", code: "DL120", message: this.containment().outsideMessage(what, declared, abs) };
   }
 
   exists(file: string): boolean {
@@ -171,7 +228,7 @@ export class Workspace {
 
   private mustRead(file: string, what: string): string {
     const t = this.read(file);
-    if (t === undefined) throw new Error(`cannot read ${what} ${file}: the file does not exist or is not readable`);
+    if (t === undefined) throw new Error(`cannot read ${what} ${file}: ${this.readProblem(file) ?? "the file does not exist or is not readable"}`);
     return t;
   }
 
@@ -270,7 +327,7 @@ export class Workspace {
       if (p && path.resolve(path.dirname(f), p) === abs) out.add(f);
     }
     try {
-      for (const e of this.prompt(abs).evals) if (this.exists(e.path)) out.add(e.path);
+      for (const e of this.prompt(abs).evals) if (this.exists(e.path) && this.allowed(e.path)) out.add(e.path);
     } catch {
       // unreadable prompt: only the eval sets that name it
     }
@@ -450,11 +507,13 @@ export class Workspace {
       if (!file) throw new Error(`adapter '${a.name}' in '${ref}' not found: create ${a.name}.adapter.yaml in the workspace`);
       const doc = this.adapter(file);
       if (!doc.gguf) throw new Error(`adapter config ${file} has no 'file' (the LoRA GGUF)`);
+      if (!this.allowed(doc.gguf.path)) throw new Error(this.containment().outsideMessage(`adapter ${a.name}'s file`, doc.gguf.declared, doc.gguf.path));
       resolvedAdapters.push({ name: a.name, file, path: doc.gguf.path, scale: a.scale ?? doc.scale });
       for (const c of doc.compose) {
         if (!this.exists(c.path)) throw new Error(`adapter ${file} composes ${c.adapter}, which does not exist`);
         const cd = this.adapter(c.path);
         if (!cd.gguf) throw new Error(`composed adapter config ${c.path} has no 'file'`);
+        if (!this.allowed(cd.gguf.path)) throw new Error(this.containment().outsideMessage(`adapter ${cd.name}'s file`, cd.gguf.declared, cd.gguf.path));
         resolvedAdapters.push({ name: cd.name, file: c.path, path: cd.gguf.path, scale: c.scale });
       }
     }
@@ -535,6 +594,8 @@ export class Workspace {
     const doc = this.config();
     const out = [...doc.diagnostics];
     const file = doc.file ?? path.join(this.root, "driftlens.yaml");
+    const storeProblem = storePathProblem(this.root, doc.config.store);
+    if (storeProblem) out.push({ file, range: storeRange(this.read(file)), severity: "error", code: "DL121", message: storeProblem });
     for (const fam of Object.values(doc.config.models)) {
       for (const [name, v] of Object.entries(fam.variants)) {
         if (!fs.existsSync(v.path)) {
@@ -625,7 +686,9 @@ export class Workspace {
       if (p) out.push({ file, range: doc.variant.range, severity: "error", code: "DL207", message: p });
     }
     for (const e of doc.evals) {
-      if (!this.exists(e.path)) out.push({ file, range: e.range, severity: "warning", code: "DL211", message: `eval set ${e.declared} does not exist (looked at ${e.path})` });
+      const outside = this.outside(file, e.range, "eval set", e.declared, e.path);
+      if (outside) out.push(outside);
+      else if (!this.exists(e.path)) out.push({ file, range: e.range, severity: "warning", code: "DL211", message: `eval set ${e.declared} does not exist (looked at ${e.path})` });
     }
     // Partials: missing ones, and the variables they use (so their inputs count as used).
     let partialsOk = true;
@@ -726,11 +789,13 @@ export class Workspace {
     const file = doc.file;
     let promptDoc: PromptDoc | undefined;
     if (doc.prompt) {
-      if (!this.exists(doc.prompt.path)) out.push({ file, range: doc.prompt.range, severity: "error", code: "DL310", message: `prompt ${doc.prompt.declared} does not exist (looked at ${doc.prompt.path})` });
+      const outside = this.outside(file, doc.prompt.range, "prompt", doc.prompt.declared, doc.prompt.path);
+      if (outside) out.push(outside);
+      else if (!this.exists(doc.prompt.path)) out.push({ file, range: doc.prompt.range, severity: "error", code: "DL310", message: `prompt ${doc.prompt.declared} does not exist (looked at ${doc.prompt.path})` });
       else promptDoc = this.prompt(doc.prompt.path);
     } else {
       const p = this.promptFor(abs);
-      if (p && this.exists(p)) promptDoc = this.prompt(p);
+      if (p && this.exists(p) && this.allowed(p)) promptDoc = this.prompt(p);
       else out.push({ file, range: doc.casesRange, severity: "error", code: "DL310", message: "this eval set names no prompt: add `prompt: file.prompt`, or list it under `driftlens.evals` in a prompt's front matter" });
     }
     const schema = promptDoc?.input?.jsonSchema;
@@ -780,7 +845,9 @@ export class Workspace {
     const out = [...doc.diagnostics];
     const file = doc.file;
     let adapterHeader: GgufHeader | undefined;
-    if (doc.gguf) {
+    const ggufOutside = doc.gguf ? this.outside(file, doc.gguf.range, "adapter file", doc.gguf.declared, doc.gguf.path) : undefined;
+    if (ggufOutside) out.push(ggufOutside);
+    else if (doc.gguf) {
       if (!fs.existsSync(doc.gguf.path)) out.push({ file, range: doc.gguf.range, severity: "error", code: "DL402", message: `adapter file ${doc.gguf.declared} does not exist (looked at ${doc.gguf.path})` });
       else {
         const h = this.gguf(doc.gguf.path);
@@ -794,7 +861,9 @@ export class Workspace {
     if (doc.base) {
       const r = tryParseVariantRef(doc.base.model);
       const asPath = path.resolve(path.dirname(file), doc.base.model);
-      if (doc.base.model.endsWith(".gguf") || fs.existsSync(asPath)) {
+      const baseOutside = doc.base.model.endsWith(".gguf") || fs.existsSync(asPath) ? this.outside(file, doc.base.modelRange, "base model", doc.base.model, asPath) : undefined;
+      if (baseOutside) out.push(baseOutside);
+      else if (doc.base.model.endsWith(".gguf") || fs.existsSync(asPath)) {
         if (fs.existsSync(asPath)) basePath = asPath;
         else out.push({ file, range: doc.base.modelRange, severity: "error", code: "DL410", message: `base model file ${doc.base.model} does not exist (looked at ${asPath})` });
       } else if ("error" in r) {
@@ -828,7 +897,9 @@ export class Workspace {
         out.push({ file, range: doc.base.sha256Range, severity: "warning", code: "DL406", message: `base model ${path.basename(basePath)} has sha256 ${sha}, not the recorded ${doc.base.sha256}: the adapter now sits on a base it was not trained on; re-run its evals, then record the new sha256` });
       }
     }
-    if (doc.training?.dataset && doc.training.datasetSha256) {
+    const datasetOutside = doc.training?.dataset ? this.outside(file, doc.training.dataset.range, "training dataset", doc.training.dataset.declared, doc.training.dataset.path) : undefined;
+    if (datasetOutside) out.push(datasetOutside);
+    else if (doc.training?.dataset && doc.training.datasetSha256) {
       if (!fs.existsSync(doc.training.dataset.path)) {
         out.push({ file, range: doc.training.dataset.range, severity: "warning", code: "DL407", message: `training dataset ${doc.training.dataset.declared} does not exist (looked at ${doc.training.dataset.path}); its recorded sha256 cannot be checked` });
       } else {
@@ -850,6 +921,11 @@ export class Workspace {
       const writers: { name: string; tensors: Set<string> }[] = [];
       if (adapterHeader) writers.push({ name: doc.name, tensors: loraTargets(adapterHeader) });
       for (const c of doc.compose) {
+        const composeOutside = this.outside(file, c.range, "composed adapter config", c.adapter, c.path);
+        if (composeOutside) {
+          out.push(composeOutside);
+          continue;
+        }
         if (!this.exists(c.path)) {
           out.push({ file, range: c.range, severity: "error", code: "DL411", message: `composed adapter config ${c.adapter} does not exist (looked at ${c.path})` });
           continue;

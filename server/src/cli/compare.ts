@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
+import { storePathProblem } from "../artifacts/containment";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
@@ -62,7 +63,7 @@ export interface CliContext {
   dispose(): Promise<void>;
 }
 
-export async function openContext(root: string, io: CliIO, workspace?: Workspace): Promise<CliContext> {
+export async function openContext(root: string, io: CliIO, workspace?: Workspace, opts: { store?: string } = {}): Promise<CliContext> {
   const ws = workspace ?? new Workspace(root);
   const cfgDoc = await ws.config();
   const config = cfgDoc.config;
@@ -71,9 +72,13 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
     const d = cfgErrors[0]!;
     throw new CliError(`${path.relative(root, d.file) || d.file}:${d.range.start.line + 1}: ${d.message}${cfgErrors.length > 1 ? ` (and ${cfgErrors.length - 1} more)` : ""}`);
   }
+  const storeFile = opts.store ?? config.store;
+  // A store driftlens.yaml names must be in the workspace; one the user passes is theirs to choose.
+  const storeProblem = opts.store ? undefined : storePathProblem(root, storeFile);
+  if (storeProblem) throw new CliError(storeProblem);
   let store: Store;
   try {
-    store = Store.open(config.store);
+    store = Store.open(storeFile);
   } catch (e) {
     if (e instanceof StoreError) throw new CliError(e.message);
     throw e;
@@ -113,8 +118,10 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
       const file = path.resolve(root, raw);
       if (!fs.existsSync(file)) throw new CliError(`--evals ${raw}: no such file`);
       if (artifactKind(file) !== "evalset") throw new CliError(`--evals ${raw}: not an eval set (.eval.yaml, .eval.jsonl)`);
+      if (!ws.allowed(file)) throw new CliError(`--evals ${raw} is outside the workspace ${root}; run from its workspace or pass --root`);
       const p = await ws.promptFor(file);
       if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
+      if (!ws.allowed(p)) throw new CliError(`${raw}: ${ws.containment().outsideMessage("its prompt", path.relative(path.dirname(file), p), p)}`);
       add({ promptFile: path.resolve(root, p), evalSetFile: file });
     }
     return targets;

@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
+import { storePathProblem } from "../artifacts/containment";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
@@ -77,11 +78,13 @@ async function resolveTargets(ws: Workspace, root: string, files: string[]): Pro
   for (const raw of files) {
     const file = path.resolve(root, raw);
     if (!fs.existsSync(file)) throw new CliError(`${raw}: no such file`);
+    if (!ws.allowed(file)) throw new CliError(`${raw} is outside the workspace ${root}; run from its workspace or pass --root`);
     const kind = artifactKind(file);
     if (kind === "prompt") prompts.push(file);
     else if (kind === "evalset") {
       const p = await ws.promptFor(file);
       if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
+      if (!ws.allowed(p)) throw new CliError(`${raw}: ${ws.containment().outsideMessage("its prompt", path.relative(path.dirname(file), p), p)}`);
       add({ promptFile: p, evalSetFile: file });
     } else throw new CliError(`${raw}: not a prompt (.prompt) or an eval set (.eval.yaml, .eval.jsonl)`);
   }
@@ -121,6 +124,8 @@ export const evalCommand: Command = {
     }
     const targets = await resolveTargets(ws, root, args.positionals);
 
+    const storeProblem = storePathProblem(root, config.store);
+    if (storeProblem) throw new CliError(storeProblem);
     let store: Store;
     try {
       store = Store.open(config.store);

@@ -8,6 +8,7 @@
 // so what is recorded in the store is what is in the repository.
 import path from "node:path";
 import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
+import { storePathProblem } from "../artifacts/containment";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { gitToplevel, relPath, showFile } from "../eval/git";
@@ -54,7 +55,6 @@ const engineModules = () =>
 let modules: ReturnType<typeof engineModules> | undefined;
 const lazy = () => (modules ??= engineModules());
 
-const TRUSTED = process.env.DRIFTLENS_TRUSTED !== "0";
 const REFUSED = "Driftlens generates nothing in a restricted workspace; trust the workspace to run evals.";
 
 interface Root {
@@ -74,6 +74,7 @@ interface ActiveRun {
 
 export function register(ctx: FeatureContext): void {
   const { connection, log } = ctx;
+  const TRUSTED = ctx.trusted;
   const roots = new Map<string, Root>();
   const active = new Map<string, ActiveRun>();
   let engine: EngineClient | undefined;
@@ -120,6 +121,10 @@ export function register(ctx: FeatureContext): void {
   async function storeFor(r: Root, s: ServerSettings): Promise<Store> {
     const file = s.store.path ? path.resolve(r.root, s.store.path) : config(r).store;
     if (r.store && r.storePath === file) return r.store;
+    // driftlens.yaml is a workspace file: its store must be inside the workspace. The user's own
+    // setting (a machine-overridable one, ignored in restricted workspaces) may point anywhere.
+    const problem = s.store.path ? undefined : storePathProblem(r.root, file);
+    if (problem) throw new Error(problem);
     const { Store } = await lazy();
     r.store?.close();
     const store = Store.open(file);

@@ -3,6 +3,7 @@
 // is checked against what the file can still hold and against fixed caps before anything is
 // allocated, and a truncated or hostile header gives a GgufError with a clear message.
 import fs from "node:fs";
+import { openRegularFile, UnsafeFileError } from "../util/safe-file";
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
@@ -64,16 +65,26 @@ export class GgufError extends Error {
   }
 }
 
-/** Caps that no real header comes near; they keep hostile files from costing memory or time. */
-const LIMITS = {
-  maxHeaderBytes: 512 * 1024 * 1024,
-  maxStringBytes: 64 * 1024 * 1024,
+/**
+ * Caps that no real header comes near; they keep hostile files from costing memory or time. The
+ * largest real metadata arrays are tokenizer vocabularies and merge lists (about 280,000 entries
+ * in Llama 3, 262,144 tokens in Gemma 3) and whole headers stay under 20 MB; the caps allow
+ * several times that. Counts are checked before anything is allocated.
+ */
+export const GGUF_LIMITS = {
+  maxHeaderBytes: 64 * 1024 * 1024,
+  maxStringBytes: 16 * 1024 * 1024,
   maxKeyBytes: 65536,
   maxArrayDepth: 8,
+  /** Elements in one metadata array. */
+  maxArrayElements: 1 << 20,
+  /** Elements in all metadata arrays together. */
+  maxMetadataElements: 1 << 22,
   maxDims: 8,
   maxTensors: 1_000_000,
-  maxKv: 1_000_000,
+  maxKv: 100_000,
 };
+const LIMITS = GGUF_LIMITS;
 
 /** Byte source: a whole buffer, or a file read in chunks on demand. */
 interface Source {
@@ -123,6 +134,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 class Cursor {
   pos = 0;
+  /** Array elements read so far (all arrays): bounded by maxMetadataElements. */
+  elements = 0;
   constructor(
     private readonly src: Source,
     private readonly version: number = 3,
@@ -220,6 +233,13 @@ function readValue(c: Cursor, type: number, key: string, depth: number): GgufVal
       const at = c.pos;
       const elemType = c.u32();
       const n = c.count(`array '${key}' length`);
+      if (n > LIMITS.maxArrayElements) {
+        throw new GgufError(`metadata array '${key}' has ${n.toLocaleString("en-US")} elements, more than the ${LIMITS.maxArrayElements.toLocaleString("en-US")} Driftlens reads (real vocabularies have a few hundred thousand); the file is not a model Driftlens can use`, at);
+      }
+      c.elements += n;
+      if (c.elements > LIMITS.maxMetadataElements) {
+        throw new GgufError(`the metadata arrays hold more than ${LIMITS.maxMetadataElements.toLocaleString("en-US")} elements together (at '${key}'); the file is not a model Driftlens can use`, at);
+      }
       // Never allocate more elements than the remaining bytes could possibly encode.
       if (n * minValueBytes(elemType) > c.remaining()) {
         throw new GgufError(`truncated: array '${key}' claims ${n} elements but only ${c.remaining()} bytes remain`, at);
@@ -242,6 +262,7 @@ function parse(src: Source): GgufHeader {
   if (version < 1 || version > 3) throw new GgufError(`unsupported GGUF version ${version} (this reader knows 1 to 3)`, 4);
   const c = new Cursor(src, version);
   c.pos = first.pos;
+  c.elements = 0;
   const tensorCount = c.count("tensor count");
   const kvCount = c.count("metadata count");
   if (tensorCount > LIMITS.maxTensors) throw new GgufError(`tensor count ${tensorCount} is implausibly large`, 8);
@@ -279,20 +300,22 @@ export function parseGgufHeader(buf: Uint8Array): GgufHeader {
   return parse(new BufferSource(buf));
 }
 
-/** Reads a GGUF file's header with bounded, on-demand reads (never the tensor data). */
+/**
+ * Reads a GGUF file's header with bounded, on-demand reads (never the tensor data). Only a
+ * regular file is opened: a FIFO or a device (/dev/zero) is refused at once, not read forever.
+ */
 export function readGgufHeader(file: string): GgufHeader {
-  let fd: number;
+  let opened: { fd: number; stat: fs.Stats };
   try {
-    fd = fs.openSync(file, "r");
+    opened = openRegularFile(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new GgufError(code === "ENOENT" ? `file not found: ${file}` : `cannot open ${file}: ${code ?? String(e)}`);
+    if (e instanceof UnsafeFileError) throw new GgufError(e.code === "missing" ? `file not found: ${file}` : e.message);
+    throw e;
   }
   try {
-    const size = fs.fstatSync(fd).size;
-    return parse(new FileSource(fd, size));
+    return parse(new FileSource(opened.fd, opened.stat.size));
   } finally {
-    fs.closeSync(fd);
+    fs.closeSync(opened.fd);
   }
 }
 

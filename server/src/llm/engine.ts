@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
+import { openRegularFile, UnsafeFileError } from "../util/safe-file";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import type {
@@ -870,14 +871,16 @@ function checkGgufMagic(file: string, variant: string, what: "model" | "adapter"
   const buf = Buffer.alloc(4);
   let n = 0;
   try {
-    const fd = fs.openSync(file, "r");
+    // A regular file only: a FIFO would block the open, a device would feed llama.cpp forever.
+    const { fd } = openRegularFile(file);
     try {
       n = fs.readSync(fd, buf, 0, 4, 0);
     } finally {
       fs.closeSync(fd);
     }
   } catch (err) {
-    throw new EngineError({ kind: "model-missing", message: `Cannot read the ${what} file of variant ${variant}: ${file} (${firstLine(err)}).`, variant, file });
+    const notRegular = err instanceof UnsafeFileError && err.code === "not-regular";
+    throw new EngineError({ kind: notRegular ? "model-corrupt" : "model-missing", message: `Cannot read the ${what} file of variant ${variant}: ${file} (${firstLine(err)}).`, variant, file });
   }
   if (n < 4 || buf.toString("latin1") !== "GGUF") {
     throw new EngineError({

@@ -83,6 +83,8 @@ const CASES: Case[] = [
       fs.copyFileSync(TINY, path.join(dir, "models", "b.gguf"));
     },
   },
+  { code: "DL120", target: "e.eval.yaml", files: { "e.eval.yaml": "prompt: «../elsewhere/secret.prompt»\ncases: []\n" }, message: /outside the workspace/ },
+  { code: "DL121", target: "driftlens.yaml", files: { "driftlens.yaml": "«store: data»\n", "data/readme.txt": "a folder" }, message: /not a regular file \(a folder\)/ },
   { code: "DL109", target: "driftlens.yaml", files: { "driftlens.yaml": "embedding:\n  model: «models/none.gguf»\n" }, message: /embedding model file models\/none\.gguf does not exist/ },
   // .prompt
   { code: "DL200", target: "p.prompt", files: { "p.prompt": "---\nmodel: [«»\n---\nHi\n" } },
