@@ -1,7 +1,7 @@
-// Renders an EvalReport as text (terminal), JSON (the issue 3 shape), JUnit XML (CI test
-// reporters) or Markdown (a PR comment). Pure functions of the report. Everything the report
-// holds that Driftlens did not write (ids, tags, outputs, messages, paths) is escaped for the
-// target: control characters made visible in text, XML-escaped in JUnit, HTML-escaped in Markdown.
+// Renders an EvalReport as text (terminal), JSON (docs/assertions.md gives the shape), JUnit XML
+// (CI test reporters) or Markdown (a PR comment). Pure functions of the report. Everything the
+// report holds that Driftlens did not write (ids, tags, outputs, messages, paths) is escaped for
+// the target: control characters made visible in text, XML-escaped in JUnit, HTML-escaped in Markdown.
 import path from "node:path";
 import { terminalSafe } from "../util/terminal";
 import { escapeXml, mdCell, mdCode } from "./report/format";
