@@ -12,6 +12,7 @@ import { assertionSchema, caseSchema, CASE_KEYS, EVAL_KEYS, evalHeaderSchema } f
 import type { Diagnostic, Range } from "./types";
 import { Pair, Scalar, YAMLMap } from "yaml";
 import { blankCases, splitFlowCases } from "./evalset-flow";
+import { forEachLine } from "../util/safe-file";
 import { firstLine, locate, mapKeys, OffsetMapper, parseYaml, rangeFor, type PathKey, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
 
@@ -430,7 +431,8 @@ function emptyRange(): Range {
  * duplicate ids and slices are still worked out.
  */
 export interface EvalParseOptions {
-  onCase?: (c: EvalCase) => void;
+  /** Gets each case (and the document so far: its header is parsed before any case). */
+  onCase?: (c: EvalCase, doc: EvalSetDoc) => void;
   /** Progress over the case items (called every few hundred items). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -452,7 +454,7 @@ export function parseEvalSet(text: string, file: string, cache?: EvalParseCache,
   const doc = file.endsWith(".jsonl") ? parseJsonl(text, file, o) : parseEvalYaml(text, file, o);
   if (scan) scan.finish(doc);
   else finish(doc, cache);
-  capDiagnostics(doc);
+  capDiagnostics(doc, scan?.dropped);
   return doc;
 }
 
@@ -644,23 +646,45 @@ function isHeaderLine(raw: unknown): raw is Record<string, unknown> {
 }
 
 function parseJsonl(text: string, file: string, o: ParseRun): EvalSetDoc {
-  const cache = o.cache;
   const doc: EvalSetDoc = lazyHash({ file, text, hash: "", format: "jsonl", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() });
-  const coarse = text.length > COARSE_EVAL_CHARS;
+  const line = jsonlLines(doc, file, o, text.length > COARSE_EVAL_CHARS);
   let lineNo = 0;
-  let pos = 0;
+  for (let pos = 0; pos <= text.length; ) {
+    const nl = text.indexOf("\n", pos);
+    const lineText = text.slice(pos, nl < 0 ? text.length : nl).replace(/\r$/, "");
+    pos = nl < 0 ? text.length + 1 : nl + 1;
+    line(lineText, lineNo++);
+    progress(o, Math.min(pos, text.length), text.length);
+  }
+  line.done();
+  return doc;
+}
+
+/**
+ * Scans a JSONL eval set from disk line by line (scan mode: `opts.onCase` gets each case, coarse
+ * positions), never holding the file: memory stays that of one line plus case ids and tags.
+ * `doc.text` is empty. Throws an UnsafeFileError when the file is not a regular file.
+ */
+export function scanJsonlEvalSet(file: string, opts: EvalParseOptions & { onCase: EvalParseOptions["onCase"] & {} }): EvalSetDoc {
+  const scan = new ScanState(opts.onCase);
+  const o: ParseRun = { scan, onProgress: opts.onProgress };
+  const doc: EvalSetDoc = { file, text: "", hash: "", format: "jsonl", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() };
+  const line = jsonlLines(doc, file, o, true);
+  forEachLine(file, line, (done, total) => o.onProgress?.(done, total));
+  line.done();
+  scan.finish(doc);
+  capDiagnostics(doc, scan.dropped);
+  return doc;
+}
+
+/** The JSONL line handler shared by a parse of the text and a scan of the file. */
+function jsonlLines(doc: EvalSetDoc, file: string, o: ParseRun, coarse: boolean): ((lineText: string, lineIndex: number) => void) & { done(): void } {
+  const cache = o.cache;
   let sawContent = false;
   const keys: string[] = [];
   const jsonlChunks: CaseChunk[] = [];
-  for (;;) {
-    if (pos > text.length) break;
-    const nl = text.indexOf("\n", pos);
-    const lineText = text.slice(pos, nl < 0 ? text.length : nl).replace(/\r$/, "");
-    const lineIndex = lineNo;
-    pos = nl < 0 ? text.length + 1 : nl + 1;
-    lineNo++;
-    progress(o, Math.min(pos, text.length), text.length);
-    if (!lineText.trim()) continue;
+  const handle = (lineText: string, lineIndex: number) => {
+    if (!lineText.trim()) return;
     const first = !sawContent;
     sawContent = true;
     const key = "\u0000jsonl\u0000" + lineText;
@@ -670,7 +694,7 @@ function parseJsonl(text: string, file: string, o: ParseRun): EvalSetDoc {
     if (first && isHeaderLine(raw)) {
       const src = parseYaml(lineText, file, "DL300", lineIndex);
       header(doc, raw, src, file);
-      continue;
+      return;
     }
     const index = o.scan ? o.scan.count : doc.cases.length;
     const placed = placeChunk(chunk, lineIndex, index);
@@ -681,9 +705,8 @@ function parseJsonl(text: string, file: string, o: ParseRun): EvalSetDoc {
     }
     for (const d of placed.diagnostics) doc.diagnostics.push(d);
     if (placed.parsed) emit(doc, o, placed.parsed);
-  }
-  cache?.record(keys, jsonlChunks);
-  return doc;
+  };
+  return Object.assign(handle, { done: () => cache?.record(keys, jsonlChunks) });
 }
 
 function parseJsonlLine(lineText: string, file: string): CaseChunk {
@@ -740,13 +763,13 @@ function wholeLineDoc(raw: unknown): YamlSource["doc"] {
 }
 
 /** Keeps the first MAX_EVAL_DIAGNOSTICS diagnostics (errors first) and says how many more there were. */
-function capDiagnostics(doc: EvalSetDoc): void {
-  const n = doc.diagnostics.length;
+function capDiagnostics(doc: EvalSetDoc, dropped = 0): void {
+  const n = doc.diagnostics.length + dropped;
   if (n <= MAX_EVAL_DIAGNOSTICS) return;
   const errors = doc.diagnostics.filter((d) => d.severity === "error");
   const rest = doc.diagnostics.filter((d) => d.severity !== "error");
   doc.diagnostics = [...errors, ...rest].slice(0, MAX_EVAL_DIAGNOSTICS);
-  doc.diagnostics.push({ file: doc.file, range: doc.casesRange, severity: errors.length > MAX_EVAL_DIAGNOSTICS ? "error" : "warning", code: "DL300", message: `${n - MAX_EVAL_DIAGNOSTICS} more problems in this eval set are not shown; fix the ones listed first` });
+  doc.diagnostics.push({ file: doc.file, range: doc.casesRange, severity: errors.length + dropped > MAX_EVAL_DIAGNOSTICS ? "error" : "warning", code: "DL300", message: `${n - MAX_EVAL_DIAGNOSTICS} more problems in this eval set are not shown; fix the ones listed first` });
 }
 
 /**
@@ -758,17 +781,26 @@ class ScanState {
   private seen = new Map<string, number>();
   private byTag = new Map<string, EvalSlice>();
   private duplicates: Diagnostic[] = [];
-  constructor(private readonly onCase: (c: EvalCase) => void) {}
+  constructor(private readonly onCase: (c: EvalCase, doc: EvalSetDoc) => void) {}
   reset(): void {
     this.count = 0;
     this.seen.clear();
     this.byTag.clear();
     this.duplicates = [];
   }
+  /** Diagnostics dropped during the scan to keep memory bounded (counted in the final note). */
+  dropped = 0;
   add(doc: EvalSetDoc, c: EvalCase): void {
     this.count++;
+    if (doc.diagnostics.length > 2 * MAX_EVAL_DIAGNOSTICS) {
+      const errors = doc.diagnostics.filter((d) => d.severity === "error");
+      const kept = (errors.length >= MAX_EVAL_DIAGNOSTICS ? errors : [...errors, ...doc.diagnostics.filter((d) => d.severity !== "error")]).slice(0, MAX_EVAL_DIAGNOSTICS);
+      this.dropped += doc.diagnostics.length - kept.length;
+      doc.diagnostics = kept;
+    }
     const line = this.seen.get(c.id);
-    if (line !== undefined) {
+    if (line !== undefined && this.duplicates.length >= MAX_EVAL_DIAGNOSTICS) this.dropped++;
+    else if (line !== undefined) {
       this.duplicates.push({ file: doc.file, range: c.idRange, severity: "error", code: "DL302", message: `duplicate case id '${c.id}' (first used on line ${line + 1}); results are stored by id, so ids must be unique` });
     } else this.seen.set(c.id, c.idRange.start.line);
     c.tags.forEach((t, i) => {
@@ -776,7 +808,7 @@ class ScanState {
       if (!s) this.byTag.set(t, (s = { name: t, tags: [t], caseIds: [], range: c.tagRanges[i] ?? c.idRange }));
       if (s.caseIds[s.caseIds.length - 1] !== c.id) s.caseIds.push(c.id);
     });
-    this.onCase(c);
+    this.onCase(c, doc);
   }
   finish(doc: EvalSetDoc): void {
     for (const d of this.duplicates) doc.diagnostics.push(d);

@@ -4,10 +4,10 @@
 // driftlens.yaml, adapters ↔ GGUF headers).
 import fs from "node:fs";
 import path from "node:path";
-import { GgufError, ggufFacts, readGgufHeader, type GgufFacts, type GgufHeader } from "../gguf/reader";
+import { ggufFileInfo, type GgufFacts, type GgufHeader } from "../gguf/reader";
 import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
-import { declaredEvalSetPrompt, EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
+import { declaredEvalSetPrompt, EvalParseCache, MAX_EVAL_DIAGNOSTICS, parseEvalSet, scanJsonlEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { Containment, listedFolders, storePathProblem } from "./containment";
 import { readRegularText, regularFileProblem } from "../util/safe-file";
@@ -49,6 +49,8 @@ export type CountTokens = (modelPath: string, text: string) => Promise<number>;
 export interface WorkspaceOptions {
   /** Real token counting (the language server passes the engine's). Without it, an estimate. */
   countTokens?: CountTokens;
+  /** Progress of a long check (a large eval set): `done` of `total` (bytes or cases) for `file`. */
+  onProgress?: (file: string, done: number, total: number) => void;
 }
 
 /** Characters per token for the estimate used when no tokenizer is available. */
@@ -92,6 +94,11 @@ const LIST_TTL_MS = 1500;
  */
 export const MAX_EVAL_SET_BYTES = 256 * 1024 * 1024;
 export const MAX_TEXT_ARTIFACT_BYTES = 16 * 1024 * 1024;
+/**
+ * Eval sets on disk larger than this are checked in scan mode (cases checked as read, then
+ * dropped; JSONL streamed): a parse that keeps every case costs 10-16 times the file.
+ */
+export const SCAN_EVAL_BYTES = 16 * 1024 * 1024;
 
 function maxArtifactBytes(file: string): number {
   return artifactKind(file) === "evalset" ? MAX_EVAL_SET_BYTES : MAX_TEXT_ARTIFACT_BYTES;
@@ -146,10 +153,9 @@ export class Workspace {
   private promptCache = new Map<string, PromptDoc>();
   private evalCache = new Map<string, EvalSetDoc>();
   private evalParseCaches = new Map<string, EvalParseCache>();
-  /** `prompt:` of eval sets not parsed in full, by the text it was read from. */
+  /** `prompt:` of eval sets not parsed in full, by the editor text or the file's size and time. */
   private declaredCache = new Map<string, { text: string; prompt: string | undefined }>();
   private adapterCache = new Map<string, AdapterDoc>();
-  private headerCache = new Map<string, HeaderEntry>();
   private listCache?: { at: number; files: string[] };
   private containmentCache?: { doc: ConfigDoc; c: Containment };
   private rootOnly?: Containment;
@@ -157,10 +163,12 @@ export class Workspace {
   /** Per-case vars checks, valid while the case object and the prompt's schema are the same. */
   private varsChecks = new WeakMap<EvalCase, { schema: JSONSchema; defaults: Record<string, unknown>; diagnostics: Diagnostic[] }>();
   private readonly countTokens?: CountTokens;
+  private readonly onProgress?: (file: string, done: number, total: number) => void;
 
   constructor(root: string, options: WorkspaceOptions = {}) {
     this.root = path.resolve(root);
     if (options.countTokens) this.countTokens = options.countTokens;
+    if (options.onProgress) this.onProgress = options.onProgress;
   }
 
   // ---------- files ----------
@@ -198,6 +206,16 @@ export class Workspace {
     if (this.overlays.has(abs)) return undefined;
     if (!this.allowed(abs)) return this.containment().outsideMessage("the file", file, abs);
     return regularFileProblem(abs, maxArtifactBytes(abs))?.message;
+  }
+
+  /** An eval set on disk (no editor text) larger than SCAN_EVAL_BYTES: checked in scan mode. */
+  private largeOnDisk(abs: string): boolean {
+    if (this.overlays.has(abs)) return false;
+    try {
+      return fs.statSync(abs).size > SCAN_EVAL_BYTES;
+    } catch {
+      return false;
+    }
   }
 
   /** Whether files an artifact names may be read at `file`: inside the workspace or a folder driftlens.yaml lists. */
@@ -276,7 +294,9 @@ export class Workspace {
     if (hit && hit.text === text) return hit;
     let cache = this.evalParseCaches.get(abs);
     if (!cache) this.evalParseCaches.set(abs, (cache = new EvalParseCache()));
-    const doc = parseEvalSet(text, abs, cache);
+    // Progress for a file that takes seconds to parse (about 1 MB a second on a busy machine).
+    const onProgress = this.onProgress && text.length > 1 << 20 ? (done: number, total: number) => this.onProgress!(abs, done, total) : undefined;
+    const doc = parseEvalSet(text, abs, cache, onProgress ? { onProgress } : {});
     this.evalCache.set(abs, doc);
     return doc;
   }
@@ -292,27 +312,12 @@ export class Workspace {
     return doc;
   }
 
-  /** GGUF header and facts, cached by path + size + mtime; `error` says why it is unreadable. */
+  /**
+   * GGUF header and facts, parsed once per process and file version (ggufFileInfo); the header
+   * keeps no long metadata arrays. `error` says why the file is unreadable.
+   */
   gguf(file: string): HeaderEntry {
-    const abs = path.resolve(this.root, file);
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(abs);
-    } catch {
-      return { size: 0, mtimeMs: 0, error: `file not found: ${abs}` };
-    }
-    const hit = this.headerCache.get(abs);
-    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit;
-    let entry: HeaderEntry;
-    try {
-      const header = readGgufHeader(abs);
-      entry = { size: st.size, mtimeMs: st.mtimeMs, header, facts: ggufFacts(header) };
-    } catch (e) {
-      entry = { size: st.size, mtimeMs: st.mtimeMs, error: e instanceof GgufError || e instanceof Error ? e.message : String(e) };
-    }
-    this.headerCache.set(abs, entry);
-    if (this.headerCache.size > 64) this.headerCache.delete(this.headerCache.keys().next().value as string);
-    return entry;
+    return ggufFileInfo(path.resolve(this.root, file));
   }
 
   // ---------- relations ----------
@@ -356,13 +361,37 @@ export class Workspace {
    */
   private declaredPromptOf(file: string): string | undefined {
     const cached = this.evalCache.get(file);
-    const text = this.read(file);
-    if (text === undefined) return undefined;
-    if (cached && cached.text === text) return cached.prompt?.declared;
-    const hit = this.declaredCache.get(file);
-    if (hit && hit.text === text) return hit.prompt;
+    const overlay = this.overlays.get(file);
+    let key: string;
+    let text: string | undefined;
+    if (overlay !== undefined) {
+      if (cached && cached.text === overlay) return cached.prompt?.declared;
+      key = overlay;
+      text = overlay;
+    } else {
+      // On disk: keyed by size and time, so a large eval set is not read again for every lookup,
+      // and of a JSONL file only its start (the header is its first line).
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(file);
+      } catch {
+        return undefined;
+      }
+      key = `\u0000${st.size}:${st.mtimeMs}`;
+      const hit = this.declaredCache.get(file);
+      if (hit && hit.text === key) return hit.prompt;
+      if (!this.allowed(file)) return undefined;
+      try {
+        text = file.endsWith(".jsonl") ? readRegularText(file, Infinity, 1 << 20) : this.read(file);
+      } catch {
+        text = undefined;
+      }
+      if (text === undefined) return undefined;
+      if (file.endsWith(".jsonl") && st.size > 1 << 20) text = text.slice(0, Math.max(0, text.lastIndexOf("\n")));
+      if (cached && cached.text === text) return cached.prompt?.declared;
+    }
     const prompt = declaredEvalSetPrompt(text, file);
-    this.declaredCache.set(file, { text, prompt });
+    this.declaredCache.set(file, { text: key, prompt });
     return prompt;
   }
 
@@ -578,7 +607,7 @@ export class Workspace {
         case "prompt":
           return sortDiagnostics(await this.checkPrompt(abs));
         case "evalset":
-          return sortDiagnostics(this.checkEvalSet(abs));
+          return sortDiagnostics(this.largeOnDisk(abs) ? this.checkEvalSetScan(abs) : this.checkEvalSet(abs));
         case "adapter":
           return sortDiagnostics(await this.checkAdapter(abs));
         default:
@@ -786,6 +815,59 @@ export class Workspace {
   private checkEvalSet(abs: string): Diagnostic[] {
     const doc = this.evalSet(abs);
     const out = [...doc.diagnostics];
+    const check = this.casePromptCheck(doc, abs, out);
+    if (check) {
+      for (const c of doc.cases) {
+        const hit = this.varsChecks.get(c);
+        if (hit && hit.schema === check.schema && hit.defaults === check.defaults) {
+          for (const d of hit.diagnostics) out.push(d);
+          continue;
+        }
+        const diagnostics = check.run(c);
+        this.varsChecks.set(c, { schema: check.schema, defaults: check.defaults, diagnostics });
+        for (const d of diagnostics) out.push(d);
+      }
+    }
+    out.push(...this.sliceSizeInfo(doc));
+    return out;
+  }
+
+  /**
+   * An eval set too large to keep in memory (see SCAN_EVAL_BYTES), checked in scan mode: every
+   * case is validated (and checked against its prompt's input schema) as it is read, then dropped;
+   * a JSONL file is streamed from disk. Positions are coarse (the case's line), diagnostics capped.
+   */
+  private checkEvalSetScan(abs: string): Diagnostic[] {
+    const extra: Diagnostic[] = [];
+    const vars: Diagnostic[] = [];
+    let dropped = 0;
+    let check: ReturnType<Workspace["casePromptCheck"]> | null = null;
+    const onCase = (c: EvalCase, doc: EvalSetDoc) => {
+      if (check === null) check = this.casePromptCheck(doc, abs, extra);
+      if (!check) return;
+      for (const d of check.run(c)) {
+        if (vars.length < MAX_EVAL_DIAGNOSTICS) vars.push(d);
+        else dropped++;
+      }
+    };
+    const onProgress = this.onProgress ? (done: number, total: number) => this.onProgress!(abs, done, total) : undefined;
+    let doc: EvalSetDoc;
+    try {
+      doc = abs.endsWith(".jsonl") ? scanJsonlEvalSet(abs, { onCase, ...(onProgress ? { onProgress } : {}) }) : parseEvalSet(readRegularText(abs, MAX_EVAL_SET_BYTES), abs, undefined, { onCase, ...(onProgress ? { onProgress } : {}) });
+    } catch (e) {
+      return [{ file: abs, range: rangeAt(), severity: "error", code: "DL300", message: `Driftlens could not read this eval set: ${e instanceof Error ? e.message : String(e)}` }];
+    }
+    if (check === null) this.casePromptCheck(doc, abs, extra);
+    const out = [...doc.diagnostics, ...extra, ...vars, ...this.sliceSizeInfo(doc)];
+    if (dropped) out.push({ file: abs, range: doc.casesRange, severity: "error", code: "DL305", message: `${dropped} more cases do not fit their prompt's input schema; fix the ones listed first` });
+    return out;
+  }
+
+  /**
+   * Resolves an eval set's prompt (pushing DL310/DL120 into `out` when it cannot be used) and
+   * returns the per-case check of vars against the prompt's input schema, if it has one.
+   */
+  private casePromptCheck(doc: EvalSetDoc, abs: string, out: Diagnostic[]): { schema: JSONSchema; defaults: Record<string, unknown>; run: (c: EvalCase) => Diagnostic[] } | undefined {
     const file = doc.file;
     let promptDoc: PromptDoc | undefined;
     if (doc.prompt) {
@@ -799,37 +881,35 @@ export class Workspace {
       else out.push({ file, range: doc.casesRange, severity: "error", code: "DL310", message: "this eval set names no prompt: add `prompt: file.prompt`, or list it under `driftlens.evals` in a prompt's front matter" });
     }
     const schema = promptDoc?.input?.jsonSchema;
-    if (schema && promptDoc) {
-      const defaults = promptDoc.input?.default ?? EMPTY;
-      const promptName = path.basename(promptDoc.file);
-      for (const c of doc.cases) {
-        const hit = this.varsChecks.get(c);
-        if (hit && hit.schema === schema && hit.defaults === defaults) {
-          for (const d of hit.diagnostics) out.push(d);
-          continue;
+    if (!schema || !promptDoc) return undefined;
+    const defaults = promptDoc.input?.default ?? EMPTY;
+    const promptName = path.basename(promptDoc.file);
+    const run = (c: EvalCase): Diagnostic[] => {
+      const diagnostics: Diagnostic[] = [];
+      for (const p of checkValue(schema, { ...defaults, ...c.vars })) {
+        const top = p.path[0] === undefined ? undefined : String(p.path[0]);
+        if (p.kind === "missing" && p.path.length === 1) {
+          diagnostics.push({ file, range: c.varsRange ?? c.idRange, severity: "error", code: "DL305", message: `case '${c.id}': ${p.message} of ${promptName}` });
+        } else if (p.kind === "unknown" && p.path.length === 1) {
+          diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "warning", code: "DL306", message: `case '${c.id}': ${p.message} (${promptName})` });
+        } else {
+          diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "error", code: "DL307", message: `case '${c.id}': ${p.message} (input schema of ${promptName})` });
         }
-        const diagnostics: Diagnostic[] = [];
-        const problems = checkValue(schema, { ...defaults, ...c.vars });
-        for (const p of problems) {
-          const top = p.path[0] === undefined ? undefined : String(p.path[0]);
-          if (p.kind === "missing" && p.path.length === 1) {
-            diagnostics.push({ file, range: c.varsRange ?? c.idRange, severity: "error", code: "DL305", message: `case '${c.id}': ${p.message} of ${promptName}` });
-          } else if (p.kind === "unknown" && p.path.length === 1) {
-            diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "warning", code: "DL306", message: `case '${c.id}': ${p.message} (${promptName})` });
-          } else {
-            diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "error", code: "DL307", message: `case '${c.id}': ${p.message} (input schema of ${promptName})` });
-          }
-        }
-        this.varsChecks.set(c, { schema, defaults, diagnostics });
-        for (const d of diagnostics) out.push(d);
       }
-    }
+      return diagnostics;
+    };
+    return { schema, defaults, run };
+  }
+
+  /** DL309 for slices too small to detect a 10-point drop at the gate's alpha. */
+  private sliceSizeInfo(doc: EvalSetDoc): Diagnostic[] {
+    const out: Diagnostic[] = [];
     const alpha = this.config().config.gate.alpha;
     const needed = minCasesToDetectDrop(0.1, alpha);
     for (const s of doc.slices) {
       if (s.caseIds.length < needed) {
         out.push({
-          file,
+          file: doc.file,
           range: s.range,
           severity: "information",
           code: "DL309",
