@@ -12,8 +12,9 @@ import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { Store, StoreError } from "../store/store";
-import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
+import { CliError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
+import { terminalSafe } from "../util/terminal";
 
 const USAGE = `Usage: driftlens compare [--family F | --variant V ...] [options]
 
@@ -36,6 +37,8 @@ Options:
   --root DIR       workspace root (default: the current folder)
 
 With neither --family nor --variant: every family in driftlens.yaml.
+A variant that cannot be run (a missing or corrupt model) is named in the report and the others
+are compared as usual; the exit status is then 2.
 Exit status: 0 every variant within the gate, 1 some variant fails it, 2 usage, config or model errors.
 `;
 
@@ -90,7 +93,7 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
     ws,
     config,
     store,
-    engine: () => (engine ??= EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
+    engine: () => (engine ??= EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${terminalSafe(l)}\n`) : undefined })),
     async dispose() {
       if (engine) await (await engine).dispose().catch(() => undefined);
       store.close();
@@ -188,6 +191,8 @@ export const compareCommand: Command = {
         progress.done();
       }
       emitReport(io, args.flags.out as string | undefined, renderCompare(report, format), renderCompare(report, "text"));
+      // The good variants are reported; a variant that could not be compared is a model error (2).
+      if (report.failures?.length) return EXIT_USAGE;
       return report.gate.passed ? EXIT_OK : EXIT_FAIL;
     } finally {
       await ctx.dispose();

@@ -14,6 +14,7 @@ import { EngineClient } from "../llm/client";
 import { contentHash, Store, StoreError } from "../store/store";
 import { CliError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
+import { terminalSafe } from "../util/terminal";
 
 const USAGE = `Usage: driftlens eval [PROMPT|EVALSET...] [options]
 
@@ -141,7 +142,7 @@ export const evalCommand: Command = {
       const report = await runEvals({
         workspace: ws as unknown as RunnerWorkspace,
         store,
-        engine: async () => (engine = await EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
+        engine: async () => (engine = await EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${terminalSafe(l)}\n`) : undefined })),
         targets,
         variants: (args.flags.variant as string[] | undefined) ?? undefined,
         seed,

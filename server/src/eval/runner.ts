@@ -14,6 +14,7 @@ import { normalizeTokens } from "../store/token-codec";
 import { contentHash, sha256, type AdapterFingerprint, type CachedGeneration, type CaseResultRecord, type RunRecord, type Store, type StoredToken } from "../store/store";
 import { evaluateAssertions, type Assertion, type CaseEvaluation } from "./assertions";
 import { currentEngineVersion } from "./engine-version";
+import { isStoreError, storeErrorMessage } from "./store-errors";
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -74,8 +75,10 @@ export interface RunnerWorkspace {
   evalSet(file: string): MaybePromise<RunnerEvalSet>;
   resolveVariant(ref: string): MaybePromise<RunnerVariant>;
   variants(): MaybePromise<RunnerVariant[]>;
-  /** A file's text, with unsaved editor overlays (Workspace.read). */
+  /** A file's text, with unsaved editor overlays (Workspace.read); undefined when it may not be read. */
   read?(file: string): string | undefined;
+  /** Why read() gave nothing (Workspace.readProblem). */
+  readProblem?(file: string): string | undefined;
   /** The file of a partial used by a prompt (Workspace.partialFile). */
   partialFile?(name: string, promptFile: string): string | undefined;
   /** Renders a prompt file with data (Workspace.render); used when runEvals gets no `render`. */
@@ -502,7 +505,14 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   }
   const prepared: Prepared[] = [];
   const memos: [string, unknown][] = [];
-  const readFile = (file: string, doc?: { text?: string }): string => ws.read?.(file) ?? (typeof doc?.text === "string" ? doc.text : fs.readFileSync(file, "utf8"));
+  const readFile = (file: string, doc?: { text?: string }): string => {
+    // The workspace decides what may be read (regular files inside it); its refusal is final.
+    if (ws.read) return ws.read(file) ?? failRead(file);
+    return typeof doc?.text === "string" ? doc.text : fs.readFileSync(file, "utf8");
+  };
+  const failRead = (file: string): never => {
+    throw new Error(ws.readProblem?.(file) ?? `${file} does not exist or is not readable`);
+  };
   for (const target of opts.targets) {
     const fail = (message: string) => report.errors.push({ promptFile: target.promptFile, evalSetFile: target.evalSetFile, message });
     let prompt: RunnerPrompt;
@@ -535,7 +545,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         memos.push([esKey, evalSet]);
       }
     } catch (e) {
-      fail(`cannot read ${target.promptFile} / ${target.evalSetFile}: ${(e as Error).message}`);
+      // A store that cannot be read is the store's problem, not the prompt's.
+      fail(isStoreError(e) ? storeErrorMessage(store.file, e) : `cannot read ${target.promptFile} / ${target.evalSetFile}: ${(e as Error).message}`);
       continue;
     }
     const pErr = errorsOf(prompt.diagnostics);
@@ -548,8 +559,16 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       continue;
     }
     const commitOf = (file: string) => (typeof opts.gitCommit === "string" ? opts.gitCommit : opts.gitCommit?.[file]);
-    const promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: commitOf(target.promptFile) }).hash;
-    const evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: commitOf(target.evalSetFile) }).hash;
+    let promptHash: string;
+    let evalSetHash: string;
+    try {
+      promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: commitOf(target.promptFile) }).hash;
+      evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: commitOf(target.evalSetFile) }).hash;
+    } catch (e) {
+      if (!isStoreError(e)) throw e;
+      fail(storeErrorMessage(store.file, e));
+      continue;
+    }
     // Rendered messages are a pure function of the prompt text, its partials and the vars, so with
     // the workspace's own renderer they are memoized (a custom `render` is always called).
     const partials = opts.render ? undefined : partialTexts(ws, target.promptFile, prompt);
@@ -597,7 +616,12 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     const renderHash = sha256(JSON.stringify(cases.map((c) => [c.id, c.messages ?? null, c.params ?? null, c.renderError ?? null])));
     prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, renderHash, cases, variants });
   }
-  store.putMemos(memos);
+  try {
+    store.putMemos(memos);
+  } catch (e) {
+    // Memos only save work next time; a store that cannot take them fails the runs below, by name.
+    if (!isStoreError(e)) throw e;
+  }
 
   // 2. Progress accounting across everything.
   const total = prepared.reduce((n, p) => n + p.cases.length * p.variants.length, 0);
@@ -634,11 +658,47 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     const defs = sliceDefs(p.evalSet.slices);
     for (const ref of p.variants) {
       if (opts.signal?.aborted) break;
-      const runReport = await runVariant(p, ref, defs);
+      let runReport: EvalRunReport;
+      try {
+        runReport = await runVariant(p, ref, defs);
+      } catch (e) {
+        // A store failure (read-only, full disk, corrupt) fails this run by name; the others are
+        // still tried and report the same cause if it persists: no work is skipped silently.
+        if (!isStoreError(e)) throw e;
+        runReport = storeFailedRun(p, ref, `variant ${ref}: ${storeErrorMessage(store.file, e)}`);
+        emit(ref, p.target.promptFile, runReport.error);
+      }
       report.runs.push(runReport);
     }
   }
   return report;
+
+  function storeFailedRun(p: Prepared, ref: string, error: string): EvalRunReport {
+    const n = p.cases.length;
+    return {
+      id: null,
+      fingerprint: null,
+      variant: ref,
+      promptFile: p.target.promptFile,
+      evalSetFile: p.target.evalSetFile,
+      status: "failed",
+      error,
+      promptHash: p.promptHash,
+      evalSetHash: p.evalSetHash,
+      modelFingerprint: null,
+      modelPath: null,
+      adapters: [],
+      params: {},
+      seed,
+      engineVersion,
+      backend: null,
+      threads: null,
+      resumed: false,
+      summary: { ...summarize([], 0, 0, 0), cases: n, failed: n, errors: n },
+      slices: {},
+      cases: [],
+    };
+  }
 
   async function runVariant(p: Prepared, ref: string, defs: Record<string, SliceDef>): Promise<EvalRunReport> {
     const vt0 = performance.now();
@@ -929,7 +989,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
             else runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
           });
           await Promise.all(writes);
-          if (writeError) runError ??= `variant ${variant.id}: could not store results in ${store.file}: ${writeError.message}`;
+          if (writeError) runError ??= `variant ${variant.id}: ${storeErrorMessage(store.file, writeError)}`;
           if (opts.signal?.aborted) cancelled = true;
           // After a failure the engine may be gone; asking would start a fresh one for nothing.
           if (generatedKeys.length && !runError) {
