@@ -177,10 +177,14 @@ function trimEnd(text: string, start: number, end: number): number {
 }
 
 /**
- * The text with the cases list's contents blanked out: the same length and line breaks, so the
- * header parses with its exact positions and no case is parsed twice.
+ * The text without the cases list's contents: its line breaks are kept, and the last line's
+ * width, so everything outside the list keeps its exact line and column (the header parses with
+ * its positions) while the parser skips megabytes of blanks (no case is parsed twice).
  */
 export function blankCases(text: string, split: FlowSplit): string {
-  const inner = text.slice(split.open + 1, split.close).replace(/[^\n]/g, " ");
-  return text.slice(0, split.open + 1) + inner + text.slice(split.close);
+  const inner = text.slice(split.open + 1, split.close);
+  let lines = 0;
+  for (let i = inner.indexOf("\n"); i >= 0; i = inner.indexOf("\n", i + 1)) lines++;
+  const lastLine = inner.length - (inner.lastIndexOf("\n") + 1);
+  return text.slice(0, split.open + 1) + "\n".repeat(lines) + " ".repeat(lastLine) + text.slice(split.close);
 }

@@ -37,8 +37,12 @@ import type {
 
 type Nlc = typeof NLC;
 
-/** Hears what the engine starts next (see the worker protocol's `phase` message). */
-export type PhaseListener = (phase: "load" | "prepare" | "template" | "case", id?: string) => void;
+/**
+ * Hears what the engine starts next (see the worker protocol's `phase` message). The engine awaits
+ * it before starting: the worker's listener resolves once the message is written, so the parent
+ * knows what a main thread that then blocks (a looping chat template) was doing.
+ */
+export type PhaseListener = (phase: "load" | "prepare" | "template" | "case", id?: string) => void | Promise<void>;
 type Token = NLC.Token;
 
 export const ENGINE_API_VERSION = "driftlens-engine/1";
@@ -374,11 +378,11 @@ export class Engine {
    * hears when loading and context preparation start (the parent bounds each).
    */
   private async withContext<T>(spec: ModelSpec, fn: (m: ModelEntry, ctx: ContextEntry) => Promise<T>, onPhase?: PhaseListener): Promise<T> {
-    onPhase?.("load");
+    await onPhase?.("load");
     const m = await this.loadModel(spec);
     m.inUse++;
     try {
-      onPhase?.("prepare");
+      await onPhase?.("prepare");
       const ctx = await this.getContext(m, spec);
       return await fn(m, ctx);
     } finally {
@@ -422,9 +426,9 @@ export class Engine {
 
   async generate(req: GenerateRequest, onToken?: (t: GeneratedToken) => void, signal?: AbortSignal, onPhase?: PhaseListener): Promise<GenerateResult> {
     return this.withContext(req.model, async (m, ctx) => {
-      onPhase?.("template", req.id);
+      await onPhase?.("template", req.id);
       const prompt = this.promptTokens(m.model, ctx.template, req.messages);
-      onPhase?.("case", req.id);
+      await onPhase?.("case", req.id);
       const slot = await this.acquire(ctx);
       try {
         return await this.generateOn(m, ctx, slot, req, prompt, onToken, signal);
@@ -469,7 +473,7 @@ export class Engine {
             // template that never ends on one case's messages is that case's failure alone.
             const items: { r: GenerateRequest; prompt: Token[] }[] = [];
             for (const r of group) {
-              onPhase?.("template", r.id);
+              await onPhase?.("template", r.id);
               try {
                 items.push({ r, prompt: this.promptTokens(m.model, ctx.template, r.messages) });
               } catch (err) {
@@ -487,7 +491,7 @@ export class Engine {
                 }
                 const slot = await this.acquire(ctx);
                 try {
-                  onPhase?.("case", it.r.id);
+                  await onPhase?.("case", it.r.id);
                   const res = await this.generateOn(m, ctx, slot, it.r, it.prompt, onToken ? (t) => onToken(it.r.id, t) : undefined, signal);
                   onResult(res);
                 } catch (err) {
@@ -653,9 +657,9 @@ export class Engine {
   async score(req: ScoreRequest, signal?: AbortSignal, onPhase?: PhaseListener): Promise<ScoreResult> {
     const t0 = performance.now();
     return this.withContext(req.model, async (m, ctx) => {
-      onPhase?.("template", req.id);
+      await onPhase?.("template", req.id);
       const prompt = this.promptTokens(m.model, ctx.template, req.messages);
-      onPhase?.("case", req.id);
+      await onPhase?.("case", req.id);
       const n = req.tokens.length;
       if (n === 0) return { id: req.id, positions: [], wallMs: performance.now() - t0 };
       if (prompt.length === 0) {

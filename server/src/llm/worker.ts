@@ -74,7 +74,13 @@ async function handle(msg: ToWorker): Promise<void> {
   const rid = msg.rid;
   const ac = new AbortController();
   aborts.set(rid, ac);
-  const onPhase: PhaseListener = (phase, id) => send({ type: "phase", rid, phase, ...(id !== undefined ? { id } : {}) });
+  // Resolves once the message is written to the channel: the work that follows may block the
+  // main thread (a chat template that never ends), and the parent must know what it was.
+  const onPhase: PhaseListener = (phase, id) =>
+    new Promise<void>((resolve) => {
+      if (!process.send) return resolve();
+      process.send({ type: "phase", rid, phase, ...(id !== undefined ? { id } : {}) } satisfies FromWorker, undefined, {}, () => resolve());
+    });
   try {
     const e = await engine();
     dropSignalHooks();
