@@ -1,6 +1,7 @@
 // driftlens.yaml: model families and variants, engine settings, regression gate, store path.
 // Every key has a default, and a workspace with no driftlens.yaml at all gets the defaults.
 import fs from "node:fs";
+import { readRegularText } from "../util/safe-file";
 import os from "node:os";
 import path from "node:path";
 import type { EngineSettings } from "../llm/types";
@@ -181,7 +182,8 @@ export function loadConfig(root: string, text?: string): ConfigDoc {
   if (text === undefined) {
     if (!file) return { config: defaults(absRoot), diagnostics: [] };
     try {
-      text = fs.readFileSync(file, "utf8");
+      // A regular file of sane size only: a FIFO named driftlens.yaml must not block the reader.
+      text = readRegularText(file, 16 * 1024 * 1024);
     } catch (e) {
       return {
         config: defaults(absRoot),

@@ -8,6 +8,7 @@ import { storePathProblem } from "../artifacts/containment";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
+import { isStoreError, storeErrorMessage } from "../eval/store-errors";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
@@ -186,6 +187,8 @@ export const compareCommand: Command = {
         });
       } catch (e) {
         if (e instanceof CompareError) throw new CliError(e.message);
+        // The store failed outside a run (a memo of the comparison): name it, not "internal error".
+        if (isStoreError(e)) throw new CliError(storeErrorMessage(ctx.store.file, e));
         throw e;
       } finally {
         progress.done();

@@ -5,11 +5,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
 import { storePathProblem } from "../artifacts/containment";
+import { MAX_EVAL_SET_BYTES } from "../artifacts/workspace";
+import { readRegularText } from "../util/safe-file";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
 import { gitToplevel, relPath, resolveRef, showFiles } from "../eval/git";
 import { runEvals, type EvalTarget, type RunnerWorkspace } from "../eval/runner";
+import { isStoreError, storeErrorMessage } from "../eval/store-errors";
 import { EngineClient } from "../llm/client";
 import { contentHash, Store, StoreError } from "../store/store";
 import { CliError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
@@ -57,7 +60,7 @@ async function committedVersions(root: string, files: string[]): Promise<Record<
     const atHead = await showFiles(top, head, rels);
     files.forEach((f, i) => {
       const committed = atHead.get(rels[i]!);
-      if (committed !== undefined && fs.existsSync(f) && contentHash(committed) === contentHash(fs.readFileSync(f, "utf8"))) out[f] = head;
+      if (committed !== undefined && fs.existsSync(f) && contentHash(committed) === contentHash(readRegularText(f, MAX_EVAL_SET_BYTES))) out[f] = head;
     });
   } catch {
     // not a repository, no commits yet, or no git: versions are recorded without a commit
@@ -165,6 +168,10 @@ export const evalCommand: Command = {
       const modelErrors = report.errors.length > 0 || report.runs.some((r) => r.status !== "complete");
       if (modelErrors) return EXIT_USAGE;
       return report.runs.every((r) => r.summary.failed === 0) ? EXIT_OK : EXIT_FAIL;
+    } catch (e) {
+      progress.done();
+      if (isStoreError(e)) throw new CliError(storeErrorMessage(store.file, e));
+      throw e;
     } finally {
       await engine?.dispose();
       store.close();

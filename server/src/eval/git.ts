@@ -1,8 +1,8 @@
 // Git plumbing for `driftlens diff`: `git` through execFile (never a shell, so refs and paths are
 // never interpreted), with errors that say what to do.
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
+import { readRegularText } from "../util/safe-file";
 
 export class GitError extends Error {}
 
@@ -153,7 +153,7 @@ export function relPath(toplevel: string, abs: string): string {
 /** Working-tree contents of a repository-relative path, undefined when absent. */
 export function readWorkingTree(toplevel: string, rel: string): string | undefined {
   try {
-    return fs.readFileSync(absPath(toplevel, rel), "utf8");
+    return readRegularText(absPath(toplevel, rel), 256 * 1024 * 1024);
   } catch {
     return undefined;
   }

@@ -200,7 +200,8 @@ export function register(ctx: FeatureContext): void {
 
   function renderFor(r: Root): RenderFn {
     const partials = config(r).prompts.partials;
-    return (doc, input) => renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, partials));
+    // Partials are read through the workspace: regular files inside it (or a listed folder) only.
+    return (doc, input) => renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, partials, (f) => r.ws.read(f)));
   }
 
   /** (prompt, eval set) pairs for a prompt or an eval set. */
