@@ -64,23 +64,36 @@ describe("partial failure", () => {
     }
   });
 
-  test("a full disk fails each run by name and skips none", async () => {
+  test("a full disk fails each target and run by name and skips none", async () => {
     const dir = twoVariants();
+    // Large enough that recording the eval sets needs new pages (small rows fit in free space).
+    const padding = `# ${"x".repeat(64 * 1024)}\n`;
+    fs.writeFileSync(path.join(dir, "capitals.eval.yaml"), padding + CASES);
+    fs.writeFileSync(path.join(dir, "more.eval.yaml"), padding + CASES.replace(/c(\d)/g, "m$1"));
     const file = path.join(dir, "store.db");
     const store = Store.open(file);
     const factory = engineFactory();
     try {
       const ws = new Workspace(dir) as unknown as RunnerWorkspace;
-      const targets = [{ promptFile: path.join(dir, "capital.prompt"), evalSetFile: path.join(dir, "capitals.eval.yaml") }];
-      await runEvals({ workspace: ws, store, engine: factory.engine, targets, variants: ["tiny/rnd"] });
-      // No room for one more page: the next results cannot be written (SQLITE_FULL).
+      const targets = ["capitals.eval.yaml", "more.eval.yaml"].map((e) => ({ promptFile: path.join(dir, "capital.prompt"), evalSetFile: path.join(dir, e) }));
+      // No room for one more page: nothing new can be written (SQLITE_FULL), from the first write on.
       const pages = store.db.pragma("page_count", { simple: true }) as number;
       store.db.pragma(`max_page_count = ${pages}`);
-      const report = await runEvals({ workspace: ws, store, engine: factory.engine, targets, variants: ["tiny/rnd", "tiny/copy"], noCache: true, seed: 7 });
-      assert.equal(report.runs.length, 2, "both variants were tried");
-      for (const run of report.runs) {
-        assert.equal(run.status, "failed");
-        assert.match(run.error ?? "", new RegExp(`${run.variant.replace("/", "\\/")}: the store ${file.replace(/[/.]/g, "\\$&")} could not be written: the disk is full`));
+      const report = await runEvals({ workspace: ws, store, engine: factory.engine, targets, variants: ["tiny/rnd", "tiny/copy"] });
+      assert.equal(report.errors.length, 2, "both targets were tried and reported");
+      for (const e of report.errors) assert.match(e.message, new RegExp(`the store ${file.replace(/[/.]/g, "\\$&")} could not be written: the disk is full .*free space`));
+      // Room for the artifacts again, but not for results: each run fails by name, none is skipped.
+      store.db.pragma("max_page_count = 1073741823");
+      await runEvals({ workspace: ws, store, engine: factory.engine, targets, variants: ["tiny/rnd"], caseIds: [] });
+      store.db.exec("VACUUM");
+      store.db.pragma(`max_page_count = ${store.db.pragma("page_count", { simple: true }) as number}`);
+      const runs = await runEvals({ workspace: ws, store, engine: factory.engine, targets, variants: ["tiny/rnd", "tiny/copy"], noCache: true, seed: 7 });
+      assert.equal(runs.runs.length, 4, "every target × variant was tried");
+      const failed = runs.runs.filter((r) => r.status !== "complete");
+      assert.ok(failed.length > 0, "the disk filled up");
+      for (const run of failed) {
+        assert.match(run.error ?? "", /could not be written: the disk is full/);
+        assert.ok((run.error ?? "").includes(file), run.error);
       }
     } finally {
       store.close();
