@@ -2,7 +2,8 @@
 // names ~/.ssh/id_rsa would have it read, sent to the model and stored. So files named by
 // prompts, eval sets and adapter configs (and the store driftlens.yaml names) must lie inside the
 // workspace or inside a folder driftlens.yaml lists (a `scan` folder, a `prompts.partials` folder,
-// the folder of a variant's or the embedding model's GGUF). Paths are compared after symlinks are
+// the folder of a variant's or the embedding model's GGUF, the model stores its models reach into:
+// the Hugging Face hub cache, LM Studio's folder, Ollama's store). Paths are compared after symlinks are
 // resolved, so a link inside the workspace that points out of it does not count as inside.
 import fs from "node:fs";
 import path from "node:path";
@@ -12,8 +13,10 @@ import type { DriftlensConfig } from "./config";
 export function listedFolders(config: DriftlensConfig): string[] {
   const out: string[] = [...config.prompts.partials];
   for (const fam of Object.values(config.models)) {
-    for (const v of Object.values(fam.variants)) out.push(path.dirname(v.path));
-    for (const s of fam.scan) out.push(s.path);
+    // A model-store variant or scan (`ollama:`, `hf:`, `lmstudio:`) has no path of its own (""):
+    // its store's folder counts instead (Workspace.modelStoreRoots), never the process's cwd.
+    for (const v of Object.values(fam.variants)) if (v.path) out.push(path.dirname(v.path));
+    for (const s of fam.scan) if (s.path) out.push(s.path);
   }
   if (config.embedding?.path) out.push(path.dirname(config.embedding.path));
   return out;
@@ -58,7 +61,7 @@ export class Containment {
 
   /** What to tell the user about a file outside, naming where it is allowed to be. */
   outsideMessage(what: string, declared: string, abs: string): string {
-    return `${what} ${declared} is outside the workspace (${abs}); Driftlens reads only files inside ${this.root} or a folder driftlens.yaml lists (scan, prompts.partials, model folders): move the file into the workspace`;
+    return `${what} ${declared} is outside the workspace (${abs}); Driftlens reads only files inside ${this.root} or a folder driftlens.yaml lists (scan, prompts.partials, model folders, model stores): move the file into the workspace`;
   }
 }
 
