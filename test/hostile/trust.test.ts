@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
+import { Workspace } from "../../server/src/artifacts/workspace";
 import { Store } from "../../server/src/store/store";
+import { buildFakeStores } from "../helpers/model-stores";
 import { tempDir, TINY_RANDOM_GGUF } from "../helpers/paths";
 import { LspClient } from "../lsp/client";
 import { runCli, workspace } from "./harness";
@@ -103,5 +105,37 @@ describe("the store path", () => {
     // Even when named by a path that is inside the workspace, a device is no store.
     assert.throws(() => Store.open("/dev/null"), /not a regular file/);
     if (!existed) assert.equal(fs.existsSync(journal), false);
+  });
+});
+
+describe("model stores count as folders driftlens.yaml lists", () => {
+  // A Hugging Face variant's path is a snapshot symlink whose real path is a blob under the same
+  // hub folder: an adapter naming that snapshot file as its base is inside what driftlens.yaml
+  // lists once a variant comes from that hub, and outside it when none does. A snapshot link
+  // pointing out of the hub is outside either way.
+  test("an adapter's base in the hub cache: allowed when driftlens.yaml uses the hub, DL120 otherwise and through a link out of it", async () => {
+    const parent = tempDir("driftlens-trust-stores-");
+    const fake = buildFakeStores(path.join(parent, "stores"));
+    const snapshot = path.join(fake.hub, "models--driftlens--tiny-GGUF", "snapshots", fake.commit);
+    const escape = path.join(snapshot, "escape.gguf");
+    fs.writeFileSync(path.join(parent, "secret.gguf"), SECRET);
+    fs.symlinkSync(path.join(parent, "secret.gguf"), escape);
+    const env = { env: {}, home: fake.home, platform: "linux" as const };
+    const adapterDiagnostics = async (config: string, base: string) => {
+      const root = path.join(parent, `ws-${Math.random().toString(36).slice(2)}`);
+      fs.mkdirSync(root);
+      fs.writeFileSync(path.join(root, "driftlens.yaml"), config);
+      fs.writeFileSync(path.join(root, "a.adapter.yaml"), `file: a.lora.gguf\nbase: {model: ${JSON.stringify(base)}}\n`);
+      return (await new Workspace(root, { storeEnvironment: env }).diagnose(path.join(root, "a.adapter.yaml"))).filter((d) => d.code === "DL120");
+    };
+    const hubConfig = `models:\n  tiny:\n    variants:\n      q8: {hf: driftlens/tiny-GGUF, file: tiny-q8_0.gguf}\n`;
+    const base = path.join(snapshot, "tiny-q4_0.gguf");
+    assert.deepEqual(await adapterDiagnostics(hubConfig, base), [], "a snapshot file of the hub driftlens.yaml uses");
+    assert.equal((await adapterDiagnostics(CONFIG(), base)).length, 1, "the hub is not listed when no variant comes from it");
+    // A store variant has no path of its own: that must not make the process's folder a listed one.
+    assert.equal((await adapterDiagnostics(hubConfig, path.join(process.cwd(), "base.gguf"))).length, 1, "the process's folder counted as listed");
+    const out = await adapterDiagnostics(hubConfig, escape);
+    assert.equal(out.length, 1, "a snapshot link pointing out of the hub");
+    assert.match(out[0]!.message, /is outside the workspace/);
   });
 });
