@@ -166,7 +166,11 @@ export const evalCommand: Command = {
         io.out(formatText(report, root));
       } else io.out(text);
       const modelErrors = report.errors.length > 0 || report.runs.some((r) => r.status !== "complete");
-      if (modelErrors) return EXIT_USAGE;
+      // A case refused for an assertion's configuration error is a configuration error (exit 2,
+      // as `check` reports it), not a failed case.
+      const refused = report.runs.reduce((n, r) => n + r.cases.filter((c) => c.configError).length, 0);
+      if (refused > 0) io.err(`${refused} case${refused === 1 ? " was" : "s were"} refused: an assertion has a configuration error (each case's error says which; 'driftlens check' lists them)\n`);
+      if (modelErrors || refused > 0) return EXIT_USAGE;
       return report.runs.every((r) => r.summary.failed === 0) ? EXIT_OK : EXIT_FAIL;
     } catch (e) {
       progress.done();

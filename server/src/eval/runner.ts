@@ -8,11 +8,12 @@
 // A variant whose model cannot be used fails alone, with the variant and file named.
 import fs from "node:fs";
 import path from "node:path";
-import { checkTensorBounds, ggufFacts, readGgufHeader } from "../gguf/reader";
+import { checkTensorBounds, ggufFileInfo } from "../gguf/reader";
 import type { ChatMessage, EngineFailure, GenerateRequest, GenerateResult, SamplingParams } from "../llm/types";
 import { normalizeTokens } from "../store/token-codec";
 import { contentHash, sha256, type AdapterFingerprint, type CachedGeneration, type CaseResultRecord, type RunRecord, type Store, type StoredToken } from "../store/store";
 import { evaluateAssertions, type Assertion, type CaseEvaluation } from "./assertions";
+import { prepareAssertion } from "../artifacts/assertions";
 import { currentEngineVersion } from "./engine-version";
 import { isStoreError, storeErrorMessage } from "./store-errors";
 
@@ -185,6 +186,11 @@ export interface EvalCaseReport {
   /** The output came from the generation cache (now or in the run this call resumed). */
   cached: boolean;
   source: CaseSource;
+  /**
+   * The case was refused, not judged: an assertion has an error `driftlens check` reports (an
+   * empty value, a value of the wrong kind, a template naming a missing variable, …).
+   */
+  configError?: true;
   assertions: { type: string; pass: boolean; score: number; message: string }[];
   tags: string[];
   error?: string;
@@ -384,15 +390,14 @@ const VARIANT_FAILURES = new Set<EngineFailure["kind"]>(["model-missing", "model
 export function precheckVariant(v: RunnerVariant, memoryBudgetBytes?: number): string | undefined {
   const check = (file: string, what: string): { arch?: string; isLora: boolean } | string => {
     if (!fs.existsSync(file)) return `variant ${v.id}: ${what} ${file} does not exist; fix its path in driftlens.yaml or create the file`;
-    try {
-      const h = readGgufHeader(file);
-      const bounds = checkTensorBounds(h);
-      if (bounds.length) return `variant ${v.id}: ${what} ${file} is truncated or corrupt (${bounds[0]}); re-download or regenerate it`;
-      const f = ggufFacts(h);
-      return { arch: f.architecture, isLora: f.isLora };
-    } catch (e) {
-      return `variant ${v.id}: ${what} ${file} is not a readable GGUF file (${(e as Error).message}); re-download or regenerate it`;
-    }
+    // The process-wide header cache: in the language server the header was usually parsed for
+    // diagnostics or hover already, and a run must not parse a large vocabulary again on the
+    // thread that answers hover.
+    const info = ggufFileInfo(file);
+    if (!info.header || !info.facts) return `variant ${v.id}: ${what} ${file} is not a readable GGUF file (${info.error ?? "no header"}); re-download or regenerate it`;
+    const bounds = checkTensorBounds(info.header);
+    if (bounds.length) return `variant ${v.id}: ${what} ${file} is truncated or corrupt (${bounds[0]}); re-download or regenerate it`;
+    return { arch: info.facts.architecture, isLora: info.facts.isLora };
   };
   const base = check(v.modelPath, "model file");
   if (typeof base === "string") return base;
@@ -1013,7 +1018,11 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
 
     const cases = p.cases.flatMap((pc) => {
       const r = byId.get(pc.id);
-      return r ? [toCaseReport(r, takenOver.has(pc.id) ? "resumed" : undefined)] : [];
+      if (!r) return [];
+      const c = toCaseReport(r, takenOver.has(pc.id) ? "resumed" : undefined);
+      // Only a case in error can have been refused; asking again costs nothing for the others.
+      if (c.error !== undefined && pc.assert.some((a) => prepareAssertion(a, pc.vars).error !== undefined)) c.configError = true;
+      return [c];
     });
     const wallMs = performance.now() - vt0;
     const summary = summarize(cases, genTokens, genMs, wallMs);
