@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
-import { GgufError, checkTensorBounds, ggufFacts, parseGgufHeader, readGgufHeader } from "../../../server/src/gguf/reader";
+import { precheckVariant } from "../../../server/src/eval/runner";
+import { GgufError, checkTensorBounds, ggufFacts, ggufFileInfo, parseGgufHeader, readGgufHeader } from "../../../server/src/gguf/reader";
 import { TINY_RANDOM_GGUF } from "../../helpers/paths";
 
 test("reads the converter-made tiny llama header", () => {
@@ -55,9 +56,7 @@ test("hostile counts are refused before allocation", () => {
   assert.throws(() => readGgufHeader("/nonexistent/model.gguf"), /file not found/);
 });
 
-test("a run's variant check reuses the header the workspace already parsed (no second parse of a 32,000-token vocabulary)", async () => {
-  const { ggufFileInfo } = await import("../../../server/src/gguf/reader");
-  const { precheckVariant } = await import("../../../server/src/eval/runner");
+test("a run's variant check reuses the header the workspace already parsed (no second parse of a 32,000-token vocabulary)", () => {
   const dir = fs.mkdtempSync(`${os.tmpdir()}/driftlens-gguf-cache-`);
   const file = `${dir}/model.gguf`;
   fs.copyFileSync(TINY_RANDOM_GGUF, file);
