@@ -64,6 +64,7 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
     clientCapabilities: () => clientCaps,
     tokenCounter,
     diagnosis,
+    trusted: clientSaysTrusted(params),
   };
 
   for (const f of features) {
@@ -254,6 +255,16 @@ function trackDocuments(documents: TextDocuments<TextDocument>, workspaces: Work
     setOverlay(e.document, undefined);
     emit("onDocumentClose", e.document);
   });
+}
+
+/**
+ * Trust is the client's to grant: `initializationOptions.trusted === true` (the extension sends
+ * VS Code's workspace trust there) or DRIFTLENS_TRUSTED=1 in the server's environment. A client
+ * that says nothing gets an untrusted server.
+ */
+export function clientSaysTrusted(params: InitializeParams): boolean {
+  const o = params.initializationOptions as { trusted?: unknown } | null | undefined;
+  return o?.trusted === true || process.env.DRIFTLENS_TRUSTED === "1";
 }
 
 // The diagnostics worker thread (started on dist/server.js with `workerData.driftlensDiagnosis`)

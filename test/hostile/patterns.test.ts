@@ -121,7 +121,7 @@ hostile("catastrophic patterns in runs", () => {
     let w: ReturnType<typeof catastrophicWorkspace>;
     before(async () => {
       w = catastrophicWorkspace(4);
-      client = await LspClient.start({ folders: [w.root], env: { DRIFTLENS_TRUSTED: "1" }, settings: { driftlens: {} } });
+      client = await LspClient.start({ folders: [w.root], trusted: true, settings: { driftlens: {} } });
     });
     after(async () => {
       await client?.stop();
@@ -131,13 +131,8 @@ hostile("catastrophic patterns in runs", () => {
       const text = fs.readFileSync(w.evalSet, "utf8");
       const uri = await client.open(w.evalSet);
       await client.waitForDiagnostics(uri, { timeoutMs: 60_000 });
-      // A first run of a workspace reads the model's GGUF header on the server's main thread (about
-      // a second for this model's 32,000-token vocabulary on a loaded 2-core machine; the reader is
-      // not this test's subject): a harmless run first, so what is measured is the pattern run.
-      const warm = path.join(path.dirname(w.evalSet), "warm.eval.yaml");
-      fs.writeFileSync(warm, 'prompt: capital.prompt\ncases:\n  - id: w\n    vars: {country: France}\n    assert: [{type: not-contains, value: zzzz}]\n    why: warm-up\n');
-      const warmed = await client.request<RunResult>("driftlens/run", { runId: "warm", file: warm, variants: ["tiny/rnd"] });
-      assert.equal(warmed.status, "completed", warmed.message);
+      // No warm-up run: the first run of the workspace (the model's header, with its 32,000-token
+      // vocabulary, checked before the model loads) is inside the probed window too.
       const results: CaseResult[] = [];
       client.conn.onNotification("driftlens/caseResult", (p: CaseResult) => void results.push(p));
       let done = false;

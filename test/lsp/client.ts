@@ -59,6 +59,11 @@ export interface StartOptions {
   exactEnv?: NodeJS.ProcessEnv;
   /** Extra node flags (e.g. --expose-gc). */
   execArgv?: string[];
+  /**
+   * Says the workspace is trusted, as the extension does from VS Code's workspace trust
+   * (initializationOptions.trusted). Without it the server is untrusted: it generates nothing.
+   */
+  trusted?: boolean;
 }
 
 export function fileUri(file: string): string {
@@ -161,7 +166,7 @@ export class LspClient {
       processId: process.pid,
       rootUri: folders[0] ? fileUri(folders[0]) : null,
       workspaceFolders: folders.length ? folders.map((f) => ({ uri: fileUri(f), name: path.basename(f) })) : null,
-      initializationOptions: opts.settings ?? {},
+      initializationOptions: { ...(opts.settings ?? {}), ...(opts.trusted ? { trusted: true } : {}) },
       capabilities: {
         textDocument: {
           synchronization: { dynamicRegistration: false },

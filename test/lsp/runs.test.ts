@@ -29,7 +29,7 @@ before(async () => {
   git("init", "-q");
   git("add", ".");
   git("commit", "-q", "-m", "base");
-  client = await LspClient.start({ folders: [dir], env: { DRIFTLENS_TRUSTED: "1" }, settings: { driftlens: {} } });
+  client = await LspClient.start({ folders: [dir], trusted: true, settings: { driftlens: {} } });
   client.conn.onNotification("driftlens/caseResult", (p: CaseResult) => void results.push(p));
 });
 
@@ -138,7 +138,9 @@ test("deltas answer a DiffReport for the prompt against a git ref", async () => 
 });
 
 test("a restricted workspace refuses runs but keeps diagnostics", async () => {
-  const untrusted = await LspClient.start({ folders: [dir], env: { DRIFTLENS_TRUSTED: "0" }, settings: { driftlens: {} } });
+  // A client that says nothing about trust (no initializationOptions.trusted, no DRIFTLENS_TRUSTED)
+  // gets an untrusted server: it must not generate, whatever else it asks.
+  const untrusted = await LspClient.start({ folders: [dir], exactEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "DRIFTLENS_TRUSTED")), settings: { driftlens: {} } });
   try {
     const r = await untrusted.request<RunResult>("driftlens/run", { runId: "u1", file: path.join(dir, "capital.prompt") });
     assert.equal(r.status, "refused");

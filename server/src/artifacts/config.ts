@@ -1,6 +1,7 @@
 // driftlens.yaml: model families and variants, engine settings, regression gate, store path.
 // Every key has a default, and a workspace with no driftlens.yaml at all gets the defaults.
 import fs from "node:fs";
+import { readRegularText } from "../util/safe-file";
 import os from "node:os";
 import path from "node:path";
 import type { EngineSettings, RemoteModelSpec } from "../llm/types";
@@ -94,6 +95,15 @@ export interface ConfigDoc {
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
 
+/** "300s", "5m", "1h", "1500ms" or a number of seconds → milliseconds. */
+export function parseDurationMs(v: string | number): number {
+  if (typeof v === "number") return Math.round(v * 1000);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/i.exec(v);
+  if (!m) return 300_000;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]!.toLowerCase() as "ms" | "s" | "m" | "h"];
+  return Math.max(1, Math.round(Number(m[1]) * unit));
+}
+
 export function parseByteSize(v: string | number): number {
   if (typeof v === "number") return v;
   if (v === "auto") return Math.floor(os.totalmem() / 2);
@@ -169,6 +179,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
       contextSize: parsed.engine.contextSize,
       parallelSequences: parsed.engine.parallelSequences,
       memoryBudgetBytes: parseByteSize(parsed.engine.memoryBudget),
+      caseTimeoutMs: parseDurationMs(parsed.engine.caseTimeout),
     },
     gate: { maxPassRateDrop: parsed.gate.maxPassRateDrop, maxSliceDrop: parsed.gate.maxSliceDrop, alpha: parsed.gate.alpha },
     store: resolveFrom(root, parsed.store),
@@ -206,7 +217,8 @@ export function loadConfig(root: string, text?: string): ConfigDoc {
   if (text === undefined) {
     if (!file) return { config: defaults(absRoot), diagnostics: [] };
     try {
-      text = fs.readFileSync(file, "utf8");
+      // A regular file of sane size only: a FIFO named driftlens.yaml must not block the reader.
+      text = readRegularText(file, 16 * 1024 * 1024);
     } catch (e) {
       return {
         config: defaults(absRoot),

@@ -11,7 +11,9 @@ import { sha256Text } from "./hash";
 import { hasTemplate, prepareAssertion, type Assertion } from "./assertions";
 import { caseSchema, CASE_KEYS, EVAL_KEYS, evalHeaderSchema } from "./schemas";
 import type { Diagnostic, Range } from "./types";
-import { isMap, isSeq } from "yaml";
+import { Pair, Scalar, YAMLMap } from "yaml";
+import { blankCases, splitFlowCases } from "./evalset-flow";
+import { forEachLine } from "../util/safe-file";
 import { firstLine, locate, mapKeys, OffsetMapper, parseYaml, rangeFor, type PathKey, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
 
@@ -334,12 +336,83 @@ function emptyRange(): Range {
   return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 }
 
+/**
+ * What parseEvalSet can do besides parsing. With `onCase`, cases are handed over one at a time
+ * and not kept in `doc.cases` (scan mode: memory stays that of one case, however large the file);
+ * duplicate ids and slices are still worked out.
+ */
+export interface EvalParseOptions {
+  /** Gets each case (and the document so far: its header is parsed before any case). */
+  onCase?: (c: EvalCase, doc: EvalSetDoc) => void;
+  /** Progress over the case items (called every few hundred items). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Diagnostics kept per eval set; a file with more gets one note saying how many were left out. */
+export const MAX_EVAL_DIAGNOSTICS = 2000;
+
+/**
+ * Files above this size (characters) are parsed coarsely: JSONL lines with JSON.parse and every
+ * range on the case's line, not YAML positions per key (the per-line YAML parse costs ten times
+ * the file's memory and most of the time).
+ */
+export const COARSE_EVAL_CHARS = 8 * 1024 * 1024;
+
 /** Parses an eval set (YAML or JSONL by file name). Never throws. */
-export function parseEvalSet(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
-  const doc = file.endsWith(".jsonl") ? parseJsonl(text, file, cache) : parseEvalYaml(text, file, cache);
-  finish(doc, cache);
-  checkDefaultTemplates(doc);
+export function parseEvalSet(text: string, file: string, cache?: EvalParseCache, opts: EvalParseOptions = {}): EvalSetDoc {
+  const scan = opts.onCase ? new ScanState(opts.onCase) : undefined;
+  const o: ParseRun = { cache: scan ? undefined : cache, scan, onProgress: opts.onProgress };
+  const doc = file.endsWith(".jsonl") ? parseJsonl(text, file, o) : parseEvalYaml(text, file, o);
+  if (scan) scan.finish(doc);
+  else {
+    finish(doc, cache);
+    checkDefaultTemplates(doc);
+  }
+  capDiagnostics(doc, scan?.dropped);
   return doc;
+}
+
+/**
+ * The `prompt:` an eval set declares, read by the same parser as parseEvalSet but without its
+ * cases (block style: the document without its items; flow/JSON style: the same with the cases
+ * list blanked out; JSONL: the header line).
+ */
+export function declaredEvalSetPrompt(text: string, file: string): string | undefined {
+  const doc = lazyHash({ file, text, hash: "", format: file.endsWith(".jsonl") ? "jsonl" : "yaml", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() });
+  if (file.endsWith(".jsonl")) {
+    for (let pos = 0; pos <= text.length; ) {
+      const end = text.indexOf("\n", pos);
+      const line = text.slice(pos, end < 0 ? text.length : end).replace(/\r$/, "");
+      pos = end < 0 ? text.length + 1 : end + 1;
+      if (!line.trim()) continue;
+      const raw = jsonOrUndefined(line);
+      if (isHeaderLine(raw)) header(doc, raw, parseYaml(line, file, "DL300"), file);
+      break;
+    }
+    return doc.prompt?.declared;
+  }
+  const block = splitCases(text);
+  const flow = block && block.itemStarts.length > 0 ? undefined : splitFlowCases(text);
+  const src = parseYaml(block && block.itemStarts.length > 0 ? blockSkeleton(text, block) : flow ? blankCases(text, flow) : text, file, "DL300");
+  header(doc, src.value, src, file);
+  return doc.prompt?.declared;
+}
+
+/** How one parse runs: its cache (none in scan mode), scan state and progress listener. */
+interface ParseRun {
+  cache?: EvalParseCache;
+  scan?: ScanState;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Adds a parsed case to the document, or hands it over in scan mode. */
+function emit(doc: EvalSetDoc, o: ParseRun, c: EvalCase): void {
+  if (o.scan) o.scan.add(doc, c);
+  else doc.cases.push(c);
+}
+
+function progress(o: ParseRun, done: number, total: number): void {
+  if (o.onProgress && (done % 512 === 0 || done === total)) o.onProgress(done, total);
 }
 
 /** defaultAssert entries whose value holds a template, with where the value is (per parsed doc). */
@@ -404,143 +477,186 @@ function header(doc: EvalSetDoc, raw: unknown, src: YamlSource, file: string): v
   }
 }
 
-function parseEvalYaml(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
-  const doc: EvalSetDoc = lazyHash({ file, text, hash: "", format: "yaml", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() });
+function parseEvalYaml(text: string, file: string, o: ParseRun): EvalSetDoc {
+  const fresh = (): EvalSetDoc => lazyHash({ file, text, hash: "", format: "yaml", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() });
+  const doc = fresh();
+  // Case items are parsed one at a time (block style `- ` items, or the items of a flow/JSON
+  // `cases: [...]`): a whole-document parse costs about 100 times the file in memory.
   const split = splitCases(text);
+  const flow = split && split.itemStarts.length > 0 ? undefined : splitFlowCases(text);
   if (split && split.itemStarts.length > 0) {
-    const ok = parseChunked(doc, text, file, split, cache);
-    if (ok) return doc;
-    doc.cases = [];
-    doc.slices = [];
-    doc.diagnostics = [];
-    doc.defaultAssert = [];
+    const src = parseYaml(blockSkeleton(text, split), file, "DL300");
+    const items = split.itemStarts.map((line, k) => ({ line, text: text.slice(split.itemOffsets[k]!, k + 1 < split.itemOffsets.length ? split.itemOffsets[k + 1]! : split.regionEndOff), flow: false }));
+    if (parseItems(doc, src, file, items, o)) return doc;
+  } else if (flow && flow.items.length > 0) {
+    const src = parseYaml(blankCases(text, flow), file, "DL300");
+    const at = new OffsetMapper(text);
+    const items = flow.items.map(([s, e]) => {
+      const p = at.position(s);
+      // Indented to its column, so positions on its first line are those in the file.
+      return { line: p.line, text: " ".repeat(p.character) + text.slice(s, e), flow: true, padding: p.character };
+    });
+    if (parseItems(doc, src, file, items, o)) return doc;
   }
-  // Full parse: same checks, positions from the whole document.
+  // Full parse: same checks, positions from the whole document (aliases across items and other
+  // shapes the split does not follow).
+  const full = fresh();
+  if (o.scan) o.scan.reset();
   const src = parseYaml(text, file, "DL300");
-  doc.diagnostics.push(...src.diagnostics);
-  header(doc, src.value, src, file);
+  full.diagnostics.push(...src.diagnostics);
+  header(full, src.value, src, file);
   const raw = src.value as Record<string, unknown> | undefined;
   if (raw && typeof raw === "object" && Array.isArray(raw.cases)) {
     raw.cases.forEach((c, i) => {
       const v = validateCase(c, src, ["cases", i], file);
-      doc.diagnostics.push(...v.diagnostics);
-      if (v.parsed) doc.cases.push(withIndex(v.parsed, doc.cases.length));
+      full.diagnostics.push(...v.diagnostics);
+      if (v.parsed) emit(full, o, withIndex(v.parsed, o.scan ? o.scan.count : full.cases.length));
+      progress(o, i + 1, (raw.cases as unknown[]).length);
     });
   }
-  return doc;
+  return full;
 }
 
-function parseChunked(doc: EvalSetDoc, text: string, file: string, split: Split, cache?: EvalParseCache): boolean {
-  const { casesLine, casesOff, casesNextOff, itemStarts, itemOffsets, regionEnd, regionEndOff } = split;
-  // Skeleton: everything but the case items, with `cases: []` in place, line numbers preserved.
+/** Everything but the block-style case items, with `cases: []` in place, line numbers preserved. */
+function blockSkeleton(text: string, split: Split): string {
+  const { casesLine, casesOff, casesNextOff, regionEnd, regionEndOff } = split;
   const casesLineText = text.slice(casesOff, casesNextOff);
   const head = text.slice(0, casesOff) + casesLineText.replace(/^cases:/, "cases: []");
   const tail = text.slice(regionEndOff);
-  const skeleton = tail.trim() ? head + (head.endsWith("\n") ? "" : "\n") + "\n".repeat(Math.max(0, regionEnd - casesLine - 1)) + tail : head;
-  const src = parseYaml(skeleton, file, "DL300");
+  return tail.trim() ? head + (head.endsWith("\n") ? "" : "\n") + "\n".repeat(Math.max(0, regionEnd - casesLine - 1)) + tail : head;
+}
+
+/** One case item's text and the line it starts on; `flow` items are mappings, block items `- ` lists. */
+interface ItemText {
+  line: number;
+  text: string;
+  flow: boolean;
+  /** Leading spaces that place a flow item at its column (not indentation). */
+  padding?: number;
+}
+
+/**
+ * Parses the header from `src` (the document without its items) and each item on its own, reusing
+ * cached items. False when an item needs the whole document (an alias to an anchor elsewhere).
+ */
+function parseItems(doc: EvalSetDoc, src: YamlSource, file: string, items: ItemText[], o: ParseRun): boolean {
+  const cache = o.cache;
   doc.diagnostics.push(...src.diagnostics);
   header(doc, src.value, src, file);
   const keys: string[] = [];
-  const chunks: (CaseChunk | string)[] = [];
-  let misses = 0;
-  for (let k = 0; k < itemStarts.length; k++) {
-    // The item with its final newline, so its node ends where it does in a full parse.
-    const chunkText = text.slice(itemOffsets[k]!, k + 1 < itemOffsets.length ? itemOffsets[k + 1]! : regionEndOff);
-    keys.push(chunkText);
-    const hit = cache?.find(k, chunkText, itemStarts.length);
-    if (hit) chunks.push(hit);
-    else {
-      chunks.push(chunkText);
-      misses++;
-    }
-  }
-  // Many new items (first open, a big paste): one full parse is faster than thousands of small ones.
-  if (misses > 200) {
-    const full = parseYaml(text, file, "DL300");
-    const items = (full.value as { cases?: unknown } | undefined)?.cases;
-    const casesNode = isMap(full.doc.contents) ? full.doc.contents.get("cases", true) : undefined;
-    const seq = isSeq(casesNode) ? casesNode.items : undefined;
-    if (full.diagnostics.length || !Array.isArray(items) || !seq || seq.length !== itemStarts.length) return false;
-    for (let k = 0; k < seq.length; k++) {
-      const node = seq[k] as { range?: [number, number, number] } | null;
-      if (!node?.range || full.map.position(node.range[0]).line !== itemStarts[k]) return false;
-    }
-    for (let k = 0; k < items.length; k++) {
-      if (typeof chunks[k] !== "string") continue;
-      const v = validateCase(items[k], full, ["cases", k], file);
-      const chunk: CaseChunk = { line: itemStarts[k]!, index: k, raw: items[k], ...(v.parsed ? { parsed: withIndex(v.parsed, k) } : {}), diagnostics: v.diagnostics };
-      cache?.set(keys[k]!, chunk);
-      chunks[k] = chunk;
-    }
-  }
   const finalChunks: CaseChunk[] = [];
-  for (let k = 0; k < chunks.length; k++) {
-    const startLine = itemStarts[k]!;
-    let chunk = chunks[k]!;
-    if (typeof chunk === "string") {
-      const csrc = parseYaml(chunk, file, "DL300", startLine);
-      const fallback = csrc.diagnostics.some((d) => /alias|anchor/i.test(d.message)) || (!(Array.isArray(csrc.value) && csrc.value.length === 1) && csrc.diagnostics.length === 0);
+  const n = items.length;
+  for (let k = 0; k < n; k++) {
+    const { line: startLine, text: chunkText, flow, padding } = items[k]!;
+    keys.push(chunkText);
+    const index = o.scan ? o.scan.count : doc.cases.length;
+    const hit = cache?.find(k, chunkText, n);
+    let chunk: CaseChunk;
+    if (!hit) {
+      const csrc = parseYaml(chunkText, file, "DL300", startLine, padding);
+      const one = flow ? csrc.value !== undefined : Array.isArray(csrc.value) && csrc.value.length === 1;
+      const fallback = csrc.diagnostics.some((d) => /alias|anchor/i.test(d.message)) || (!one && csrc.diagnostics.length === 0);
       if (fallback) return false;
       const diagnostics = [...csrc.diagnostics];
       let parsed: EvalCase | undefined;
       let raw: unknown;
-      if (Array.isArray(csrc.value) && csrc.value.length === 1) {
-        raw = csrc.value[0];
-        const v = validateCase(raw, csrc, [0], file);
+      if (one) {
+        raw = flow ? csrc.value : (csrc.value as unknown[])[0];
+        const v = validateCase(raw, csrc, flow ? [] : [0], file);
         diagnostics.push(...v.diagnostics);
-        if (v.parsed) parsed = withIndex(v.parsed, doc.cases.length);
+        if (v.parsed) parsed = withIndex(v.parsed, index);
       }
-      const fresh: CaseChunk = { line: startLine, index: k, raw, ...(parsed ? { parsed } : {}), diagnostics };
-      cache?.set(keys[k]!, fresh);
-      chunk = fresh;
+      // Scan mode keeps nothing per item.
+      chunk = { line: startLine, index: k, raw: o.scan ? undefined : raw, ...(parsed ? { parsed } : {}), diagnostics };
+      cache?.set(chunkText, chunk);
     } else {
-      const placed = placeChunk(chunk, startLine, doc.cases.length);
-      if (placed !== chunk) cache?.set(keys[k]!, placed);
-      chunk = placed;
+      chunk = placeChunk(hit, startLine, index);
+      if (chunk !== hit) cache?.set(chunkText, chunk);
     }
-    finalChunks.push(chunk);
+    if (cache) finalChunks.push(chunk);
     for (const d of chunk.diagnostics) doc.diagnostics.push(d);
-    if (chunk.parsed) doc.cases.push(withIndex(chunk.parsed, doc.cases.length));
+    if (chunk.parsed) emit(doc, o, withIndex(chunk.parsed, index));
+    progress(o, k + 1, n);
   }
   cache?.record(keys, finalChunks);
   return true;
 }
 
-function parseJsonl(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
+function jsonOrUndefined(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A first JSONL line without `id` that names a prompt (or slices, a description) is the header. */
+function isHeaderLine(raw: unknown): raw is Record<string, unknown> {
+  return !!raw && typeof raw === "object" && !Array.isArray(raw) && !("id" in raw) && ("prompt" in raw || "slices" in raw || "description" in raw);
+}
+
+function parseJsonl(text: string, file: string, o: ParseRun): EvalSetDoc {
   const doc: EvalSetDoc = lazyHash({ file, text, hash: "", format: "jsonl", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() });
+  const line = jsonlLines(doc, file, o, text.length > COARSE_EVAL_CHARS);
   let lineNo = 0;
-  let pos = 0;
+  for (let pos = 0; pos <= text.length; ) {
+    const nl = text.indexOf("\n", pos);
+    const lineText = text.slice(pos, nl < 0 ? text.length : nl).replace(/\r$/, "");
+    pos = nl < 0 ? text.length + 1 : nl + 1;
+    line(lineText, lineNo++);
+    progress(o, Math.min(pos, text.length), text.length);
+  }
+  line.done();
+  return doc;
+}
+
+/**
+ * Scans a JSONL eval set from disk line by line (scan mode: `opts.onCase` gets each case, coarse
+ * positions), never holding the file: memory stays that of one line plus case ids and tags.
+ * `doc.text` is empty. Throws an UnsafeFileError when the file is not a regular file.
+ */
+export function scanJsonlEvalSet(file: string, opts: EvalParseOptions & { onCase: EvalParseOptions["onCase"] & {} }): EvalSetDoc {
+  const scan = new ScanState(opts.onCase);
+  const o: ParseRun = { scan, onProgress: opts.onProgress };
+  const doc: EvalSetDoc = { file, text: "", hash: "", format: "jsonl", defaultAssert: [], cases: [], slices: [], diagnostics: [], casesRange: emptyRange() };
+  const line = jsonlLines(doc, file, o, true);
+  forEachLine(file, line, (done, total) => o.onProgress?.(done, total));
+  line.done();
+  scan.finish(doc);
+  capDiagnostics(doc, scan.dropped);
+  return doc;
+}
+
+/** The JSONL line handler shared by a parse of the text and a scan of the file. */
+function jsonlLines(doc: EvalSetDoc, file: string, o: ParseRun, coarse: boolean): ((lineText: string, lineIndex: number) => void) & { done(): void } {
+  const cache = o.cache;
   let sawContent = false;
   const keys: string[] = [];
   const jsonlChunks: CaseChunk[] = [];
-  while (pos <= text.length) {
-    const nl = text.indexOf("\n", pos);
-    const lineText = text.slice(pos, nl < 0 ? text.length : nl).replace(/\r$/, "");
-    const lineIndex = lineNo;
-    pos = nl < 0 ? text.length + 1 : nl + 1;
-    lineNo++;
-    if (!lineText.trim()) continue;
+  const handle = (lineText: string, lineIndex: number) => {
+    if (!lineText.trim()) return;
     const first = !sawContent;
     sawContent = true;
     const key = "\u0000jsonl\u0000" + lineText;
     let chunk = cache?.get(key);
-    if (!chunk) chunk = parseJsonlLine(lineText, file);
-    // A first line without `id` that names a prompt is the header.
+    if (!chunk) chunk = coarse ? parseJsonlLineCoarse(lineText, file, lineIndex) : parseJsonlLine(lineText, file);
     const raw = chunk.raw as Record<string, unknown> | undefined;
-    if (first && raw && typeof raw === "object" && !Array.isArray(raw) && !("id" in raw) && ("prompt" in raw || "slices" in raw || "description" in raw)) {
+    if (first && isHeaderLine(raw)) {
       const src = parseYaml(lineText, file, "DL300", lineIndex);
       header(doc, raw, src, file);
-      continue;
+      return;
     }
-    const placed = placeChunk(chunk, lineIndex, doc.cases.length);
-    if (placed !== chunk || !cache?.get(key)) cache?.set(key, placed);
-    keys.push(key);
-    jsonlChunks.push(placed);
+    const index = o.scan ? o.scan.count : doc.cases.length;
+    const placed = placeChunk(chunk, lineIndex, index);
+    if (cache && (placed !== chunk || !cache.get(key))) cache.set(key, placed);
+    if (cache) {
+      keys.push(key);
+      jsonlChunks.push(placed);
+    }
     for (const d of placed.diagnostics) doc.diagnostics.push(d);
-    if (placed.parsed) doc.cases.push(placed.parsed);
-  }
-  cache?.record(keys, jsonlChunks);
-  return doc;
+    if (placed.parsed) emit(doc, o, placed.parsed);
+  };
+  return Object.assign(handle, { done: () => cache?.record(keys, jsonlChunks) });
 }
 
 function parseJsonlLine(lineText: string, file: string): CaseChunk {
@@ -548,16 +664,113 @@ function parseJsonlLine(lineText: string, file: string): CaseChunk {
   try {
     JSON.parse(lineText);
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    const at = /position (\d+)/.exec(msg);
-    const p = at ? Number(at[1]) : 0;
-    return { line: 0, index: 0, raw: undefined, diagnostics: [{ file, range: map.range(p, Math.min(lineText.length, p + 1)), severity: "error", code: "DL300", message: `JSON: ${firstLine(msg)} (JSONL holds one JSON object per line)` }] };
+    return jsonError(e, lineText, file, map);
   }
   // JSON is YAML: parse again for positions (only this line, once per distinct line text).
   const src = parseYaml(lineText, file, "DL300");
   const raw = src.value;
   const v = validateCase(raw, src, [], file);
   return { line: 0, index: 0, raw, ...(v.parsed ? { parsed: v.parsed } : {}), diagnostics: [...src.diagnostics.filter((d) => d.severity === "error"), ...v.diagnostics] };
+}
+
+function jsonError(e: unknown, lineText: string, file: string, map: OffsetMapper): CaseChunk {
+  const msg = e instanceof Error ? e.message : String(e);
+  const at = /position (\d+)/.exec(msg);
+  const p = at ? Number(at[1]) : 0;
+  return { line: 0, index: 0, raw: undefined, diagnostics: [{ file, range: map.range(p, Math.min(lineText.length, p + 1)), severity: "error", code: "DL300", message: `JSON: ${firstLine(msg)} (JSONL holds one JSON object per line)` }] };
+}
+
+/**
+ * A JSONL line of a large file: JSON.parse only, every range the whole line (see
+ * COARSE_EVAL_CHARS). The checks are the same; only the positions are coarser.
+ */
+function parseJsonlLineCoarse(lineText: string, file: string, line: number): CaseChunk {
+  const map = new OffsetMapper(lineText, line);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(lineText);
+  } catch (e) {
+    return { ...jsonError(e, lineText, file, map), line };
+  }
+  const v = validateCase(raw, { doc: wholeLineDoc(raw), map }, [], file);
+  return { line, index: 0, raw, ...(v.parsed ? { parsed: v.parsed } : {}), diagnostics: v.diagnostics };
+}
+
+/**
+ * A stand-in document for one coarse JSONL line: its top-level keys (so unknown keys are still
+ * reported) with every node spanning the whole line (positions clamp to the line's length).
+ */
+function wholeLineDoc(raw: unknown): YamlSource["doc"] {
+  const span = (n: Scalar | YAMLMap) => ((n.range = [0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]), n);
+  let contents: Scalar | YAMLMap;
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+    const map = span(new YAMLMap()) as YAMLMap;
+    for (const k of Object.keys(raw)) map.items.push(new Pair(span(new Scalar(k)), span(new Scalar(null))));
+    contents = map;
+  } else contents = span(new Scalar(null));
+  // Position lookups read only `contents`: a Document (7 µs each) is not needed per line.
+  return { contents } as unknown as YamlSource["doc"];
+}
+
+/** Keeps the first MAX_EVAL_DIAGNOSTICS diagnostics (errors first) and says how many more there were. */
+function capDiagnostics(doc: EvalSetDoc, dropped = 0): void {
+  const n = doc.diagnostics.length + dropped;
+  if (n <= MAX_EVAL_DIAGNOSTICS) return;
+  const errors = doc.diagnostics.filter((d) => d.severity === "error");
+  const rest = doc.diagnostics.filter((d) => d.severity !== "error");
+  doc.diagnostics = [...errors, ...rest].slice(0, MAX_EVAL_DIAGNOSTICS);
+  doc.diagnostics.push({ file: doc.file, range: doc.casesRange, severity: errors.length + dropped > MAX_EVAL_DIAGNOSTICS ? "error" : "warning", code: "DL300", message: `${n - MAX_EVAL_DIAGNOSTICS} more problems in this eval set are not shown; fix the ones listed first` });
+}
+
+/**
+ * Scan mode's cross-case state: ids seen (for duplicates), slices by tag, the case count. Each
+ * case is passed on and dropped, so only ids and tags stay in memory.
+ */
+class ScanState {
+  count = 0;
+  private seen = new Map<string, number>();
+  private byTag = new Map<string, EvalSlice>();
+  private duplicates: Diagnostic[] = [];
+  constructor(private readonly onCase: (c: EvalCase, doc: EvalSetDoc) => void) {}
+  reset(): void {
+    this.count = 0;
+    this.seen.clear();
+    this.byTag.clear();
+    this.duplicates = [];
+  }
+  /** Diagnostics dropped during the scan to keep memory bounded (counted in the final note). */
+  dropped = 0;
+  add(doc: EvalSetDoc, c: EvalCase): void {
+    this.count++;
+    if (doc.diagnostics.length > 2 * MAX_EVAL_DIAGNOSTICS) {
+      const errors = doc.diagnostics.filter((d) => d.severity === "error");
+      const kept = (errors.length >= MAX_EVAL_DIAGNOSTICS ? errors : [...errors, ...doc.diagnostics.filter((d) => d.severity !== "error")]).slice(0, MAX_EVAL_DIAGNOSTICS);
+      this.dropped += doc.diagnostics.length - kept.length;
+      doc.diagnostics = kept;
+    }
+    const line = this.seen.get(c.id);
+    if (line !== undefined && this.duplicates.length >= MAX_EVAL_DIAGNOSTICS) this.dropped++;
+    else if (line !== undefined) {
+      this.duplicates.push({ file: doc.file, range: c.idRange, severity: "error", code: "DL302", message: `duplicate case id '${c.id}' (first used on line ${line + 1}); results are stored by id, so ids must be unique` });
+    } else this.seen.set(c.id, c.idRange.start.line);
+    c.tags.forEach((t, i) => {
+      let s = this.byTag.get(t);
+      if (!s) this.byTag.set(t, (s = { name: t, tags: [t], caseIds: [], range: c.tagRanges[i] ?? c.idRange }));
+      if (s.caseIds[s.caseIds.length - 1] !== c.id) s.caseIds.push(c.id);
+    });
+    this.onCase(c, doc);
+  }
+  finish(doc: EvalSetDoc): void {
+    for (const d of this.duplicates) doc.diagnostics.push(d);
+    if (doc.slices.length === 0) doc.slices = [...this.byTag.values()];
+    else {
+      for (const s of doc.slices) {
+        const ids = new Set<string>();
+        for (const t of s.tags) for (const id of this.byTag.get(t)?.caseIds ?? []) ids.add(id);
+        s.caseIds = [...ids];
+      }
+    }
+  }
 }
 
 /** Cross-case checks (duplicate ids) and slices. */

@@ -1,8 +1,8 @@
 // File fingerprints (sha256), cached by path + size + mtime so diagnostics never re-hash a
 // multi-gigabyte model that has not changed. An in-memory LRU in front of an optional persistent
 // cache (the store can implement it, so fingerprints survive restarts).
-import { createHash } from "node:crypto";
 import fs from "node:fs";
+import { hashRegularFile } from "../util/safe-file";
 
 export interface FingerprintCache {
   get(path: string, size: number, mtimeMs: number): string | undefined;
@@ -68,6 +68,8 @@ export function rememberFingerprint(path: string, sha256: string): void {
 /** sha256 (hex) of a file's bytes, cached by path + size + mtime. Rejects if it cannot be read. */
 export async function fingerprintFile(path: string): Promise<string> {
   const st = await fs.promises.stat(path);
+  // stat follows the path without opening it; a non-regular file is refused before any read.
+  if (!st.isFile()) return hashRegularFile(path);
   const hit = memory.get(path);
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) {
     remember(path, hit);
@@ -81,13 +83,7 @@ export async function fingerprintFile(path: string): Promise<string> {
   const key = `${path}\u0000${st.size}\u0000${st.mtimeMs}`;
   let job = inflight.get(key);
   if (!job) {
-    job = new Promise<string>((resolve, reject) => {
-      const h = createHash("sha256");
-      fs.createReadStream(path)
-        .on("data", (d) => h.update(d))
-        .on("error", reject)
-        .on("end", () => resolve(h.digest("hex")));
-    }).finally(() => inflight.delete(key));
+    job = hashRegularFile(path).finally(() => inflight.delete(key));
     inflight.set(key, job);
   }
   const sha = await job;

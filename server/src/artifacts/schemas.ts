@@ -55,14 +55,22 @@ const byteSize = z.union([
   z.string().regex(/^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$/i, 'a size like "8GiB", a number of bytes, or "auto"'),
 ]);
 
+/** A duration: seconds as a number, or "90s", "5m", "1h", "1500ms". */
+const duration = z.union([
+  z.number().positive().max(86400),
+  z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$/i, 'a duration like "300s" or "5m", or a number of seconds'),
+]);
+
 export const engineSchema = z.looseObject({
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
   threads: z.union([z.literal("auto"), z.number().int().min(1).max(1024)]).default("auto"),
   contextSize: z.number().int().min(16).max(1 << 22).default(2048),
   parallelSequences: z.number().int().min(1).max(256).default(8),
   memoryBudget: byteSize.default("auto"),
+  /** Wall-clock bound per case (and for preparing a model's context); a case over it fails. */
+  caseTimeout: duration.default("300s"),
 });
-export const ENGINE_KEYS = ["gpu", "threads", "contextSize", "parallelSequences", "memoryBudget"] as const;
+export const ENGINE_KEYS = ["gpu", "threads", "contextSize", "parallelSequences", "memoryBudget", "caseTimeout"] as const;
 
 export const gateSchema = z.looseObject({
   maxPassRateDrop: z.number().min(0).max(1).default(0.02),

@@ -4,12 +4,14 @@
 // driftlens.yaml, adapters ↔ GGUF headers).
 import fs from "node:fs";
 import path from "node:path";
-import { GgufError, ggufFacts, readGgufHeader, type GgufFacts, type GgufHeader } from "../gguf/reader";
 import { AdoptCache, providerDiagnostics, type AdoptedSuite } from "./adopt";
+import { ggufFileInfo, type GgufFacts, type GgufHeader } from "../gguf/reader";
 import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
-import { EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
+import { declaredEvalSetPrompt, EvalParseCache, MAX_EVAL_DIAGNOSTICS, parseEvalSet, scanJsonlEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
+import { Containment, listedFolders, storePathProblem } from "./containment";
+import { readRegularText, regularFileProblem } from "../util/safe-file";
 import { checkValue, type JSONSchema } from "./picoschema";
 import { familyVariantList, type FamilyVariant } from "./model-stores/family";
 import type { StoreEnvironment } from "./model-stores/locations";
@@ -66,6 +68,8 @@ export interface WorkspaceOptions {
    * sent anywhere (a restricted workspace).
    */
   checkEndpoint?: EndpointCheck;
+  /** Progress of a long check (a large eval set): `done` of `total` (bytes or cases) for `file`. */
+  onProgress?: (file: string, done: number, total: number) => void;
   /** Environment the model stores are found through (OLLAMA_MODELS, HF_HUB_CACHE, home, …); default: this process's. */
   storeEnvironment?: Partial<StoreEnvironment>;
 }
@@ -104,6 +108,23 @@ export function findArtifactFiles(dir: string): string[] {
 }
 const LIST_TTL_MS = 1500;
 
+/**
+ * The most Driftlens reads of an artifact file at once. Prompts, adapter configs and driftlens.yaml
+ * are small by nature; eval sets may be large (a YAML one is parsed item by item, a JSONL one
+ * larger than this is checked by streaming it: see Workspace.diagnose).
+ */
+export const MAX_EVAL_SET_BYTES = 256 * 1024 * 1024;
+export const MAX_TEXT_ARTIFACT_BYTES = 16 * 1024 * 1024;
+/**
+ * Eval sets on disk larger than this are checked in scan mode (cases checked as read, then
+ * dropped; JSONL streamed): a parse that keeps every case costs 10-16 times the file.
+ */
+export const SCAN_EVAL_BYTES = 16 * 1024 * 1024;
+
+function maxArtifactBytes(file: string): number {
+  return artifactKind(file) === "evalset" ? MAX_EVAL_SET_BYTES : MAX_TEXT_ARTIFACT_BYTES;
+}
+
 interface HeaderEntry {
   size: number;
   mtimeMs: number;
@@ -135,6 +156,13 @@ function rangeAt(line = 0): Range {
   return { start: { line, character: 0 }, end: { line, character: 0 } };
 }
 
+/** The `store:` line of driftlens.yaml (its first line when there is none). */
+function storeRange(text: string | undefined): Range {
+  const lines = (text ?? "").split("\n");
+  const i = lines.findIndex((l) => /^store\s*:/.test(l));
+  return i < 0 ? rangeAt(0) : { start: { line: i, character: 0 }, end: { line: i, character: lines[i]!.length } };
+}
+
 function sortDiagnostics(d: Diagnostic[]): Diagnostic[] {
   return d.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 }
@@ -146,16 +174,20 @@ export class Workspace {
   private promptCache = new Map<string, PromptDoc>();
   private evalCache = new Map<string, EvalSetDoc>();
   private evalParseCaches = new Map<string, EvalParseCache>();
+  /** `prompt:` of eval sets not parsed in full, by the editor text or the file's size and time. */
+  private declaredCache = new Map<string, { text: string; prompt: string | undefined }>();
   private adapterCache = new Map<string, AdapterDoc>();
   private adoptCache = new AdoptCache(this);
-  private headerCache = new Map<string, HeaderEntry>();
   private listCache?: { at: number; files: string[] };
+  private containmentCache?: { doc: ConfigDoc; c: Containment };
+  private rootOnly?: Containment;
   private tokenCache = new Map<string, number>();
   /** Per-case vars checks, valid while the case object and the prompt's schema are the same. */
   private varsChecks = new WeakMap<EvalCase, { schema: JSONSchema; defaults: Record<string, unknown>; diagnostics: Diagnostic[] }>();
   private readonly countTokens?: CountTokens;
   /** Served variants' endpoints are asked only with a checkEndpoint (trusted workspaces, the CLI). */
   private readonly remote?: RemoteChecks;
+  private readonly onProgress?: (file: string, done: number, total: number) => void;
   /** Reads the Hugging Face cache, LM Studio's folder and Ollama's store (never writes them). */
   readonly modelStores: ModelStores;
 
@@ -163,6 +195,7 @@ export class Workspace {
     this.root = path.resolve(root);
     if (options.countTokens) this.countTokens = options.countTokens;
     if (options.checkEndpoint) this.remote = new RemoteChecks(options.checkEndpoint);
+    if (options.onProgress) this.onProgress = options.onProgress;
     this.modelStores = new ModelStores(options.storeEnvironment);
   }
 
@@ -178,16 +211,62 @@ export class Workspace {
     }
   }
 
-  /** The current text of a file (overlay or disk); undefined when it cannot be read. */
+  /**
+   * The current text of a file (overlay or disk); undefined when it cannot be read. On disk only a
+   * regular file within the size cap, inside the workspace or a folder driftlens.yaml lists, is
+   * read (readProblem says why another is not).
+   */
   read(file: string): string | undefined {
     const abs = path.resolve(this.root, file);
     const o = this.overlays.get(abs);
     if (o !== undefined) return o;
+    if (!this.allowed(abs)) return undefined;
     try {
-      return fs.readFileSync(abs, "utf8");
+      return readRegularText(abs, maxArtifactBytes(abs));
     } catch {
       return undefined;
     }
+  }
+
+  /** Why read() gives nothing for `file` (missing, outside the workspace, not a regular file, too large). */
+  readProblem(file: string): string | undefined {
+    const abs = path.resolve(this.root, file);
+    if (this.overlays.has(abs)) return undefined;
+    if (!this.allowed(abs)) return this.containment().outsideMessage("the file", file, abs);
+    return regularFileProblem(abs, maxArtifactBytes(abs))?.message;
+  }
+
+  /** An eval set on disk (no editor text) larger than SCAN_EVAL_BYTES: checked in scan mode. */
+  private largeOnDisk(abs: string): boolean {
+    if (this.overlays.has(abs)) return false;
+    try {
+      return fs.statSync(abs).size > SCAN_EVAL_BYTES;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether files an artifact names may be read at `file`: inside the workspace or a folder driftlens.yaml lists. */
+  allowed(file: string): boolean {
+    const abs = path.resolve(this.root, file);
+    // The root first: driftlens.yaml itself is read before the folders it lists are known.
+    this.rootOnly ??= new Containment(this.root);
+    return this.overlays.has(abs) || this.rootOnly.contains(abs) || this.containment().contains(abs);
+  }
+
+  /** The allowed folders, recomputed when driftlens.yaml changes. */
+  containment(): Containment {
+    const doc = this.config();
+    if (this.containmentCache?.doc !== doc) {
+      this.containmentCache = { doc, c: new Containment(this.root, [...listedFolders(doc.config), ...this.modelStoreRoots()]) };
+    }
+    return this.containmentCache.c;
+  }
+
+  /** A DL127 diagnostic when `abs` (declared as `declared`) lies outside the allowed folders. */
+  private outside(file: string, range: Range, what: string, declared: string, abs: string): Diagnostic | undefined {
+    if (this.allowed(abs)) return undefined;
+    return { file, range, severity: "error", code: "DL127", message: this.containment().outsideMessage(what, declared, abs) };
   }
 
   exists(file: string): boolean {
@@ -197,7 +276,7 @@ export class Workspace {
 
   private mustRead(file: string, what: string): string {
     const t = this.read(file);
-    if (t === undefined) throw new Error(`cannot read ${what} ${file}: the file does not exist or is not readable`);
+    if (t === undefined) throw new Error(`cannot read ${what} ${file}: ${this.readProblem(file) ?? "the file does not exist or is not readable"}`);
     return t;
   }
 
@@ -245,7 +324,9 @@ export class Workspace {
     if (hit && hit.text === text) return hit;
     let cache = this.evalParseCaches.get(abs);
     if (!cache) this.evalParseCaches.set(abs, (cache = new EvalParseCache()));
-    const doc = parseEvalSet(text, abs, cache);
+    // Progress for a file that takes seconds to parse (about 1 MB a second on a busy machine).
+    const onProgress = this.onProgress && text.length > 1 << 20 ? (done: number, total: number) => this.onProgress!(abs, done, total) : undefined;
+    const doc = parseEvalSet(text, abs, cache, onProgress ? { onProgress } : {});
     this.evalCache.set(abs, doc);
     return doc;
   }
@@ -270,27 +351,12 @@ export class Workspace {
     return this.adoptCache.get(abs, this.mustRead(abs, "file"));
   }
 
-  /** GGUF header and facts, cached by path + size + mtime; `error` says why it is unreadable. */
+  /**
+   * GGUF header and facts, parsed once per process and file version (ggufFileInfo); the header
+   * keeps no long metadata arrays. `error` says why the file is unreadable.
+   */
   gguf(file: string): HeaderEntry {
-    const abs = path.resolve(this.root, file);
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(abs);
-    } catch {
-      return { size: 0, mtimeMs: 0, error: `file not found: ${abs}` };
-    }
-    const hit = this.headerCache.get(abs);
-    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit;
-    let entry: HeaderEntry;
-    try {
-      const header = readGgufHeader(abs);
-      entry = { size: st.size, mtimeMs: st.mtimeMs, header, facts: ggufFacts(header) };
-    } catch (e) {
-      entry = { size: st.size, mtimeMs: st.mtimeMs, error: e instanceof GgufError || e instanceof Error ? e.message : String(e) };
-    }
-    this.headerCache.set(abs, entry);
-    if (this.headerCache.size > 64) this.headerCache.delete(this.headerCache.keys().next().value as string);
-    return entry;
+    return ggufFileInfo(path.resolve(this.root, file));
   }
 
   // ---------- relations ----------
@@ -305,7 +371,7 @@ export class Workspace {
       if (p && path.resolve(path.dirname(f), p) === abs) out.add(f);
     }
     try {
-      for (const e of this.prompt(abs).evals) if (this.exists(e.path)) out.add(e.path);
+      for (const e of this.prompt(abs).evals) if (this.exists(e.path) && this.allowed(e.path)) out.add(e.path);
     } catch {
       // unreadable prompt: only the eval sets that name it
     }
@@ -328,23 +394,44 @@ export class Workspace {
     return undefined;
   }
 
-  /** `prompt:` of an eval set from its header alone (no full parse of a large file). */
+  /**
+   * `prompt:` of an eval set, read by the eval-set parser itself from the header alone (no parse
+   * of its cases), so every path (CLI, language server, runner, diff) agrees with `check`.
+   */
   private declaredPromptOf(file: string): string | undefined {
     const cached = this.evalCache.get(file);
-    const text = this.read(file);
-    if (text === undefined) return undefined;
-    if (cached && cached.text === text) return cached.prompt?.declared;
-    if (file.endsWith(".jsonl")) {
-      const first = text.split("\n", 50).find((l) => l.trim());
+    const overlay = this.overlays.get(file);
+    let key: string;
+    let text: string | undefined;
+    if (overlay !== undefined) {
+      if (cached && cached.text === overlay) return cached.prompt?.declared;
+      key = overlay;
+      text = overlay;
+    } else {
+      // On disk: keyed by size and time, so a large eval set is not read again for every lookup,
+      // and of a JSONL file only its start (the header is its first line).
+      let st: fs.Stats;
       try {
-        const o = first ? JSON.parse(first) : undefined;
-        return o && typeof o === "object" && !("id" in o) && typeof o.prompt === "string" ? o.prompt : undefined;
+        st = fs.statSync(file);
       } catch {
         return undefined;
       }
+      key = `\u0000${st.size}:${st.mtimeMs}`;
+      const hit = this.declaredCache.get(file);
+      if (hit && hit.text === key) return hit.prompt;
+      if (!this.allowed(file)) return undefined;
+      try {
+        text = file.endsWith(".jsonl") ? readRegularText(file, Infinity, 1 << 20) : this.read(file);
+      } catch {
+        text = undefined;
+      }
+      if (text === undefined) return undefined;
+      if (file.endsWith(".jsonl") && st.size > 1 << 20) text = text.slice(0, Math.max(0, text.lastIndexOf("\n")));
+      if (cached && cached.text === text) return cached.prompt?.declared;
     }
-    const m = /^prompt:[ \t]*(?:"([^"\n]+)"|'([^'\n]+)'|([^\s#][^#\n]*?))[ \t]*(?:#.*)?$/m.exec(text);
-    return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
+    const prompt = declaredEvalSetPrompt(text, file);
+    this.declaredCache.set(file, { text: key, prompt });
+    return prompt;
   }
 
   /** Files whose diagnostics may change when `file` changes. */
@@ -494,11 +581,13 @@ export class Workspace {
       if (!file) throw new Error(`adapter '${a.name}' in '${ref}' not found: create ${a.name}.adapter.yaml in the workspace`);
       const doc = this.adapter(file);
       if (!doc.gguf) throw new Error(`adapter config ${file} has no 'file' (the LoRA GGUF)`);
+      if (!this.allowed(doc.gguf.path)) throw new Error(this.containment().outsideMessage(`adapter ${a.name}'s file`, doc.gguf.declared, doc.gguf.path));
       resolvedAdapters.push({ name: a.name, file, path: doc.gguf.path, scale: a.scale ?? doc.scale });
       for (const c of doc.compose) {
         if (!this.exists(c.path)) throw new Error(`adapter ${file} composes ${c.adapter}, which does not exist`);
         const cd = this.adapter(c.path);
         if (!cd.gguf) throw new Error(`composed adapter config ${c.path} has no 'file'`);
+        if (!this.allowed(cd.gguf.path)) throw new Error(this.containment().outsideMessage(`adapter ${cd.name}'s file`, cd.gguf.declared, cd.gguf.path));
         resolvedAdapters.push({ name: cd.name, file: c.path, path: cd.gguf.path, scale: c.scale });
       }
     }
@@ -611,7 +700,7 @@ export class Workspace {
         case "prompt":
           return sortDiagnostics(await this.checkPrompt(abs));
         case "evalset":
-          return sortDiagnostics(this.checkEvalSet(abs));
+          return sortDiagnostics(this.largeOnDisk(abs) ? this.checkEvalSetScan(abs) : this.checkEvalSet(abs));
         case "adapter":
           return sortDiagnostics(await this.checkAdapter(abs));
         case "promptfoo":
@@ -634,6 +723,8 @@ export class Workspace {
     const doc = this.config();
     const out = [...doc.diagnostics];
     const file = doc.file ?? path.join(this.root, "driftlens.yaml");
+    const storeProblem = storePathProblem(this.root, doc.config.store);
+    if (storeProblem) out.push({ file, range: storeRange(this.read(file)), severity: "error", code: "DL128", message: storeProblem });
     for (const fam of Object.values(doc.config.models)) {
       for (const [name, v] of Object.entries(fam.variants)) {
         if (v.remote) continue; // served: checked by remoteDiagnostics (network) and at parse time
@@ -767,7 +858,9 @@ export class Workspace {
       for (const p of st?.adapterProblems ?? []) out.push({ file, range, severity: "error", code: "DL124", message: `${ref}: ${p}` });
     }
     for (const e of doc.evals) {
-      if (!this.exists(e.path)) out.push({ file, range: e.range, severity: "warning", code: "DL211", message: `eval set ${e.declared} does not exist (looked at ${e.path})` });
+      const outside = this.outside(file, e.range, "eval set", e.declared, e.path);
+      if (outside) out.push(outside);
+      else if (!this.exists(e.path)) out.push({ file, range: e.range, severity: "warning", code: "DL211", message: `eval set ${e.declared} does not exist (looked at ${e.path})` });
     }
     // Partials: missing ones, and the variables they use (so their inputs count as used).
     let partialsOk = true;
@@ -867,50 +960,103 @@ export class Workspace {
   private checkEvalSet(abs: string): Diagnostic[] {
     const doc = this.evalSet(abs);
     const out = [...doc.diagnostics];
+    const check = this.casePromptCheck(doc, abs, out);
+    if (check) {
+      for (const c of doc.cases) {
+        const hit = this.varsChecks.get(c);
+        if (hit && hit.schema === check.schema && hit.defaults === check.defaults) {
+          for (const d of hit.diagnostics) out.push(d);
+          continue;
+        }
+        const diagnostics = check.run(c);
+        this.varsChecks.set(c, { schema: check.schema, defaults: check.defaults, diagnostics });
+        for (const d of diagnostics) out.push(d);
+      }
+    }
+    out.push(...this.sliceSizeInfo(doc));
+    return out;
+  }
+
+  /**
+   * An eval set too large to keep in memory (see SCAN_EVAL_BYTES), checked in scan mode: every
+   * case is validated (and checked against its prompt's input schema) as it is read, then dropped;
+   * a JSONL file is streamed from disk. Positions are coarse (the case's line), diagnostics capped.
+   */
+  private checkEvalSetScan(abs: string): Diagnostic[] {
+    const extra: Diagnostic[] = [];
+    const vars: Diagnostic[] = [];
+    let dropped = 0;
+    let check: ReturnType<Workspace["casePromptCheck"]> | null = null;
+    const onCase = (c: EvalCase, doc: EvalSetDoc) => {
+      if (check === null) check = this.casePromptCheck(doc, abs, extra);
+      if (!check) return;
+      for (const d of check.run(c)) {
+        if (vars.length < MAX_EVAL_DIAGNOSTICS) vars.push(d);
+        else dropped++;
+      }
+    };
+    const onProgress = this.onProgress ? (done: number, total: number) => this.onProgress!(abs, done, total) : undefined;
+    let doc: EvalSetDoc;
+    try {
+      doc = abs.endsWith(".jsonl") ? scanJsonlEvalSet(abs, { onCase, ...(onProgress ? { onProgress } : {}) }) : parseEvalSet(readRegularText(abs, MAX_EVAL_SET_BYTES), abs, undefined, { onCase, ...(onProgress ? { onProgress } : {}) });
+    } catch (e) {
+      return [{ file: abs, range: rangeAt(), severity: "error", code: "DL300", message: `Driftlens could not read this eval set: ${e instanceof Error ? e.message : String(e)}` }];
+    }
+    if (check === null) this.casePromptCheck(doc, abs, extra);
+    const out = [...doc.diagnostics, ...extra, ...vars, ...this.sliceSizeInfo(doc)];
+    if (dropped) out.push({ file: abs, range: doc.casesRange, severity: "error", code: "DL305", message: `${dropped} more cases do not fit their prompt's input schema; fix the ones listed first` });
+    return out;
+  }
+
+  /**
+   * Resolves an eval set's prompt (pushing DL310/DL127 into `out` when it cannot be used) and
+   * returns the per-case check of vars against the prompt's input schema, if it has one.
+   */
+  private casePromptCheck(doc: EvalSetDoc, abs: string, out: Diagnostic[]): { schema: JSONSchema; defaults: Record<string, unknown>; run: (c: EvalCase) => Diagnostic[] } | undefined {
     const file = doc.file;
     let promptDoc: PromptDoc | undefined;
     // A Prompty file named by `prompt:` is checked through its inputs, not parsed as Dotprompt.
     const promptOf = (f: string): PromptDoc | undefined => (artifactKind(f) === "prompty" ? promptyAsPromptDoc(this.adopted(f)) : this.prompt(f));
     if (doc.prompt) {
-      if (!this.exists(doc.prompt.path)) out.push({ file, range: doc.prompt.range, severity: "error", code: "DL310", message: `prompt ${doc.prompt.declared} does not exist (looked at ${doc.prompt.path})` });
+      const outside = this.outside(file, doc.prompt.range, "prompt", doc.prompt.declared, doc.prompt.path);
+      if (outside) out.push(outside);
+      else if (!this.exists(doc.prompt.path)) out.push({ file, range: doc.prompt.range, severity: "error", code: "DL310", message: `prompt ${doc.prompt.declared} does not exist (looked at ${doc.prompt.path})` });
       else promptDoc = promptOf(doc.prompt.path);
     } else {
       const p = this.promptFor(abs);
-      if (p && this.exists(p)) promptDoc = promptOf(p);
+      if (p && this.exists(p) && this.allowed(p)) promptDoc = promptOf(p);
       else out.push({ file, range: doc.casesRange, severity: "error", code: "DL310", message: "this eval set names no prompt: add `prompt: file.prompt`, or list it under `driftlens.evals` in a prompt's front matter" });
     }
     const schema = promptDoc?.input?.jsonSchema;
-    if (schema && promptDoc) {
-      const defaults = promptDoc.input?.default ?? EMPTY;
-      const promptName = path.basename(promptDoc.file);
-      for (const c of doc.cases) {
-        const hit = this.varsChecks.get(c);
-        if (hit && hit.schema === schema && hit.defaults === defaults) {
-          for (const d of hit.diagnostics) out.push(d);
-          continue;
+    if (!schema || !promptDoc) return undefined;
+    const defaults = promptDoc.input?.default ?? EMPTY;
+    const promptName = path.basename(promptDoc.file);
+    const run = (c: EvalCase): Diagnostic[] => {
+      const diagnostics: Diagnostic[] = [];
+      for (const p of checkValue(schema, { ...defaults, ...c.vars })) {
+        const top = p.path[0] === undefined ? undefined : String(p.path[0]);
+        if (p.kind === "missing" && p.path.length === 1) {
+          diagnostics.push({ file, range: c.varsRange ?? c.idRange, severity: "error", code: "DL305", message: `case '${c.id}': ${p.message} of ${promptName}` });
+        } else if (p.kind === "unknown" && p.path.length === 1) {
+          diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "warning", code: "DL306", message: `case '${c.id}': ${p.message} (${promptName})` });
+        } else {
+          diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "error", code: "DL307", message: `case '${c.id}': ${p.message} (input schema of ${promptName})` });
         }
-        const diagnostics: Diagnostic[] = [];
-        const problems = checkValue(schema, { ...defaults, ...c.vars });
-        for (const p of problems) {
-          const top = p.path[0] === undefined ? undefined : String(p.path[0]);
-          if (p.kind === "missing" && p.path.length === 1) {
-            diagnostics.push({ file, range: c.varsRange ?? c.idRange, severity: "error", code: "DL305", message: `case '${c.id}': ${p.message} of ${promptName}` });
-          } else if (p.kind === "unknown" && p.path.length === 1) {
-            diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "warning", code: "DL306", message: `case '${c.id}': ${p.message} (${promptName})` });
-          } else {
-            diagnostics.push({ file, range: (top ? c.varRanges[top] : undefined) ?? c.idRange, severity: "error", code: "DL307", message: `case '${c.id}': ${p.message} (input schema of ${promptName})` });
-          }
-        }
-        this.varsChecks.set(c, { schema, defaults, diagnostics });
-        for (const d of diagnostics) out.push(d);
       }
-    }
+      return diagnostics;
+    };
+    return { schema, defaults, run };
+  }
+
+  /** DL309 for slices too small to detect a 10-point drop at the gate's alpha. */
+  private sliceSizeInfo(doc: EvalSetDoc): Diagnostic[] {
+    const out: Diagnostic[] = [];
     const alpha = this.config().config.gate.alpha;
     const needed = minCasesToDetectDrop(0.1, alpha);
     for (const s of doc.slices) {
       if (s.caseIds.length < needed) {
         out.push({
-          file,
+          file: doc.file,
           range: s.range,
           severity: "information",
           code: "DL309",
@@ -926,7 +1072,9 @@ export class Workspace {
     const out = [...doc.diagnostics];
     const file = doc.file;
     let adapterHeader: GgufHeader | undefined;
-    if (doc.gguf) {
+    const ggufOutside = doc.gguf ? this.outside(file, doc.gguf.range, "adapter file", doc.gguf.declared, doc.gguf.path) : undefined;
+    if (ggufOutside) out.push(ggufOutside);
+    else if (doc.gguf) {
       if (!fs.existsSync(doc.gguf.path)) out.push({ file, range: doc.gguf.range, severity: "error", code: "DL402", message: `adapter file ${doc.gguf.declared} does not exist (looked at ${doc.gguf.path})` });
       else {
         const h = this.gguf(doc.gguf.path);
@@ -940,7 +1088,9 @@ export class Workspace {
     if (doc.base) {
       const r = tryParseVariantRef(doc.base.model);
       const asPath = path.resolve(path.dirname(file), doc.base.model);
-      if (doc.base.model.endsWith(".gguf") || fs.existsSync(asPath)) {
+      const baseOutside = doc.base.model.endsWith(".gguf") || fs.existsSync(asPath) ? this.outside(file, doc.base.modelRange, "base model", doc.base.model, asPath) : undefined;
+      if (baseOutside) out.push(baseOutside);
+      else if (doc.base.model.endsWith(".gguf") || fs.existsSync(asPath)) {
         if (fs.existsSync(asPath)) basePath = asPath;
         else out.push({ file, range: doc.base.modelRange, severity: "error", code: "DL410", message: `base model file ${doc.base.model} does not exist (looked at ${asPath})` });
       } else if ("error" in r) {
@@ -974,7 +1124,9 @@ export class Workspace {
         out.push({ file, range: doc.base.sha256Range, severity: "warning", code: "DL406", message: `base model ${path.basename(basePath)} has sha256 ${sha}, not the recorded ${doc.base.sha256}: the adapter now sits on a base it was not trained on; re-run its evals, then record the new sha256` });
       }
     }
-    if (doc.training?.dataset && doc.training.datasetSha256) {
+    const datasetOutside = doc.training?.dataset ? this.outside(file, doc.training.dataset.range, "training dataset", doc.training.dataset.declared, doc.training.dataset.path) : undefined;
+    if (datasetOutside) out.push(datasetOutside);
+    else if (doc.training?.dataset && doc.training.datasetSha256) {
       if (!fs.existsSync(doc.training.dataset.path)) {
         out.push({ file, range: doc.training.dataset.range, severity: "warning", code: "DL407", message: `training dataset ${doc.training.dataset.declared} does not exist (looked at ${doc.training.dataset.path}); its recorded sha256 cannot be checked` });
       } else {
@@ -996,6 +1148,11 @@ export class Workspace {
       const writers: { name: string; tensors: Set<string> }[] = [];
       if (adapterHeader) writers.push({ name: doc.name, tensors: loraTargets(adapterHeader) });
       for (const c of doc.compose) {
+        const composeOutside = this.outside(file, c.range, "composed adapter config", c.adapter, c.path);
+        if (composeOutside) {
+          out.push(composeOutside);
+          continue;
+        }
         if (!this.exists(c.path)) {
           out.push({ file, range: c.range, severity: "error", code: "DL411", message: `composed adapter config ${c.adapter} does not exist (looked at ${c.path})` });
           continue;

@@ -54,8 +54,11 @@ export interface YamlSource {
   diagnostics: Diagnostic[];
 }
 
-/** Depth of nesting in the text (flow brackets and block indentation), cheaply bounded. */
-function tooDeep(text: string): boolean {
+/**
+ * Depth of nesting in the text (flow brackets and block indentation), cheaply bounded. The first
+ * `padding` characters are indentation that places a flow item at its column, not nesting.
+ */
+function tooDeep(text: string, padding = 0): boolean {
   let depth = 0;
   let max = 0;
   for (let i = 0; i < text.length; i++) {
@@ -67,11 +70,13 @@ function tooDeep(text: string): boolean {
   }
   if (max > MAX_DEPTH) return true;
   // Block nesting: each level needs at least one more column of indentation.
-  let lineStart = 0;
+  let lineStart = padding;
   while (lineStart < text.length) {
     let j = lineStart;
     while (j < text.length && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 45)) j++;
-    if (j - lineStart > MAX_DEPTH * 2) return true;
+    // Only a line with content is nested; a line of blanks is not.
+    const c = j < text.length ? text.charCodeAt(j) : 10;
+    if (j - lineStart > MAX_DEPTH * 2 && c !== 10 && c !== 13) return true;
     const nl = text.indexOf("\n", lineStart);
     if (nl < 0) break;
     lineStart = nl + 1;
@@ -83,10 +88,10 @@ function tooDeep(text: string): boolean {
  * Parses one YAML document. Never throws: syntax errors, alias bombs and hostile nesting come
  * back as diagnostics with `syntaxCode`.
  */
-export function parseYaml(text: string, file: string, syntaxCode: string, lineOffset = 0): YamlSource {
+export function parseYaml(text: string, file: string, syntaxCode: string, lineOffset = 0, padding = 0): YamlSource {
   const map = new OffsetMapper(text, lineOffset);
   const diagnostics: Diagnostic[] = [];
-  if (tooDeep(text)) {
+  if (tooDeep(text, padding)) {
     const doc = parseDocument("", { lineCounter: new LineCounter() });
     diagnostics.push({
       file,

@@ -6,6 +6,7 @@ import path from "node:path";
 import { findConfigFile } from "../artifacts/config";
 import { artifactKind, type Diagnostic } from "../artifacts/types";
 import { Workspace, findArtifactFiles } from "../artifacts/workspace";
+import { ProgressBar } from "./progress";
 import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
 
 const USAGE = `Usage: driftlens check [PATH...] [--format text|json]
@@ -70,10 +71,19 @@ export const checkCommand: Command = {
     }
     const workspaces = new Map<string, Workspace>();
     const all: Diagnostic[] = [];
+    // A large eval set takes a while: its progress goes to stderr (stdout may be --format json).
+    const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
+    let shown = false;
+    const onProgress = (file: string, done: number, total: number) => {
+      shown = true;
+      progress.update({ done, total, unit: file.endsWith(".jsonl") ? "MB" : "cases", label: display(file, io.cwd) });
+    };
     for (const [file, root] of [...files.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       let ws = workspaces.get(root);
-      if (!ws) workspaces.set(root, (ws = new Workspace(root, { checkEndpoint })));
+      if (!ws) workspaces.set(root, (ws = new Workspace(root, { checkEndpoint, onProgress })));
+      shown = false;
       all.push(...(await ws.diagnose(file)));
+      if (shown) progress.done();
     }
     const counts = { error: 0, warning: 0, information: 0, hint: 0 };
     for (const d of all) counts[d.severity]++;

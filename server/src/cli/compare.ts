@@ -5,16 +5,19 @@ import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
 import { adoptedView } from "../artifacts/adopt/view";
+import { storePathProblem } from "../artifacts/containment";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { CompareError, compareVariants } from "../eval/compare";
+import { isStoreError, storeErrorMessage } from "../eval/store-errors";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { RoutingEngine } from "../llm/remote/router";
 import { Store, StoreError } from "../store/store";
-import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
+import { CliError, emitReport, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
+import { terminalSafe } from "../util/terminal";
 
 const USAGE = `Usage: driftlens compare [--family F | --variant V ...] [options]
 
@@ -37,6 +40,8 @@ Options:
   --root DIR       workspace root (default: the current folder)
 
 With neither --family nor --variant: every family in driftlens.yaml.
+A variant that cannot be run (a missing or corrupt model) is named in the report and the others
+are compared as usual; the exit status is then 2.
 Exit status: 0 every variant within the gate, 1 some variant fails it, 2 usage, config or model errors.
 `;
 
@@ -64,7 +69,7 @@ export interface CliContext {
   dispose(): Promise<void>;
 }
 
-export async function openContext(root: string, io: CliIO, workspace?: Workspace): Promise<CliContext> {
+export async function openContext(root: string, io: CliIO, workspace?: Workspace, opts: { store?: string } = {}): Promise<CliContext> {
   const ws = workspace ?? new Workspace(root);
   const cfgDoc = await ws.config();
   const config = cfgDoc.config;
@@ -73,9 +78,13 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
     const d = cfgErrors[0]!;
     throw new CliError(`${path.relative(root, d.file) || d.file}:${d.range.start.line + 1}: ${d.message}${cfgErrors.length > 1 ? ` (and ${cfgErrors.length - 1} more)` : ""}`);
   }
+  const storeFile = opts.store ?? config.store;
+  // A store driftlens.yaml names must be in the workspace; one the user passes is theirs to choose.
+  const storeProblem = opts.store ? undefined : storePathProblem(root, storeFile);
+  if (storeProblem) throw new CliError(storeProblem);
   let store: Store;
   try {
-    store = Store.open(config.store);
+    store = Store.open(storeFile);
   } catch (e) {
     if (e instanceof StoreError) throw new CliError(e.message);
     throw e;
@@ -88,7 +97,7 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
     config,
     store,
     // Served variants go to their endpoints; the local engine starts only for a local variant.
-    engine: () => (engine ??= Promise.resolve(new RoutingEngine(() => EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined }), { log: (l) => io.err(`${l}\n`) }))),
+    engine: () => (engine ??= Promise.resolve(new RoutingEngine(() => EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${terminalSafe(l)}\n`) : undefined }), { log: (l) => io.err(`${terminalSafe(l)}\n`) }))),
     async dispose() {
       if (engine) await (await engine).dispose().catch(() => undefined);
       store.close();
@@ -105,6 +114,7 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
     for (const raw of evals) {
       const file = path.resolve(root, raw);
       if (!fs.existsSync(file)) throw new CliError(`--evals ${raw}: no such file`);
+      if (!ws.allowed(file)) throw new CliError(`--evals ${raw} is outside the workspace ${root}; run from its workspace or pass --root`);
       const kind = artifactKind(file);
       if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") {
         const ts = adoptedView(ws).targetsFor(file);
@@ -115,6 +125,7 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
       if (kind !== "evalset") throw new CliError(`--evals ${raw}: not an eval set (.eval.yaml, .eval.jsonl), a promptfoo config, a .prompt.yml or a .prompty file`);
       const p = await ws.promptFor(file);
       if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
+      if (!ws.allowed(p)) throw new CliError(`${raw}: ${ws.containment().outsideMessage("its prompt", path.relative(path.dirname(file), p), p)}`);
       add({ promptFile: path.resolve(root, p), evalSetFile: file });
     }
     return targets;
@@ -180,11 +191,15 @@ export const compareCommand: Command = {
         });
       } catch (e) {
         if (e instanceof CompareError) throw new CliError(e.message);
+        // The store failed outside a run (a memo of the comparison): name it, not "internal error".
+        if (isStoreError(e)) throw new CliError(storeErrorMessage(ctx.store.file, e));
         throw e;
       } finally {
         progress.done();
       }
       emitReport(io, args.flags.out as string | undefined, renderCompare(report, format), renderCompare(report, "text"));
+      // The good variants are reported; a variant that could not be compared is a model error (2).
+      if (report.failures?.length) return EXIT_USAGE;
       return report.gate.passed ? EXIT_OK : EXIT_FAIL;
     } finally {
       await ctx.dispose();

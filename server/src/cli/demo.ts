@@ -14,6 +14,7 @@ import { ensureQuickstartModels, GENERATOR_VERSION } from "../modelgen";
 import { CliError, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
 import { openContext } from "./compare";
 import { formatDuration } from "./progress";
+import { terminalSafe } from "../util/terminal";
 
 const USAGE = `Usage: driftlens demo [--out DIR] [--workspace DIR]
 
@@ -23,8 +24,8 @@ every variant, compares the quantizations with F32 and the adapter with its base
 one-word prompt edit does, and writes a self-contained HTML report and a markdown summary.
 
 Options:
-  --out DIR        where to write index.html, summary.md and report.json
-                   (default: <workspace>/demo-report)
+  --out DIR        where to write index.html, summary.md, report.json and the demo's store
+                   (store.db); default: <workspace>/demo-report, with the workspace's store
   --workspace DIR  the quickstart workspace to use (default: the bundled examples/quickstart)
   --no-cache       generate every case again
 
@@ -68,7 +69,7 @@ export const demoCommand: Command = {
     const outDir = path.resolve(io.cwd, (args.flags.out as string | undefined) ?? path.join(root, "demo-report"));
     const noCache = args.flags.cache === false;
     const steps: { name: string; ms: number }[] = [];
-    const say = (s: string) => io.err(`demo: ${s}\n`);
+    const say = (s: string) => io.err(`demo: ${terminalSafe(s)}\n`);
     const step = async <T>(name: string, label: string, fn: () => Promise<T> | T): Promise<T> => {
       say(`${label} …`);
       const s = performance.now();
@@ -88,7 +89,8 @@ export const demoCommand: Command = {
     });
     say(models.generated ? `generated F32, F16, Q8_0, Q4_0 and the endonyms LoRA (generator ${GENERATOR_VERSION})` : "models are up to date");
 
-    const ctx = await openContext(root, io);
+    // With --out, the demo's store goes there too: the bundled quickstart folder stays as shipped.
+    const ctx = await openContext(root, io, undefined, args.flags.out !== undefined ? { store: path.join(outDir, "store.db") } : {});
     try {
       const ws = ctx.ws;
       const all = ws.variants().filter((v) => v.family === FAMILY);

@@ -5,6 +5,7 @@ import path from "node:path";
 import { Workspace } from "../artifacts";
 import { adoptedView } from "../artifacts/adopt/view";
 import { diffRefs, DiffError } from "../eval/diff";
+import { isStoreError, storeErrorMessage } from "../eval/store-errors";
 import { renderDiff, type ReportFormat } from "../eval/report";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { openContext } from "./compare";
@@ -80,6 +81,7 @@ export const diffCommand: Command = {
     } catch (e) {
       progress.done();
       if (e instanceof DiffError) throw new CliError(e.message);
+      if (isStoreError(e)) throw new CliError(storeErrorMessage(ctx.store.file, e));
       throw e;
     } finally {
       await ctx.dispose();

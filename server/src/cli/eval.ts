@@ -5,17 +5,22 @@ import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
 import { adoptedView } from "../artifacts/adopt/view";
+import { storePathProblem } from "../artifacts/containment";
+import { MAX_EVAL_SET_BYTES } from "../artifacts/workspace";
+import { readRegularText } from "../util/safe-file";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
 import { gitToplevel, relPath, resolveRef, showFiles } from "../eval/git";
 import { runEvals, type EvalTarget } from "../eval/runner";
+import { isStoreError, storeErrorMessage } from "../eval/store-errors";
 import { EngineClient } from "../llm/client";
 import { RoutingEngine } from "../llm/remote/router";
 import { parseShard, type Shard } from "../eval/shard";
 import { contentHash, Store, StoreError } from "../store/store";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
+import { terminalSafe } from "../util/terminal";
 
 const USAGE = `Usage: driftlens eval [PROMPT|EVALSET...] [options]
 
@@ -66,7 +71,7 @@ async function committedVersions(root: string, files: string[]): Promise<Record<
     const atHead = await showFiles(top, head, rels);
     files.forEach((f, i) => {
       const committed = atHead.get(rels[i]!);
-      if (committed !== undefined && fs.existsSync(f) && contentHash(committed) === contentHash(fs.readFileSync(f, "utf8"))) out[f] = head;
+      if (committed !== undefined && fs.existsSync(f) && contentHash(committed) === contentHash(readRegularText(f, MAX_EVAL_SET_BYTES))) out[f] = head;
     });
   } catch {
     // not a repository, no commits yet, or no git: versions are recorded without a commit
@@ -93,11 +98,13 @@ async function resolveTargets(ws: Workspace, root: string, files: string[]): Pro
   for (const raw of files) {
     const file = path.resolve(root, raw);
     if (!fs.existsSync(file)) throw new CliError(`${raw}: no such file`);
+    if (!ws.allowed(file)) throw new CliError(`${raw} is outside the workspace ${root}; run from its workspace or pass --root`);
     const kind = artifactKind(file);
     if (kind === "prompt") prompts.push(file);
     else if (kind === "evalset") {
       const p = await ws.promptFor(file);
       if (!p) throw new CliError(`${raw}: this eval set names no prompt; add 'prompt: FILE.prompt' to it, or list it in the prompt's driftlens.evals`);
+      if (!ws.allowed(p)) throw new CliError(`${raw}: ${ws.containment().outsideMessage("its prompt", path.relative(path.dirname(file), p), p)}`);
       add({ promptFile: p, evalSetFile: file });
     } else if (kind === "promptfoo" || kind === "ghprompt" || kind === "prompty") {
       const ts = view.targetsFor(file);
@@ -154,6 +161,8 @@ export const evalCommand: Command = {
     }
     const targets = await resolveTargets(ws, root, args.positionals);
 
+    const storeProblem = storePathProblem(root, config.store);
+    if (storeProblem) throw new CliError(storeProblem);
     let store: Store;
     try {
       store = Store.open(config.store);
@@ -171,8 +180,8 @@ export const evalCommand: Command = {
         store,
         // Served variants go to their endpoints; the local engine starts only for a local variant.
         engine: async () => {
-          const log = process.env.DRIFTLENS_DEBUG ? (l: string) => io.err(`${l}\n`) : undefined;
-          return (engine = new RoutingEngine(() => EngineClient.start(config.engine, { log }), { log: (l) => io.err(`${l}\n`) }));
+          const log = process.env.DRIFTLENS_DEBUG ? (l: string) => io.err(`${terminalSafe(l)}\n`) : undefined;
+          return (engine = new RoutingEngine(() => EngineClient.start(config.engine, { log }), { log: (l) => io.err(`${terminalSafe(l)}\n`) }));
         },
         targets,
         variants: (args.flags.variant as string[] | undefined) ?? undefined,
@@ -189,8 +198,16 @@ export const evalCommand: Command = {
       progress.done();
       emitReport(io, out, formatReport(report, format, root), formatText(report, root));
       const modelErrors = report.errors.length > 0 || report.runs.some((r) => r.status !== "complete");
-      if (modelErrors) return EXIT_USAGE;
+      // A case refused for an assertion's configuration error is a configuration error (exit 2,
+      // as `check` reports it), not a failed case.
+      const refused = report.runs.reduce((n, r) => n + r.cases.filter((c) => c.configError).length, 0);
+      if (refused > 0) io.err(`${refused} case${refused === 1 ? " was" : "s were"} refused: an assertion has a configuration error (each case's error says which; 'driftlens check' lists them)\n`);
+      if (modelErrors || refused > 0) return EXIT_USAGE;
       return report.runs.every((r) => r.summary.failed === 0) ? EXIT_OK : EXIT_FAIL;
+    } catch (e) {
+      progress.done();
+      if (isStoreError(e)) throw new CliError(storeErrorMessage(store.file, e));
+      throw e;
     } finally {
       await engine?.dispose();
       store.close();

@@ -1,6 +1,7 @@
 // Progress for long CLI commands: a one-line bar redrawn in place on a TTY (done/total, tokens/s,
 // ETA), plain lines otherwise (CI logs), at most one every few seconds so logs stay short.
 // Writes to stderr through the given writer, so stdout stays clean for --format json.
+import { terminalSafe } from "../util/terminal";
 
 export interface ProgressState {
   done: number;
@@ -10,6 +11,8 @@ export interface ProgressState {
   etaMs?: number | null;
   /** Short label, e.g. the variant. */
   label?: string;
+  /** What done/total count (default "cases"); "MB" shows them as megabytes. */
+  unit?: string;
 }
 
 export interface ProgressOptions {
@@ -45,10 +48,10 @@ export class ProgressBar {
 
   /** The text of one update (without bar or line control), e.g. "12/40 cases  35.2 tok/s  ETA 8s". */
   static text(s: ProgressState): string {
-    const parts = [`${s.done}/${s.total} cases`];
+    const parts = [s.unit === "MB" ? `${(s.done / 1e6).toFixed(0)}/${(s.total / 1e6).toFixed(0)} MB` : `${s.done}/${s.total} ${s.unit ?? "cases"}`];
     if (s.tokensPerSecond !== undefined && s.tokensPerSecond > 0) parts.push(`${s.tokensPerSecond.toFixed(1)} tok/s`);
-    if (s.done < s.total) parts.push(`ETA ${s.etaMs === null || s.etaMs === undefined ? "?" : formatDuration(s.etaMs)}`);
-    if (s.label) parts.push(s.label);
+    if (s.done < s.total && s.etaMs !== undefined) parts.push(`ETA ${s.etaMs === null ? "?" : formatDuration(s.etaMs)}`);
+    if (s.label) parts.push(terminalSafe(s.label));
     return parts.join("  ");
   }
 

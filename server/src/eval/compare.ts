@@ -107,12 +107,26 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     return v;
   };
   const forced = opts.reference ? await resolve(opts.reference) : undefined;
-  const pairs: { cand: CompareVariantInfo; ref: CompareVariantInfo }[] = [];
+  // A variant that cannot be resolved, or whose run fails, is named in the report and the others
+  // are compared as usual: one broken model file must not hide the rest.
+  const failures: { variant: string; error: string }[] = [];
+  const failed = new Set<string>();
+  const fail = (variant: string, error: string) => {
+    if (failed.has(variant)) return;
+    failed.add(variant);
+    failures.push({ variant, error });
+  };
+  let pairs: { cand: CompareVariantInfo; ref: CompareVariantInfo }[] = [];
   for (const ref of opts.variants) {
-    const cand = await resolve(ref);
-    const refId = forced?.id ?? cand.referenceId ?? cand.id;
-    pairs.push({ cand, ref: await resolve(refId) });
+    try {
+      const cand = await resolve(ref);
+      const refId = forced?.id ?? cand.referenceId ?? cand.id;
+      pairs.push({ cand, ref: await resolve(refId) });
+    } catch (e) {
+      fail(ref, e instanceof Error ? e.message : String(e));
+    }
   }
+  if (pairs.length === 0) throw new CompareError(failures.map((f) => f.error).join("; ") || "nothing to compare");
   // The report's reference: the forced one, else the first pair's (usually the family's).
   const reportRef = forced ?? pairs[0]!.ref;
   const order: string[] = [];
@@ -143,13 +157,20 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
     ...(opts.gitCommit ? { gitCommit: opts.gitCommit } : {}),
   });
-  if (report.errors.length) throw new CompareError(report.errors.map((e) => e.message).join("; "));
+  // A target that could not run at all (an unreadable prompt) affects every variant alike.
+  if (report.errors.length && report.runs.length === 0) throw new CompareError(report.errors.map((e) => e.message).join("; "));
+  for (const e of report.errors) fail(`(${path.basename(e.evalSetFile)})`, e.message);
   const runsOf = (id: string) => report.runs.filter((r) => r.variant === id || resolved.get(r.variant)?.id === id);
   for (const id of order) {
     const bad = runsOf(id).find((r) => r.status !== "complete");
-    if (bad) throw new CompareError(bad.error ?? `variant ${id}: the run of ${bad.evalSetFile} did not complete`);
-    if (runsOf(id).length === 0) throw new CompareError(`variant ${id}: nothing was run`);
+    if (bad) fail(id, bad.error ?? `variant ${id}: the run of ${bad.evalSetFile} did not complete`);
+    else if (runsOf(id).length === 0) fail(id, `variant ${id}: nothing was run`);
   }
+  // A candidate whose reference failed has nothing to be compared with.
+  for (const p of pairs) if (failed.has(p.ref.id) && !failed.has(p.cand.id)) fail(p.cand.id, `variant ${p.cand.id}: its reference ${p.ref.id} failed, so it cannot be compared`);
+  pairs = pairs.filter((p) => !failed.has(p.cand.id));
+  for (let i = order.length - 1; i >= 0; i--) if (failed.has(order[i]!)) order.splice(i, 1);
+  if (order.length === 0 || pairs.length === 0) throw new CompareError(failures.map((f) => f.error).join("; "));
 
   // 3. Messages per case, for teacher forcing (rendering does not depend on the variant).
   // The same renderer runEvals used, so the forced tokens follow exactly the generating prompt.
@@ -355,13 +376,14 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     });
   }
 
-  const reasons = variantsOut.flatMap((v) => v.gate.reasons);
+  const reasons = [...variantsOut.flatMap((v) => v.gate.reasons), ...failures.map((f) => `${f.variant} could not be compared: ${f.error}`)];
   return {
     reference: reportRef.id,
     evalSets: [...new Set(opts.targets.map((t) => display(t.evalSetFile)))],
     topK,
     gate: { ...opts.gate, passed: reasons.length === 0, reasons },
     variants: variantsOut,
+    ...(failures.length ? { failures } : {}),
   };
 }
 

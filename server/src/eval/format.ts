@@ -1,7 +1,11 @@
-// Renders an EvalReport as text (terminal), JSON (docs/assertions.md gives the shape), JUnit XML (CI test
-// reporters) or Markdown (a PR comment). Pure functions of the report.
+// Renders an EvalReport as text (terminal), JSON (docs/assertions.md gives the shape), JUnit XML
+// (CI test reporters) or Markdown (a PR comment). Pure functions of the report. Everything the
+// report holds that Driftlens did not write (ids, tags, outputs, messages, paths) is escaped for
+// the target: control characters made visible in text, XML-escaped in JUnit, HTML-escaped in Markdown.
 import path from "node:path";
-import type { EvalReport, EvalRunReport } from "./runner";
+import { terminalSafe } from "../util/terminal";
+import { escapeXml, mdCell, mdCode } from "./report/format";
+import type { CaseSource, EvalReport, EvalRunReport } from "./runner";
 
 export type EvalFormat = "text" | "json" | "junit" | "markdown";
 
@@ -29,7 +33,21 @@ function sortedSlices(r: EvalRunReport): [string, { cases: number; passed: numbe
   return Object.entries(r.slices).sort((a, b) => a[1].passRate - b[1].passRate || a[0].localeCompare(b[0]));
 }
 
+/** How a run's cases were answered, e.g. "4 generated, 2 cached, 1 resumed". */
+function sources(s: EvalRunReport["summary"]): string {
+  return `${s.generated} generated, ${s.cached} cached${s.resumed ? `, ${s.resumed} resumed` : ""}`;
+}
+
+/** A case's origin as a short tag for lists of cases (generated ones need none). */
+function sourceTag(source: CaseSource | undefined): string {
+  return source && source !== "generated" ? ` [${source}]` : "";
+}
+
 export function formatText(report: EvalReport, root?: string): string {
+  return terminalSafe(formatTextRaw(report, root));
+}
+
+function formatTextRaw(report: EvalReport, root?: string): string {
   const lines: string[] = [];
   for (const e of report.errors) lines.push(`error: ${rel(root, e.promptFile)} × ${rel(root, e.evalSetFile)}: ${e.message}`);
   for (const r of report.runs) {
@@ -42,14 +60,14 @@ export function formatText(report: EvalReport, root?: string): string {
       continue;
     }
     const speed = s.generated > 0 ? `  ${s.tokensPerSecond.toFixed(1)} tok/s` : "";
-    lines.push(`${head}  ${s.passed}/${s.cases} passed (${pct(s.passRate)})  ${s.generated} generated, ${s.cached} cached${speed}  ${ms(s.wallMs)}${r.resumed ? "  (resumed)" : ""}`);
+    lines.push(`${head}  ${s.passed}/${s.cases} passed (${pct(s.passRate)})  ${sources(s)}${speed}  ${ms(s.wallMs)}${r.resumed ? "  (resumed an interrupted run)" : ""}`);
     const slices = sortedSlices(r);
     if (slices.length) lines.push(`    slices: ${slices.map(([n, v]) => `${n} ${v.passed}/${v.cases}`).join(", ")}`);
     if (r.endpoints?.length) lines.push(`    endpoints: ${r.endpoints.map((e) => `${e.url} ${e.cases} case${e.cases === 1 ? "" : "s"}${e.failed ? ` (failed: ${oneLine(e.error ?? "unknown error", 100)})` : ""}`).join(", ")}`);
     for (const c of r.cases) {
       if (c.pass) continue;
       const why = c.error ?? c.assertions.filter((a) => !a.pass).map((a) => `${a.type}: ${a.message}`).join("; ");
-      lines.push(`    ✘ ${c.id}: ${oneLine(why, 120)}`);
+      lines.push(`    ✘ ${c.id}${sourceTag(c.source)}: ${oneLine(why, 120)}`);
       if (!c.error) lines.push(`      output: ${JSON.stringify(oneLine(c.output, 100))}`);
     }
   }
@@ -67,15 +85,8 @@ export function formatJson(report: EvalReport): string {
   return JSON.stringify(report, null, 2) + "\n";
 }
 
-function xml(s: string): string {
-  // Characters XML 1.0 cannot hold are dropped; model output may contain anything.
-  return s
-    .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
-}
+/** XML text or attribute; characters XML 1.0 cannot hold are dropped (model output may hold anything). */
+const xml = escapeXml;
 
 export function formatJunit(report: EvalReport, root?: string): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
@@ -95,9 +106,12 @@ export function formatJunit(report: EvalReport, root?: string): string {
     const f = r.cases.filter((c) => !c.pass && !c.error).length;
     const e = r.cases.filter((c) => c.error).length + missing;
     out.push(`  <testsuite name="${xml(name)}" tests="${r.summary.cases}" failures="${f}" errors="${e}" time="${(r.summary.wallMs / 1000).toFixed(3)}">`);
+    const s = r.summary;
+    out.push(`    <properties><property name="generated" value="${s.generated}"/><property name="cached" value="${s.cached}"/><property name="resumed" value="${s.resumed}"/></properties>`);
     for (const c of r.cases) {
       const t = (c.timings.wallMs / 1000).toFixed(3);
       out.push(`    <testcase name="${xml(c.id)}" classname="${xml(classname)}" time="${t}">`);
+      out.push(`      <properties><property name="source" value="${xml(c.source)}"/></properties>`);
       if (c.error) out.push(`      <error message="${xml(c.error)}"/>`);
       else if (!c.pass) {
         const why = c.assertions.filter((a) => !a.pass).map((a) => `${a.type}: ${a.message}`).join("; ");
@@ -113,19 +127,18 @@ export function formatJunit(report: EvalReport, root?: string): string {
   return out.join("\n") + "\n";
 }
 
-function md(s: string): string {
-  return s.replace(/\|/g, "\\|").replace(/\n/g, " ").replace(/`/g, "ˋ");
-}
+/** Untrusted text in a Markdown table cell or heading: HTML-escaped, Markdown syntax escaped. */
+const md = mdCell;
 
 export function formatMarkdown(report: EvalReport, root?: string): string {
   const out: string[] = ["## Driftlens eval", ""];
-  for (const e of report.errors) out.push(`> **Error** \`${md(rel(root, e.evalSetFile))}\`: ${md(e.message)}`, "");
+  for (const e of report.errors) out.push(`> **Error** ${mdCode(rel(root, e.evalSetFile))}: ${md(e.message)}`, "");
   if (report.runs.length) {
-    out.push("| Variant | Prompt × eval set | Passed | Pass rate | Generated | Cached | Status |", "|---|---|---:|---:|---:|---:|---|");
+    out.push("| Variant | Prompt × eval set | Passed | Pass rate | Generated | Cached | Resumed | Status |", "|---|---|---:|---:|---:|---:|---:|---|");
     for (const r of report.runs) {
       const s = r.summary;
       out.push(
-        `| \`${md(r.variant)}\` | \`${md(rel(root, r.promptFile))}\` × \`${md(rel(root, r.evalSetFile))}\` | ${s.passed}/${s.cases} | ${pct(s.passRate)} | ${s.generated} | ${s.cached} | ${r.status === "complete" ? (s.failed ? "❌ failing" : "✅ pass") : `⚠️ ${md(r.error ?? r.status)}`} |`,
+        `| ${mdCode(r.variant)} | ${mdCode(rel(root, r.promptFile))} × ${mdCode(rel(root, r.evalSetFile))} | ${s.passed}/${s.cases} | ${pct(s.passRate)} | ${s.generated} | ${s.cached} | ${s.resumed} | ${r.status === "complete" ? (s.failed ? "❌ failing" : "✅ pass") : `⚠️ ${md(r.error ?? r.status)}`} |`,
       );
     }
     out.push("");
@@ -134,17 +147,17 @@ export function formatMarkdown(report: EvalReport, root?: string): string {
     const failing = r.cases.filter((c) => !c.pass);
     const slices = sortedSlices(r);
     if (!failing.length && !slices.length) continue;
-    out.push(`### \`${md(r.variant)}\` — \`${md(rel(root, r.evalSetFile))}\``, "");
+    out.push(`### ${mdCode(r.variant)} — ${mdCode(rel(root, r.evalSetFile))}`, "");
     if (slices.length) {
       out.push("| Slice | Passed | Pass rate |", "|---|---:|---:|");
       for (const [n, v] of slices) out.push(`| ${md(n)} | ${v.passed}/${v.cases} | ${pct(v.passRate)} |`);
       out.push("");
     }
     if (failing.length) {
-      out.push("<details><summary>" + `${failing.length} failing case${failing.length === 1 ? "" : "s"}` + "</summary>", "", "| Case | Why | Output |", "|---|---|---|");
+      out.push("<details><summary>" + `${failing.length} failing case${failing.length === 1 ? "" : "s"}` + "</summary>", "", "| Case | Source | Why | Output |", "|---|---|---|---|");
       for (const c of failing) {
         const why = c.error ?? c.assertions.filter((a) => !a.pass).map((a) => `${a.type}: ${a.message}`).join("; ");
-        out.push(`| \`${md(c.id)}\` | ${md(oneLine(why, 200))} | \`${md(oneLine(c.output, 120))}\` |`);
+        out.push(`| ${mdCode(c.id)} | ${c.source} | ${md(oneLine(why, 200))} | ${mdCode(oneLine(c.output, 120))} |`);
       }
       out.push("", "</details>", "");
     }

@@ -1,8 +1,8 @@
 // Git plumbing for `driftlens diff`: `git` through execFile (never a shell, so refs and paths are
 // never interpreted), with errors that say what to do.
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
+import { readRegularText } from "../util/safe-file";
 
 export class GitError extends Error {}
 
@@ -103,10 +103,21 @@ export async function changedFiles(cwd: string, base: string, head?: string): Pr
 export async function showFiles(cwd: string, ref: string, paths: readonly string[]): Promise<Map<string, string | undefined>> {
   const result = new Map<string, string | undefined>();
   if (paths.length === 0) return result;
-  for (const p of paths) if (/[\n\r]/.test(p)) throw new GitError(`cannot read '${JSON.stringify(p)}' from git: file names with line breaks are not supported`);
-  const out = await git(cwd, ["cat-file", "--batch"], { input: paths.map((p) => `${ref}:${p}\n`).join("") });
+  // `cat-file --batch` reads one name per line: a name with a line break is read on its own
+  // (argv carries any byte), so one odd file name does not stop the others.
+  const odd = paths.filter((p) => /[\n\r]/.test(p));
+  for (const p of odd) {
+    try {
+      result.set(p, (await git(cwd, ["cat-file", "blob", `${ref}:${p}`])).toString("utf8"));
+    } catch {
+      result.set(p, undefined);
+    }
+  }
+  const plain = odd.length ? paths.filter((p) => !/[\n\r]/.test(p)) : paths;
+  if (plain.length === 0) return result;
+  const out = await git(cwd, ["cat-file", "--batch"], { input: plain.map((p) => `${ref}:${p}\n`).join("") });
   let pos = 0;
-  for (const p of paths) {
+  for (const p of plain) {
     const nl = out.indexOf(0x0a, pos);
     if (nl < 0) throw new GitError(`git cat-file ended early while reading ${ref}:${p}`);
     const header = out.subarray(pos, nl).toString("utf8");
@@ -142,7 +153,7 @@ export function relPath(toplevel: string, abs: string): string {
 /** Working-tree contents of a repository-relative path, undefined when absent. */
 export function readWorkingTree(toplevel: string, rel: string): string | undefined {
   try {
-    return fs.readFileSync(absPath(toplevel, rel), "utf8");
+    return readRegularText(absPath(toplevel, rel), 256 * 1024 * 1024);
   } catch {
     return undefined;
   }

@@ -11,12 +11,35 @@ import { artifactKind } from "../artifacts/types";
 import type { DiagnoseResult } from "./support/diagnosis";
 import { DiagnosticsSettledMethod, type DiagnosticsSettled } from "../protocol/lsp";
 
+/**
+ * What the server diagnoses without being asked (the startup scan, files changed on disk,
+ * dependents of an edit): files not open in the editor up to this size, and up to this much in
+ * all per scan. Larger ones are diagnosed when opened (or with `driftlens check`): a background
+ * check of a 10 MB eval set would cost hundreds of megabytes and seconds of a worker's time.
+ */
+export const BACKGROUND_FILE_BYTES = 4 * 1024 * 1024;
+export const BACKGROUND_SCAN_BYTES = 64 * 1024 * 1024;
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 export function register(ctx: FeatureContext): void {
   const { connection, documents, workspaces, log, scheduler, events } = ctx;
   /** Files whose last publish was non-empty or came from a scan: cleared when deleted. */
   const published = new Set<string>();
 
   const settled = (p: DiagnosticsSettled) => void connection.sendNotification(DiagnosticsSettledMethod, p);
+  const skipped = new Set<string>();
+  const skippedLarge = (file: string) => {
+    if (skipped.has(file)) return;
+    skipped.add(file);
+    log.info(`${file} is larger than ${BACKGROUND_FILE_BYTES / 2 ** 20} MiB: diagnosed when opened (or run 'driftlens check' on it)`);
+  };
 
   /**
    * For each eval set: the prompt contract (input schema, inputs, listed eval sets) its published
@@ -30,6 +53,11 @@ export function register(ctx: FeatureContext): void {
   async function diagnoseAndPublish(file: string, signal: AbortSignal): Promise<string | undefined> {
     const uri = pathToUri(file);
     const doc = documents.get(uri);
+    // A closed file too large for a background check waits until it is opened.
+    if (!doc && fileSize(file) > BACKGROUND_FILE_BYTES) {
+      skippedLarge(file);
+      return undefined;
+    }
     if (!doc && !fs.existsSync(file)) {
       checkedAgainst.delete(file);
       if (published.delete(uri)) await connection.sendDiagnostics({ uri, diagnostics: [] });
@@ -142,6 +170,7 @@ export function register(ctx: FeatureContext): void {
   /** Diagnoses every artifact of the given workspace folders that is not open, one at a time. */
   async function scan(entries: ReturnType<typeof workspaces.all>, signal: AbortSignal): Promise<string[] | undefined> {
     const uris: string[] = [];
+    let budget = BACKGROUND_SCAN_BYTES;
     for (const entry of entries) {
       const { ws, isFolder } = entry;
       if (!isFolder) continue;
@@ -157,6 +186,12 @@ export function register(ctx: FeatureContext): void {
         if (documents.get(pathToUri(file))) continue;
         // A nested workspace folder owns its own files.
         if (workspaces.forFile(file) !== entry) continue;
+        const size = fileSize(file);
+        if (size > budget) {
+          skippedLarge(file);
+          continue;
+        }
+        budget -= size;
         await yieldToLoop();
         const done = await diagnoseAndPublish(file, signal);
         if (done) uris.push(done);

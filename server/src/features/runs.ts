@@ -9,6 +9,7 @@
 import path from "node:path";
 import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
 import { adoptedView, type AdoptedView } from "../artifacts/adopt/view";
+import { storePathProblem } from "../artifacts/containment";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { effectiveConfig } from "../artifacts/effective-config";
 import { artifactKind } from "../artifacts/types";
@@ -56,7 +57,6 @@ const engineModules = () =>
 let modules: ReturnType<typeof engineModules> | undefined;
 const lazy = () => (modules ??= engineModules());
 
-const TRUSTED = process.env.DRIFTLENS_TRUSTED !== "0";
 const REFUSED = "Driftlens generates nothing in a restricted workspace; trust the workspace to run evals.";
 
 interface Root {
@@ -76,6 +76,7 @@ interface ActiveRun {
 
 export function register(ctx: FeatureContext): void {
   const { connection, log } = ctx;
+  const TRUSTED = ctx.trusted;
   const roots = new Map<string, Root>();
   const active = new Map<string, ActiveRun>();
   let engine: EngineClient | undefined;
@@ -127,6 +128,10 @@ export function register(ctx: FeatureContext): void {
   async function storeFor(r: Root, s: ServerSettings): Promise<Store> {
     const file = effective(r, s).store;
     if (r.store && r.storePath === file) return r.store;
+    // driftlens.yaml is a workspace file: its store must be inside the workspace. The user's own
+    // setting (a machine-overridable one, ignored in restricted workspaces) may point anywhere.
+    const problem = s.store.path ? undefined : storePathProblem(r.root, file);
+    if (problem) throw new Error(problem);
     const { Store, describeDriver } = await lazy();
     r.store?.close();
     const store = Store.open(file);
@@ -204,11 +209,12 @@ export function register(ctx: FeatureContext): void {
 
   function renderFor(r: Root): RenderFn {
     const partials = config(r).prompts.partials;
+    // Partials are read through the workspace: regular files inside it (or a listed folder) only.
     return (doc, input) => {
       // Adopted files (promptfoo, .prompt.yml, Prompty) render with their own tool's renderer.
       const adopted = (doc as { adoptedRender?: (i: Record<string, unknown>) => ReturnType<RenderFn> }).adoptedRender;
       if (adopted) return adopted(input);
-      return renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, partials));
+      return renderPrompt(doc as Parameters<typeof renderPrompt>[0], { input }, filePartialResolver((doc as { file: string }).file, partials, (f) => r.ws.read(f)));
     };
   }
 

@@ -47,7 +47,25 @@ interface Pending {
   open?: Map<string, { variant: string; file: string }>;
   spec?: { variant: string; file: string };
   busy?: { variant: string; file: string };
+  /**
+   * What the worker does now for this request (protocol `phase`): the last phase, the case whose
+   * prompt is going through the chat template, and the cases being generated (no answer yet).
+   */
+  phase?: "load" | "prepare" | "template" | "case";
+  templating?: string;
+  generating?: Set<string>;
+  /** Bounds the time until the worker's next sign of progress (a phase or an answer). */
+  timer?: NodeJS.Timeout;
+  /** Set once the caller aborted: if the worker does not answer soon, it is stopped. */
+  cancelling?: boolean;
 }
+
+/** Default wall-clock bound per case (engine.caseTimeout). */
+export const DEFAULT_CASE_TIMEOUT_MS = 300_000;
+/** A model load may take at least this long (multi-gigabyte files on slow disks). */
+const MIN_LOAD_TIMEOUT_MS = 600_000;
+/** After a cancel, how long a worker may take to stop on its own before it is killed. */
+const CANCEL_GRACE_MS = 5_000;
 
 /**
  * Finds dist/engine-worker.js from any bundle: dist/cli.js and dist/server.js sit beside it, test
@@ -182,6 +200,64 @@ export class EngineClient {
     });
   }
 
+  private get caseTimeoutMs(): number {
+    return this.settings.caseTimeoutMs ?? DEFAULT_CASE_TIMEOUT_MS;
+  }
+
+  /** (Re)starts the timer bounding what request `rid` does now; called on every sign of progress. */
+  private arm(rid: number, p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    const loading = !p.phase || p.phase === "load";
+    const ms = loading ? Math.max(MIN_LOAD_TIMEOUT_MS, this.caseTimeoutMs) : this.caseTimeoutMs;
+    p.timer = setTimeout(() => this.onTimeout(rid, p, ms), ms);
+    p.timer.unref?.();
+  }
+
+  private onPhase(rid: number, p: Pending, phase: NonNullable<Pending["phase"]>, id: string | undefined): void {
+    p.phase = phase;
+    p.templating = phase === "template" ? id : undefined;
+    if (phase === "case" && id !== undefined) (p.generating ??= new Set()).add(id);
+    else if (phase === "load" || phase === "prepare") p.generating?.clear();
+    this.arm(rid, p);
+  }
+
+  /**
+   * A request overran its bound: a case that never ends (a looping chat template, a runaway
+   * generation) or a load that hangs. The worker's main thread may be stuck, so it is killed; the
+   * cases that overran fail with kind "timeout", and generateMany resends the rest to a fresh worker.
+   */
+  private onTimeout(rid: number, p: Pending, ms: number): void {
+    const child = this.child;
+    if (this.pending.get(rid) !== p || !child) return;
+    const secs = `${Math.round(ms / 100) / 10} s`;
+    const at = p.busy ?? p.spec;
+    // The cases in flight, if any: the one in the chat template, else those being generated.
+    const culprits = p.templating !== undefined ? [p.templating] : p.phase === "case" ? [...(p.generating ?? [])] : [];
+    const what =
+      culprits.length > 0
+        ? `${p.templating !== undefined ? "rendering the chat template for" : "generating"} case ${culprits.join(", ")}`
+        : p.phase === "prepare"
+          ? "preparing the context and chat template"
+          : "loading the model";
+    const where = at ? ` of variant ${at.variant} (${at.file})` : "";
+    const message = `${what[0]!.toUpperCase()}${what.slice(1)}${where} did not finish within ${secs} (engine.caseTimeout in driftlens.yaml); the engine was stopped and the run goes on. A chat template that never finishes, or a model far slower than the bound allows, does this.`;
+    const failure = (v?: { variant: string; file: string }): EngineFailure => ({ kind: "timeout", message, ...(v ?? at ?? {}) });
+    if (p.open && p.onItem) {
+      // The cases in flight alone; before any case, every request on the same model file.
+      const ids = culprits.length > 0 ? culprits.filter((id) => p.open!.has(id)) : [...p.open].filter(([, v]) => !at || v.file === at.file).map(([id]) => id);
+      for (const id of ids) {
+        const v = p.open.get(id);
+        p.open.delete(id);
+        p.onItem({ id, failure: failure(v) });
+      }
+    }
+    this.pending.delete(rid);
+    this.log(`engine: ${message}`);
+    // Rejected once the worker is gone, so a retry starts a fresh one.
+    child.once("exit", () => p.reject(new EngineError(failure())));
+    child.kill("SIGKILL");
+  }
+
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child !== child) return;
     this.child = undefined;
@@ -193,9 +269,10 @@ export class EngineClient {
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
     const tail = this.stderrTail.length ? ` Last output: ${this.stderrTail.join(" | ")}` : "";
     for (const [rid, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
       const at = p.busy ?? p.spec;
       const what = at ? `variant ${at.variant} (${at.file})` : "a request";
-      const failure: EngineFailure = this.disposed
+      const failure: EngineFailure = this.disposed || p.cancelling
         ? { kind: "cancelled", message: `The engine was stopped while running ${what}.`, variant: at?.variant, file: at?.file }
         : {
             kind: "crashed",
@@ -226,24 +303,32 @@ export class EngineClient {
       case "busy":
         p.busy = { variant: msg.variant, file: msg.file };
         break;
+      case "phase":
+        this.onPhase(msg.rid, p, msg.phase, msg.id);
+        break;
       case "token":
         p.onToken?.(msg.token, msg.id);
         break;
       case "item": {
         const r: ManyResult | undefined = msg.result ?? msg.failure;
-        if (r) {
+        // An answer for a case already failed by its timeout is dropped.
+        if (r && (!p.open || p.open.has(r.id))) {
           p.open?.delete(r.id);
+          p.generating?.delete(r.id);
+          this.arm(msg.rid, p);
           p.onItem?.(r);
         }
         break;
       }
       case "error":
         this.pending.delete(msg.rid);
+        if (p.timer) clearTimeout(p.timer);
         this.updateRef();
         p.reject(new EngineError(msg.failure));
         break;
       case "result":
         this.pending.delete(msg.rid);
+        if (p.timer) clearTimeout(p.timer);
         this.updateRef();
         p.resolve(msg.value);
         break;
@@ -264,9 +349,21 @@ export class EngineClient {
     // The worker may have died between start-up and now (onExit ran with nothing pending).
     if (!this.child) await this.ensureWorker();
     const rid = this.nextRid++;
-    const onAbort = () => this.post({ type: "cancel", rid });
+    const onAbort = () => {
+      this.post({ type: "cancel", rid });
+      // A worker whose main thread is stuck cannot hear the cancel: stop it after a grace period.
+      const entry = this.pending.get(rid);
+      const child = this.child;
+      if (!entry || !child) return;
+      entry.cancelling = true;
+      setTimeout(() => {
+        if (this.pending.get(rid) === entry && this.child === child) child.kill("SIGKILL");
+      }, CANCEL_GRACE_MS).unref?.();
+    };
     const value = await new Promise<unknown>((resolve, reject) => {
-      this.pending.set(rid, { ...p, kind: msg.type, resolve, reject });
+      const entry: Pending = { ...p, kind: msg.type, resolve, reject };
+      this.pending.set(rid, entry);
+      this.arm(rid, entry);
       this.updateRef();
       this.post({ ...msg, rid } as ToWorker);
       if (signal) {
@@ -306,14 +403,23 @@ export class EngineClient {
     signal?: AbortSignal,
     onToken?: (id: string, t: GeneratedToken) => void,
   ): Promise<void> {
-    if (reqs.length === 0) return;
-    const open = new Map(reqs.map((r) => [r.id, { variant: r.model.variant, file: r.model.modelPath }]));
-    await this.request(
-      { type: "generateMany", reqs, stream: !!onToken },
-      { onItem: onResult, onToken: onToken ? (t, id) => onToken(id, t) : undefined, open, spec: open.values().next().value },
-      z.null(),
-      signal,
-    );
+    let todo = reqs;
+    while (todo.length > 0) {
+      const open = new Map(todo.map((r) => [r.id, { variant: r.model.variant, file: r.model.modelPath }]));
+      try {
+        await this.request(
+          { type: "generateMany", reqs: todo, stream: !!onToken },
+          { onItem: onResult, onToken: onToken ? (t, id) => onToken(id, t) : undefined, open, spec: open.values().next().value },
+          z.null(),
+          signal,
+        );
+        return;
+      } catch (e) {
+        // A timeout failed its own cases (already reported) and stopped the worker; the rest go on.
+        if (!(e instanceof EngineError && e.kind === "timeout") || signal?.aborted) throw e;
+        todo = todo.filter((r) => open.has(r.id));
+      }
+    }
   }
 
   /** Teacher forcing: per forced token, its probability, this model's top-K and the probe ids' probabilities. */

@@ -18,6 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
 import { completionText } from "./completion-text";
+import { openRegularFile, UnsafeFileError } from "../util/safe-file";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import type {
@@ -36,6 +37,13 @@ import type {
 } from "./types";
 
 type Nlc = typeof NLC;
+
+/**
+ * Hears what the engine starts next (see the worker protocol's `phase` message). The engine awaits
+ * it before starting: the worker's listener resolves once the message is written, so the parent
+ * knows what a main thread that then blocks (a looping chat template) was doing.
+ */
+export type PhaseListener = (phase: "load" | "prepare" | "template" | "case", id?: string) => void | Promise<void>;
 type Token = NLC.Token;
 
 export const ENGINE_API_VERSION = "driftlens-engine/1";
@@ -366,11 +374,16 @@ export class Engine {
     ctx.waiters.shift()?.();
   }
 
-  /** Loads (or reuses) the model and context of a spec and runs `fn` with them pinned. */
-  private async withContext<T>(spec: ModelSpec, fn: (m: ModelEntry, ctx: ContextEntry) => Promise<T>): Promise<T> {
+  /**
+   * Loads (or reuses) the model and context of a spec and runs `fn` with them pinned. `onPhase`
+   * hears when loading and context preparation start (the parent bounds each).
+   */
+  private async withContext<T>(spec: ModelSpec, fn: (m: ModelEntry, ctx: ContextEntry) => Promise<T>, onPhase?: PhaseListener): Promise<T> {
+    await onPhase?.("load");
     const m = await this.loadModel(spec);
     m.inUse++;
     try {
+      await onPhase?.("prepare");
       const ctx = await this.getContext(m, spec);
       return await fn(m, ctx);
     } finally {
@@ -412,16 +425,18 @@ export class Engine {
 
   // ---------------------------------------------------------------- generation
 
-  async generate(req: GenerateRequest, onToken?: (t: GeneratedToken) => void, signal?: AbortSignal): Promise<GenerateResult> {
+  async generate(req: GenerateRequest, onToken?: (t: GeneratedToken) => void, signal?: AbortSignal, onPhase?: PhaseListener): Promise<GenerateResult> {
     return this.withContext(req.model, async (m, ctx) => {
+      await onPhase?.("template", req.id);
       const prompt = this.promptTokens(m.model, ctx.template, req.messages);
+      await onPhase?.("case", req.id);
       const slot = await this.acquire(ctx);
       try {
         return await this.generateOn(m, ctx, slot, req, prompt, onToken, signal);
       } finally {
         this.release(ctx, slot);
       }
-    });
+    }, onPhase);
   }
 
   /**
@@ -435,6 +450,7 @@ export class Engine {
     signal?: AbortSignal,
     onToken?: (id: string, t: GeneratedToken) => void,
     onGroup?: (variant: string, file: string) => void,
+    onPhase?: PhaseListener,
   ): Promise<void> {
     const groups = new Map<string, GenerateRequest[]>();
     for (const r of reqs) {
@@ -451,30 +467,45 @@ export class Engine {
       }
       onGroup?.(spec.variant, spec.modelPath);
       try {
-        await this.withContext(spec, async (m, ctx) => {
-          const items = group.map((r) => ({ r, prompt: this.promptTokens(m.model, ctx.template, r.messages) }));
-          items.sort((a, b) => compareTokens(a.prompt, b.prompt));
-          let next = 0;
-          const worker = async () => {
-            while (next < items.length) {
-              const it = items[next++]!;
-              if (signal?.aborted) {
-                onResult({ id: it.r.id, failure: cancelled(it.r) });
-                continue;
-              }
-              const slot = await this.acquire(ctx);
+        await this.withContext(
+          spec,
+          async (m, ctx) => {
+            // Each prompt goes through the GGUF's chat template: a case's phase starts here, so a
+            // template that never ends on one case's messages is that case's failure alone.
+            const items: { r: GenerateRequest; prompt: Token[] }[] = [];
+            for (const r of group) {
+              await onPhase?.("template", r.id);
               try {
-                const res = await this.generateOn(m, ctx, slot, it.r, it.prompt, onToken ? (t) => onToken(it.r.id, t) : undefined, signal);
-                onResult(res);
+                items.push({ r, prompt: this.promptTokens(m.model, ctx.template, r.messages) });
               } catch (err) {
-                onResult({ id: it.r.id, failure: toFailure(err, { variant: it.r.model.variant, file: it.r.model.modelPath }) });
-              } finally {
-                this.release(ctx, slot);
+                onResult({ id: r.id, failure: toFailure(err, { variant: r.model.variant, file: r.model.modelPath }) });
               }
             }
-          };
-          await Promise.all(ctx.slots.map(() => worker()));
-        });
+            items.sort((a, b) => compareTokens(a.prompt, b.prompt));
+            let next = 0;
+            const worker = async () => {
+              while (next < items.length) {
+                const it = items[next++]!;
+                if (signal?.aborted) {
+                  onResult({ id: it.r.id, failure: cancelled(it.r) });
+                  continue;
+                }
+                const slot = await this.acquire(ctx);
+                try {
+                  await onPhase?.("case", it.r.id);
+                  const res = await this.generateOn(m, ctx, slot, it.r, it.prompt, onToken ? (t) => onToken(it.r.id, t) : undefined, signal);
+                  onResult(res);
+                } catch (err) {
+                  onResult({ id: it.r.id, failure: toFailure(err, { variant: it.r.model.variant, file: it.r.model.modelPath }) });
+                } finally {
+                  this.release(ctx, slot);
+                }
+              }
+            };
+            await Promise.all(ctx.slots.map(() => worker()));
+          },
+          onPhase,
+        );
       } catch (err) {
         const failure = toFailure(err, { variant: spec.variant, file: spec.modelPath });
         for (const r of group) onResult({ id: r.id, failure });
@@ -624,10 +655,12 @@ export class Engine {
 
   // ---------------------------------------------------------------- teacher forcing
 
-  async score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult> {
+  async score(req: ScoreRequest, signal?: AbortSignal, onPhase?: PhaseListener): Promise<ScoreResult> {
     const t0 = performance.now();
     return this.withContext(req.model, async (m, ctx) => {
+      await onPhase?.("template", req.id);
       const prompt = this.promptTokens(m.model, ctx.template, req.messages);
+      await onPhase?.("case", req.id);
       const n = req.tokens.length;
       if (n === 0) return { id: req.id, positions: [], wallMs: performance.now() - t0 };
       if (prompt.length === 0) {
@@ -679,7 +712,7 @@ export class Engine {
       } finally {
         this.release(ctx, slot);
       }
-    });
+    }, onPhase);
   }
 
   // ---------------------------------------------------------------- embeddings
@@ -841,14 +874,16 @@ function checkGgufMagic(file: string, variant: string, what: "model" | "adapter"
   const buf = Buffer.alloc(4);
   let n = 0;
   try {
-    const fd = fs.openSync(file, "r");
+    // A regular file only: a FIFO would block the open, a device would feed llama.cpp forever.
+    const { fd } = openRegularFile(file);
     try {
       n = fs.readSync(fd, buf, 0, 4, 0);
     } finally {
       fs.closeSync(fd);
     }
   } catch (err) {
-    throw new EngineError({ kind: "model-missing", message: `Cannot read the ${what} file of variant ${variant}: ${file} (${firstLine(err)}).`, variant, file });
+    const notRegular = err instanceof UnsafeFileError && err.code === "not-regular";
+    throw new EngineError({ kind: notRegular ? "model-corrupt" : "model-missing", message: `Cannot read the ${what} file of variant ${variant}: ${file} (${firstLine(err)}).`, variant, file });
   }
   if (n < 4 || buf.toString("latin1") !== "GGUF") {
     throw new EngineError({

@@ -41,7 +41,15 @@ function cacheFile(dir: string): string {
   return path.join(dir, "engine-threads.json");
 }
 
-function readCache(dir: string): Record<string, { threads: number; measured?: Record<string, number>; at?: string }> {
+interface CacheEntry {
+  threads: number;
+  measured?: Record<string, number>;
+  at?: string;
+  /** Set while a measurement is under way: the counts measured so far (a killed run keeps them). */
+  partial?: boolean;
+}
+
+function readCache(dir: string): Record<string, CacheEntry> {
   try {
     return JSON.parse(fs.readFileSync(cacheFile(dir), "utf8"));
   } catch {
@@ -49,7 +57,7 @@ function readCache(dir: string): Record<string, { threads: number; measured?: Re
   }
 }
 
-function writeCache(dir: string, key: string, value: { threads: number; measured?: Record<string, number> }): void {
+function writeCache(dir: string, key: string, value: { threads: number; measured?: Record<string, number>; partial?: boolean }): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
     const all = readCache(dir);
@@ -113,13 +121,18 @@ export async function resolveThreads(o: {
   const dir = o.cacheDir ?? cacheDirDefault();
   const key = threadsCacheKey(o.backend, o.modelBytes);
   const hit = readCache(dir)[key];
-  if (hit && Number.isInteger(hit.threads) && hit.threads >= 1 && hit.threads <= n) return { threads: hit.threads, source: "auto-cached" };
-  const measured: Record<string, number> = {};
+  if (hit && !hit.partial && Number.isInteger(hit.threads) && hit.threads >= 1 && hit.threads <= n) return { threads: hit.threads, source: "auto-cached" };
+  // Counts measured by a run that was killed part-way are kept and not measured again.
+  const measured: Record<string, number> = hit?.partial && hit.measured ? { ...hit.measured } : {};
   let best = 1;
   for (const t of threadCandidates(n)) {
-    const bestTps = measured[String(best)];
-    const tps = await measureThroughput(o.model, t, 16, bestTps ? (3 * 16 * 1000) / bestTps : Infinity);
-    measured[String(t)] = Math.round(tps * 10) / 10;
+    let tps = measured[String(t)];
+    if (tps === undefined) {
+      const bestTps = measured[String(best)];
+      tps = await measureThroughput(o.model, t, 16, bestTps ? (3 * 16 * 1000) / bestTps : Infinity);
+      measured[String(t)] = Math.round(tps * 10) / 10;
+      writeCache(dir, key, { threads: best, measured, partial: true });
+    }
     // Prefer fewer threads unless more are clearly faster (≥ 5%): leaves cores for the rest.
     if (tps > (measured[String(best)] ?? 0) * 1.05) best = t;
   }

@@ -142,6 +142,12 @@ export interface EngineSettings {
   parallelSequences: number;
   /** LRU budget for loaded models, bytes. */
   memoryBudgetBytes: number;
+  /**
+   * Wall-clock bound for one case (its prompt template and generation) and for preparing a
+   * model's context, ms; a model load may take max(this, 10 minutes). A case over it fails with
+   * kind "timeout" and the rest of the batch goes on in a fresh worker. Default 300,000 (5 min).
+   */
+  caseTimeoutMs?: number;
 }
 
 export interface EngineInfo {
@@ -214,7 +220,7 @@ export type EndpointCheck = (url: string, spec: RemoteModelSpec, timeoutMs: numb
 
 /** A failure the caller can show as is: names the variant and file and says what to do. */
 export interface EngineFailure {
-  kind: "model-missing" | "model-corrupt" | "adapter-mismatch" | "out-of-memory" | "crashed" | "cancelled" | "other";
+  kind: "model-missing" | "model-corrupt" | "adapter-mismatch" | "out-of-memory" | "crashed" | "cancelled" | "timeout" | "other";
   message: string;
   variant?: string;
   file?: string;

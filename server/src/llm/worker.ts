@@ -2,8 +2,9 @@
 // native crash or out-of-memory in llama.cpp cannot take down the language server or the CLI.
 // It speaks the zod-validated messages of server/src/protocol/engine.ts over the IPC channel;
 // stdout is never used (the parent's stdout may be the LSP channel).
+import { Worker } from "node:worker_threads";
 import { toWorkerSchema, type FromWorker, type ToWorker } from "../protocol/engine";
-import { Engine } from "./engine";
+import { Engine, type PhaseListener } from "./engine";
 import { EngineError, toFailure } from "./errors";
 import type { EngineSettings } from "./types";
 
@@ -22,6 +23,36 @@ function engine(): Promise<Engine> {
   enginePromise ??= Engine.create(settings, { log: (line) => send({ type: "log", line }) });
   enginePromise.catch(() => (enginePromise = undefined));
   return enginePromise;
+}
+
+/**
+ * The worker must die with its parent and on SIGTERM even while its main thread is stuck (a chat
+ * template that never ends runs in JavaScript; a native call may not return).
+ *
+ * - A watchdog thread (its own event loop, so it runs while the main thread is blocked) checks
+ *   every 200 ms that the parent still exists and SIGKILLs this process when it is gone: a parent
+ *   killed with SIGKILL never gets to stop its worker, and the IPC 'disconnect' event needs the
+ *   main thread.
+ * - node-llama-cpp's dependencies install JavaScript SIGTERM/SIGINT/SIGHUP listeners (signal-exit),
+ *   which replace the default "terminate" action with a handler the blocked main thread never
+ *   runs. The worker has nothing to clean up on a signal, so those listeners are dropped.
+ */
+function dieWithParent(): void {
+  const code = `const { workerData } = require("node:worker_threads");
+setInterval(() => {
+  let gone = process.ppid !== workerData.ppid;
+  if (!gone) try { process.kill(workerData.ppid, 0); } catch (e) { gone = e.code === "ESRCH"; }
+  if (gone) process.kill(process.pid, "SIGKILL");
+}, 200);`;
+  try {
+    new Worker(code, { eval: true, workerData: { ppid: process.ppid }, resourceLimits: { maxOldGenerationSizeMb: 16 } }).unref();
+  } catch {
+    // Without the thread the worker still exits on 'disconnect' whenever its main thread is free.
+  }
+}
+
+function dropSignalHooks(): void {
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.removeAllListeners(sig);
 }
 
 async function handle(msg: ToWorker): Promise<void> {
@@ -43,12 +74,20 @@ async function handle(msg: ToWorker): Promise<void> {
   const rid = msg.rid;
   const ac = new AbortController();
   aborts.set(rid, ac);
+  // Resolves once the message is written to the channel: the work that follows may block the
+  // main thread (a chat template that never ends), and the parent must know what it was.
+  const onPhase: PhaseListener = (phase, id) =>
+    new Promise<void>((resolve) => {
+      if (!process.send) return resolve();
+      process.send({ type: "phase", rid, phase, ...(id !== undefined ? { id } : {}) } satisfies FromWorker, undefined, {}, () => resolve());
+    });
   try {
     const e = await engine();
+    dropSignalHooks();
     switch (msg.type) {
       case "generate": {
         send({ type: "busy", rid, variant: msg.req.model.variant, file: msg.req.model.modelPath });
-        const r = await e.generate(msg.req, msg.stream ? (token) => send({ type: "token", rid, id: msg.req.id, token }) : undefined, ac.signal);
+        const r = await e.generate(msg.req, msg.stream ? (token) => send({ type: "token", rid, id: msg.req.id, token }) : undefined, ac.signal, onPhase);
         send({ type: "result", rid, value: r });
         break;
       }
@@ -63,13 +102,14 @@ async function handle(msg: ToWorker): Promise<void> {
           msg.stream ? (id, token) => send({ type: "token", rid, id, token }) : undefined,
           // Which variant the batch is on, so a crash names it.
           (variant, file) => send({ type: "busy", rid, variant, file }),
+          onPhase,
         );
         send({ type: "result", rid, value: null });
         break;
       }
       case "score": {
         send({ type: "busy", rid, variant: msg.req.model.variant, file: msg.req.model.modelPath });
-        send({ type: "result", rid, value: await e.score(msg.req, ac.signal) });
+        send({ type: "result", rid, value: await e.score(msg.req, ac.signal, onPhase) });
         break;
       }
       case "countTokens":
@@ -107,3 +147,5 @@ process.on("message", (raw) => {
 
 // The parent went away: nothing left to serve.
 process.on("disconnect", () => process.exit(0));
+dieWithParent();
+dropSignalHooks();

@@ -39,6 +39,8 @@ export const engineSettingsSchema = z.object({
   contextSize: z.number().int().min(16),
   parallelSequences: z.number().int().min(1),
   memoryBudgetBytes: z.number().min(0),
+  /** Wall-clock bound per case, ms (the parent enforces it; see EngineSettings). */
+  caseTimeoutMs: z.number().min(1).optional(),
 });
 
 const tokenAlternative = z.object({ token: z.number().int(), text: z.string(), prob: z.number() });
@@ -76,7 +78,7 @@ export const scoreResultSchema = z.object({
 export const embedResultSchema = z.array(z.array(z.number()));
 
 export const engineFailureSchema = z.object({
-  kind: z.enum(["model-missing", "model-corrupt", "adapter-mismatch", "out-of-memory", "crashed", "cancelled", "other"]),
+  kind: z.enum(["model-missing", "model-corrupt", "adapter-mismatch", "out-of-memory", "crashed", "cancelled", "timeout", "other"]),
   message: z.string(),
   variant: z.string().optional(),
   file: z.string().optional(),
@@ -131,6 +133,13 @@ export const fromWorkerSchema = z.discriminatedUnion("type", [
   }),
   /** The variant and file the worker is working on now, so a crash can name them. */
   z.object({ type: z.literal("busy"), rid: z.number().int(), variant: z.string(), file: z.string() }),
+  /**
+   * What the worker starts now for request `rid`: loading a model ("load"), preparing its context
+   * and chat template ("prepare"), rendering case `id`'s prompt through the chat template
+   * ("template"), or generating case `id` ("case"). The parent bounds the time between such
+   * steps and stops a worker that overruns it.
+   */
+  z.object({ type: z.literal("phase"), rid: z.number().int(), phase: z.enum(["load", "prepare", "template", "case"]), id: z.string().optional() }),
   /** Final answer of a request (value shape depends on the request type; validated by the caller). */
   z.object({ type: z.literal("result"), rid: z.number().int(), value: z.unknown() }),
   /** The request failed as a whole. */

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openSqlite } from "./driver";
+import { hashRegularFile } from "../util/safe-file";
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from "./migrations";
 import type { SqliteDb, SqliteDriverInfo, SqliteDriverName, SqliteStatement } from "./sqlite-api";
 import { decodeTokens, encodeTokens } from "./token-codec";
@@ -156,16 +157,9 @@ export function sha256(data: string | Uint8Array): string {
   return crypto.createHash("sha256").update(data).digest("hex");
 }
 
-/** sha256 of a file's bytes, streamed (model files are large). */
+/** sha256 of a file's bytes, streamed (model files are large); regular files only, read up to their size. */
 export async function sha256File(file: string): Promise<string> {
-  const h = crypto.createHash("sha256");
-  await new Promise<void>((resolve, reject) => {
-    const s = fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
-    s.on("data", (c) => h.update(c));
-    s.on("error", reject);
-    s.on("end", () => resolve());
-  });
-  return h.digest("hex");
+  return hashRegularFile(file);
 }
 
 /** Persistent cache for file fingerprints, keyed by path + size + mtime (Workspace plugs it in). */
@@ -224,6 +218,9 @@ export class Store {
     const abs = file === ":memory:" ? file : path.resolve(file);
     if (abs !== ":memory:") {
       if (opts.readonly && !fs.existsSync(abs)) throw new StoreError(`store ${abs} does not exist; run 'driftlens eval' first to create it`, abs);
+      // SQLite would open a device or a pipe and write its journal beside it (/dev/null-journal).
+      const st = fs.statSync(abs, { throwIfNoEntry: false });
+      if (st && !st.isFile()) throw new StoreError(`store ${abs} is not a regular file (${st.isDirectory() ? "a folder" : "a device, pipe or socket"}); point 'store:' in driftlens.yaml at an SQLite file`, abs);
       try {
         fs.mkdirSync(path.dirname(abs), { recursive: true });
       } catch (e) {
@@ -401,6 +398,7 @@ export class Store {
   async fingerprintFile(file: string): Promise<string> {
     const abs = path.resolve(file);
     const st = fs.statSync(abs);
+    if (!st.isFile()) return sha256File(abs); // rejects, naming what the path is
     const cache = this.fingerprintCache();
     const hit = cache.get(abs, st.size, st.mtimeMs);
     if (hit) return hit;

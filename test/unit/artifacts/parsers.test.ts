@@ -114,7 +114,7 @@ test("driftlens.yaml: no file gives every default; a broken section keeps the ot
   assert.equal(none.file, undefined);
   assert.deepEqual(none.diagnostics, []);
   assert.deepEqual(none.config.models, {});
-  assert.deepEqual({ ...none.config.engine, memoryBudgetBytes: 0 }, { gpu: "auto", threads: "auto", contextSize: 2048, parallelSequences: 8, memoryBudgetBytes: 0 });
+  assert.deepEqual({ ...none.config.engine, memoryBudgetBytes: 0 }, { gpu: "auto", threads: "auto", contextSize: 2048, parallelSequences: 8, memoryBudgetBytes: 0, caseTimeoutMs: 300_000 });
   assert.deepEqual(none.config.gate, { maxPassRateDrop: 0.02, maxSliceDrop: 0.1, alpha: 0.05 });
   assert.equal(none.config.store, path.join(dir, ".driftlens", "store.db"));
   const part = loadConfig(dir, "models:\n  tiny:\n    variants: {f16: a.gguf}\nengine: {threads: many}\ngate: {alpha: 0.01}\n");
@@ -123,6 +123,10 @@ test("driftlens.yaml: no file gives every default; a broken section keeps the ot
   assert.equal(part.config.engine.threads, "auto");
   assert.equal(part.config.gate.alpha, 0.01);
   assert.equal(loadConfig(dir, "engine: {memoryBudget: 2GiB}\n").config.engine.memoryBudgetBytes, 2 * 1024 ** 3);
+  assert.equal(loadConfig(dir, "engine: {caseTimeout: 90s}\n").config.engine.caseTimeoutMs, 90_000);
+  assert.equal(loadConfig(dir, "engine: {caseTimeout: 2m}\n").config.engine.caseTimeoutMs, 120_000);
+  assert.equal(loadConfig(dir, "engine: {caseTimeout: 1.5}\n").config.engine.caseTimeoutMs, 1500);
+  assert.equal(loadConfig(dir, "engine: {caseTimeout: soon}\n").diagnostics.length, 1);
 });
 
 test("eval set: incremental re-parse after edits equals a fresh parse (same line, inserted line, removed case)", () => {

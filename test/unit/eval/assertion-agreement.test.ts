@@ -199,4 +199,8 @@ test("the CLI: what `driftlens check` reports on an assertion, `driftlens eval` 
   }
   assert.equal(byId.get("fine")?.error, undefined);
   assert.equal(byId.get("fine")?.pass, true);
+  // Refused cases are configuration errors: flagged per case, and eval exits 2 as for any config error.
+  assert.deepEqual(cases.filter((c) => (c as { configError?: true }).configError).map((c) => c.id).sort(), ["empty", "range", "template"]);
+  assert.equal(ev.status, 2, ev.stderr);
+  assert.match(ev.stderr, /3 cases were refused: an assertion has a configuration error/);
 });

@@ -94,7 +94,7 @@ describe("driftlens eval (CLI)", () => {
     assert.match(junit.stdout, /6 (generated|cached)|0 generated, 6 cached/);
     const md = cli(w.root, ["--format", "markdown", "--seed", "3", "capitals.eval.yaml"]);
     assert.match(md.stdout, /^## Driftlens eval/);
-    assert.match(md.stdout, /\| `tiny\/rnd` \|/);
+    assert.match(md.stdout, /\| <code>tiny\/rnd<\/code> \|/);
 
     // Usage and model errors exit 2 with a one-line reason.
     const bad = cli(w.root, ["--format", "yaml"]);

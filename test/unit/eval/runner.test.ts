@@ -122,6 +122,12 @@ describe("runEvals on the tiny model", () => {
     assert.equal(resumed.resumed, true);
     assert.equal(resumed.status, "complete");
     assert.equal(resumed.summary.generated, 6 - p.cases.length);
+    // Every case is accounted for, and each says where its result came from.
+    assert.equal(resumed.summary.resumed, p.cases.length);
+    assert.equal(resumed.summary.cached, 0);
+    assert.equal(resumed.summary.generated + resumed.summary.cached + resumed.summary.resumed, resumed.summary.cases);
+    const before = new Set(p.cases.map((c) => c.id));
+    for (const c of resumed.cases) assert.equal(c.source, before.has(c.id) ? "resumed" : "generated", c.id);
     assert.equal(resumed.cases.length, 6);
     assert.equal(store.getRun(p.id!)?.status, "complete");
   });

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { GgufError, checkTensorBounds, ggufFacts, parseGgufHeader, readGgufHeader } from "../../../server/src/gguf/reader";
+import os from "node:os";
+import { precheckVariant } from "../../../server/src/eval/runner";
+import { GgufError, checkTensorBounds, ggufFacts, ggufFileInfo, parseGgufHeader, readGgufHeader } from "../../../server/src/gguf/reader";
 import { TINY_RANDOM_GGUF } from "../../helpers/paths";
 
 test("reads the converter-made tiny llama header", () => {
@@ -49,7 +51,27 @@ test("hostile counts are refused before allocation", () => {
   buf.writeUInt32LE(9, 33); // array
   buf.writeUInt32LE(6, 37); // of f32
   buf.writeBigUInt64LE(1n << 40n, 41); // a trillion elements
-  assert.throws(() => parseGgufHeader(buf), /claims 1099511627776 elements/);
+  assert.throws(() => parseGgufHeader(buf), /1,099,511,627,776 elements, more than the 1,048,576/);
   assert.throws(() => parseGgufHeader(Buffer.from("GGML0000")), /not a GGUF file/);
   assert.throws(() => readGgufHeader("/nonexistent/model.gguf"), /file not found/);
+});
+
+test("a run's variant check reuses the header the workspace already parsed (no second parse of a 32,000-token vocabulary)", () => {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/driftlens-gguf-cache-`);
+  const file = `${dir}/model.gguf`;
+  fs.copyFileSync(TINY_RANDOM_GGUF, file);
+  fs.utimesSync(file, new Date(1_700_000_000_000), new Date(1_700_000_000_000)); // whole milliseconds, so it can be set back
+  const v = { id: "tiny/rnd", modelPath: file, adapters: [] };
+  assert.equal(ggufFileInfo(file).facts?.vocabSize, 32000, "the workspace's parse (diagnostics, hover)");
+  assert.equal(precheckVariant(v), undefined);
+  // Same size, inode and mtime, other bytes: only a check that parses again would see them.
+  const st = fs.statSync(file);
+  const fd = fs.openSync(file, "r+");
+  fs.writeSync(fd, Buffer.from("XXXX"), 0, 4, 0);
+  fs.closeSync(fd);
+  fs.utimesSync(file, st.atime, st.mtime);
+  assert.equal(precheckVariant(v), undefined, "the variant check parsed the header again");
+  // A new version of the file (another mtime) is parsed again and found broken.
+  fs.utimesSync(file, st.atime, new Date(st.mtimeMs + 5000));
+  assert.match(precheckVariant(v) ?? "", /is not a readable GGUF file/);
 });

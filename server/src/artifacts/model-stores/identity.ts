@@ -6,6 +6,7 @@
 // fingerprint (by path, size and mtime; in the store's table when the CLI or server plugged it in).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import { openRegularFile } from "../../util/safe-file";
 import { cachedFingerprint, rememberFingerprint } from "../fingerprint";
 
 const CHUNK = 4 << 20;
@@ -32,15 +33,20 @@ function size(p: string): number | undefined {
   }
 }
 
-/** sha256 of a file read synchronously in chunks (a file the same size as another; see above). */
+/**
+ * sha256 of a file read synchronously in chunks (a file the same size as another; see above).
+ * Only a regular file, and only up to the size it had when opened: a scanned `x.gguf` may be a
+ * link to a FIFO (opening it would wait for a writer) or to /dev/zero (it never ends).
+ */
 export function sha256FileSync(p: string): string {
   const h = createHash("sha256");
-  const fd = fs.openSync(p, "r");
+  const { fd, stat } = openRegularFile(p);
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, CHUNK, null);
+    for (let left = stat.size; left > 0; ) {
+      const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, left), null);
       if (n <= 0) break;
+      left -= n;
       h.update(n === CHUNK ? buf : buf.subarray(0, n));
     }
   } finally {

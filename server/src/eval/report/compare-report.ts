@@ -187,7 +187,13 @@ export function compareJunit(r: CompareReport): string {
     failures += f;
     suites.push(`  <testsuite name="${escapeXml(`${v.variant} vs ${v.comparedTo}`)}" tests="${cases.length}" failures="${f}" errors="0">\n${cases.join("\n")}\n  </testsuite>`);
   }
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="driftlens compare" tests="${tests}" failures="${failures}" errors="0">\n${suites.join("\n")}\n</testsuites>\n`;
+  // A variant that could not be compared is an error of its own suite, not a silent absence.
+  const errors = r.failures ?? [];
+  for (const f of errors) {
+    suites.push(`  <testsuite name="${escapeXml(f.variant)}" tests="1" failures="0" errors="1">\n    <testcase classname="${escapeXml(f.variant)}" name="comparison"><error message="${escapeXml(f.error)}"/></testcase>\n  </testsuite>`);
+    tests++;
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="driftlens compare" tests="${tests}" failures="${failures}" errors="${errors.length}">\n${suites.join("\n")}\n</testsuites>\n`;
 }
 
 function testcase(classname: string, name: string, failures: string[], out: string): string {

@@ -2,6 +2,7 @@
 import { compareHtml, compareJunit, compareMarkdown, compareText } from "./compare-report";
 import { diffHtml, diffJunit, diffMarkdown, diffText } from "./diff-report";
 import type { CompareReport, DiffReport } from "./types";
+import { terminalSafe } from "../../util/terminal";
 
 export type ReportFormat = "text" | "json" | "markdown" | "html" | "junit";
 export const COMPARE_FORMATS = ["text", "json", "markdown", "html", "junit"] as const;
@@ -18,7 +19,7 @@ export function renderCompare(r: CompareReport, format: ReportFormat): string {
     case "junit":
       return compareJunit(r);
     default:
-      return compareText(r);
+      return terminalSafe(compareText(r));
   }
 }
 
@@ -33,7 +34,7 @@ export function renderDiff(r: DiffReport, format: ReportFormat): string {
     case "junit":
       return diffJunit(r);
     default:
-      return diffText(r);
+      return terminalSafe(diffText(r));
   }
 }
 

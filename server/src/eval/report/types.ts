@@ -108,6 +108,11 @@ export interface CompareReport {
   topK: number;
   gate: Gate & { passed: boolean; reasons: string[] };
   variants: CompareVariant[];
+  /**
+   * Variants that could not be compared (a missing or corrupt model, a run that failed, a
+   * reference that failed), each with the reason; the others are compared as usual.
+   */
+  failures?: { variant: string; error: string }[];
 }
 
 /** One part of a word-level output diff. */

@@ -47,6 +47,12 @@ export interface FeatureContext<W extends ArtifactWorkspace = ServerWorkspace> {
   tokenCounter: TokenCounter;
   /** Computes diagnostics off the main thread (a worker with its own Workspaces); see diagnosis.ts. */
   diagnosis: DiagnosisService;
+  /**
+   * Whether the client said the workspace is trusted (initializationOptions.trusted, or
+   * DRIFTLENS_TRUSTED=1 in the environment it started the server with). Untrusted unless said:
+   * an untrusted server generates nothing and runs no workspace code.
+   */
+  trusted: boolean;
 }
 
 /** A feature module: server/src/features/<name>.ts, listed in features/index.ts. */

@@ -115,7 +115,14 @@ export type FromWorker =
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
+  file: string;
 }
+
+/**
+ * Heap limit of the diagnostics worker. A file that needs more (a hostile eval set) kills the
+ * worker, not the server; a file that did so twice is not diagnosed again (see WorkerDiagnosis).
+ */
+export const DIAGNOSIS_HEAP_MB = 640;
 
 export class WorkerDiagnosis implements DiagnosisService {
   readonly mode = "worker";
@@ -152,9 +159,32 @@ export class WorkerDiagnosis implements DiagnosisService {
   }
 
   private everStarted = false;
+  /** Files that were being diagnosed when the worker died, and how often. */
+  private readonly crashes = new Map<string, number>();
+
+  /** A file whose diagnosis killed the worker twice gets this instead of a third attempt. */
+  private refused(file: string): DiagnoseResult | undefined {
+    if ((this.crashes.get(file) ?? 0) < 2) return undefined;
+    return {
+      diagnostics: [
+        {
+          file,
+          range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+          severity: "warning",
+          code: artifactKind(file) === "evalset" ? "DL300" : artifactKind(file) === "prompt" ? "DL200" : artifactKind(file) === "adapter" ? "DL400" : "DL100",
+          message: `Driftlens could not check this file within the language server's memory budget (${DIAGNOSIS_HEAP_MB} MB); run 'driftlens check' on it in a terminal`,
+        },
+      ],
+    };
+  }
 
   private start(): void {
-    const w = new Worker(this.script, { workerData: { driftlensDiagnosis: true, generation: this.restarts }, stdout: true, stderr: true });
+    const w = new Worker(this.script, {
+      workerData: { driftlensDiagnosis: true, generation: this.restarts },
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: DIAGNOSIS_HEAP_MB },
+    });
     // A worker's stdout would otherwise go to ours, which is the protocol stream: send it to the log.
     w.stdout.on("data", (d: Buffer) => this.log.info(`diagnostics worker: ${d.toString().trim()}`));
     w.stderr.on("data", (d: Buffer) => this.log.warn(`diagnostics worker: ${d.toString().trim()}`));
@@ -164,7 +194,10 @@ export class WorkerDiagnosis implements DiagnosisService {
     w.on("exit", (code) => {
       if (this.worker !== w) return;
       this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(new Error(`the diagnostics worker exited (code ${code})`));
+      for (const p of this.pending.values()) {
+        this.crashes.set(p.file, (this.crashes.get(p.file) ?? 0) + 1);
+        p.reject(new Error(`the diagnostics worker exited (code ${code})`));
+      }
       this.pending.clear();
       if (this.disposed) return;
       // Restart a few times (re-sending the overlays), then stay on the main thread.
@@ -207,7 +240,7 @@ export class WorkerDiagnosis implements DiagnosisService {
     if (!this.worker) return Promise.reject(new Error("no diagnostics worker"));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, file });
       this.post({ type, id, root, file });
       signal?.addEventListener(
         "abort",
@@ -229,6 +262,8 @@ export class WorkerDiagnosis implements DiagnosisService {
   }
 
   diagnose(root: string, file: string, signal?: AbortSignal): Promise<DiagnoseResult> {
+    const refused = this.refused(file);
+    if (refused) return Promise.resolve(refused);
     if (!this.ensure()) return this.fallback.diagnose(root, file);
     return this.call<DiagnoseResult>("diagnose", root, file, signal);
   }
@@ -244,6 +279,7 @@ export class WorkerDiagnosis implements DiagnosisService {
   }
 
   evalOutline(root: string, file: string): Promise<EvalOutline> {
+    if (this.refused(file)) return Promise.resolve({ slices: [], cases: [] });
     if (!this.ensure()) return this.fallback.evalOutline(root, file);
     return this.call<EvalOutline>("outline", root, file);
   }

@@ -2,13 +2,11 @@
 // mtime (a 32,000-token vocabulary takes a few milliseconds to read; hover asks often).
 import fs from "node:fs";
 import path from "node:path";
-import { ggufFacts, readGgufHeader, type GgufFacts } from "../../gguf/reader";
+import { ggufFileInfo, type GgufFacts } from "../../gguf/reader";
 
 export type GgufInfo = { ok: true; facts: GgufFacts; bytes: number; file: string } | { ok: false; error: string; file: string };
 
-const cache = new Map<string, { key: string; info: GgufInfo }>();
-const MAX_ENTRIES = 64;
-
+/** Facts from the process-wide header cache (a header is parsed once per file version). */
 export function ggufInfo(file: string): GgufInfo {
   let st: fs.Stats;
   try {
@@ -16,19 +14,9 @@ export function ggufInfo(file: string): GgufInfo {
   } catch {
     return { ok: false, error: `file not found: ${file}`, file };
   }
-  if (!st.isFile()) return { ok: false, error: `not a file: ${file}`, file };
-  const key = `${st.size}:${st.mtimeMs}`;
-  const hit = cache.get(file);
-  if (hit && hit.key === key) return hit.info;
-  let info: GgufInfo;
-  try {
-    info = { ok: true, facts: ggufFacts(readGgufHeader(file)), bytes: st.size, file };
-  } catch (e) {
-    info = { ok: false, error: e instanceof Error ? e.message : String(e), file };
-  }
-  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(file, { key, info });
-  return info;
+  if (!st.isFile()) return { ok: false, error: `not a regular file: ${file}`, file };
+  const info = ggufFileInfo(file);
+  return info.facts ? { ok: true, facts: info.facts, bytes: info.size, file } : { ok: false, error: info.error ?? "no header", file };
 }
 
 export function formatCount(n: number): string {
