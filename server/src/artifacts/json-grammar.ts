@@ -277,6 +277,8 @@ class Converter {
   }
 
   private problem(path: (string | number)[], message: string, kind: GrammarProblem["kind"] = "unenforced"): void {
+    const key = JSON.stringify(path);
+    if (this.problems.some((p) => JSON.stringify(p.path) === key && p.kind === kind)) return;
     this.problems.push({ path, message, kind });
   }
 
