@@ -34,6 +34,9 @@ export const CODES = {
   DL210: { severity: "error", title: "Rendered prompt exceeds the variant's context length", fix: "Shorten the prompt or its sample input, lower `maxOutputTokens`, or raise `engine.contextSize`." },
   DL211: { severity: "warning", title: "Eval set listed in `driftlens.evals` does not exist", fix: "Correct the path (relative to the prompt) or create the eval set." },
   DL212: { severity: "warning", title: "Prompt could not be rendered with its sample input", fix: "Fix the template or its `input.default` so it renders; the message says what failed." },
+  DL220: { severity: "warning", title: "Output schema keyword not enforced while generating", fix: "Nothing breaks: the output is validated against it after generation. To have it enforced, express it with what the grammar knows (enum, maxLength, minimum/maximum, …)." },
+  DL221: { severity: "error", title: "Output schema cannot be generated under a grammar", fix: "Correct the schema (the message names the part no value can satisfy, e.g. minimum above maximum)." },
+  DL222: { severity: "information", title: "maxOutputTokens can cut off the longest output the schema allows", fix: "Raise `config.maxOutputTokens`, or bound the schema tighter (maxLength, maxItems)." },
   // eval sets
   DL300: { severity: "error", title: "Eval set is not valid YAML/JSON", fix: "Fix the syntax at the marked place (JSONL: one JSON object per line)." },
   DL301: { severity: "error", title: "Eval set value has the wrong type", fix: "Use the shape docs/formats.md gives for eval sets." },

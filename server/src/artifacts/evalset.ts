@@ -33,6 +33,10 @@ export const ASSERTION_TYPES = [
   "latency",
   "similar",
   "javascript",
+  "llm-rubric",
+  "model-graded-closedqa",
+  "factuality",
+  "g-eval",
 ] as const;
 
 /** Short documentation per assertion type (hover, completion). */
@@ -54,10 +58,14 @@ export const ASSERTION_DOCS: Record<(typeof ASSERTION_TYPES)[number], string> = 
   latency: "Generation took at most `threshold` milliseconds.",
   similar: "Similarity between output and `value` is at least `threshold` (default 0.75).",
   javascript: "The JavaScript expression in `value` (given `output` and `context`) returns true or a score ≥ threshold. Runs only in trusted workspaces.",
+  "llm-rubric": "A judge model (`grader:`) decides whether the rubric in `value` holds for the output; its verdict `{reason, pass, score}` is generated under a grammar. With `threshold`, the score decides.",
+  "model-graded-closedqa": "A judge model (`grader:`) decides whether the output, as an answer to the rendered prompt, meets the criterion in `value` (yes or no).",
+  factuality: "A judge model (`grader:`) compares the output's facts with the reference answer in `value`: subset, superset, same, disagree or differ-but-factual; only disagree fails by default (`options.factuality` sets the scores).",
+  "g-eval": "G-Eval: a judge model (`grader:`) writes evaluation steps for the criteria in `value`, then scores the output 0–10; passes at score/10 ≥ `threshold` (default 0.7).",
 };
 
-const NEEDS_STRING = new Set(["contains", "icontains", "starts-with", "regex", "levenshtein", "similar", "javascript"]);
-const NEEDS_LIST = new Set(["contains-any", "contains-all", "icontains-any", "icontains-all"]);
+const NEEDS_STRING = new Set(["contains", "icontains", "starts-with", "regex", "levenshtein", "similar", "javascript", "llm-rubric", "model-graded-closedqa", "factuality"]);
+const NEEDS_LIST = new Set(["contains-any", "contains-all", "icontains-any", "icontains-all", "g-eval"]);
 
 export interface Assertion {
   type: string;
@@ -77,6 +85,8 @@ export interface EvalCase {
   provenance?: unknown;
   threshold?: number;
   description?: string;
+  /** `repeat`: samples to draw for this case. */
+  repeat?: number;
   /** The whole case in the file. */
   range: Range;
   idRange: Range;
@@ -107,6 +117,10 @@ export interface EvalSetDoc {
   description?: string;
   /** Assertions for every case; not copied into `cases[].assert` (runners prepend them). */
   defaultAssert: Assertion[];
+  /** `repeat`: samples per case (cases may override). */
+  repeat?: number;
+  /** `grader`: the judge variant of model-graded assertions. */
+  grader?: { ref: string; range: Range };
   cases: EvalCase[];
   slices: EvalSlice[];
   diagnostics: Diagnostic[];
@@ -190,6 +204,7 @@ function makeCase(c: EvalCase): EvalCase {
     provenance: c.provenance,
     threshold: c.threshold,
     description: c.description,
+    repeat: c.repeat,
     range: c.range,
     idRange: c.idRange,
     varRanges: c.varRanges,
@@ -318,6 +333,7 @@ function validateCase(raw: unknown, src: { doc: YamlSource["doc"]; map: OffsetMa
     provenance: obj.provenance,
     threshold: typeof obj.threshold === "number" ? obj.threshold : undefined,
     description: typeof obj.description === "string" ? obj.description : undefined,
+    repeat: typeof obj.repeat === "number" && Number.isInteger(obj.repeat) && obj.repeat >= 1 ? obj.repeat : undefined,
     range: caseRange,
     idRange,
     varRanges,
@@ -445,6 +461,8 @@ function header(doc: EvalSetDoc, raw: unknown, src: YamlSource, file: string): v
   doc.diagnostics.push(...unknownKeyDiagnostics(src, [], EVAL_KEYS, file, "DL311", "eval set"));
   if (typeof obj.prompt === "string" && obj.prompt) doc.prompt = { declared: obj.prompt, path: path.resolve(path.dirname(file), obj.prompt), range: rangeFor(src, ["prompt"]) };
   if (typeof obj.description === "string") doc.description = obj.description;
+  if (typeof obj.repeat === "number" && Number.isInteger(obj.repeat) && obj.repeat >= 1) doc.repeat = obj.repeat;
+  if (typeof obj.grader === "string" && obj.grader.trim()) doc.grader = { ref: obj.grader.trim(), range: rangeFor(src, ["grader"]) };
   doc.defaultAssert = checkAssertions(obj.defaultAssert, src, ["defaultAssert"], file, doc.diagnostics);
   const casesLoc = locate(src, ["cases"]);
   if (casesLoc.found && casesLoc.key) doc.casesRange = casesLoc.key;

@@ -8,6 +8,8 @@ import { distance as levenshteinDistance } from "fastest-levenshtein";
 import { Worker } from "node:worker_threads";
 import YAML from "yaml";
 import { ASSERTION_TYPES } from "../artifacts/evalset";
+import { GraderConfigError, gradeModelGraded, type Judge } from "./graders/grade";
+import { isModelGraded } from "./graders/prompts";
 
 /** One assertion as written in an eval set (promptfoo's shape). */
 export interface Assertion {
@@ -33,6 +35,10 @@ export interface AssertionContext {
   threshold?: number;
   /** Extra data handed to `javascript` assertions as `context` (case id, tags, …). */
   extra?: Record<string, unknown>;
+  /** Asks the grader variant (model-graded assertions); absent: they fail saying a judge is needed. */
+  judge?: Judge;
+  /** The rendered prompt the output answers (what model-graded assertions show the judge). */
+  prompt?: string;
 }
 
 export interface AssertionResult {
@@ -333,6 +339,13 @@ async function evaluateBase(base: string, a: Assertion, value: unknown, output: 
       return { pass: best >= threshold, score: Math.max(0, best), message: `cosine similarity ${best.toFixed(3)} vs threshold ${threshold}` };
     }
     default:
+      if (isModelGraded(base)) {
+        try {
+          return await gradeModelGraded(base, a, value, output, ctx.prompt ?? "", ctx.judge);
+        } catch (e) {
+          throw e instanceof GraderConfigError ? new AssertionConfigError(e.message) : e;
+        }
+      }
       throw new AssertionConfigError(`unknown assertion type '${a.type}'; known: ${ASSERTION_TYPES.join(", ")} (each also as not-…)`);
   }
 }

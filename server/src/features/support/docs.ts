@@ -35,6 +35,10 @@ export const ASSERTION_DOCS: Record<string, string> = {
   latency: "Generation took at most `threshold` milliseconds (threshold required).",
   similar: "Cosine similarity of embeddings of the output and `value` (or the best of a list) is at least `threshold` (default 0.75); needs an embedding model in driftlens.yaml.",
   javascript: "A JavaScript expression over `output` (and `context`) returning a boolean or a score; runs only in a trusted workspace, sandboxed with a timeout.",
+  "llm-rubric": "A judge model (`grader:` family/variant) decides whether the rubric in `value` holds for the output; the verdict `{reason, pass, score}` is generated under a grammar, cached, and its reason shown as the message.",
+  "model-graded-closedqa": "A judge model (`grader:`) decides whether the output, as an answer to the rendered prompt, meets the criterion in `value`.",
+  factuality: "A judge model (`grader:`) compares the output with the reference answer in `value` (subset / superset / same / disagree / differ but factual); only disagree fails by default.",
+  "g-eval": "A judge model (`grader:`) writes evaluation steps for the criteria in `value` and scores the output 0–10; passes when score/10 ≥ `threshold` (default 0.7).",
 };
 
 export function assertionDoc(type: string): string | undefined {
@@ -54,6 +58,7 @@ export const PROMPT_FRONT_MATTER_KEYS: Record<string, string> = {
   "driftlens.evals": "Eval sets (paths relative to this prompt) that cover it.",
   "driftlens.variant": "The variant Driftlens runs by default for this prompt.",
   "driftlens.sample": "Sample input used for checks such as the context-length check (falls back to `input.default`).",
+  "driftlens.constrain": "`false`: a JSON prompt (`output.format: json`) generates free text instead of under the grammar written from its schema; outputs are still parsed and validated.",
   name: "Dotprompt: the prompt's name.",
   variant: "Dotprompt: the prompt variant name.",
   version: "Dotprompt: the prompt's version.",
