@@ -19,6 +19,7 @@ export const CODES = {
   DL106: { severity: "error", title: "Reference variant is not a variant of the family", fix: "Set `reference` to one of the family's variant names." },
   DL107: { severity: "error", title: "Model file is not a readable GGUF", fix: "Point the variant at a valid GGUF file (the message says what is wrong with this one)." },
   DL108: { severity: "warning", title: "Two GGUF files in a scan folder have the same quant type", fix: "Keep one file per quant type in a scanned folder, or list the variants explicitly." },
+  DL120: { severity: "error", title: "Grader variant not found", fix: "Set `grader` to a `family/variant` defined under `models` (the judge of model-graded assertions)." },
   DL109: { severity: "error", title: "Embedding model not found", fix: "Set `embedding.model` to an existing GGUF file (relative to driftlens.yaml) or to a `family/variant` defined under `models`." },
   // .prompt
   DL200: { severity: "error", title: "Prompt front matter is not valid YAML", fix: "Fix the YAML between the `---` lines." },
@@ -50,6 +51,9 @@ export const CODES = {
   DL309: { severity: "information", title: "Slice too small to detect a 10-point pass-rate drop", fix: "Add cases to the slice (the message gives the number needed at the gate's alpha)." },
   DL310: { severity: "error", title: "Eval set prompt missing", fix: "Set `prompt:` to an existing .prompt file (relative to the eval set), or list this eval set in a prompt's `driftlens.evals`." },
   DL311: { severity: "warning", title: "Unknown key in eval set", fix: "Remove the key or correct its spelling; Driftlens ignores it." },
+  DL320: { severity: "warning", title: "`repeat` above 1 on a greedy prompt", fix: "Set `config.temperature` above 0 in the prompt (samples of greedy decoding are identical), or drop `repeat`." },
+  DL321: { severity: "error", title: "Grader variant not found", fix: "Set `grader` to a `family/variant` defined in driftlens.yaml." },
+  DL322: { severity: "warning", title: "Model-graded assertion without a grader", fix: "Add `grader: family/variant` to the assertion, the eval set or driftlens.yaml (or pass --grader)." },
   DL312: { severity: "error", title: "Assertion value missing or of the wrong kind", fix: "Give the assertion the `value` its type needs (e.g. a string for contains, a number threshold for levenshtein)." },
   // adapters
   DL400: { severity: "error", title: "Adapter config is not valid YAML", fix: "Fix the YAML syntax at the marked place." },

@@ -49,6 +49,8 @@ export interface DriftlensConfig {
   prompts: { partials: string[] };
   /** The embedding model for `similar`, when driftlens.yaml sets `embedding.model`. */
   embedding?: EmbeddingConfig;
+  /** The default judge of model-graded assertions (`grader: family/variant`). */
+  grader?: { ref: string; range?: Range };
 }
 
 export interface EmbeddingConfig {
@@ -149,6 +151,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
           },
         }
       : {}),
+    ...(parsed.grader ? { grader: { ref: parsed.grader.trim(), ...(src ? { range: rangeFor(src, ["grader"]) } : {}) } } : {}),
   };
 }
 

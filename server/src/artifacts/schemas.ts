@@ -61,8 +61,10 @@ export const configFileSchema = z.looseObject({
   prompts: promptsSchema.default(() => promptsSchema.parse({})),
   /** Optional: without it, `similar` assertions fail saying how to configure one. */
   embedding: embeddingSchema.optional(),
+  /** Default judge of model-graded assertions: a family/variant. */
+  grader: z.string().min(1, "a family/variant, e.g. tiny/q8_0").optional(),
 });
-export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding"] as const;
+export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding", "grader"] as const;
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 // ---------- .prompt front matter ----------

@@ -10,6 +10,7 @@ import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type Famil
 import { EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { checkValue, type JSONSchema } from "./picoschema";
+import { evalSamplingDiagnostics } from "./eval-sampling-checks";
 import { minCasesToDetectDrop } from "./power";
 import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
 import { findPartialFile, partialTemplate, renderPrompt, renderTextForCount, RenderError, type RenderedPrompt } from "./render";
@@ -565,6 +566,11 @@ export class Workspace {
         out.push({ file, range: fam.referenceRange ?? fam.range ?? rangeAt(), severity: "error", code: "DL106", message: `reference variant '${fam.reference}' is not a variant of family '${fam.name}' (variants: ${list.map((v) => v.name).join(", ") || "none"})` });
       }
     }
+    const grader = doc.config.grader;
+    if (grader) {
+      const p = this.modelRefProblem(grader.ref);
+      if (p) out.push({ file, range: grader.range ?? rangeAt(), severity: "error", code: "DL120", message: `grader '${grader.ref}': ${p}` });
+    }
     const emb = doc.config.embedding;
     if (emb) {
       const range = emb.range ?? rangeAt();
@@ -587,6 +593,11 @@ export class Workspace {
    * model file); undefined when none is configured. Throws an Error saying what is wrong when the
    * file does not exist or the family/variant is unknown.
    */
+  /** driftlens.yaml's `grader` (the default judge of model-graded assertions), when set. */
+  grader(): string | undefined {
+    return this.config().config.grader?.ref;
+  }
+
   embeddingModel(): string | undefined {
     const emb = this.config().config.embedding;
     if (!emb) return undefined;
@@ -760,6 +771,7 @@ export class Workspace {
         for (const d of diagnostics) out.push(d);
       }
     }
+    out.push(...evalSamplingDiagnostics(doc, { ...(promptDoc ? { prompt: promptDoc } : {}), ...(this.config().config.grader ? { configGrader: this.config().config.grader!.ref } : {}), variantProblem: (ref) => this.modelRefProblem(ref) }));
     const alpha = this.config().config.gate.alpha;
     const needed = minCasesToDetectDrop(0.1, alpha);
     for (const s of doc.slices) {

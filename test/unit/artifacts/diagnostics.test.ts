@@ -72,6 +72,7 @@ const CASES: Case[] = [
   { code: "DL104", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    scan: «empty»\n", "empty/readme.txt": "no models" } },
   { code: "DL105", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    scan: «nowhere/»\n" } },
   { code: "DL106", target: "driftlens.yaml", files: { "driftlens.yaml": `models:\n  tiny:\n    reference: «q9»\n    variants: {f16: ${TINY}}\n` } },
+  { code: "DL120", target: "driftlens.yaml", files: { "driftlens.yaml": `${CONFIG}grader: «tiny/q9»\n` } },
   { code: "DL107", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    variants:\n      «bad»: bad.gguf\n", "bad.gguf": "not a gguf at all" } },
   {
     code: "DL108",
@@ -111,6 +112,19 @@ const CASES: Case[] = [
     message: /20 tokens \(counted with tiny\/f16's vocabulary\) \+ 16 maxOutputTokens/,
   },
   { code: "DL211", target: "p.prompt", files: { "p.prompt": "---\ndriftlens.evals: [«nope.eval.yaml»]\n---\nHi\n" } },
+  {
+    code: "DL220",
+    target: "p.prompt",
+    files: { "p.prompt": '---\noutput:\n  format: json\n  schema:\n    type: object\n    properties:\n      code: {type: string, «pattern»: "^[A-Z]+$"}\n---\nHi\n' },
+    message: /'pattern' is not enforced while generating/,
+  },
+  {
+    code: "DL221",
+    target: "p.prompt",
+    files: { "p.prompt": "---\noutput:\n  format: json\n  schema:\n    type: object\n    properties:\n      «n»: {type: integer, minimum: 5, maximum: 4}\n    required: [n]\n---\nHi\n" },
+    message: /no integer lies between minimum 5 and maximum 4/,
+  },
+  { code: "DL222", target: "p.prompt", files: { "p.prompt": "---\nconfig: {maxOutputTokens: «8»}\noutput:\n  format: json\n  schema:\n    name: string\n---\nHi\n" }, message: /longest JSON the output schema allows is \d+ bytes; with maxOutputTokens 8/ },
   { code: "DL212", target: "p.prompt", files: { "driftlens.yaml": CONFIG, "p.prompt": "---\nmodel: «tiny/f16»\n---\n{{> loop}}\n", "_loop.prompt": "again {{> loop}}" } },
   // eval sets
   { code: "DL300", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    vars: {x: 1\n«»" } },
@@ -124,6 +138,9 @@ const CASES: Case[] = [
   { code: "DL306", target: "e.eval.yaml", files: { "p.prompt": "---\ninput:\n  schema:\n    name: string\n---\n{{name}}", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    vars: {name: x, «extra»: 1}\n" } },
   { code: "DL307", target: "e.eval.yaml", files: { "p.prompt": "---\ninput:\n  schema:\n    n: integer\n---\n{{n}}", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    vars: {«n»: ten}\n" }, message: /n must be integer, not string/ },
   { code: "DL308", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - «id»: a\n" } },
+  { code: "DL320", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\nrepeat: 5\n«cases»:\n  - id: a\n    why: w\n" }, message: /temperature is 0 \(greedy decoding\), so all 5 samples would be the same/ },
+  { code: "DL321", target: "e.eval.yaml", files: { "driftlens.yaml": CONFIG, "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ngrader: «tiny/q9»\ncases:\n  - id: a\n    why: w\n" } },
+  { code: "DL322", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: «a»\n    why: w\n    assert: [{type: llm-rubric, value: is polite}]\n" }, message: /needs a judge model and none is set/ },
   { code: "DL309", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    tags: [«europe»]\n" }, message: /needs at least 50/ },
   { code: "DL310", target: "e.eval.yaml", files: { "e.eval.yaml": "prompt: «missing.prompt»\ncases:\n  - id: a\n    why: w\n" } },
   { code: "DL310", target: "e.eval.yaml", files: { "e.eval.yaml": "«cases»:\n  - id: a\n    why: w\n" } },

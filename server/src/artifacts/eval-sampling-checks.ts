@@ -1,0 +1,50 @@
+// Eval-set checks for sampled evals and model-graded assertions, which need the prompt and
+// driftlens.yaml beside the eval set: `repeat` > 1 on a greedy prompt (every sample would be the
+// same; DL320), a grader that is not a variant (DL321), a model-graded assertion with no grader
+// anywhere (DL322).
+import type { EvalSetDoc } from "./evalset";
+import type { PromptDoc } from "./prompt";
+import type { Diagnostic } from "./types";
+
+const MODEL_GRADED = new Set(["llm-rubric", "model-graded-closedqa", "factuality", "g-eval"]);
+
+export interface SamplingCheckContext {
+  /** The prompt the eval set covers, when known. */
+  prompt?: Pick<PromptDoc, "file" | "config">;
+  /** driftlens.yaml's `grader`, when set. */
+  configGrader?: string;
+  /** Why a variant ref does not resolve; undefined when it does. */
+  variantProblem(ref: string): string | undefined;
+}
+
+export function evalSamplingDiagnostics(doc: EvalSetDoc, ctx: SamplingCheckContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const file = doc.file;
+  const temperature = ctx.prompt ? (typeof ctx.prompt.config.temperature === "number" ? ctx.prompt.config.temperature : 0) : undefined;
+  if (temperature === 0) {
+    const greedy = (n: number) => `the prompt's temperature is 0 (greedy decoding), so all ${n} samples would be the same output: set config.temperature above 0 in the prompt, or drop repeat`;
+    if (doc.repeat !== undefined && doc.repeat > 1) out.push({ file, range: doc.casesRange, severity: "warning", code: "DL320", message: `repeat: ${doc.repeat} — ${greedy(doc.repeat)}` });
+    for (const c of doc.cases) {
+      if (c.repeat !== undefined && c.repeat > 1) out.push({ file, range: c.idRange, severity: "warning", code: "DL320", message: `case '${c.id}': repeat: ${c.repeat} — ${greedy(c.repeat)}` });
+    }
+  }
+  if (doc.grader) {
+    const p = ctx.variantProblem(doc.grader.ref);
+    if (p) out.push({ file, range: doc.grader.range, severity: "error", code: "DL321", message: `grader '${doc.grader.ref}': ${p}` });
+  }
+  const check = (a: { type: string; grader?: unknown }, where: string, range: Diagnostic["range"]) => {
+    const base = a.type.startsWith("not-") ? a.type.slice(4) : a.type;
+    if (!MODEL_GRADED.has(base)) return;
+    if (typeof a.grader === "string") {
+      const p = ctx.variantProblem(a.grader);
+      if (p) out.push({ file, range, severity: "error", code: "DL321", message: `${where}: grader '${a.grader}': ${p}` });
+      return;
+    }
+    if (!doc.grader && !ctx.configGrader) {
+      out.push({ file, range, severity: "warning", code: "DL322", message: `${where}: '${a.type}' needs a judge model and none is set: add grader: family/variant to the assertion, to the eval set, or to driftlens.yaml (or pass --grader)` });
+    }
+  };
+  for (const a of doc.defaultAssert) check(a, "defaultAssert", doc.casesRange);
+  for (const c of doc.cases) for (const a of c.assert) check(a, `case '${c.id}'`, c.idRange);
+  return out;
+}
