@@ -19,6 +19,7 @@ import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
+import { Utf8Guard } from "./utf8-guard";
 import type {
   ChatMessage,
   EngineFailure,
@@ -545,10 +546,10 @@ export class Engine {
     const k = req.topLogprobs;
     const p = req.params;
     const stops = [...p.stop, ...ctx.template.stopTexts].filter((s) => s.length > 0);
-    const sampling = (step: number) =>
-      p.temperature > 0
-        ? { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: mixSeed(p.seed, step) }
-        : { temperature: 0 };
+    const sampling = (step: number) => ({
+      ...(p.temperature > 0 ? { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: mixSeed(p.seed, step) } : { temperature: 0 }),
+      ...(utf8 ? { tokenBias: utf8.bias } : {}),
+    });
     const gen = (step: number) => ({
       generateNext: {
         token: true,
@@ -562,6 +563,7 @@ export class Engine {
     // ends generation when the grammar is complete: only end-of-generation is allowed then). One
     // evaluation state per request: it records what this output has generated so far.
     const grammarState = req.structured ? new this.nlc.LlamaGrammarEvaluationState({ model, grammar: await this.grammarFor(req) }) : undefined;
+    const utf8 = grammarState ? Utf8Guard.for(this.nlc, model) : undefined;
 
     const out: GeneratedToken[] = [];
     const offsets: number[] = [];
@@ -579,7 +581,7 @@ export class Engine {
     if (maxTokens > 0) {
       const rest = await this.reuse(seq, prompt);
       if (k === 0 && p.temperature === 0) {
-        const it = seq.evaluate(rest, { temperature: 0, ...(grammarState ? { grammarEvaluationState: grammarState } : {}) })[Symbol.asyncIterator]();
+        const it = seq.evaluate(rest, { temperature: 0, ...(grammarState ? { grammarEvaluationState: grammarState } : {}), ...(utf8 ? { tokenBias: utf8.bias } : {}) })[Symbol.asyncIterator]();
         step = async () => {
           const r = await it.next();
           return r.done ? null : { token: r.value };
@@ -614,6 +616,7 @@ export class Engine {
           break;
         }
         const { token, next } = s;
+        utf8?.accept(token);
         let chosenProb = -1;
         let top: TokenAlternative[] = [];
         if (next) {
