@@ -13,6 +13,7 @@ import { EngineClient } from "../llm/client";
 import { contentHash, Store, StoreError } from "../store/store";
 import { CliError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
+import { graderFlag, repeatFlag, SAMPLING_FLAGS, SAMPLING_USAGE } from "./sampling-flags";
 
 const USAGE = `Usage: driftlens eval [PROMPT|EVALSET...] [options]
 
@@ -27,6 +28,7 @@ Options:
   --no-cache       generate every case again (results still go to the cache)
   --seed N         run seed (default 0); each case's seed derives from it and the case id
   --trust          allow 'javascript' assertions (they run code from the eval set)
+${SAMPLING_USAGE}
   --root DIR       workspace root (default: the current folder)
 
 Exit status: 0 every case passed, 1 some case failed, 2 usage, config or model errors.
@@ -40,6 +42,7 @@ const FLAGS = {
   seed: { type: "number" },
   trust: { type: "boolean" },
   root: { type: "string" },
+  ...SAMPLING_FLAGS,
 } as const;
 
 /**
@@ -120,6 +123,8 @@ export const evalCommand: Command = {
       throw new CliError(`${path.relative(root, d.file) || d.file}:${d.range.start.line + 1}: ${d.message}${cfgErrors.length > 1 ? ` (and ${cfgErrors.length - 1} more)` : ""}`);
     }
     const targets = await resolveTargets(ws, root, args.positionals);
+    const repeat = repeatFlag(args.flags.repeat);
+    const grader = await graderFlag(args.flags.grader, "--grader", (r) => ws.resolveVariant(r));
 
     let store: Store;
     try {
@@ -143,6 +148,8 @@ export const evalCommand: Command = {
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,
         memoryBudgetBytes: config.engine.memoryBudgetBytes,
+        ...(repeat !== undefined ? { repeat } : {}),
+        ...(grader ? { grader } : {}),
         gitCommit: await committedVersions(root, [...new Set(targets.flatMap((t) => [t.promptFile, t.evalSetFile]))]),
         onProgress: (p) => {
           if (p.total > 0) progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) });
