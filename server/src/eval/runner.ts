@@ -897,6 +897,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         publish(rec, pc);
         continue;
       }
+      if (opts.signal?.aborted) break;
       const oc: OpenCase = { recs: new Array<CaseResultRecord | undefined>(pc.repeat), seeds: [], left: pc.repeat, failed: false, generated: false };
       for (let i = 0; i < pc.repeat; i++) {
         const params: SamplingParams = { ...pc.params, seed: sampleSeed(seed, pc.id, i) };
@@ -905,6 +906,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         const hit = opts.noCache ? undefined : store.getGeneration(key);
         if (hit) {
           const ev = await evaluate(pc, hit.text, hit.wallMs, hit.stopReason);
+          // Cancelled while a grader judged it: the verdict may be missing, so the case is not recorded.
+          if (opts.signal?.aborted) break;
           oc.recs[i] = record(pc, hit, ev, true, key, null);
           oc.left--;
           cachedCount++;
@@ -999,6 +1002,12 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
                     threads,
                     engineVersion,
                   };
+                  if (opts.signal?.aborted) {
+                    // The output is good (cached), its verdicts may not be: the case waits for the rerun.
+                    store.putGeneration(g);
+                    cancelled = true;
+                    return;
+                  }
                   oc.recs[m.i] = record(m.pc, r, ev, false, m.key, null);
                   oc.left--;
                   oc.generated = true;
@@ -1049,7 +1058,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
           runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
         }
       }
-    } else if (opts.signal?.aborted && misses.length) cancelled = true;
+    } else if (opts.signal?.aborted) cancelled = true;
     if (!resumed && backend !== null && run.backend === null && !misses.length) store.setRunEngine(runId, backend, threads);
 
     const cases = p.cases.flatMap((pc) => {
