@@ -878,6 +878,9 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     const openCases = new Map<string, OpenCase>();
     const structuredKey = p.structured?.constrained ? p.structured.key : undefined;
     const structuredReq = p.structured?.constrained ? { structured: { grammar: p.structured.grammar.gbnf, schema: p.structured.schema } } : {};
+    // Under a grammar no alternatives are recorded: asking for them makes llama.cpp check the whole
+    // vocabulary against the grammar at every token (2-3x slower; the engine README has the numbers).
+    const outTopLogprobs = p.structured?.constrained ? 0 : topLogprobs;
     const pendingHits: { rec: CaseResultRecord; pc: PreparedCase }[] = [];
     const flushHits = () => {
       if (!pendingHits.length) return;
@@ -902,7 +905,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       for (let i = 0; i < pc.repeat; i++) {
         const params: SamplingParams = { ...pc.params, seed: sampleSeed(seed, pc.id, i) };
         oc.seeds.push(params.seed);
-        const key = generationKey({ messages: pc.messages, modelFingerprint, adapters, params, engineVersion, topLogprobs, ...(structuredKey ? { structured: structuredKey } : {}) });
+        const key = generationKey({ messages: pc.messages, modelFingerprint, adapters, params, engineVersion, topLogprobs: outTopLogprobs, ...(structuredKey ? { structured: structuredKey } : {}) });
         const hit = opts.noCache ? undefined : store.getGeneration(key);
         if (hit) {
           const ev = await evaluate(pc, hit.text, hit.wallMs, hit.stopReason);
@@ -925,7 +928,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
             model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })) },
             messages: pc.messages,
             params,
-            topLogprobs,
+            topLogprobs: outTopLogprobs,
             ...structuredReq,
           },
         });
