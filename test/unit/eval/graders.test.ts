@@ -7,6 +7,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { Workspace } from "../../../server/src/artifacts";
+import { compareVariants, type CompareEngine, type CompareWorkspace } from "../../../server/src/eval/compare";
+import { compareText } from "../../../server/src/eval/report/compare-report";
 import { runEvals, type EvalRunReport, type RunEvalsOptions, type RunnerEngine } from "../../../server/src/eval/runner";
 import { Store } from "../../../server/src/store/store";
 import { TINY_RANDOM_GGUF } from "../../helpers/paths";
@@ -123,6 +125,35 @@ describe("model-graded assertions with tiny local graders", () => {
     assert.equal(seen.verdicts, 0, "judge/rnd's verdicts on these outputs are cached from before");
     for (const v of verdicts(overridden)) assert.match(v, /\[grader judge\/rnd\]$/);
     assert.notEqual(overridden.fingerprint, regraded.fingerprint);
+  });
+
+  test("compare --cross-grader: every model-graded verdict again by another grader, with their agreement", async () => {
+    fs.writeFileSync(file, evalSet("judge/rnd", () => "Names a city"));
+    const ws = new Workspace(dir);
+    const report = await compareVariants({
+      workspace: ws as unknown as CompareWorkspace,
+      store,
+      engine: engines.engine as unknown as () => Promise<CompareEngine>,
+      targets: [{ promptFile: path.join(dir, "capital.prompt"), evalSetFile: file }],
+      variants: ["tiny/f16"],
+      gate: { maxPassRateDrop: 0.02, maxSliceDrop: 0.1, alpha: 0.05 },
+      crossGrader: "tiny/f16",
+    });
+    const g = report.graderAgreement!;
+    assert.ok(g, "the report carries the agreement");
+    assert.equal(g.grader, "judge/rnd");
+    assert.equal(g.other, "tiny/f16");
+    // Two runs (tiny/f16 and its reference tiny/f32) × 4 cases × 4 model-graded assertions.
+    assert.equal(g.verdicts, 2 * CASES.length * 4);
+    assert.deepEqual(Object.keys(g.byType).sort(), [...GRADED].sort());
+    assert.ok(g.agreement >= 0 && g.agreement <= 1);
+    const disagreeing = Math.round((1 - g.agreement) * g.verdicts);
+    assert.equal(g.disagreements.length, Math.min(50, disagreeing));
+    for (const d of g.disagreements) {
+      assert.notEqual(d.pass, d.otherPass);
+      assert.match(d.otherReason, /\[grader tiny\/f16\]$/);
+    }
+    assert.match(compareText(report), /Graders: judge\/rnd vs tiny\/f16: 32 verdicts, agreement \d+(\.\d)?%/);
   });
 
   test("without any grader the assertion fails saying how to set one", async () => {
