@@ -27,6 +27,10 @@ const GENERIC_DEPTH = 2;
 const MAX_INT_DIGITS = 15;
 const MAX_FRACTION_DIGITS = 15;
 const INT_LIMIT = 10 ** MAX_INT_DIGITS - 1;
+/** Bounds on what a (possibly hostile) schema can make the converter and llama.cpp build. */
+const MAX_SCHEMA_DEPTH = 48;
+const MAX_REPEAT = 4096;
+const MAX_ITEMS_CAP = 1024;
 
 export interface JsonGrammarOptions {
   /** Bound for strings without maxLength (characters). */
@@ -322,7 +326,23 @@ class Converter {
     });
   }
 
+  private depth = 0;
+
   visit(s: unknown, path: (string | number)[], name: string): Expr {
+    // A hostile (or self-referencing allOf) schema must not exhaust the stack of the language server.
+    if (this.depth >= MAX_SCHEMA_DEPTH) {
+      this.problem(path, `the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels`, "unsupported");
+      return NEVER;
+    }
+    this.depth++;
+    try {
+      return this.visitAt(s, path, name);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private visitAt(s: unknown, path: (string | number)[], name: string): Expr {
     if (s === true || s === undefined) return this.free();
     if (s === false) {
       this.problem(path, "the schema `false` allows no value", "unsupported");
@@ -486,7 +506,16 @@ class Converter {
     if (format !== undefined) this.problem([...path, "format"], `format '${format}' is not enforced while generating (the output is still validated against it)`);
     const min = Math.max(0, Math.floor(num("minLength") ?? 0));
     const max = num("maxLength");
-    const hi = max === undefined ? Math.max(min, this.maxString) : Math.floor(max);
+    let hi = max === undefined ? Math.max(min, this.maxString) : Math.floor(max);
+    // llama.cpp expands x{m,n} into n rules: a huge bound would cost the engine its memory.
+    if (min > MAX_REPEAT) {
+      this.problem([...path, "minLength"], `minLength above ${MAX_REPEAT} characters cannot be generated under a grammar`, "unsupported");
+      return NEVER;
+    }
+    if (hi > MAX_REPEAT) {
+      this.problem([...path, "maxLength"], `strings are generated up to ${MAX_REPEAT} characters (maxLength ${hi} is still validated)`);
+      hi = MAX_REPEAT;
+    }
     if (hi < min) {
       this.problem(path, `maxLength ${hi} is below minLength ${min}`, "unsupported");
       return NEVER;
@@ -502,6 +531,14 @@ class Converter {
     const prefix = Array.isArray(o.prefixItems) ? (o.prefixItems as unknown[]) : [];
     const itemsSchema = o.items === undefined ? undefined : o.items;
     let max = maxRaw === undefined ? Math.max(min, prefix.length + (itemsSchema === false ? 0 : this.maxItems)) : Math.floor(maxRaw);
+    if (min > MAX_ITEMS_CAP || prefix.length > MAX_ITEMS_CAP) {
+      this.problem([...path, "minItems"], `arrays of more than ${MAX_ITEMS_CAP} items cannot be generated under a grammar`, "unsupported");
+      return NEVER;
+    }
+    if (max > MAX_ITEMS_CAP) {
+      this.problem([...path, "maxItems"], `arrays are generated up to ${MAX_ITEMS_CAP} items (maxItems ${max} is still validated)`);
+      max = MAX_ITEMS_CAP;
+    }
     if (itemsSchema === false) max = Math.min(max, prefix.length);
     if (max < min) {
       this.problem(path, `maxItems ${max} is below minItems ${min}`, "unsupported");

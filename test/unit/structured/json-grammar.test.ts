@@ -292,3 +292,16 @@ test("what a grammar cannot express is reported with its schema path", () => {
   const badRef = jsonSchemaToGbnf({ $ref: "https://example.com/s.json" });
   assert.match(badRef.problems[0]!.message, /does not point into this schema/);
 });
+
+test("hostile schemas stay bounded: deep nesting, self-referencing allOf, huge lengths", () => {
+  let deep: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 5000; i++) deep = { type: "array", items: deep };
+  const d = jsonSchemaToGbnf(deep);
+  assert.ok(d.problems.some((p) => p.kind === "unsupported" && /nests deeper than/.test(p.message)));
+  const selfRef = jsonSchemaToGbnf({ allOf: [{ $ref: "#" }], type: "object" });
+  assert.ok(selfRef.problems.some((p) => /nests deeper than/.test(p.message)));
+  const huge = jsonSchemaToGbnf({ type: "object", properties: { s: { type: "string", maxLength: 1e9 }, a: { type: "array", maxItems: 1e9 } }, required: ["s", "a"] });
+  assert.ok(huge.gbnf.length < 5000, `${huge.gbnf.length} characters of grammar`);
+  assert.deepEqual(huge.problems.map((p) => p.path.join(".")).sort(), ["properties.a.maxItems", "properties.s.maxLength"]);
+  assert.equal(jsonSchemaToGbnf({ type: "string", minLength: 1e6 }).problems[0]?.kind, "unsupported");
+});
