@@ -551,25 +551,7 @@ export class Engine {
     // evaluation state per request: it records what this output has generated so far.
     const grammarState = req.structured ? new this.nlc.LlamaGrammarEvaluationState({ model, grammar: await this.grammarFor(req) }) : undefined;
     const utf8 = grammarState ? Utf8Guard.for(this.nlc, model) : undefined;
-    const sampling = (step: number) => ({
-      ...(p.temperature > 0 ? { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: mixSeed(p.seed, step) } : { temperature: 0 }),
-      ...(utf8 ? { tokenBias: utf8.bias } : {}),
-    });
-    // Asking for logits makes llama.cpp check every vocabulary token against a grammar before
-    // sampling (measured 2-3x slower on a 32,000-token vocabulary); without them it samples first
-    // and checks only the sampled token. So a grammar request that wants no alternatives asks
-    // only for the token (its probability is then not recorded: -1).
-    const tokenOnly = grammarState !== undefined && k === 0;
-    const gen = (step: number) => ({
-      generateNext: tokenOnly
-        ? { token: true, options: sampling(step) }
-        : {
-            token: true,
-            logits: { filter: { tokens: [] as Token[], includeTop: Math.max(1, k), includeMax: true, includeSelected: true } },
-            totalLogitWeight: true,
-            options: sampling(step),
-          },
-    });
+    const gen = nextTokenOptions(p, k, grammarState !== undefined, utf8);
 
     const out: GeneratedToken[] = [];
     const offsets: number[] = [];
@@ -852,6 +834,31 @@ function compareTokens(a: Token[], b: Token[]): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
   return a.length - b.length;
+}
+
+/**
+ * What `controlledEvaluate` asks for after each token: the sampled token with the top-k logits and
+ * the softmax normaliser. Asking for logits makes llama.cpp check every vocabulary token against a
+ * grammar before sampling (measured 2-3x slower on a 32,000-token vocabulary); without them it
+ * samples first and checks only the sampled token. So a grammar request that wants no
+ * alternatives asks only for the token (its probability is then not recorded: -1).
+ */
+function nextTokenOptions(p: GenerateRequest["params"], k: number, grammar: boolean, utf8: Utf8Guard | undefined) {
+  const sampling = (step: number) => ({
+    ...(p.temperature > 0 ? { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: mixSeed(p.seed, step) } : { temperature: 0 }),
+    ...(utf8 ? { tokenBias: utf8.bias } : {}),
+  });
+  const tokenOnly = grammar && k === 0;
+  return (step: number) => ({
+    generateNext: tokenOnly
+      ? { token: true, options: sampling(step) }
+      : {
+          token: true,
+          logits: { filter: { tokens: [] as Token[], includeTop: Math.max(1, k), includeMax: true, includeSelected: true } },
+          totalLogitWeight: true,
+          options: sampling(step),
+        },
+  });
 }
 
 /** A per-step seed: reproducible for a request seed, different at every step. */
