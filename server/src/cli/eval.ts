@@ -125,6 +125,13 @@ export const evalCommand: Command = {
     const targets = await resolveTargets(ws, root, args.positionals);
     const repeat = repeatFlag(args.flags.repeat);
     const grader = await graderFlag(args.flags.grader, "--grader", (r) => ws.resolveVariant(r));
+    if (repeat !== undefined && repeat > 1) {
+      // DL320 in the editor and `check` covers an eval set's own repeat; the flag gets the same warning.
+      for (const p of new Set(targets.map((t) => t.promptFile))) {
+        const t = ws.prompt(p).config.temperature;
+        if (typeof t !== "number" || t === 0) io.err(`warning: ${path.relative(root, p)} decodes greedily (temperature 0): its ${repeat} samples per case will all be the same output\n`);
+      }
+    }
 
     let store: Store;
     try {
