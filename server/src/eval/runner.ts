@@ -828,7 +828,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         ...(p.judge ? { judge: p.judge, prompt: (pc.messages ?? []).map((m) => m.text).join("\n\n") } : {}),
       });
       // A JSON prompt's output is parsed and validated against its schema, like an assertion.
-      return p.structured ? combine([...ev.assertions, checkStructuredOutput(text, p.structured, stopReason)], pc.threshold) : ev;
+      return p.structured ? combine([...ev.assertions, await checkStructuredOutput(text, p.structured, stopReason)], pc.threshold) : ev;
     };
 
     const record = (pc: PreparedCase, gen: Pick<CachedGeneration, "text" | "tokens" | "timeToFirstTokenMs" | "wallMs" | "tokensPerSecond" | "promptTokens">, ev: CaseEvaluation, cached: boolean, key: string | null, error: string | null): CaseResultRecord => ({
