@@ -911,7 +911,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
           const ev = await evaluate(pc, hit.text, hit.wallMs, hit.stopReason);
           // Cancelled while a grader judged it: the verdict may be missing, so the case is not recorded.
           if (opts.signal?.aborted) break;
-          oc.recs[i] = record(pc, hit, ev, true, key, null);
+          oc.recs[i] = record(pc, hit, ev, true, key, ev.error ?? null);
           oc.left--;
           cachedCount++;
           prog.cached++;
@@ -1011,7 +1011,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
                     cancelled = true;
                     return;
                   }
-                  oc.recs[m.i] = record(m.pc, r, ev, false, m.key, null);
+                  oc.recs[m.i] = record(m.pc, r, ev, false, m.key, ev.error ?? null);
                   oc.left--;
                   oc.generated = true;
                   generated++;

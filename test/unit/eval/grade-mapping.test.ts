@@ -48,6 +48,9 @@ test("llm-rubric: the judge's pass, or with a threshold its score; the reason na
   assert.deepEqual(a, { pass: true, score: 0.6, message: "it is polite [grader test/judge]" });
   const b = await gradeModelGraded("llm-rubric", { threshold: 0.7 }, "Is polite", "Hello!", "Greet me", j);
   assert.equal(b.pass, false);
+  // promptfoo: a threshold adds to the judge's pass, it does not replace it.
+  const c = await gradeModelGraded("llm-rubric", { threshold: 0.5 }, "Is polite", "Hello!", "Greet me", judge({ verdict: '{"reason":"r","pass":false,"score":0.9}' }));
+  assert.equal(c.pass, false);
   const asked: JudgeRequest[] = [];
   await gradeModelGraded("llm-rubric", { grader: "tiny/q8_0" }, "Is polite", "Hello!", "Greet me", judge({ verdict: "{}" }, asked));
   assert.equal(asked[0]!.grader, "tiny/q8_0");
@@ -71,10 +74,16 @@ test("factuality: categories A, B, C, E pass and D fails by default; options.fac
 test("g-eval: steps asked once for the criteria, the 0-10 score divided by 10 against threshold 0.7", async () => {
   const asked: JudgeRequest[] = [];
   const j = judge({ steps: '{"steps":["check the city","check the country"]}', geval: '{"reason":"correct","score":7}' }, asked);
-  const r = await gradeModelGraded("g-eval", {}, ["Correct", "Concise"], "Paris", "Capital of France?", j);
+  const r = await gradeModelGraded("g-eval", {}, "Correct", "Paris", "Capital of France?", j);
   assert.deepEqual([r.pass, r.score], [true, 0.7]);
   assert.equal(asked.length, 2);
   assert.ok(asked[1]!.messages[0]!.text.includes("1. check the city\n2. check the country"));
+  // A list: each criterion judged on its own (as promptfoo does), the scores averaged.
+  asked.length = 0;
+  const list = await gradeModelGraded("g-eval", {}, ["Correct", "Concise"], "Paris", "Capital of France?", j);
+  assert.equal(asked.length, 4);
+  assert.ok(asked[0]!.messages[0]!.text.includes("Correct") && asked[2]!.messages[0]!.text.includes("Concise"));
+  assert.deepEqual([list.pass, list.score], [true, 0.7]);
   const low = await gradeModelGraded("g-eval", { threshold: 0.8 }, "Correct", "Paris", "q", j);
   assert.equal(low.pass, false);
 });
@@ -88,5 +97,5 @@ test("through evaluateAssertions: not- inverts, a missing judge or value is a cl
   const none = await evaluateAssertions([{ type: "llm-rubric", value: "x" }], "out", {});
   assert.match(none.assertions[0]!.message, /needs a judge model/);
   const noValue = await evaluateAssertions([{ type: "factuality" }], "out", { judge: j });
-  assert.match(noValue.assertions[0]!.message, /needs the reference answer as a string 'value'/);
+  assert.match(noValue.assertions[0]!.message, /'factuality' needs the reference answer \(a string\) as its value/);
 });

@@ -74,15 +74,21 @@ export async function gradeModelGraded(
   const ask = (messages: ChatMessage[], shape: VerdictShape, purpose: string) => judge({ ...(grader ? { grader } : {}), messages, shape, purpose });
   const threshold = typeof assertion.threshold === "number" ? assertion.threshold : undefined;
   switch (type) {
-    case "llm-rubric":
-    case "model-graded-closedqa": {
-      const a = await ask(type === "llm-rubric" ? rubricMessages(inputs) : closedQaMessages(inputs), PASS_SCORE_VERDICT, type);
+    case "llm-rubric": {
+      const a = await ask(rubricMessages(inputs), PASS_SCORE_VERDICT, type);
       const v = parseVerdict(a, type);
-      const verdictPass = v.pass === true;
+      const verdictPass = v.pass !== false;
       const score = typeof v.score === "number" && Number.isFinite(v.score) ? Math.max(0, Math.min(1, v.score)) : verdictPass ? 1 : 0;
-      // promptfoo: with a threshold the score decides; otherwise the judge's pass.
-      const pass = threshold !== undefined ? score >= threshold : verdictPass;
+      // promptfoo: the judge's pass, and with a threshold the score must reach it too.
+      const pass = verdictPass && (threshold === undefined || score >= threshold);
       return { pass, score, message: reasonOf(v, a) };
+    }
+    case "model-graded-closedqa": {
+      // promptfoo scores closedqa 1 or 0 by the judge's yes/no.
+      const a = await ask(closedQaMessages(inputs), PASS_SCORE_VERDICT, type);
+      const v = parseVerdict(a, type);
+      const pass = v.pass === true;
+      return { pass, score: pass ? 1 : 0, message: reasonOf(v, a) };
     }
     case "factuality": {
       const a = await ask(factualityMessages(inputs), FACTUALITY_VERDICT, type);
@@ -95,15 +101,22 @@ export async function gradeModelGraded(
       return { pass: score > 0, score: Math.max(0, Math.min(1, score)), message: `${cat} (${key}): ${reasonOf(v, a)}` };
     }
     case "g-eval": {
-      const stepsAnswer = await ask(gevalStepsMessages(inputs.value), GEVAL_STEPS, "g-eval (steps)");
-      const sv = parseVerdict(stepsAnswer, "g-eval (steps)");
-      const steps = Array.isArray(sv.steps) ? sv.steps.filter((s): s is string => typeof s === "string") : [];
-      const a = await ask(gevalScoreMessages(inputs, steps), GEVAL_VERDICT, type);
-      const v = parseVerdict(a, type);
-      const raw = typeof v.score === "number" && Number.isFinite(v.score) ? v.score : 0;
-      const score = Math.max(0, Math.min(1, raw / 10));
+      // promptfoo: each criterion of a list is judged on its own (steps, then score); the scores average.
+      const criteria = Array.isArray(value) ? (value as string[]) : [inputs.value];
       const min = threshold ?? 0.7;
-      return { pass: score >= min, score, message: `${raw}/10 (threshold ${min}): ${reasonOf(v, a)}` };
+      const parts: { score: number; message: string }[] = [];
+      for (const criterion of criteria) {
+        const stepsAnswer = await ask(gevalStepsMessages(criterion), GEVAL_STEPS, "g-eval (steps)");
+        const sv = parseVerdict(stepsAnswer, "g-eval (steps)");
+        const steps = Array.isArray(sv.steps) ? sv.steps.filter((s): s is string => typeof s === "string") : [];
+        const a = await ask(gevalScoreMessages({ ...inputs, value: criterion }, steps), GEVAL_VERDICT, type);
+        const v = parseVerdict(a, type);
+        const raw = typeof v.score === "number" && Number.isFinite(v.score) ? v.score : 0;
+        parts.push({ score: Math.max(0, Math.min(1, raw / 10)), message: `${raw}/10 (threshold ${min}): ${reasonOf(v, a)}` });
+      }
+      const score = parts.reduce((s, x) => s + x.score, 0) / parts.length;
+      const message = parts.length === 1 ? parts[0]!.message : `mean ${Number((score * 10).toFixed(2))}/10 over ${parts.length} criteria: ${parts.map((x, i) => `${i + 1}. ${x.message}`).join("; ")}`;
+      return { pass: score >= min, score, message };
     }
   }
 }
