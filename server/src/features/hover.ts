@@ -8,6 +8,7 @@ import type { ServerWorkspace } from "./support/artifact-bridge";
 import { guarded, type FeatureContext } from "./support/context";
 import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/docs";
 import { ggufInfo, ggufMarkdown } from "./support/gguf-info";
+import { sourceMarkdown, storeHover } from "./support/model-stores";
 import { inRange, lineText, promptLayout, relPath, target, type Target } from "./support/target";
 import { tokenAt, yamlCursor } from "./support/yaml-context";
 
@@ -49,6 +50,8 @@ export function variantMarkdown(ws: ServerWorkspace, ref: string, fromFile: stri
   }
   const title = `${v.id}${v.isReference ? " (reference)" : ` (reference: ${v.referenceId})`}`;
   const parts = [ggufMarkdown(ggufInfo(v.modelPath), title, path.dirname(fromFile))];
+  const source = sourceMarkdown(ws, v, fromFile);
+  if (source) parts.push(source);
   for (const a of v.adapters) {
     const info = ggufInfo(a.path);
     const f = info.ok ? info.facts : undefined;
@@ -170,5 +173,6 @@ async function hoverConfig(t: Target, pos: Position): Promise<HoverText | undefi
   if (c.path.length === 3 && c.path[0] === "models" && c.key === "reference" && c.inValue && c.value) {
     return { md: variantMarkdown(t.ws, `${c.path[1]}/${c.value}`, t.file), range: c.valueRange };
   }
-  return undefined;
+  // Store refs: a variant's ollama:/hf:/lmstudio:/file: value, or a scan entry.
+  return storeHover(t, c, (ref) => variantMarkdown(t.ws, ref, t.file));
 }
