@@ -15,7 +15,7 @@ const pf = await import(pathToFileURL(entry).href);
 const { runAssertion, runAssertions } = pf.assertions;
 
 function providerFor(embeddings, judge) {
-  // A model-graded pair's judge answers, in call order (Driftlens's side gets the same texts).
+  // A model-graded pair's judge answers, in call order (Driftlens's side gets the same decisions).
   let next = 0;
   return {
     id: () => "driftlens-differential-embedder",
@@ -29,7 +29,7 @@ function providerFor(embeddings, judge) {
 
 /** The outcome: {pass, score} or {error}; a run that does not finish is stopped by the caller. */
 async function one(pair) {
-  const test = { vars: pair.vars ?? {}, options: { provider: providerFor(pair.embeddings, pair.judge) } };
+  const test = { vars: pair.vars ?? {}, options: { provider: providerFor(pair.embeddings, pair.oracleJudge ?? pair.judge) } };
   const providerResponse = { output: pair.output };
   try {
     if (pair.assertions) {

@@ -25,6 +25,11 @@ export interface Pair {
   patternTimeoutMs?: number;
   /** Model-graded types: what the judge answers, in call order (both sides get the same text). */
   judge?: string[];
+  /**
+   * What promptfoo's judge answers instead, where its prompt asks for another format than
+   * Driftlens's verdict grammar (closed QA: free text ending in Y or N); the same decision.
+   */
+  oracleJudge?: string[];
   /** The rendered prompt the output answers (model-graded types show it to the judge). */
   prompt?: string;
   differs?: Difference;
@@ -382,6 +387,11 @@ each("not-factuality", { type: "not-factuality", value: "The capital of France i
 // The closed-QA judge answers with Driftlens's JSON verdict; promptfoo reads a trailing Y or N.
 each("model-graded-closedqa", { type: "model-graded-closedqa", value: "names a city" }, ["Paris"], { ...G, judge: [verdictOf(true, 1)], differs: "model-graded" });
 each("not-model-graded-closedqa", { type: "not-model-graded-closedqa", value: "names a city" }, ["Paris"], { ...G, judge: [verdictOf(false, 0)], differs: "model-graded" });
+// The same closed-QA decisions in each side's answer format: both score 1 or 0 by the decision,
+// whatever score Driftlens's judge wrote beside it.
+each("model-graded-closedqa meets", { type: "model-graded-closedqa", value: "names a city" }, ["Paris"], { ...G, judge: [verdictOf(true, 0.3)], oracleJudge: ["The submission names Paris, a city.\nY"] });
+each("model-graded-closedqa misses", { type: "model-graded-closedqa", value: "names a city" }, ["42"], { ...G, judge: [verdictOf(false, 0.7)], oracleJudge: ["The submission is a number.\nN"] });
+each("model-graded-closedqa rendered criterion", { type: "model-graded-closedqa", value: "names the capital of {{country}}" }, ["Paris"], { ...G, vars: { country: "France" }, judge: [verdictOf(true, 1)], oracleJudge: ["It does.\nY"] });
 const steps = JSON.stringify({ steps: ["check the city", "check the country"] });
 both("g-eval pass", { type: "g-eval", value: "The answer is a correct capital city." }, ["Paris"], { ...G, judge: [steps, JSON.stringify({ reason: "correct", score: 8 })] });
 both("g-eval fail", { type: "g-eval", value: "The answer is a correct capital city." }, ["Lyon"], { ...G, judge: [steps, JSON.stringify({ reason: "wrong", score: 2 })] });

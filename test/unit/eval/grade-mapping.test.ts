@@ -71,7 +71,7 @@ test("factuality: categories A, B, C, E pass and D fails by default; options.fac
   assert.deepEqual([sub.pass, sub.score], [true, 0.8]);
 });
 
-test("g-eval: steps asked once for the criteria, the 0-10 score divided by 10 against threshold 0.7", async () => {
+test("g-eval: steps asked once per criterion, the 0-10 score divided by 10 against threshold 0.7", async () => {
   const asked: JudgeRequest[] = [];
   const j = judge({ steps: '{"steps":["check the city","check the country"]}', geval: '{"reason":"correct","score":7}' }, asked);
   const r = await gradeModelGraded("g-eval", {}, "Correct", "Paris", "Capital of France?", j);
