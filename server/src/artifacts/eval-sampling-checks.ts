@@ -1,8 +1,9 @@
 // Eval-set checks for sampled evals and model-graded assertions, which need the prompt and
 // driftlens.yaml beside the eval set: `repeat` > 1 on a greedy prompt (every sample would be the
 // same; DL320), a grader that is not a variant (DL321), a model-graded assertion with no grader
-// anywhere (DL322).
+// anywhere (DL322); and slices too small to detect a 10-point drop with the samples they get (DL309).
 import type { EvalSetDoc } from "./evalset";
+import { minCasesToDetectDrop } from "./power";
 import type { PromptDoc } from "./prompt";
 import type { Diagnostic } from "./types";
 
@@ -17,10 +18,39 @@ export interface SamplingCheckContext {
   variantProblem(ref: string): string | undefined;
 }
 
+/** The prompt's temperature (0 when unset: greedy); undefined when the prompt is not known. */
+const temperatureOf = (prompt: SamplingCheckContext["prompt"]) => (prompt ? (typeof prompt.config.temperature === "number" ? prompt.config.temperature : 0) : undefined);
+
+/**
+ * DL309: slices too small for a 10-point pass-rate drop to ever be significant at `alpha`. The
+ * samples a slice's cases get count (the fewest of any of its cases: the bound must hold for all),
+ * except on a greedy prompt, whose samples are all the same output.
+ */
+export function sliceSizeDiagnostics(doc: EvalSetDoc, alpha: number, prompt?: SamplingCheckContext["prompt"]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const greedy = temperatureOf(prompt) === 0;
+  const byId = new Map(doc.cases.map((c) => [c.id, c]));
+  for (const s of doc.slices) {
+    const fewest = greedy ? 1 : Math.min(...s.caseIds.map((id) => byId.get(id)?.repeat ?? doc.repeat ?? 1));
+    const n = Number.isFinite(fewest) ? fewest : 1;
+    const needed = minCasesToDetectDrop(0.1, alpha, n);
+    if (s.caseIds.length >= needed) continue;
+    const test = n > 1 ? `with ${n} samples per case (one-sided exact sign-flip test on pass fractions)` : "(one-sided exact McNemar)";
+    out.push({
+      file: doc.file,
+      range: s.range,
+      severity: "information",
+      code: "DL309",
+      message: `slice '${s.name}' has ${s.caseIds.length} case${s.caseIds.length === 1 ? "" : "s"}: too few to detect a 10-point pass-rate drop at alpha ${alpha} ${test}; it needs at least ${needed}`,
+    });
+  }
+  return out;
+}
+
 export function evalSamplingDiagnostics(doc: EvalSetDoc, ctx: SamplingCheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const file = doc.file;
-  const temperature = ctx.prompt ? (typeof ctx.prompt.config.temperature === "number" ? ctx.prompt.config.temperature : 0) : undefined;
+  const temperature = temperatureOf(ctx.prompt);
   if (temperature === 0) {
     const greedy = (n: number) => `the prompt's temperature is 0 (greedy decoding), so all ${n} samples would be the same output: set config.temperature above 0 in the prompt, or drop repeat`;
     if (doc.repeat !== undefined && doc.repeat > 1) out.push({ file, range: doc.casesRange, severity: "warning", code: "DL320", message: `repeat: ${doc.repeat} — ${greedy(doc.repeat)}` });

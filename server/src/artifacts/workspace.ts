@@ -10,12 +10,11 @@ import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type Famil
 import { EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { checkValue, type JSONSchema } from "./picoschema";
-import { evalSamplingDiagnostics } from "./eval-sampling-checks";
+import { evalSamplingDiagnostics, sliceSizeDiagnostics } from "./eval-sampling-checks";
 import { familyVariantList, type FamilyVariant } from "./model-stores/family";
 import type { StoreEnvironment } from "./model-stores/locations";
 import { ModelStores } from "./model-stores/stores";
 import type { ModelOrigin, StoreRef } from "./model-stores/types";
-import { minCasesToDetectDrop } from "./power";
 import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
 import { findPartialFile, partialTemplate, renderPrompt, renderTextForCount, RenderError, type RenderedPrompt } from "./render";
 import { artifactKind, type Diagnostic, type Range } from "./types";
@@ -789,19 +788,7 @@ export class Workspace {
       }
     }
     out.push(...evalSamplingDiagnostics(doc, { ...(promptDoc ? { prompt: promptDoc } : {}), ...(this.config().config.grader ? { configGrader: this.config().config.grader!.ref } : {}), variantProblem: (ref) => this.modelRefProblem(ref) }));
-    const alpha = this.config().config.gate.alpha;
-    const needed = minCasesToDetectDrop(0.1, alpha);
-    for (const s of doc.slices) {
-      if (s.caseIds.length < needed) {
-        out.push({
-          file,
-          range: s.range,
-          severity: "information",
-          code: "DL309",
-          message: `slice '${s.name}' has ${s.caseIds.length} case${s.caseIds.length === 1 ? "" : "s"}: too few to detect a 10-point pass-rate drop at alpha ${alpha} (one-sided exact McNemar); it needs at least ${needed}`,
-        });
-      }
-    }
+    out.push(...sliceSizeDiagnostics(doc, this.config().config.gate.alpha, promptDoc));
     return out;
   }
 

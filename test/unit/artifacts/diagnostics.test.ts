@@ -155,6 +155,8 @@ const CASES: Case[] = [
   { code: "DL321", target: "e.eval.yaml", files: { "driftlens.yaml": CONFIG, "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ngrader: «tiny/q9»\ncases:\n  - id: a\n    why: w\n" } },
   { code: "DL322", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: «a»\n    why: w\n    assert: [{type: llm-rubric, value: is polite}]\n" }, message: /needs a judge model and none is set/ },
   { code: "DL309", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    tags: [«europe»]\n" }, message: /needs at least 50/ },
+  // With repeat 10 at temperature 1, five cases can show a 10-point drop; four cannot.
+  { code: "DL309", target: "e.eval.yaml", files: { "p.prompt": "---\nconfig: {temperature: 1}\n---\nHi", "e.eval.yaml": "prompt: p.prompt\nrepeat: 10\ncases:\n" + ["a", "b", "c", "d"].map((id, i) => `  - id: ${id}\n    why: w\n    tags: [${i === 0 ? "«europe»" : "europe"}]\n`).join("") }, message: /has 4 cases: .* with 10 samples per case .*needs at least 5/ },
   { code: "DL310", target: "e.eval.yaml", files: { "e.eval.yaml": "prompt: «missing.prompt»\ncases:\n  - id: a\n    why: w\n" } },
   { code: "DL310", target: "e.eval.yaml", files: { "e.eval.yaml": "«cases»:\n  - id: a\n    why: w\n" } },
   { code: "DL311", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    «whyy»: w\n    why: w\n" } },
@@ -269,4 +271,23 @@ test("clean artifacts of every kind give no diagnostics", async () => {
   loraOk(dir);
   const ws = new Workspace(dir);
   for (const f of ws.listArtifacts()) assert.deepEqual(await ws.diagnose(f), [], f);
+});
+
+test("DL309 counts a slice's samples: enough with repeat at temperature 1, never on a greedy prompt, the fewest of its cases", async () => {
+  const evalSet = (n: number, head: string, caseRepeat: (i: number) => string = () => "") =>
+    `prompt: p.prompt\n${head}cases:\n${Array.from({ length: n }, (_, i) => `  - id: c${i}\n    why: w\n    tags: [s]\n${caseRepeat(i)}`).join("")}`;
+  const slice309 = async (prompt: string, text: string) => {
+    const dir = tempDir("driftlens-dl309-");
+    fs.writeFileSync(path.join(dir, "p.prompt"), prompt);
+    fs.writeFileSync(path.join(dir, "e.eval.yaml"), text);
+    return (await new Workspace(dir).diagnose(path.join(dir, "e.eval.yaml"))).filter((d) => d.code === "DL309").map((d) => d.message);
+  };
+  const warm = "---\nconfig: {temperature: 1}\n---\nHi";
+  assert.deepEqual(await slice309(warm, evalSet(5, "repeat: 10\n")), []);
+  assert.match((await slice309(warm, evalSet(5, "repeat: 2\n")))[0] ?? "", /with 2 samples per case .*needs at least 25/);
+  // Greedy: the samples are one output, so the slice needs as many cases as without repeat.
+  assert.match((await slice309("Hi", evalSet(5, "repeat: 10\n")))[0] ?? "", /exact McNemar\); it needs at least 50/);
+  // One case drawn once holds the whole slice to the one-sample bound… unless it has its own repeat.
+  assert.match((await slice309(warm, evalSet(5, "repeat: 10\n", (i) => (i === 0 ? "    repeat: 1\n" : ""))))[0] ?? "", /needs at least 50/);
+  assert.deepEqual(await slice309(warm, evalSet(5, "", () => "    repeat: 10\n")), []);
 });

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { comparePaired, flipOf, mcnemarExact, minDetectableDrop, mulberry32, pairedPassStats, signFlipTest, type PairedCase } from "../../../server/src/eval/stats";
+import { minCasesToDetectDrop } from "../../../server/src/artifacts/power";
 import { FIXTURES } from "../../helpers/paths";
 
 interface Fixtures {
@@ -60,6 +61,29 @@ test("the minimum detectable drop accounts for the samples per case", () => {
   assert.equal(minDetectableDrop(6, 0.05, 10), 0.1);
   // The sign-flip test needs six cases moving the same way at alpha 0.05, however many samples.
   assert.equal(minDetectableDrop(5, 0.05, 100), null);
+});
+
+test("a slice's size bound (DL309) with N samples per case is where the sign-flip test can first call a 10-point drop", () => {
+  // The most favourable outcome of a drop on n cases: floor(drop·n·N) samples lost, spread one per
+  // case over as many cases as possible, none gained. Its one-sided p-value is half the two-sided.
+  const bestP = (n: number, drop: number, samples: number) => {
+    const lost = Math.floor(drop * n * samples + 1e-9);
+    const diffs = Array.from({ length: n }, (_, i) => -(Math.floor(lost / n) + (i < lost % n ? 1 : 0)) / samples);
+    return signFlipTest(diffs, [samples]) / 2;
+  };
+  for (const alpha of [0.1, 0.05, 0.01]) {
+    for (const drop of [0.1, 0.2]) {
+      for (let samples = 1; samples <= 12; samples++) {
+        const n = minCasesToDetectDrop(drop, alpha, samples);
+        const what = `alpha ${alpha}, drop ${drop}, ${samples} samples: ${n} cases`;
+        assert.ok(bestP(n, drop, samples) <= alpha, what);
+        assert.ok(n === 1 || bestP(n - 1, drop, samples) > alpha, `${what}, but ${n - 1} suffice`);
+      }
+    }
+  }
+  assert.equal(minCasesToDetectDrop(0.1, 0.05), 50);
+  assert.equal(minCasesToDetectDrop(0.1, 0.05, 10), 5);
+  assert.equal(minCasesToDetectDrop(0.1, 0.05, 2), 25);
 });
 
 // ---- seeded simulations ----
