@@ -15,6 +15,9 @@ TAG="$(node -e 'process.stdout.write(require(process.argv[1]).tag)' "$LLAMA_DIR/
 OUT="$CACHE/$TAG"
 BIN="$OUT/bin"
 TARGETS=(llama-server llama-perplexity llama-quantize rpc-server)
+# The cmake target behind each program name where they differ (this llama.cpp names its RPC
+# server target ggml-rpc-server).
+cmake_target() { case "$1" in rpc-server) echo ggml-rpc-server ;; *) echo "$1" ;; esac; }
 
 built() {
   local t
@@ -52,9 +55,11 @@ cmake -S "$SRC" -B "$OUT/build" -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSS
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
   -DGGML_RPC=ON -DBUILD_SHARED_LIBS=OFF -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.log" 2>&1 \
   || { tail -30 "$OUT/cmake.log" >&2; exit 1; }
-cmake --build "$OUT/build" -j "$JOBS" --target "${TARGETS[@]}" >"$OUT/build.log" 2>&1 \
+CMAKE_TARGETS=()
+for t in "${TARGETS[@]}"; do CMAKE_TARGETS+=("$(cmake_target "$t")"); done
+cmake --build "$OUT/build" -j "$JOBS" --target "${CMAKE_TARGETS[@]}" >"$OUT/build.log" 2>&1 \
   || { tail -30 "$OUT/build.log" >&2; exit 1; }
 mkdir -p "$BIN"
-for t in "${TARGETS[@]}"; do cp "$OUT/build/bin/$t" "$BIN/$t"; done
+for t in "${TARGETS[@]}"; do cp "$OUT/build/bin/$(cmake_target "$t")" "$BIN/$t"; done
 touch "$OUT/.ready"
 echo "$BIN"
