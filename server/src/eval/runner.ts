@@ -910,7 +910,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         if (hit) {
           const ev = await evaluate(pc, hit.text, hit.wallMs, hit.stopReason);
           // Cancelled while a grader judged it: the verdict may be missing, so the case is not recorded.
-          if (opts.signal?.aborted) break;
+          // Without graders every verdict is computed locally and complete, so it is recorded as before.
+          if (opts.signal?.aborted && p.judge) break;
           oc.recs[i] = record(pc, hit, ev, true, key, ev.error ?? null);
           oc.left--;
           cachedCount++;
@@ -1005,8 +1006,10 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
                     threads,
                     engineVersion,
                   };
-                  if (opts.signal?.aborted) {
-                    // The output is good (cached), its verdicts may not be: the case waits for the rerun.
+                  if (opts.signal?.aborted && p.judge) {
+                    // The output is good (cached), a grader's verdict may not be: the case waits for the rerun.
+                    // Without graders the verdicts are complete and the case is recorded (the rerun
+                    // then generates only what is missing).
                     store.putGeneration(g);
                     cancelled = true;
                     return;
