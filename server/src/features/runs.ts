@@ -88,7 +88,7 @@ export function register(ctx: FeatureContext): void {
       const raw = await connection.workspace.getConfiguration({ section: "driftlens" });
       return parseServerSettings(raw).settings;
     } catch {
-      return parseServerSettings(ctx.settings()).settings;
+      return ctx.settings();
     }
   }
 
