@@ -6,12 +6,12 @@ import path from "node:path";
 import { Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
-import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
+import { CompareError, compareVariants } from "../eval/compare";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { Store, StoreError } from "../store/store";
-import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
+import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
 import { graderFlag, repeatFlag, SAMPLING_FLAGS, SAMPLING_USAGE } from "./sampling-flags";
 
@@ -99,16 +99,6 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
   };
 }
 
-/** Writes the report to --out (and a text summary to stdout), or the report to stdout. */
-export function emitReport(io: CliIO, out: string | undefined, text: string, summary: string): void {
-  if (out) {
-    const file = path.resolve(io.cwd, out);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, text);
-    io.out(summary);
-  } else io.out(text);
-}
-
 async function targetsFor(ws: Workspace, root: string, evals: string[] | undefined): Promise<EvalTarget[]> {
   const targets: EvalTarget[] = [];
   const add = (t: EvalTarget) => {
@@ -144,8 +134,7 @@ export const compareCommand: Command = {
     if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'; use --evals FILE for eval sets`);
     const root = path.resolve(io.cwd, (args.flags.root as string | undefined) ?? ".");
     const format = ((args.flags.format as string | undefined) ?? "text") as ReportFormat;
-    const seed = args.flags.seed as number | undefined;
-    if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1)) throw new CliError(`--seed must be an integer from 0 to 2147483647, not ${seed}`);
+    const seed = runSeed(args.flags.seed);
     const topK = args.flags["top-k"] as number | undefined;
     if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > 1000)) throw new CliError(`--top-k must be an integer from 1 to 1000, not ${topK}`);
 
@@ -168,7 +157,7 @@ export const compareCommand: Command = {
       let report;
       try {
         report = await compareVariants({
-          workspace: ctx.ws as unknown as CompareWorkspace,
+          workspace: ctx.ws,
           store: ctx.store,
           engine: ctx.engine,
           targets,

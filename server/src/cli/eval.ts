@@ -8,10 +8,10 @@ import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
 import { gitToplevel, relPath, resolveRef, showFiles } from "../eval/git";
-import { runEvals, type EvalTarget, type RunnerWorkspace } from "../eval/runner";
+import { runEvals, type EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { contentHash, Store, StoreError } from "../store/store";
-import { CliError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
+import { CliError, emitReport, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
 import { graderFlag, repeatFlag, SAMPLING_FLAGS, SAMPLING_USAGE } from "./sampling-flags";
 
@@ -110,8 +110,7 @@ export const evalCommand: Command = {
     }
     const root = path.resolve(io.cwd, (args.flags.root as string | undefined) ?? ".");
     const format = ((args.flags.format as string | undefined) ?? "text") as EvalFormat;
-    const seed = args.flags.seed as number | undefined;
-    if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1)) throw new CliError(`--seed must be an integer from 0 to 2147483647, not ${seed}`);
+    const seed = runSeed(args.flags.seed);
     const out = args.flags.out as string | undefined;
 
     const ws = new Workspace(root);
@@ -146,7 +145,7 @@ export const evalCommand: Command = {
     const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
     try {
       const report = await runEvals({
-        workspace: ws as unknown as RunnerWorkspace,
+        workspace: ws,
         store,
         engine: async () => (engine = await EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
         targets,
@@ -163,13 +162,7 @@ export const evalCommand: Command = {
         },
       });
       progress.done();
-      const text = formatReport(report, format, root);
-      if (out) {
-        const file = path.resolve(io.cwd, out);
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, text);
-        io.out(formatText(report, root));
-      } else io.out(text);
+      emitReport(io, out, formatReport(report, format, root), formatText(report, root));
       const modelErrors = report.errors.length > 0 || report.runs.some((r) => r.status !== "complete");
       if (modelErrors) return EXIT_USAGE;
       return report.runs.every((r) => r.summary.failed === 0) ? EXIT_OK : EXIT_FAIL;

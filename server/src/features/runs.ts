@@ -11,7 +11,7 @@ import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { gitToplevel, relPath, showFile } from "../eval/git";
-import type { EvalTarget, RenderFn, RunnerWorkspace } from "../eval/runner";
+import type { EvalTarget, RenderFn } from "../eval/runner";
 import type { EngineClient } from "../llm/client";
 import type { EngineSettings } from "../llm/types";
 import { parseServerSettings, type ServerSettings } from "../protocol/settings";
@@ -264,7 +264,7 @@ export function register(ctx: FeatureContext): void {
       const es = engineSettings(r, s);
       const render = renderFor(r);
       const report = await runEvals({
-        workspace: r.ws as unknown as RunnerWorkspace,
+        workspace: r.ws,
         store,
         engine: () => getEngine(es),
         targets,
