@@ -36,12 +36,16 @@ test("Compare models shows each sampled case's pass fraction and, expanded, its 
     return t.length >= 3 ? t : undefined;
   }, 180_000);
   for (const t of summaries) assert.match(t, /^\d\/3 samples pass \(\d+(\.\d)?%\)$/);
+  // Cells stream in while the run goes on and each result repaints the grid (an element taken
+  // before the last repaint is detached): inspect the grid once the run has finished.
+  await until("the run to finish", async () => (await frame.$$eval("button", (b) => b.map((x) => x.textContent))).includes("Run"), 180_000);
+  assert.equal((await frame.$$(".cell details.samples")).length, 6, "3 cases x 2 variants, each with its samples");
   // Collapsed: the sample rows exist but are hidden until the summary is clicked.
-  const details = (await frame.$("details.samples"))!;
-  assert.equal(await details.evaluate((d) => (d as HTMLDetailsElement).open), false);
-  await (await details.$("summary"))!.click();
+  // (Queried afresh each time, not held: a repaint keeps the expanded state, not the elements.)
+  assert.equal(await frame.$eval("details.samples", (d) => (d as HTMLDetailsElement).open), false);
+  await frame.click("details.samples summary");
   const shown = await until("three visible samples", async () => {
-    const rows = await details.$$eval(".sample", (els) => els.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => e.textContent ?? ""));
+    const rows = await frame.$eval("details.samples", (d) => Array.from(d.querySelectorAll(".sample")).filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => e.textContent ?? ""));
     return rows.length === 3 ? rows : undefined;
   }, 10_000);
   for (const [i, r] of shown.entries()) assert.match(r, new RegExp(`^#${i} (PASS|FAIL)`));
