@@ -10,6 +10,7 @@ import { CompareError, compareVariants } from "../eval/compare";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
+import { RoutingEngine } from "../llm/remote/router";
 import { Store, StoreError } from "../store/store";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
@@ -64,7 +65,7 @@ export interface CliContext {
   ws: Workspace;
   config: Awaited<ReturnType<Workspace["config"]>>["config"];
   store: Store;
-  engine: () => Promise<EngineClient>;
+  engine: () => Promise<RoutingEngine>;
   dispose(): Promise<void>;
 }
 
@@ -85,13 +86,14 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
     throw e;
   }
   setFingerprintCache(store.fingerprintCache());
-  let engine: Promise<EngineClient> | undefined;
+  let engine: Promise<RoutingEngine> | undefined;
   return {
     root,
     ws,
     config,
     store,
-    engine: () => (engine ??= EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
+    // Served variants go to their endpoints; the local engine starts only for a local variant.
+    engine: () => (engine ??= Promise.resolve(new RoutingEngine(() => EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined }), { log: (l) => io.err(`${l}\n`) }))),
     async dispose() {
       if (engine) await (await engine).dispose().catch(() => undefined);
       store.close();

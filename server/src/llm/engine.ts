@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
+import { completionText } from "./completion-text";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import { Utf8Guard } from "./utf8-guard";
@@ -821,10 +822,8 @@ function controlledWithGrammar(seq: NLC.LlamaContextSequence, state: NLC.LlamaGr
 
 // ---------------------------------------------------------------- helpers
 
-/** Plain-completion rendering of messages when the GGUF has no chat template. */
-export function completionText(messages: ChatMessage[]): string {
-  return messages.map((m) => m.text).join("\n\n");
-}
+/** Plain-completion rendering of messages when the GGUF has no chat template (shared with served models). */
+export { completionText };
 
 function adapterKey(spec: ModelSpec): string {
   return spec.adapters.map((a) => `${a.path}@${a.scale}`).join("+");
