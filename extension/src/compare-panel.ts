@@ -116,6 +116,7 @@ export class ComparePanel {
         tokensPerSecond: r.tokensPerSecond ?? null,
         timeToFirstTokenMs: r.timeToFirstTokenMs ?? null,
         wallMs: r.wallMs ?? null,
+        ...(r.samples && r.samples.length > 1 ? { passFraction: r.passFraction, samples: r.samples.map((s) => ({ output: s.output, pass: s.pass, ...(s.message ? { message: s.message } : {}) })) } : {}),
       });
       flush ??= setTimeout(() => {
         flush = undefined;

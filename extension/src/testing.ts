@@ -151,7 +151,8 @@ export class EvalTestController {
     failed.add(item);
     const bad = r.assertions.filter((a) => !a.pass);
     const expected = bad.map((a) => `${a.type}${a.expected !== undefined ? `: ${a.expected}` : ""}`).join("\n") || "(all assertions pass)";
-    const m = vscode.TestMessage.diff(`${r.variant}: ${bad.map((a) => a.message ?? a.type).join("; ") || "failed"}`, expected, r.output);
+    const sampled = r.samples && r.samples.length > 1 ? ` (${r.samples.filter((s) => s.pass).length}/${r.samples.length} samples pass)` : "";
+    const m = vscode.TestMessage.diff(`${r.variant}${sampled}: ${bad.map((a) => a.message ?? a.type).join("; ") || "failed"}`, expected, r.output);
     if (item.uri && item.range) m.location = new vscode.Location(item.uri, item.range);
     run.failed(item, m, ms);
   }

@@ -14,10 +14,12 @@ const entry = path.join(promptfooDir, "node_modules", "promptfoo", "dist", "src"
 const pf = await import(pathToFileURL(entry).href);
 const { runAssertion, runAssertions } = pf.assertions;
 
-function providerFor(embeddings) {
+function providerFor(embeddings, judge) {
+  // A model-graded pair's judge answers, in call order (Driftlens's side gets the same decisions).
+  let next = 0;
   return {
     id: () => "driftlens-differential-embedder",
-    callApi: async () => ({ output: "" }),
+    callApi: async () => ({ output: judge?.length ? judge[next++ % judge.length] : "" }),
     callEmbeddingApi: async (text) => {
       const embedding = embeddings?.[text];
       return embedding ? { embedding } : { error: `no embedding for ${JSON.stringify(text)}` };
@@ -27,14 +29,14 @@ function providerFor(embeddings) {
 
 /** The outcome: {pass, score} or {error}; a run that does not finish is stopped by the caller. */
 async function one(pair) {
-  const test = { vars: pair.vars ?? {}, options: { provider: providerFor(pair.embeddings) } };
+  const test = { vars: pair.vars ?? {}, options: { provider: providerFor(pair.embeddings, pair.oracleJudge ?? pair.judge) } };
   const providerResponse = { output: pair.output };
   try {
     if (pair.assertions) {
       const r = await runAssertions({ test: { ...test, assert: pair.assertions, ...(pair.threshold !== undefined ? { threshold: pair.threshold } : {}) }, providerResponse, latencyMs: pair.latencyMs });
       return { pass: r.pass, score: r.score, reason: String(r.reason ?? "") };
     }
-    const r = await runAssertion({ assertion: pair.assertion, test, providerResponse, latencyMs: pair.latencyMs });
+    const r = await runAssertion({ assertion: pair.assertion, test, providerResponse, latencyMs: pair.latencyMs, ...(pair.prompt !== undefined ? { prompt: pair.prompt } : {}) });
     return { pass: r.pass, score: r.score, reason: String(r.reason ?? "").split("\n")[0] };
   } catch (e) {
     return { error: String(e && e.message ? e.message : e).split("\n")[0] };

@@ -8,7 +8,7 @@
 import type { Assertion } from "../../server/src/eval/assertions";
 
 /** The deliberate differences, by the names docs/assertions.md gives them. */
-export const DIFFERENCES = ["config-error", "negative-weight", "missing-var", "template-subset", "file-refs", "transform", "weight-zero", "json-schema-type", "schema-drafts", "javascript-sandbox", "time-limit"] as const;
+export const DIFFERENCES = ["config-error", "negative-weight", "missing-var", "template-subset", "file-refs", "transform", "weight-zero", "json-schema-type", "schema-drafts", "javascript-sandbox", "time-limit", "model-graded"] as const;
 export type Difference = (typeof DIFFERENCES)[number];
 
 export interface Pair {
@@ -23,6 +23,15 @@ export interface Pair {
   latencyMs?: number;
   /** Driftlens's time limit for patterns (ms), for the time-limit pairs. */
   patternTimeoutMs?: number;
+  /** Model-graded types: what the judge answers, in call order (both sides get the same text). */
+  judge?: string[];
+  /**
+   * What promptfoo's judge answers instead, where its prompt asks for another format than
+   * Driftlens's verdict grammar (closed QA: free text ending in Y or N); the same decision.
+   */
+  oracleJudge?: string[];
+  /** The rendered prompt the output answers (model-graded types show it to the judge). */
+  prompt?: string;
   differs?: Difference;
 }
 
@@ -382,6 +391,35 @@ both("javascript grading promise", { type: "javascript", value: "Promise.resolve
 both("javascript multi-line block scalar", { type: "javascript", value: "const t = output.trim();\nreturn t.endsWith('.');\n" }, ["Done. ", "Done"]);
 both("contains-json nested list", { type: "contains-json", value: { type: "object", required: ["id"] } }, ['{"items": [{"id": 1}]}', '[[{"x": 1}], [{"id": 2}]]']);
 both("icontains-all csv case", { type: "icontains-all", value: "PARIS, \"Lyon, France\"" }, ["paris and lyon, france", "paris and lyon"]);
+
+// ---------- model-graded (the judge's answers given to both sides) ----------
+const G = { prompt: "What is the capital of France?" };
+const verdictOf = (pass: boolean, score: number) => JSON.stringify({ reason: "r", pass, score });
+both("llm-rubric pass", { type: "llm-rubric", value: "Names a city" }, ["Paris"], { ...G, judge: [verdictOf(true, 1)] });
+both("llm-rubric fail", { type: "llm-rubric", value: "Names a city" }, ["42"], { ...G, judge: [verdictOf(false, 0)] });
+both("llm-rubric partial score", { type: "llm-rubric", value: "Is thorough" }, ["Paris"], { ...G, judge: [verdictOf(true, 0.6)] });
+both("llm-rubric threshold missed", { type: "llm-rubric", value: "Is thorough", threshold: 0.8 }, ["Paris"], { ...G, judge: [verdictOf(true, 0.6)] });
+both("llm-rubric threshold met", { type: "llm-rubric", value: "Is thorough", threshold: 0.5 }, ["Paris"], { ...G, judge: [verdictOf(true, 0.6)] });
+both("llm-rubric rendered rubric", { type: "llm-rubric", value: "Names the capital of {{country}}" }, ["Paris"], { ...G, vars: { country: "France" }, judge: [verdictOf(true, 1)] });
+for (const [cat, out] of [["A", "Paris"], ["C", "Paris is the capital"], ["D", "Lyon"], ["E", "Paris, France"]] as const) {
+  each(`factuality ${cat}`, { type: "factuality", value: "The capital of France is Paris" }, [out], { ...G, judge: [JSON.stringify({ category: cat, reason: "r" })] });
+}
+// promptfoo ignores not- on factuality and model-graded-closedqa (its handlers never read it);
+// Driftlens inverts every not- form.
+each("not-factuality", { type: "not-factuality", value: "The capital of France is Paris" }, ["Lyon"], { ...G, judge: [JSON.stringify({ category: "D", reason: "r" })], differs: "model-graded" });
+// The closed-QA judge answers with Driftlens's JSON verdict; promptfoo reads a trailing Y or N.
+each("model-graded-closedqa", { type: "model-graded-closedqa", value: "names a city" }, ["Paris"], { ...G, judge: [verdictOf(true, 1)], differs: "model-graded" });
+each("not-model-graded-closedqa", { type: "not-model-graded-closedqa", value: "names a city" }, ["Paris"], { ...G, judge: [verdictOf(false, 0)], differs: "model-graded" });
+// The same closed-QA decisions in each side's answer format: both score 1 or 0 by the decision,
+// whatever score Driftlens's judge wrote beside it.
+each("model-graded-closedqa meets", { type: "model-graded-closedqa", value: "names a city" }, ["Paris"], { ...G, judge: [verdictOf(true, 0.3)], oracleJudge: ["The submission names Paris, a city.\nY"] });
+each("model-graded-closedqa misses", { type: "model-graded-closedqa", value: "names a city" }, ["42"], { ...G, judge: [verdictOf(false, 0.7)], oracleJudge: ["The submission is a number.\nN"] });
+each("model-graded-closedqa rendered criterion", { type: "model-graded-closedqa", value: "names the capital of {{country}}" }, ["Paris"], { ...G, vars: { country: "France" }, judge: [verdictOf(true, 1)], oracleJudge: ["It does.\nY"] });
+const steps = JSON.stringify({ steps: ["check the city", "check the country"] });
+both("g-eval pass", { type: "g-eval", value: "The answer is a correct capital city." }, ["Paris"], { ...G, judge: [steps, JSON.stringify({ reason: "correct", score: 8 })] });
+both("g-eval fail", { type: "g-eval", value: "The answer is a correct capital city." }, ["Lyon"], { ...G, judge: [steps, JSON.stringify({ reason: "wrong", score: 2 })] });
+both("g-eval threshold", { type: "g-eval", value: "Concise", threshold: 0.9 }, ["Paris"], { ...G, judge: [steps, JSON.stringify({ reason: "ok", score: 8 })] });
+both("g-eval criteria list", { type: "g-eval", value: ["Correct", "Concise"] }, ["Paris"], { ...G, judge: [steps, JSON.stringify({ reason: "a", score: 9 }), steps, JSON.stringify({ reason: "b", score: 4 })] });
 
 // ---------- features Driftlens refuses ----------
 each("transform", { type: "contains", value: "A", transform: "output.toUpperCase()" }, ["a"], { differs: "transform" });

@@ -73,6 +73,12 @@ function runOracle(pairs: Pair[]): Record<string, Outcome> {
   return JSON.parse(fs.readFileSync(output, "utf8")) as Record<string, Outcome>;
 }
 
+/** A judge that gives the pair's answers in call order, as the oracle's provider does. */
+function answersInOrder(answers: string[]): NonNullable<AssertionContext["judge"]> {
+  let next = 0;
+  return async () => ({ text: answers[next++ % answers.length]!, grader: "differential/judge" });
+}
+
 async function ours(p: Pair): Promise<Outcome> {
   const ctx: AssertionContext = {
     vars: p.vars ?? {},
@@ -81,6 +87,8 @@ async function ours(p: Pair): Promise<Outcome> {
     ...(p.latencyMs !== undefined ? { latencyMs: p.latencyMs } : {}),
     ...(p.patternTimeoutMs !== undefined ? { patternTimeoutMs: p.patternTimeoutMs } : {}),
     ...(p.threshold !== undefined ? { threshold: p.threshold } : {}),
+    ...(p.judge ? { judge: answersInOrder(p.judge) } : {}),
+    ...(p.prompt !== undefined ? { prompt: p.prompt } : {}),
   };
   if (p.assertions) {
     const ev = await evaluateAssertions(p.assertions, p.output, ctx);
@@ -112,6 +120,7 @@ function notTheDifference(d: Difference, mine: Outcome, theirs: Outcome): string
     case "schema-drafts":
       return !("error" in mine) && "error" in theirs ? undefined : "expected Driftlens to give a verdict and promptfoo to refuse it";
     case "javascript-sandbox":
+    case "model-graded":
       return !("error" in mine) && !("error" in theirs) && mine.pass !== theirs.pass ? undefined : "expected different verdicts";
   }
 }

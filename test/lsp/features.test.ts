@@ -77,6 +77,16 @@ describe("LSP features", () => {
       assert.deepEqual(vars.sort(), ["country", "style"]);
       await client.change(evalUri, CAPITALS_EVAL);
     });
+
+    it("offers model-graded assertion types, and variants for an eval set's grader", async () => {
+      const types = (await client.completion(evalUri, positionOf(CAPITALS_EVAL, "icontains", 0, 1))).map((i) => i.label);
+      for (const t of ["llm-rubric", "model-graded-closedqa", "factuality", "g-eval"]) assert.ok(types.includes(t), `assertion type ${t}`);
+      const text = `grader: tiny/f1\n${CAPITALS_EVAL}`;
+      await client.change(evalUri, text);
+      const graders = (await client.completion(evalUri, positionOf(text, "tiny/f1", 0, 6))).map((i) => i.label);
+      assert.deepEqual(graders.sort(), ["tiny/f16", "tiny/small"]);
+      await client.change(evalUri, CAPITALS_EVAL);
+    });
   });
 
   describe("hover", () => {

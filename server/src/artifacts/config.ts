@@ -65,6 +65,8 @@ export interface DriftlensConfig {
   embedding?: EmbeddingConfig;
   /** `providers:`: provider ids of adopted formats → variant refs. */
   providers: ProviderMap;
+  /** The default judge of model-graded assertions (`grader: family/variant`). */
+  grader?: { ref: string; range?: Range };
   /** Model store folders set in driftlens.yaml (absolute); unset ones are found as their tools find them. */
   modelStores: StoreOverrides;
 }
@@ -195,6 +197,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
           },
         }
       : {}),
+    ...(parsed.grader ? { grader: { ref: parsed.grader.trim(), ...(src ? { range: rangeFor(src, ["grader"]) } : {}) } } : {}),
   };
 }
 

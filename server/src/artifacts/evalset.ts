@@ -28,6 +28,8 @@ export interface EvalCase {
   provenance?: unknown;
   threshold?: number;
   description?: string;
+  /** `repeat`: samples to draw for this case. */
+  repeat?: number;
   /** The whole case in the file. */
   range: Range;
   idRange: Range;
@@ -58,6 +60,10 @@ export interface EvalSetDoc {
   description?: string;
   /** Assertions for every case; not copied into `cases[].assert` (runners prepend them). */
   defaultAssert: Assertion[];
+  /** `repeat`: samples per case (cases may override). */
+  repeat?: number;
+  /** `grader`: the judge variant of model-graded assertions. */
+  grader?: { ref: string; range: Range };
   cases: EvalCase[];
   slices: EvalSlice[];
   diagnostics: Diagnostic[];
@@ -141,6 +147,7 @@ function makeCase(c: EvalCase): EvalCase {
     provenance: c.provenance,
     threshold: c.threshold,
     description: c.description,
+    repeat: c.repeat,
     range: c.range,
     idRange: c.idRange,
     varRanges: c.varRanges,
@@ -231,6 +238,7 @@ function validateCase(raw: unknown, src: { doc: YamlSource["doc"]; map: OffsetMa
     provenance: obj.provenance,
     threshold: typeof obj.threshold === "number" ? obj.threshold : undefined,
     description: typeof obj.description === "string" ? obj.description : undefined,
+    repeat: typeof obj.repeat === "number" && Number.isInteger(obj.repeat) && obj.repeat >= 1 ? obj.repeat : undefined,
     range: caseRange,
     idRange,
     varRanges,
@@ -464,6 +472,8 @@ function header(doc: EvalSetDoc, raw: unknown, src: YamlSource, file: string): v
   doc.diagnostics.push(...unknownKeyDiagnostics(src, [], EVAL_KEYS, file, "DL311", "eval set"));
   if (typeof obj.prompt === "string" && obj.prompt) doc.prompt = { declared: obj.prompt, path: path.resolve(path.dirname(file), obj.prompt), range: rangeFor(src, ["prompt"]) };
   if (typeof obj.description === "string") doc.description = obj.description;
+  if (typeof obj.repeat === "number" && Number.isInteger(obj.repeat) && obj.repeat >= 1) doc.repeat = obj.repeat;
+  if (typeof obj.grader === "string" && obj.grader.trim()) doc.grader = { ref: obj.grader.trim(), range: rangeFor(src, ["grader"]) };
   doc.defaultAssert = checkAssertions(obj.defaultAssert, src, ["defaultAssert"], file, doc.diagnostics);
   const templated = doc.defaultAssert.flatMap((a, i) => (hasTemplatedValue(a) ? [{ index: i, range: rangeFor(src, ["defaultAssert", i, "value"]) }] : []));
   if (templated.length) defaultTemplates.set(doc, templated);

@@ -28,11 +28,22 @@ export function canDetectDrop(n: number, drop: number, alpha: number): boolean {
   return k >= 1 && mcnemarOneSidedP(k, 0) <= alpha;
 }
 
-/** Smallest number of cases on which a drop of `drop` can be significant at `alpha` (one-sided). */
-export function minCasesToDetectDrop(drop: number, alpha: number): number {
+/**
+ * Smallest number of cases on which a drop of `drop` can be significant at `alpha` (one-sided).
+ * With `samples` (N > 1) draws per case the comparison is the exact sign-flip test on per-case
+ * pass fractions, whose most favourable outcome is m cases moving down and none up (p = 0.5^m,
+ * as McNemar's with m flips); but a case can now move by a single sample, 1/N. So k cases must
+ * move (n ≥ k) and the drop must hold k single samples: floor(drop · n · N) ≥ k.
+ */
+export function minCasesToDetectDrop(drop: number, alpha: number, samples = 1): number {
   if (!(drop > 0 && drop <= 1) || !(alpha > 0 && alpha < 1)) throw new RangeError(`drop must be in (0, 1] and alpha in (0, 1); got drop ${drop}, alpha ${alpha}`);
   // k flips needed: smallest k with 0.5^k ≤ alpha; n is the smallest with floor(drop n) ≥ k.
   const k = Math.ceil(Math.log2(1 / alpha) - 1e-12);
+  if (samples > 1) {
+    let n = Math.max(k, Math.ceil(k / (drop * samples) - 1e-9));
+    while (Math.floor(drop * n * samples + 1e-9) < k) n++;
+    return n;
+  }
   let n = Math.max(1, Math.ceil(k / drop - 1e-9));
   while (!canDetectDrop(n, drop, alpha)) n++;
   while (n > 1 && canDetectDrop(n - 1, drop, alpha)) n--;

@@ -9,6 +9,7 @@ import type { Diagnostic, Position, Range } from "./types";
 import { firstLine, locate, mapKeys, OffsetMapper, parseYaml, rangeFor, type YamlSource } from "./yaml-source";
 import { zodDiagnostics } from "./zod-diagnostics";
 import { sha256Text } from "./hash";
+import { structuredDiagnostics } from "./structured";
 
 /** Dotprompt's own helpers. */
 export const DOTPROMPT_HELPERS = ["role", "json", "history", "section", "media", "ifEquals", "unlessEquals"] as const;
@@ -47,6 +48,8 @@ export interface PromptDoc {
   config: Record<string, unknown>;
   input?: { schema?: unknown; jsonSchema?: JSONSchema; default?: Record<string, unknown> };
   output?: { format?: string; schema?: unknown; jsonSchema?: JSONSchema };
+  /** `driftlens.constrain`: false generates a JSON prompt as free text (outputs are still validated). */
+  constrain?: boolean;
   /** Declared input names with the range of their key in the front matter. */
   inputs: { name: string; range: Range; optional: boolean }[];
   /** Whether the input schema accepts names it does not list (`(*)` or JSON Schema without additionalProperties: false). */
@@ -441,7 +444,7 @@ function schemaDiagnostics(src: YamlSource, file: string, base: string[], errors
 
 /** What the front matter gives a PromptDoc; cached by its text, position and file (a body edit leaves it alone). */
 interface FrontMatterPart {
-  fields: Pick<PromptDoc, "frontMatter" | "config" | "inputs" | "inputsOpen" | "evals"> & Partial<Pick<PromptDoc, "frontMatterRange" | "frontMatterSource" | "model" | "modelRange" | "input" | "output" | "variant" | "sample">>;
+  fields: Pick<PromptDoc, "frontMatter" | "config" | "inputs" | "inputsOpen" | "evals"> & Partial<Pick<PromptDoc, "frontMatterRange" | "frontMatterSource" | "model" | "modelRange" | "input" | "output" | "variant" | "sample" | "constrain">>;
   diagnostics: Diagnostic[];
 }
 const frontMatterParts = new Map<string, FrontMatterPart>();
@@ -526,6 +529,8 @@ function frontMatterPart(fmText: string, fmPos: Position, fmEnd: Position, file:
     if (typeof fm["driftlens.variant"] === "string") f.variant = { ref: fm["driftlens.variant"], range: rangeFor(src, ["driftlens.variant"]) };
     const sample = fm["driftlens.sample"];
     if (sample && typeof sample === "object" && !Array.isArray(sample)) f.sample = sample as Record<string, unknown>;
+    if (typeof fm["driftlens.constrain"] === "boolean") f.constrain = fm["driftlens.constrain"];
+    diagnostics.push(...structuredDiagnostics({ ...f }, src, file));
   }
   const part = { fields: f, diagnostics };
   frontMatterParts.set(key, part);

@@ -107,11 +107,13 @@ export const configFileSchema = z.looseObject({
   prompts: promptsSchema.default(() => promptsSchema.parse({})),
   /** Optional: without it, `similar` assertions fail saying how to configure one. */
   embedding: embeddingSchema.optional(),
+  /** Default judge of model-graded assertions: a family/variant. */
+  grader: z.string().min(1, "a family/variant, e.g. tiny/q8_0").optional(),
   modelStores: modelStoresSchema.optional(),
   /** Providers of adopted formats (promptfoo ids, `.prompt.yml` models, Prompty model ids) → variants. */
   providers: z.record(z.string().min(1), z.string().min(1, "a family/variant, e.g. tiny/f16")).default({}),
 });
-export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding", "modelStores", "providers"] as const;
+export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding", "grader", "modelStores", "providers"] as const;
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 // ---------- .prompt front matter ----------
@@ -139,9 +141,14 @@ export const promptFrontMatterSchema = z.looseObject({
   "driftlens.evals": z.array(z.string().min(1)).optional(),
   "driftlens.variant": z.string().min(1).optional(),
   "driftlens.sample": z.record(z.string(), z.unknown()).optional(),
+  /** false: a JSON prompt generates without its grammar (outputs are still validated). */
+  "driftlens.constrain": z.boolean().optional(),
 });
 
 // ---------- eval sets ----------
+
+/** Most samples per case: bounds the work one case can ask for. */
+export const REPEAT_MAX = 1000;
 
 export const assertionSchema = z.looseObject({
   type: z.string().min(1),
@@ -168,8 +175,10 @@ export const caseSchema = z.looseObject({
   provenance: z.union([z.string(), provenanceSchema]).optional(),
   threshold: z.number().min(0).max(1).optional(),
   description: z.string().optional(),
+  /** Samples drawn for this case (overrides the eval set's and --repeat). */
+  repeat: z.number().int().min(1).max(REPEAT_MAX).optional(),
 });
-export const CASE_KEYS = ["id", "vars", "assert", "tags", "why", "provenance", "threshold", "description"] as const;
+export const CASE_KEYS = ["id", "vars", "assert", "tags", "why", "provenance", "threshold", "description", "repeat"] as const;
 
 export const sliceSchema = z.looseObject({
   /** Cases carrying any of these tags belong to the slice. */
@@ -185,8 +194,12 @@ export const evalHeaderSchema = z.looseObject({
   /** Assertions applied to every case. */
   defaultAssert: z.array(assertionSchema).optional(),
   cases: z.array(z.unknown()).default([]),
+  /** Samples drawn per case (default 1). */
+  repeat: z.number().int().min(1).max(REPEAT_MAX).optional(),
+  /** Judge of the model-graded assertions: a family/variant from driftlens.yaml. */
+  grader: z.string().min(1).optional(),
 });
-export const EVAL_KEYS = ["prompt", "description", "slices", "defaultAssert", "cases"] as const;
+export const EVAL_KEYS = ["prompt", "description", "slices", "defaultAssert", "cases", "repeat", "grader"] as const;
 
 // ---------- adapters ----------
 

@@ -13,11 +13,11 @@ import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { Containment, listedFolders, storePathProblem } from "./containment";
 import { readRegularText, regularFileProblem } from "../util/safe-file";
 import { checkValue, type JSONSchema } from "./picoschema";
+import { evalSamplingDiagnostics, sliceSizeDiagnostics } from "./eval-sampling-checks";
 import { familyVariantList, type FamilyVariant } from "./model-stores/family";
 import type { StoreEnvironment } from "./model-stores/locations";
 import { ModelStores } from "./model-stores/stores";
 import type { ModelOrigin, StoreRef } from "./model-stores/types";
-import { minCasesToDetectDrop } from "./power";
 import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
 import { findPartialFile, partialTemplate, renderPrompt, renderTextForCount, RenderError, type RenderedPrompt } from "./render";
 import { artifactKind, type Diagnostic, type Range } from "./types";
@@ -758,6 +758,11 @@ export class Workspace {
       }
     }
     out.push(...this.checkProviderMap(file));
+    const grader = doc.config.grader;
+    if (grader) {
+      const p = this.modelRefProblem(grader.ref);
+      if (p) out.push({ file, range: grader.range ?? rangeAt(), severity: "error", code: "DL126", message: `grader '${grader.ref}': ${p}` });
+    }
     const emb = doc.config.embedding;
     if (emb) {
       const range = emb.range ?? rangeAt();
@@ -773,6 +778,11 @@ export class Workspace {
       }
     }
     return out;
+  }
+
+  /** driftlens.yaml's `grader` (the default judge of model-graded assertions), when set. */
+  grader(): string | undefined {
+    return this.config().config.grader?.ref;
   }
 
   /** DL122-DL124 for served variants: only when endpoints may be asked (see probeEndpoints). */
@@ -960,7 +970,8 @@ export class Workspace {
   private checkEvalSet(abs: string): Diagnostic[] {
     const doc = this.evalSet(abs);
     const out = [...doc.diagnostics];
-    const check = this.casePromptCheck(doc, abs, out);
+    const found: { prompt?: PromptDoc } = {};
+    const check = this.casePromptCheck(doc, abs, out, found);
     if (check) {
       for (const c of doc.cases) {
         const hit = this.varsChecks.get(c);
@@ -973,7 +984,7 @@ export class Workspace {
         for (const d of diagnostics) out.push(d);
       }
     }
-    out.push(...this.sliceSizeInfo(doc));
+    out.push(...this.samplingInfo(doc, found.prompt));
     return out;
   }
 
@@ -987,8 +998,9 @@ export class Workspace {
     const vars: Diagnostic[] = [];
     let dropped = 0;
     let check: ReturnType<Workspace["casePromptCheck"]> | null = null;
+    const found: { prompt?: PromptDoc } = {};
     const onCase = (c: EvalCase, doc: EvalSetDoc) => {
-      if (check === null) check = this.casePromptCheck(doc, abs, extra);
+      if (check === null) check = this.casePromptCheck(doc, abs, extra, found);
       if (!check) return;
       for (const d of check.run(c)) {
         if (vars.length < MAX_EVAL_DIAGNOSTICS) vars.push(d);
@@ -1002,17 +1014,18 @@ export class Workspace {
     } catch (e) {
       return [{ file: abs, range: rangeAt(), severity: "error", code: "DL300", message: `Driftlens could not read this eval set: ${e instanceof Error ? e.message : String(e)}` }];
     }
-    if (check === null) this.casePromptCheck(doc, abs, extra);
-    const out = [...doc.diagnostics, ...extra, ...vars, ...this.sliceSizeInfo(doc)];
+    if (check === null) this.casePromptCheck(doc, abs, extra, found);
+    const out = [...doc.diagnostics, ...extra, ...vars, ...this.samplingInfo(doc, found.prompt)];
     if (dropped) out.push({ file: abs, range: doc.casesRange, severity: "error", code: "DL305", message: `${dropped} more cases do not fit their prompt's input schema; fix the ones listed first` });
     return out;
   }
 
   /**
    * Resolves an eval set's prompt (pushing DL310/DL127 into `out` when it cannot be used) and
-   * returns the per-case check of vars against the prompt's input schema, if it has one.
+   * returns the per-case check of vars against the prompt's input schema, if it has one; the
+   * prompt itself goes into `found`.
    */
-  private casePromptCheck(doc: EvalSetDoc, abs: string, out: Diagnostic[]): { schema: JSONSchema; defaults: Record<string, unknown>; run: (c: EvalCase) => Diagnostic[] } | undefined {
+  private casePromptCheck(doc: EvalSetDoc, abs: string, out: Diagnostic[], found: { prompt?: PromptDoc }): { schema: JSONSchema; defaults: Record<string, unknown>; run: (c: EvalCase) => Diagnostic[] } | undefined {
     const file = doc.file;
     let promptDoc: PromptDoc | undefined;
     // A Prompty file named by `prompt:` is checked through its inputs, not parsed as Dotprompt.
@@ -1027,6 +1040,7 @@ export class Workspace {
       if (p && this.exists(p) && this.allowed(p)) promptDoc = promptOf(p);
       else out.push({ file, range: doc.casesRange, severity: "error", code: "DL310", message: "this eval set names no prompt: add `prompt: file.prompt`, or list it under `driftlens.evals` in a prompt's front matter" });
     }
+    if (promptDoc) found.prompt = promptDoc;
     const schema = promptDoc?.input?.jsonSchema;
     if (!schema || !promptDoc) return undefined;
     const defaults = promptDoc.input?.default ?? EMPTY;
@@ -1048,23 +1062,13 @@ export class Workspace {
     return { schema, defaults, run };
   }
 
-  /** DL309 for slices too small to detect a 10-point drop at the gate's alpha. */
-  private sliceSizeInfo(doc: EvalSetDoc): Diagnostic[] {
-    const out: Diagnostic[] = [];
-    const alpha = this.config().config.gate.alpha;
-    const needed = minCasesToDetectDrop(0.1, alpha);
-    for (const s of doc.slices) {
-      if (s.caseIds.length < needed) {
-        out.push({
-          file: doc.file,
-          range: s.range,
-          severity: "information",
-          code: "DL309",
-          message: `slice '${s.name}' has ${s.caseIds.length} case${s.caseIds.length === 1 ? "" : "s"}: too few to detect a 10-point pass-rate drop at alpha ${alpha} (one-sided exact McNemar); it needs at least ${needed}`,
-        });
-      }
-    }
-    return out;
+  /** Repeat and grader checks (DL320-DL322) and DL309 for slices too small to detect the gate's slice drop. */
+  private samplingInfo(doc: EvalSetDoc, promptDoc: PromptDoc | undefined): Diagnostic[] {
+    const grader = this.config().config.grader;
+    return [
+      ...evalSamplingDiagnostics(doc, { ...(promptDoc ? { prompt: promptDoc } : {}), ...(grader ? { configGrader: grader.ref } : {}), variantProblem: (ref) => this.modelRefProblem(ref) }),
+      ...sliceSizeDiagnostics(doc, this.config().config.gate, promptDoc),
+    ];
   }
 
   private async checkAdapter(abs: string): Promise<Diagnostic[]> {

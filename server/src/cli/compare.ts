@@ -18,6 +18,7 @@ import { Store, StoreError } from "../store/store";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
 import { terminalSafe } from "../util/terminal";
+import { graderFlag, repeatFlag, SAMPLING_FLAGS, SAMPLING_USAGE } from "./sampling-flags";
 
 const USAGE = `Usage: driftlens compare [--family F | --variant V ...] [options]
 
@@ -37,6 +38,9 @@ Options:
   --seed N         run seed (default 0)
   --no-cache       generate again even when cached
   --trust          allow 'javascript' assertions
+${SAMPLING_USAGE}
+  --cross-grader V grade every model-graded assertion again with variant V and report how
+                   often the two graders agree (a judge's own drift)
   --root DIR       workspace root (default: the current folder)
 
 With neither --family nor --variant: every family in driftlens.yaml.
@@ -57,6 +61,8 @@ const FLAGS = {
   cache: { type: "boolean" },
   trust: { type: "boolean" },
   root: { type: "string" },
+  ...SAMPLING_FLAGS,
+  "cross-grader": { type: "string" },
 } as const;
 
 /** What compare and diff share: the workspace, its config, the store, a lazy engine. */
@@ -170,6 +176,9 @@ export const compareCommand: Command = {
       if (variants.length === 0) throw new CliError("no variants to compare: configure models in driftlens.yaml, or pass --family / --variant");
       // The reference itself is listed first in the report, not as a candidate.
       const targets = await targetsFor(ctx.ws, root, args.flags.evals as string[] | undefined);
+      const repeat = repeatFlag(args.flags.repeat);
+      const grader = await graderFlag(args.flags.grader, "--grader", (r) => ctx.ws.resolveVariant(r));
+      const crossGrader = await graderFlag(args.flags["cross-grader"], "--cross-grader", (r) => ctx.ws.resolveVariant(r));
       const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
       let report;
       try {
@@ -187,6 +196,9 @@ export const compareCommand: Command = {
           trusted: args.flags.trust === true,
           memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
           root,
+          ...(repeat !== undefined ? { repeat } : {}),
+          ...(grader ? { grader } : {}),
+          ...(crossGrader ? { crossGrader } : {}),
           onProgress: (p) => progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) }),
         });
       } catch (e) {

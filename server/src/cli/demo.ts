@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { artifactKind } from "../artifacts/types";
-import { renderDemoHtml, renderDemoMarkdown, type DemoData, type DemoPromptEdit, type DemoVariantRuns } from "../demo/report";
+import { renderDemoHtml, renderDemoMarkdown, type DemoData, type DemoPromptEdit, type DemoStructured, type DemoVariantRuns } from "../demo/report";
 import { CompareError, compareVariants } from "../eval/compare";
 import type { CompareReport } from "../eval/report/types";
 import { runEvals, type EvalReport, type EvalTarget } from "../eval/runner";
@@ -15,13 +15,16 @@ import { CliError, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } fr
 import { openContext } from "./compare";
 import { formatDuration } from "./progress";
 import { terminalSafe } from "../util/terminal";
+import { structuredOutputOf } from "../artifacts/structured";
+import { STRUCTURED_CHECK_TYPE } from "../eval/structured-check";
 
 const USAGE = `Usage: driftlens demo [--out DIR] [--workspace DIR]
 
 Runs Driftlens end to end on the embedded quickstart (examples/quickstart): generates the tiny
 model family (F32, F16, Q8_0, Q4_0 and a LoRA adapter) if it is missing, runs every eval set on
 every variant, compares the quantizations with F32 and the adapter with its base, shows what a
-one-word prompt edit does, and writes a self-contained HTML report and a markdown summary.
+one-word prompt edit does, generates the JSON prompt under its output schema's grammar and without
+it, and writes a self-contained HTML report and a markdown summary.
 
 Options:
   --out DIR        where to write index.html, summary.md, report.json and the demo's store
@@ -80,7 +83,7 @@ export const demoCommand: Command = {
       return r;
     };
 
-    const models = await step("models", `[1/5] tiny model family in ${path.join(root, "models")}`, () => {
+    const models = await step("models", `[1/6] tiny model family in ${path.join(root, "models")}`, () => {
       try {
         return ensureQuickstartModels(path.join(root, "models"));
       } catch (e) {
@@ -103,9 +106,13 @@ export const demoCommand: Command = {
       const adapterEvals = new Set(adapterFiles.flatMap((f) => ws.adapter(f).evals.map((e) => path.resolve(e.path))));
 
       const targets: EvalTarget[] = [];
+      // JSON prompts have their own step (with and without their grammar) on the reference only,
+      // so the quantization and adapter comparisons stay on the free-text prompts.
+      const structuredTargets: EvalTarget[] = [];
       for (const f of ws.listArtifacts()) {
         if (artifactKind(f) !== "prompt" || path.basename(f).startsWith("_")) continue;
-        for (const s of ws.evalSetsFor(f)) targets.push({ promptFile: f, evalSetFile: path.resolve(root, s) });
+        const list = structuredOutputOf(ws.prompt(f)) ? structuredTargets : targets;
+        for (const s of ws.evalSetsFor(f)) list.push({ promptFile: f, evalSetFile: path.resolve(root, s) });
       }
       if (targets.length === 0) throw new CliError(`no eval sets in ${root}; restore examples/quickstart`);
       const quantTargets = targets.filter((t) => !adapterEvals.has(path.resolve(t.evalSetFile)));
@@ -128,7 +135,7 @@ export const demoCommand: Command = {
         memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
       };
 
-      const evals: EvalReport = await step("evals", `[2/5] ${targets.length} eval sets × ${variants.length} variants (${variants.join(", ")})`, () =>
+      const evals: EvalReport = await step("evals", `[2/6] ${targets.length} eval sets × ${variants.length} variants (${variants.join(", ")})`, () =>
         runEvals({ ...common, targets, variants, onProgress }),
       );
       const failedRuns = evals.runs.filter((r) => r.status !== "complete");
@@ -149,21 +156,27 @@ export const demoCommand: Command = {
         }).catch((e: unknown) => {
           throw e instanceof CompareError ? new CliError(e.message) : e;
         });
-      const quantization = await step("quantization", `[3/5] quantization: ${bases.filter((v) => v.id !== reference.id).map((v) => v.id).join(", ")} vs ${reference.id}`, () =>
+      const quantization = await step("quantization", `[3/6] quantization: ${bases.filter((v) => v.id !== reference.id).map((v) => v.id).join(", ")} vs ${reference.id}`, () =>
         compare(
           bases.filter((v) => v.id !== reference.id).map((v) => v.id),
           quantTargets,
         ),
       );
       for (const v of quantization.variants) if (!v.isReference) say(`  ${v.variant}: pass rate ${(v.passRate * 100).toFixed(1)}%, KLD mean ${v.kld.mean?.toExponential(2) ?? "–"}, ${v.gate.passed ? "within the gate" : "FAILS the gate: " + v.gate.reasons.join("; ")}`);
-      const adapter = await step("adapter", `[4/5] adapter: ${adapterVariants.join(", ")} vs its base`, () => compare(adapterVariants, adapterTargets));
+      const adapter = await step("adapter", `[4/6] adapter: ${adapterVariants.join(", ")} vs its base`, () => compare(adapterVariants, adapterTargets));
       for (const v of adapter.variants) if (!v.isReference) say(`  ${v.variant}: ${v.flips.filter((f) => f.to === "pass").length} case(s) fixed, ${v.flips.filter((f) => f.to === "fail").length} broken`);
 
       const promptEdit = capitals
-        ? await step("prompt-edit", `[5/5] prompt edit: '${EDIT.from}' → '${EDIT.to}' in ${EDIT.prompt} on ${reference.id}`, () =>
+        ? await step("prompt-edit", `[5/6] prompt edit: '${EDIT.from}' → '${EDIT.to}' in ${EDIT.prompt} on ${reference.id}`, () =>
             promptEditRun(ws, capitals, reference.id, evals, common),
           )
         : undefined;
+      const structured = structuredTargets[0]
+        ? await step("structured", `[6/6] structured output: ${path.basename(structuredTargets[0].promptFile)} on ${reference.id}, under its schema's grammar and without`, () =>
+            structuredRun(ws, structuredTargets[0]!, reference.id, common, root),
+          )
+        : undefined;
+      if (structured) say(`  valid JSON: ${structured.constrained.validJson}/${structured.constrained.cases} under the grammar, ${structured.free.validJson}/${structured.free.cases} without`);
 
       const data: DemoData = {
         generatedAt: new Date().toISOString(),
@@ -176,6 +189,7 @@ export const demoCommand: Command = {
         quantization,
         adapter,
         ...(promptEdit ? { promptEdit } : {}),
+        ...(structured ? { structured } : {}),
         steps,
         totalMs: performance.now() - t0,
       };
@@ -261,4 +275,38 @@ async function promptEditRun(
     editedPassRate: head.summary.passRate,
     flips,
   };
+}
+
+/** The JSON prompt on one variant, under its grammar and (in memory) with `driftlens.constrain: false`. */
+async function structuredRun(
+  ws: { read(file: string): string | undefined; setOverlay(file: string, text: string | undefined): void },
+  target: EvalTarget,
+  variant: string,
+  common: Omit<Parameters<typeof runEvals>[0], "targets" | "variants">,
+  root: string,
+): Promise<DemoStructured | undefined> {
+  const text = ws.read(target.promptFile);
+  if (!text) return undefined;
+  const summarize = (r: EvalReport): DemoStructured["constrained"] | undefined => {
+    const run = r.runs[0];
+    if (!run || run.status !== "complete") return undefined;
+    return {
+      cases: run.summary.cases,
+      validJson: run.cases.filter((c) => c.assertions.some((a) => a.type === STRUCTURED_CHECK_TYPE && a.pass)).length,
+      passed: run.summary.passed,
+      passRate: run.summary.passRate,
+      examples: run.cases.slice(0, 3).map((c) => ({ id: c.id, output: c.output, pass: c.pass })),
+    };
+  };
+  const constrained = summarize(await runEvals({ ...common, targets: [target], variants: [variant] }));
+  // The opt-out, in memory: the same prompt generated as free text.
+  ws.setOverlay(target.promptFile, text.replace(/^---\r?\n/, "---\ndriftlens.constrain: false\n"));
+  let free: DemoStructured["free"] | undefined;
+  try {
+    free = summarize(await runEvals({ ...common, targets: [target], variants: [variant] }));
+  } finally {
+    ws.setOverlay(target.promptFile, undefined);
+  }
+  if (!constrained || !free) return undefined;
+  return { prompt: path.basename(target.promptFile), evalSet: path.relative(root, target.evalSetFile), variant, constrained, free };
 }

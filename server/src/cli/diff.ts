@@ -10,6 +10,7 @@ import { renderDiff, type ReportFormat } from "../eval/report";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { openContext } from "./compare";
 import { ProgressBar } from "./progress";
+import { graderFlag, repeatFlag, SAMPLING_FLAGS, SAMPLING_USAGE } from "./sampling-flags";
 
 const USAGE = `Usage: driftlens diff [--base REF] [--head REF] [options]
 
@@ -28,6 +29,7 @@ Options:
   --seed N         run seed (default 0)
   --no-cache       generate again even when cached
   --trust          allow 'javascript' assertions
+${SAMPLING_USAGE}
   --root DIR       workspace root (default: the current folder)
 
 Exit status: 0 the gate passes, 1 it fails, 2 usage or config errors, or a revision that does not exist.
@@ -43,6 +45,7 @@ const FLAGS = {
   cache: { type: "boolean" },
   trust: { type: "boolean" },
   root: { type: "string" },
+  ...SAMPLING_FLAGS,
 } as const;
 
 export const diffCommand: Command = {
@@ -57,7 +60,12 @@ export const diffCommand: Command = {
     const root = path.resolve(io.cwd, (args.flags.root as string | undefined) ?? ".");
     const format = ((args.flags.format as string | undefined) ?? "text") as ReportFormat;
     const seed = runSeed(args.flags.seed);
+    const repeat = repeatFlag(args.flags.repeat);
     const ctx = await openContext(root, io);
+    const grader = await graderFlag(args.flags.grader, "--grader", (r) => ctx.ws.resolveVariant(r)).catch(async (e: unknown) => {
+      await ctx.dispose();
+      throw e;
+    });
     const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
     try {
       const report = await diffRefs({
@@ -73,6 +81,8 @@ export const diffCommand: Command = {
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,
         memoryBudgetBytes: ctx.config.engine.memoryBudgetBytes,
+        ...(repeat !== undefined ? { repeat } : {}),
+        ...(grader ? { grader } : {}),
         onProgress: (p) => progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) }),
       });
       progress.done();

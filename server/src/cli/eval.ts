@@ -21,6 +21,7 @@ import { contentHash, Store, StoreError } from "../store/store";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
 import { terminalSafe } from "../util/terminal";
+import { graderFlag, repeatFlag, SAMPLING_FLAGS, SAMPLING_USAGE } from "./sampling-flags";
 
 const USAGE = `Usage: driftlens eval [PROMPT|EVALSET...] [options]
 
@@ -42,6 +43,7 @@ Options:
   --shard I/N      run only shard I of N (case k of each eval set is in shard k mod N + 1), e.g.
                    one per CI runner; 'driftlens store merge' combines the shards' stores
   --trust          allow 'javascript' assertions (they run code from the eval set)
+${SAMPLING_USAGE}
   --root DIR       workspace root (default: the current folder)
 
 Exit status: 0 every case passed, 1 some case failed, 2 usage, config or model errors.
@@ -56,6 +58,7 @@ const FLAGS = {
   shard: { type: "string" },
   trust: { type: "boolean" },
   root: { type: "string" },
+  ...SAMPLING_FLAGS,
 } as const;
 
 /**
@@ -160,6 +163,15 @@ export const evalCommand: Command = {
       throw new CliError(`${path.relative(root, d.file) || d.file}:${d.range.start.line + 1}: ${d.message}${cfgErrors.length > 1 ? ` (and ${cfgErrors.length - 1} more)` : ""}`);
     }
     const targets = await resolveTargets(ws, root, args.positionals);
+    const repeat = repeatFlag(args.flags.repeat);
+    const grader = await graderFlag(args.flags.grader, "--grader", (r) => ws.resolveVariant(r));
+    if (repeat !== undefined && repeat > 1) {
+      // DL320 in the editor and `check` covers an eval set's own repeat; the flag gets the same warning.
+      for (const p of new Set(targets.map((t) => t.promptFile))) {
+        const t = ws.prompt(p).config.temperature;
+        if (typeof t !== "number" || t === 0) io.err(`warning: ${path.relative(root, p)} decodes greedily (temperature 0): its ${repeat} samples per case will all be the same output\n`);
+      }
+    }
 
     const storeProblem = storePathProblem(root, config.store);
     if (storeProblem) throw new CliError(storeProblem);
@@ -190,6 +202,8 @@ export const evalCommand: Command = {
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,
         memoryBudgetBytes: config.engine.memoryBudgetBytes,
+        ...(repeat !== undefined ? { repeat } : {}),
+        ...(grader ? { grader } : {}),
         gitCommit: await committedVersions(root, [...new Set(targets.flatMap((t) => [t.promptFile, t.evalSetFile]))]),
         onProgress: (p) => {
           if (p.total > 0) progress.update({ done: p.done, total: p.total, tokensPerSecond: p.tokensPerSecond, etaMs: p.etaMs, ...(p.variant ? { label: p.variant } : {}) });

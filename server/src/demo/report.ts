@@ -31,6 +31,15 @@ export interface DemoPromptEdit {
   flips: { id: string; from: "pass" | "fail"; to: "pass" | "fail"; before: string; after: string }[];
 }
 
+/** The JSON prompt generated under its grammar and as free text (`driftlens.constrain: false`). */
+export interface DemoStructured {
+  prompt: string;
+  evalSet: string;
+  variant: string;
+  constrained: { cases: number; validJson: number; passed: number; passRate: number; examples: { id: string; output: string; pass: boolean }[] };
+  free: DemoStructured["constrained"];
+}
+
 export interface DemoData {
   generatedAt: string;
   workspace: string;
@@ -42,6 +51,7 @@ export interface DemoData {
   quantization: CompareReport;
   adapter: CompareReport;
   promptEdit?: DemoPromptEdit;
+  structured?: DemoStructured;
   steps: { name: string; ms: number }[];
   totalMs: number;
 }
@@ -229,6 +239,15 @@ function promptEditSection(e: DemoPromptEdit | undefined): string {
 ${flips ? `<details><summary>Flipped cases</summary><table><thead><tr><th>case</th><th>outcome</th><th>before</th><th>after</th></tr></thead><tbody>${flips}</tbody></table></details>` : ""}</section>`;
 }
 
+function structuredSection(s: DemoStructured | undefined): string {
+  if (!s) return "";
+  const row = (label: string, r: DemoStructured["constrained"]) =>
+    `<tr><td>${esc(label)}</td><td>${r.validJson}/${r.cases}</td><td>${pct(r.passRate)} <small>${r.passed}/${r.cases}</small></td><td>${r.examples.map((e) => `<code>${esc(e.output)}</code>`).join("<br>")}</td></tr>`;
+  return `<section><h2>Structured output</h2>
+<p><code>${esc(s.prompt)}</code> declares <code>output: {format: json, schema}</code>. Driftlens writes a grammar from the schema and <b>${esc(s.variant)}</b> generates under it: the model, which has never seen a brace, supplies the words and the grammar the JSON. Every output is then parsed and validated against the schema. The same prompt with <code>driftlens.constrain: false</code> is generated as free text for comparison (in memory; the file is untouched).</p>
+<table><thead><tr><th>generation</th><th>valid JSON (schema)</th><th>cases passed (${esc(s.evalSet)})</th><th>first outputs</th></tr></thead><tbody>${row("under the grammar", s.constrained)}${row("free text (driftlens.constrain: false)", s.free)}</tbody></table></section>`;
+}
+
 export function renderDemoHtml(data: DemoData): string {
   const q4 = data.quantization.variants.find((v) => v.quant === "Q4_0");
   const tail = q4?.slices.find((s) => s.failsGate);
@@ -258,6 +277,7 @@ details{margin:.8rem 0;padding:.4rem .8rem;border:1px solid #e5e5e5;border-radiu
 ${compareSection(data, data.quantization, "Quantization: each variant against " + data.quantization.reference, "Median cases survive quantization; the tail is where it shows. A single pass rate hides that, so the gate checks every slice.")}
 ${compareSection(data, data.adapter, "Adapter: against its base", "An adapter is compared with the base model it was trained on. This one fixes its own slice and, on the capitals eval set, trades English names for local ones — which the gate flags.")}
 ${promptEditSection(data.promptEdit)}
+${structuredSection(data.structured)}
 </body></html>
 `;
 }
@@ -300,6 +320,10 @@ export function renderDemoMarkdown(data: DemoData): string {
       lines.push("", "</details>");
     }
     lines.push("");
+  }
+  if (data.structured) {
+    const s = data.structured;
+    lines.push("## Structured output", "", `${mdText(s.prompt)} on ${mdText(s.variant)}: valid JSON matching the schema in ${s.constrained.validJson}/${s.constrained.cases} cases under the grammar, ${s.free.validJson}/${s.free.cases} as free text; cases passed ${pct(s.constrained.passRate)} vs ${pct(s.free.passRate)}.`, "");
   }
   if (data.promptEdit) {
     const e = data.promptEdit;

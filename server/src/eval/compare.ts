@@ -10,6 +10,8 @@ import { KldUnavailableError, kldSource } from "../llm/remote/score";
 import { caseDivergence, DEFAULT_KLD_TOP_K, identicalCase, poolDivergence, type CaseDivergence } from "./kld";
 import type { CaseKld, CompareFlip, CompareReport, CompareVariant, SliceKld } from "./report/types";
 import {
+  generationKey,
+  precheckVariant,
   runEvals,
   toChatMessages,
   type EvalCaseReport,
@@ -21,7 +23,12 @@ import {
   type RunnerVariant,
   type RunnerWorkspace,
 } from "./runner";
+import { caseFlip, pairedOutcome } from "./sampled-compare";
 import { clean, comparePaired, type GateSettings } from "./stats";
+import { currentEngineVersion } from "./engine-version";
+import { graderAgreement, type GraderAgreement } from "./graders/agreement";
+import type { Judge } from "./graders/grade";
+import { createJudge } from "./graders/judge";
 
 export type { CompareReport } from "./report/types";
 
@@ -71,6 +78,12 @@ export interface CompareOptions {
   gitCommit?: string;
   /** Eval set paths in the report are relative to this folder (the workspace root). */
   root?: string;
+  /** Samples per case (cases with their own `repeat` keep it). */
+  repeat?: number;
+  /** Judge of every model-graded assertion (overrides the configured graders). */
+  grader?: string;
+  /** Grade every model-graded assertion again with this variant and report how the graders agree. */
+  crossGrader?: string;
 }
 
 export class CompareError extends Error {}
@@ -156,6 +169,8 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
     ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
     ...(opts.gitCommit ? { gitCommit: opts.gitCommit } : {}),
+    ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
+    ...(opts.grader ? { grader: opts.grader } : {}),
   });
   // A target that could not run at all (an unreadable prompt) affects every variant alike.
   if (report.errors.length && report.runs.length === 0) throw new CompareError(report.errors.map((e) => e.message).join("; "));
@@ -255,8 +270,9 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
         const r = refCases.get(keyOf(run, c));
         if (!r) continue;
         const label = candRuns.length > 1 || refRuns.length > 1 ? `${run.evalSetFile}#${c.id}` : c.id;
-        paired.push({ id: label, tags: c.tags, base: r.c.pass, head: c.pass });
-        if (r.c.pass !== c.pass) flips.push({ id: c.id, from: r.c.pass ? "pass" : "fail", to: c.pass ? "pass" : "fail", tags: c.tags, evalSet: display(run.evalSetFile) });
+        paired.push({ id: label, tags: c.tags, ...pairedOutcome(r.c, c) });
+        const flip = caseFlip(r.c, c);
+        if (flip) flips.push({ id: c.id, ...flip, tags: c.tags, evalSet: display(run.evalSetFile) });
         let d: CaseDivergence;
         if (isReference || r.c.error || c.error) {
           d = identicalCase(c.id, isReference ? c.tokens.length : 0);
@@ -359,6 +375,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
         regressions: s.regressions,
         fixes: s.fixes,
         failsGate: s.failsGate,
+        ...(s.samples !== undefined ? { samples: s.samples } : {}),
       })),
       kld: pooled.kld,
       top1Agreement: pooled.top1Agreement,
@@ -377,6 +394,10 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
   }
 
   const reasons = [...variantsOut.flatMap((v) => v.gate.reasons), ...failures.map((f) => `${f.variant} could not be compared: ${f.error}`)];
+  const agreement = opts.crossGrader
+    ? await crossGrade(opts, opts.crossGrader, report.runs.filter((r) => order.some((id) => r.variant === id || resolved.get(r.variant)?.id === id)), getEngine, messagesFor)
+    : undefined;
+  if (agreement) for (const d of agreement.disagreements) d.evalSet = display(d.evalSet);
   return {
     reference: reportRef.id,
     evalSets: [...new Set(opts.targets.map((t) => display(t.evalSetFile)))],
@@ -384,7 +405,67 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     gate: { ...opts.gate, passed: reasons.length === 0, reasons },
     variants: variantsOut,
     ...(failures.length ? { failures } : {}),
+    ...(agreement ? { graderAgreement: agreement } : {}),
   };
+}
+
+/** `--cross-grader`: every model-graded verdict of the compared runs, again by `other`. */
+async function crossGrade(
+  opts: CompareOptions,
+  other: string,
+  runs: EvalRunReport[],
+  getEngine: () => Promise<CompareEngine>,
+  messagesFor: (run: EvalRunReport, caseId: string) => Promise<ChatMessage[]>,
+): Promise<GraderAgreement> {
+  const ws = opts.workspace;
+  try {
+    await ws.resolveVariant(other);
+  } catch (e) {
+    throw new CompareError(`--cross-grader ${other}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let configGrader: string | undefined;
+  try {
+    configGrader = ws.grader ? await ws.grader() : undefined;
+  } catch {
+    configGrader = undefined;
+  }
+  const base = {
+    resolveVariant: (r: string) => ws.resolveVariant(r),
+    store: opts.store,
+    getEngine,
+    engineVersion: currentEngineVersion(),
+    generationKey,
+    precheck: (v: RunnerVariant) => precheckVariant(v, opts.memoryBudgetBytes),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+  const sets = new Map<string, Promise<Awaited<ReturnType<CompareWorkspace["evalSet"]>>>>();
+  const evalSet = (file: string) => {
+    let p = sets.get(file);
+    if (!p) sets.set(file, (p = Promise.resolve(ws.evalSet(file))));
+    return p;
+  };
+  const judges = new Map<string, Judge>();
+  const graderOf = async (file: string) => {
+    const g = (await evalSet(file)).grader;
+    return typeof g === "string" ? g : g?.ref;
+  };
+  const esGraders = new Map<string, string | undefined>();
+  for (const r of runs) if (!esGraders.has(r.evalSetFile)) esGraders.set(r.evalSetFile, await graderOf(r.evalSetFile));
+  return graderAgreement({
+    runs,
+    evalSet: async (file) => {
+      const es = await evalSet(file);
+      return { cases: es.cases, defaultAssert: es.defaultAssert ?? [] };
+    },
+    promptText: async (run, id) => (await messagesFor(run, id)).map((m) => m.text).join("\n\n"),
+    configured: (file) => {
+      let j = judges.get(file);
+      if (!j) judges.set(file, (j = createJudge({ ...base, ...(opts.grader ? { override: opts.grader } : {}), defaults: [esGraders.get(file), configGrader] })));
+      return j;
+    },
+    other: createJudge({ ...base, override: other, defaults: [] }),
+    otherRef: other,
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Store } from "../store/store";
 import { changedFiles, gitToplevel, GitError, relPath, absPath, resolveRef, showFiles, type FileChange } from "./git";
 import type { DiffCase, DiffFlip, DiffPrompt, DiffReport, WordDiffPart } from "./report/types";
 import { runEvals, variantRefsFor, type EvalReport, type EvalRunReport, type EvalTarget, type RenderFn, type RunnerEngine, type RunnerWorkspace } from "./runner";
+import { caseFlip, pairedOutcome } from "./sampled-compare";
 import { comparePaired, type GateSettings } from "./stats";
 
 export type { DiffReport } from "./report/types";
@@ -53,6 +54,10 @@ export interface DiffOptions {
   onProgress?: Parameters<typeof runEvals>[0]["onProgress"];
   trusted?: boolean;
   memoryBudgetBytes?: number;
+  /** Samples per case (cases with their own `repeat` keep it). */
+  repeat?: number;
+  /** Judge of every model-graded assertion. */
+  grader?: string;
 }
 
 /** A usage/config problem (exit 2): missing revision, not a repository, a run that could not start. */
@@ -315,6 +320,8 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
       ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
+      ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
+      ...(opts.grader ? { grader: opts.grader } : {}),
     });
     if (r.errors.length) throw new DiffError(r.errors.map((e) => e.message).join("; "));
     const bad = r.runs.find((x) => x.status !== "complete");
@@ -358,16 +365,15 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
     const common = (head?.cases ?? []).filter((c) => baseCases.has(c.id));
     const added = base && head ? (head.cases ?? []).filter((c) => !baseCases.has(c.id)).map((c) => c.id) : [];
     const removed = base && head ? (base.cases ?? []).filter((c) => !headCases.has(c.id)).map((c) => c.id) : [];
-    const pairsOf = common.map((h) => ({ id: h.id, tags: h.tags, base: baseCases.get(h.id)!.pass, head: h.pass }));
+    const pairsOf = common.map((h) => ({ id: h.id, tags: h.tags, ...pairedOutcome(baseCases.get(h.id)!, h) }));
     const cmp = comparePaired(label, pairsOf, opts.gate);
     const flips: DiffFlip[] = common
-      .filter((h) => baseCases.get(h.id)!.pass !== h.pass)
+      .filter((h) => caseFlip(baseCases.get(h.id)!, h) !== null)
       .map((h) => {
         const b = baseCases.get(h.id)!;
         return {
           id: h.id,
-          from: b.pass ? "pass" : "fail",
-          to: h.pass ? "pass" : "fail",
+          ...caseFlip(b, h)!,
           tags: h.tags,
           baseOutput: b.output,
           headOutput: h.output,
@@ -385,6 +391,7 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
           head: h.pass ? "pass" : "fail",
           headOutput: h.output,
           headMessage: h.pass ? null : firstFailure(h),
+          ...(h.samples.length > 1 || (b?.samples.length ?? 1) > 1 ? { basePassFraction: b ? b.passFraction : null, headPassFraction: h.passFraction } : {}),
         } satisfies DiffCase;
       }),
       ...(base?.cases ?? [])
@@ -421,6 +428,7 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
             regressions: x.regressions,
             fixes: x.fixes,
             failsGate: x.failsGate,
+            ...(x.samples !== undefined ? { samples: x.samples } : {}),
           }))
         : [],
       flips,

@@ -24,6 +24,12 @@ function oneLine(s: string, n = 80): string {
   return t.length > n ? t.slice(0, n - 1) + "…" : t;
 }
 
+/** " (7/10 samples pass)" for a case drawn several times, "" otherwise. */
+function sampled(c: { samples?: { pass: boolean }[] }): string {
+  const n = c.samples?.length ?? 1;
+  return n > 1 ? ` (${c.samples!.filter((x) => x.pass).length}/${n} samples pass)` : "";
+}
+
 function ms(x: number): string {
   return x >= 1000 ? `${(x / 1000).toFixed(1)}s` : `${Math.round(x)}ms`;
 }
@@ -67,7 +73,7 @@ function formatTextRaw(report: EvalReport, root?: string): string {
     for (const c of r.cases) {
       if (c.pass) continue;
       const why = c.error ?? c.assertions.filter((a) => !a.pass).map((a) => `${a.type}: ${a.message}`).join("; ");
-      lines.push(`    ✘ ${c.id}${sourceTag(c.source)}: ${oneLine(why, 120)}`);
+      lines.push(`    ✘ ${c.id}${sampled(c)}${sourceTag(c.source)}: ${oneLine(why, 120)}`);
       if (!c.error) lines.push(`      output: ${JSON.stringify(oneLine(c.output, 100))}`);
     }
   }
@@ -115,7 +121,7 @@ export function formatJunit(report: EvalReport, root?: string): string {
       if (c.error) out.push(`      <error message="${xml(c.error)}"/>`);
       else if (!c.pass) {
         const why = c.assertions.filter((a) => !a.pass).map((a) => `${a.type}: ${a.message}`).join("; ");
-        out.push(`      <failure message="${xml(oneLine(why, 300))}">${xml(`output: ${c.output}\n${why}`)}</failure>`);
+        out.push(`      <failure message="${xml(oneLine(`${sampled(c).trim()} ${why}`.trim(), 300))}">${xml(`output: ${c.output}\n${why}`)}</failure>`);
       }
       out.push(`      <system-out>${xml(c.output)}</system-out>`);
       out.push("    </testcase>");
@@ -157,7 +163,7 @@ export function formatMarkdown(report: EvalReport, root?: string): string {
       out.push("<details><summary>" + `${failing.length} failing case${failing.length === 1 ? "" : "s"}` + "</summary>", "", "| Case | Source | Why | Output |", "|---|---|---|---|");
       for (const c of failing) {
         const why = c.error ?? c.assertions.filter((a) => !a.pass).map((a) => `${a.type}: ${a.message}`).join("; ");
-        out.push(`| ${mdCode(c.id)} | ${c.source} | ${md(oneLine(why, 200))} | ${mdCode(oneLine(c.output, 120))} |`);
+        out.push(`| ${mdCode(c.id)}${sampled(c)} | ${c.source} | ${md(oneLine(why, 200))} | ${mdCode(oneLine(c.output, 120))} |`);
       }
       out.push("", "</details>", "");
     }

@@ -14,9 +14,14 @@ import { endpointsOf, servedEndpointReports, type EndpointReport } from "../llm/
 import type { ChatMessage, EngineFailure, GenerateRequest, GenerateResult, RemoteModelSpec, SamplingParams } from "../llm/types";
 import { normalizeTokens } from "../store/token-codec";
 import { contentHash, sha256, type AdapterFingerprint, type CachedGeneration, type CaseResultRecord, type RunRecord, type Store, type StoredToken } from "../store/store";
-import { evaluateAssertions, type Assertion, type CaseEvaluation } from "./assertions";
+import { structuredOutputOf, type StructuredOutputSpec } from "../artifacts/structured";
+import { combine, evaluateAssertions, type Assertion, type CaseEvaluation } from "./assertions";
 import { prepareAssertion } from "../artifacts/assertions";
 import { currentEngineVersion } from "./engine-version";
+import type { Judge } from "./graders/grade";
+import { createJudge, graderIdentity } from "./graders/judge";
+import { combineSamples, passFractionOf, repeatFor, sampleRequestId, sampleSeed } from "./samples";
+import { checkStructuredOutput } from "./structured-check";
 import { inShard } from "./shard";
 import { isStoreError, storeErrorMessage } from "./store-errors";
 
@@ -34,6 +39,8 @@ export interface RunnerCase {
   /** promptfoo configs: the test's output transform, and whether its assertions may have their own. */
   transform?: string;
   assertionTransforms?: boolean;
+  /** Samples to draw for this case. */
+  repeat?: number;
 }
 
 export interface RunnerEvalSet {
@@ -45,6 +52,10 @@ export interface RunnerEvalSet {
   /** Assertions applied to every case. */
   defaultAssert?: Assertion[];
   diagnostics?: { severity: string; message: string; range?: { start: { line: number } } }[];
+  /** Samples per case (cases may override). */
+  repeat?: number;
+  /** Judge of the model-graded assertions. */
+  grader?: { ref: string } | string;
 }
 
 export interface RunnerPrompt {
@@ -58,6 +69,10 @@ export interface RunnerPrompt {
   diagnostics?: { severity: string; message: string; range?: { start: { line: number } } }[];
   /** Partials the template uses. */
   partials?: { name: string }[];
+  /** Dotprompt output: `format: json` (with a schema) generates under a grammar. */
+  output?: { format?: string; schema?: unknown; jsonSchema?: Record<string, unknown> };
+  /** `driftlens.constrain: false`: a JSON prompt generates free text (still validated). */
+  constrain?: boolean;
 }
 
 export interface RunnerVariant {
@@ -97,6 +112,8 @@ export interface RunnerWorkspace {
   render?(promptFile: string, data: { input?: Record<string, unknown> }): Promise<RenderedLike>;
   /** driftlens.yaml's embedding model (absolute GGUF path), undefined when none; throws when it is wrong. */
   embeddingModel?(): MaybePromise<string | undefined>;
+  /** driftlens.yaml's default grader (family/variant) for model-graded assertions. */
+  grader?(): MaybePromise<string | undefined>;
 }
 
 /** A rendered prompt as renderPrompt returns it (only what the runner reads). */
@@ -181,6 +198,10 @@ export interface RunEvalsOptions {
   engineVersion?: string;
   /** Git commit recorded with artifact versions: one for all files, or per absolute file path. */
   gitCommit?: string | Record<string, string>;
+  /** Samples per case for cases that set no `repeat` of their own (overrides the eval set's). */
+  repeat?: number;
+  /** Judge of every model-graded assertion (overrides assertions', eval sets' and driftlens.yaml's graders). */
+  grader?: string;
 }
 
 // ---- the report (`driftlens eval --format json`; fields are only ever added, never renamed) ----
@@ -191,10 +212,24 @@ export interface RunEvalsOptions {
  */
 export type CaseSource = "generated" | "cached" | "resumed";
 
-export interface EvalCaseReport {
-  id: string;
+/** One sample of a case (every case has at least one). */
+export interface EvalSampleReport {
+  output: string;
   pass: boolean;
   score: number;
+  /** The first failing assertion's message (or the error), when the sample failed. */
+  message?: string;
+}
+
+export interface EvalCaseReport {
+  id: string;
+  /** With several samples: at least half of them pass. */
+  pass: boolean;
+  score: number;
+  /** Fraction of the samples that pass (1 or 0 for a case drawn once). */
+  passFraction: number;
+  /** Every sample's output and verdict, in sample order (sample 0's is `output`). */
+  samples: EvalSampleReport[];
   output: string;
   tokens: StoredToken[];
   /** The output came from the generation cache (now or in the run this call resumed). */
@@ -303,6 +338,8 @@ export function generationKey(input: {
   params: SamplingParams;
   engineVersion: string;
   topLogprobs: number;
+  /** The output grammar's key (structured output): absent for free text, so free-text keys are unchanged. */
+  structured?: string;
 }): string {
   return sha256(
     JSON.stringify([
@@ -313,6 +350,7 @@ export function generationKey(input: {
       [input.params.temperature, input.params.topK ?? null, input.params.topP ?? null, input.params.maxTokens, input.params.stop, input.params.seed],
       input.engineVersion,
       input.topLogprobs,
+      ...(input.structured ? [input.structured] : []),
     ]),
   );
 }
@@ -353,9 +391,11 @@ function slicesFor(cases: EvalCaseReport[], defs: Record<string, SliceDef>): Eva
       const s = (out[name] ??= { cases: 0, passed: 0, passRate: 0 });
       s.cases++;
       if (c.pass) s.passed++;
+      // Summed pass fractions for now (divided below): with one sample each, the pass count.
+      s.passRate += c.passFraction;
     }
   }
-  for (const s of Object.values(out)) s.passRate = s.cases ? s.passed / s.cases : 0;
+  for (const s of Object.values(out)) s.passRate = s.cases ? s.passRate / s.cases : 0;
   return out;
 }
 
@@ -373,7 +413,8 @@ function summarize(cases: EvalCaseReport[], genTokens: number, genMs: number, wa
     passed,
     failed: cases.length - passed,
     errors,
-    passRate: cases.length ? passed / cases.length : 0,
+    // Mean pass fraction: the share of passing samples per case, averaged over cases.
+    passRate: cases.length ? cases.reduce((a, c) => a + c.passFraction, 0) / cases.length : 0,
     ...from,
     tokensPerSecond: genMs > 0 ? genTokens / (genMs / 1000) : 0,
     wallMs,
@@ -381,10 +422,17 @@ function summarize(cases: EvalCaseReport[], genTokens: number, genMs: number, wa
 }
 
 function toCaseReport(r: CaseResultRecord, source: CaseSource = r.cached ? "cached" : "generated"): EvalCaseReport {
+  const firstFailure = (x: { error?: string | null; assertions: { pass: boolean; message: string }[] }) => x.error ?? x.assertions.find((a) => !a.pass)?.message;
+  const sample = (x: { output: string; pass: boolean; score: number; error?: string | null; assertions: { pass: boolean; message: string }[] }): EvalSampleReport => {
+    const m = x.pass ? undefined : firstFailure(x);
+    return { output: x.output, pass: x.pass, score: x.score, ...(m ? { message: m } : {}) };
+  };
   return {
     id: r.caseId,
     pass: r.pass,
     score: r.score,
+    passFraction: passFractionOf(r),
+    samples: r.samples && r.samples.length > 1 ? r.samples.map(sample) : [sample(r)],
     output: r.output,
     tokens: r.tokens,
     cached: r.cached,
@@ -447,6 +495,8 @@ interface MemoEvalSet {
   slices: unknown;
   defaultAssert: Assertion[];
   errors: string[];
+  repeat?: number;
+  grader?: string;
 }
 
 /** Identifies this build: memoized parses and renders from another build are not reused. */
@@ -498,6 +548,8 @@ interface PreparedCase {
   messages?: ChatMessage[];
   params?: Omit<SamplingParams, "seed">;
   renderError?: string;
+  /** Samples to draw (1: the case as before). */
+  repeat: number;
 }
 
 export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
@@ -514,6 +566,12 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   const getEngine = (): Promise<RunnerEngine> => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
   const caseFilter = opts.caseIds ? new Set(opts.caseIds) : undefined;
   const embed = opts.embed ?? (await workspaceEmbedder(ws, getEngine));
+  let configGrader: string | undefined;
+  try {
+    configGrader = ws.grader ? await ws.grader() : undefined;
+  } catch {
+    // an unreadable driftlens.yaml is reported by its own diagnostics; assertions then say no grader is set
+  }
 
   // 1. Load and render every target once (rendering does not depend on the variant).
   interface Prepared {
@@ -525,6 +583,11 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     renderHash: string;
     cases: PreparedCase[];
     variants: string[];
+    /** JSON prompts: the grammar and schema outputs are generated under and validated against. */
+    structured?: StructuredOutputSpec;
+    /** The graders of the model-graded assertions, with their files' fingerprints (run fingerprint). */
+    graders: unknown[];
+    judge?: Judge;
   }
   const prepared: Prepared[] = [];
   const memos: [string, unknown][] = [];
@@ -562,10 +625,13 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
             ...(c.range ? { range: { start: { line: c.range.start.line } } } : {}),
             ...(c.transform !== undefined ? { transform: c.transform } : {}),
             ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
+            ...(c.repeat !== undefined ? { repeat: c.repeat } : {}),
           })),
           slices: doc.slices ?? null,
           defaultAssert: doc.defaultAssert ?? [],
           errors: errorsOf(doc.diagnostics),
+          ...(doc.repeat !== undefined ? { repeat: doc.repeat } : {}),
+          ...(doc.grader !== undefined ? { grader: typeof doc.grader === "string" ? doc.grader : doc.grader.ref } : {}),
         };
         memos.push([esKey, evalSet]);
       }
@@ -617,6 +683,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         ...(c.range ? { line: c.range.start.line } : {}),
         ...(c.transform !== undefined ? { transform: c.transform } : {}),
         ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
+        repeat: repeatFor(c.repeat, opts.repeat, evalSet.repeat),
       };
       const rKey = partials ? sha256(JSON.stringify(["render/1", BUILD_ID, target.promptFile, promptText, partials, pc.vars])) : undefined;
       const hit = rKey ? store.getMemo<{ messages: ChatMessage[]; config: Record<string, unknown> }>(rKey) : undefined;
@@ -642,7 +709,13 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       continue;
     }
     const renderHash = sha256(JSON.stringify(cases.map((c) => [c.id, c.messages ?? null, c.params ?? null, c.renderError ?? null])));
-    prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, renderHash, cases, variants });
+    const structured = structuredOutputOf(prompt);
+    const judgeOpts = { override: opts.grader, defaults: [evalSet.grader, configGrader], resolveVariant: (ref: string) => ws.resolveVariant(ref), store };
+    const graders = await graderIdentity([...evalSet.defaultAssert, ...evalSet.cases.flatMap((c) => c.assert ?? [])], judgeOpts);
+    const judge = graders.length
+      ? createJudge({ ...judgeOpts, getEngine, engineVersion, generationKey, precheck: (v) => precheckVariant(v, opts.memoryBudgetBytes), ...(opts.noCache ? { noCache: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
+      : undefined;
+    prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, renderHash, cases, variants, ...(structured ? { structured } : {}), graders, ...(judge ? { judge } : {}) });
   }
   try {
     store.putMemos(memos);
@@ -793,6 +866,10 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     base.adapters = adapters;
     // The run-level params: the prompt's (every case shares the prompt's config).
     const runParams = { ...samplingFrom(p.prompt.config), topLogprobs } as Record<string, unknown>;
+    // Added only when used, so the fingerprints of free-text, single-sample runs stay as they were.
+    if (p.structured) runParams.structured = { format: p.structured.format, constrained: p.structured.constrained, grammar: p.structured.key.slice(0, 16) };
+    const repeats = p.cases.map((c) => c.repeat);
+    if (repeats.some((r) => r > 1)) runParams.repeat = repeats.every((r) => r === repeats[0]) ? repeats[0] : repeats;
     base.params = runParams;
     const fingerprint = sha256(
       JSON.stringify([
@@ -807,6 +884,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         opts.caseIds ? [...opts.caseIds].sort() : null,
         // What the cases render to: covers partials, which the prompt's own hash does not.
         p.renderHash,
+        // Who judges the model-graded assertions (only when there are some).
+        ...(p.graders.length ? [["graders", p.graders]] : []),
         ...(opts.shard ? [["shard", opts.shard.index, opts.shard.count]] : []),
       ]),
     );
@@ -854,8 +933,8 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       emit(variant.id, p.target.promptFile);
     };
 
-    const evaluate = async (pc: PreparedCase, text: string, latencyMs: number): Promise<CaseEvaluation> =>
-      evaluateAssertions(pc.assert, text, {
+    const evaluate = async (pc: PreparedCase, text: string, latencyMs: number, stopReason?: string): Promise<CaseEvaluation> => {
+      const ev = await evaluateAssertions(pc.assert, text, {
         vars: pc.vars,
         latencyMs,
         trusted: opts.trusted ?? false,
@@ -864,7 +943,11 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         ...(pc.transform !== undefined ? { transform: pc.transform } : {}),
         ...(pc.assertionTransforms ? { assertionTransforms: true } : {}),
         extra: { caseId: pc.id, tags: pc.tags, variant: variant.id, prompt: p.target.promptFile },
+        ...(p.judge ? { judge: p.judge, prompt: (pc.messages ?? []).map((m) => m.text).join("\n\n") } : {}),
       });
+      // A JSON prompt's output is parsed and validated against its schema, like an assertion.
+      return p.structured ? combine([...ev.assertions, await checkStructuredOutput(text, p.structured, stopReason)], pc.threshold) : ev;
+    };
 
     const record = (pc: PreparedCase, gen: Pick<CachedGeneration, "text" | "tokens" | "timeToFirstTokenMs" | "wallMs" | "tokensPerSecond" | "promptTokens">, ev: CaseEvaluation, cached: boolean, key: string | null, error: string | null): CaseResultRecord => ({
       caseId: pc.id,
@@ -892,13 +975,30 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     }
     if (byId.size) emit(variant.id, p.target.promptFile, `resuming ${byId.size} stored results`);
 
-    // Cache pass.
+    // Cache pass. Each sample of a case is its own generation (a case drawn once: one sample); a
+    // case is recorded once all its samples are in.
     interface Miss {
       pc: PreparedCase;
       key: string;
+      /** Sample index. */
+      i: number;
       req: GenerateRequest;
     }
+    interface OpenCase {
+      recs: (CaseResultRecord | undefined)[];
+      seeds: number[];
+      left: number;
+      /** A sample failed on its own (e.g. prompt longer than the context): the case is recorded as an error. */
+      failed: boolean;
+      generated: boolean;
+    }
     const misses: Miss[] = [];
+    const openCases = new Map<string, OpenCase>();
+    const structuredKey = p.structured?.constrained ? p.structured.key : undefined;
+    const structuredReq = p.structured?.constrained ? { structured: { grammar: p.structured.grammar.gbnf, schema: p.structured.schema } } : {};
+    // Under a grammar no alternatives are recorded: asking for them makes llama.cpp check the whole
+    // vocabulary against the grammar at every token (2-3x slower; the engine README has the numbers).
+    const outTopLogprobs = p.structured?.constrained ? 0 : topLogprobs;
     const pendingHits: { rec: CaseResultRecord; pc: PreparedCase }[] = [];
     const flushHits = () => {
       if (!pendingHits.length) return;
@@ -918,32 +1018,47 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         publish(rec, pc);
         continue;
       }
-      const params: SamplingParams = { ...pc.params, seed: caseSeed(seed, pc.id) };
-      const key = generationKey({ messages: pc.messages, modelFingerprint, adapters, params, engineVersion, topLogprobs });
-      const hit = opts.noCache ? undefined : store.getGeneration(key);
-      if (hit) {
-        const ev = await evaluate(pc, hit.text, hit.wallMs);
-        const rec = record(pc, hit, ev, true, key, ev.error ?? null);
-        prog.cached++;
-        backend ??= hit.backend;
-        threads ??= hit.threads;
-        // Cache hits are written in batches (cheap to redo if a kill loses one); each is published
-        // only once written.
-        pendingHits.push({ rec, pc });
-        if (pendingHits.length >= 250) flushHits();
+      if (opts.signal?.aborted) break;
+      const oc: OpenCase = { recs: new Array<CaseResultRecord | undefined>(pc.repeat), seeds: [], left: pc.repeat, failed: false, generated: false };
+      for (let i = 0; i < pc.repeat; i++) {
+        const params: SamplingParams = { ...pc.params, seed: sampleSeed(seed, pc.id, i) };
+        oc.seeds.push(params.seed);
+        const key = generationKey({ messages: pc.messages, modelFingerprint, adapters, params, engineVersion, topLogprobs: outTopLogprobs, ...(structuredKey ? { structured: structuredKey } : {}) });
+        const hit = opts.noCache ? undefined : store.getGeneration(key);
+        if (hit) {
+          const ev = await evaluate(pc, hit.text, hit.wallMs, hit.stopReason);
+          // Cancelled while a grader judged it: the verdict may be missing, so the case is not recorded.
+          // Without graders every verdict is computed locally and complete, so it is recorded as before.
+          if (opts.signal?.aborted && p.judge) break;
+          oc.recs[i] = record(pc, hit, ev, true, key, ev.error ?? null);
+          oc.left--;
+          prog.cached++;
+          backend ??= hit.backend;
+          threads ??= hit.threads;
+          continue;
+        }
+        misses.push({
+          pc,
+          key,
+          i,
+          req: {
+            id: sampleRequestId(pc.id, i),
+            model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(variant.remote ? { remote: variant.remote } : {}) },
+            messages: pc.messages,
+            params,
+            topLogprobs: outTopLogprobs,
+            ...structuredReq,
+          },
+        });
+      }
+      if (oc.left > 0) {
+        openCases.set(pc.id, oc);
         continue;
       }
-      misses.push({
-        pc,
-        key,
-        req: {
-          id: pc.id,
-          model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(variant.remote ? { remote: variant.remote } : {}) },
-          messages: pc.messages,
-          params,
-          topLogprobs,
-        },
-      });
+      // Cache hits are written in batches (cheap to redo if a kill loses one); each is published
+      // only once written.
+      pendingHits.push({ rec: combineSamples(oc.recs as CaseResultRecord[], oc.seeds), pc });
+      if (pendingHits.length >= 250) flushHits();
     }
 
     flushHits();
@@ -963,7 +1078,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
           } catch {
             // reported below if generation fails too
           }
-          const byReq = new Map(misses.map((m) => [m.pc.id, m]));
+          const byReq = new Map(misses.map((m) => [m.req.id, m]));
           const writes: Promise<void>[] = [];
           const batch = await engine.generateMany(
             misses.map((m) => m.req),
@@ -971,10 +1086,12 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
               const m = byReq.get(r.id);
               if (!m) return;
               byReq.delete(r.id);
+              const oc = openCases.get(m.pc.id)!;
               if ("failure" in r) {
                 if (r.failure.kind === "cancelled") cancelled = true;
                 else if (VARIANT_FAILURES.has(r.failure.kind)) runError ??= r.failure.message.includes(variant.id) ? r.failure.message : `variant ${variant.id}: ${r.failure.message}`;
-                else {
+                else if (!oc.failed) {
+                  oc.failed = true;
                   // A failure of this case alone (e.g. its prompt exceeds the context): recorded as an error.
                   const rec = record(m.pc, emptyGen, { pass: false, score: 0, assertions: [] }, false, null, `case ${m.pc.id}: ${r.failure.message}`);
                   try {
@@ -992,32 +1109,45 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
               }
               writes.push(
                 (async () => {
-                  const ev = await evaluate(m.pc, r.text, r.wallMs);
-                  const rec = record(m.pc, r, ev, false, m.key, ev.error ?? null);
-                  store.putGenerationAndResult(
-                    {
-                      key: m.key,
-                      text: r.text,
-                      tokens: r.tokens,
-                      promptTokens: r.promptTokens,
-                      template: r.template,
-                      stopReason: r.stopReason,
-                      timeToFirstTokenMs: r.timeToFirstTokenMs,
-                      wallMs: r.wallMs,
-                      tokensPerSecond: r.tokensPerSecond,
-                      backend,
-                      threads,
-                      engineVersion,
-                    },
-                    runId,
-                    rec,
-                  );
+                  const ev = await evaluate(m.pc, r.text, r.wallMs, r.stopReason);
+                  const g = {
+                    key: m.key,
+                    text: r.text,
+                    tokens: r.tokens,
+                    promptTokens: r.promptTokens,
+                    template: r.template,
+                    stopReason: r.stopReason,
+                    timeToFirstTokenMs: r.timeToFirstTokenMs,
+                    wallMs: r.wallMs,
+                    tokensPerSecond: r.tokensPerSecond,
+                    backend,
+                    threads,
+                    engineVersion,
+                  };
+                  if (opts.signal?.aborted && p.judge) {
+                    // The output is good (cached), a grader's verdict may not be: the case waits for the rerun.
+                    // Without graders the verdicts are complete and the case is recorded (the rerun
+                    // then generates only what is missing).
+                    store.putGeneration(g);
+                    cancelled = true;
+                    return;
+                  }
+                  oc.recs[m.i] = record(m.pc, r, ev, false, m.key, ev.error ?? null);
+                  oc.left--;
+                  oc.generated = true;
                   generatedKeys.push(m.key);
                   genTokens += r.tokens.length;
                   genMs += r.wallMs;
                   prog.generated++;
-                  prog.genDone++;
                   prog.genTokens += r.tokens.length;
+                  if (oc.failed || oc.left > 0) {
+                    // More samples to come (or the case already failed): keep this one in the cache.
+                    store.putGeneration(g);
+                    return;
+                  }
+                  const rec = combineSamples(oc.recs as CaseResultRecord[], oc.seeds);
+                  store.putGenerationAndResult(g, runId, rec);
+                  prog.genDone++;
                   publish(rec, m.pc);
                 })().catch((e: unknown) => {
                   // Never an unhandled rejection: a store failure fails the run with the reason.
@@ -1052,7 +1182,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
           runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
         }
       }
-    } else if (opts.signal?.aborted && misses.length) cancelled = true;
+    } else if (opts.signal?.aborted) cancelled = true;
     if (!resumed && backend !== null && run.backend === null && !misses.length) store.setRunEngine(runId, backend, threads);
 
     const cases = p.cases.flatMap((pc) => {

@@ -224,11 +224,13 @@ async function completeEvalYaml(t: Target, pos: Position): Promise<CompletionIte
   if (c.inValue && last === "type" && parent[parent.length - 1] === "defaultAssert") return assertionItems(c);
   if ((c.inListItem || c.inValue) && (last === "tags" || parent[parent.length - 1] === "tags")) return tagItems(t, c);
   if (c.inValue && c.path.length === 1 && c.key === "prompt") return fileItems(t, c, (n) => n.endsWith(".prompt") && !n.startsWith("_"));
+  // The judge of model-graded assertions: the eval set's or an assertion's `grader`.
+  if (c.inValue && c.key === "grader") return variantItems(t, c);
   if (!c.inValue && !c.inListItem) {
     if (parent.length === 0) return keyItems(c, pos, [...EVAL_KEYS]);
     if (parent.length === 1 && parent[0] === "cases") return keyItems(c, pos, [...CASE_KEYS]);
     if (parent.length === 2 && parent[0] === "cases" && parent[1] === "vars") return varKeyItems(t, c, pos);
-    if (parent[parent.length - 1] === "assert" || parent[parent.length - 1] === "defaultAssert") return keyItems(c, pos, ["type", "value", "threshold", "weight", "metric"]);
+    if (parent[parent.length - 1] === "assert" || parent[parent.length - 1] === "defaultAssert") return keyItems(c, pos, ["type", "value", "threshold", "weight", "metric", "grader"]);
     if (parent.length === 2 && parent[0] === "slices") return keyItems(c, pos, ["tags", "description"]);
   }
   return [];

@@ -334,6 +334,7 @@ export function register(ctx: FeatureContext): void {
             timeToFirstTokenMs: c.timings?.timeToFirstTokenMs ?? null,
             wallMs: c.timings?.wallMs ?? null,
             line: e.line ?? lineOf(e.evalSetFile, r, c.id),
+            ...(c.samples.length > 1 ? { passFraction: c.passFraction, samples: c.samples.map((s) => ({ output: s.output, pass: s.pass, score: Number.isFinite(s.score) ? s.score : null, ...(s.message ? { message: s.message } : {}) })) } : {}),
           };
           void connection.sendNotification(CaseResultMethod, msg);
         },

@@ -21,6 +21,7 @@ import { completionText } from "./completion-text";
 import { openRegularFile, UnsafeFileError } from "../util/safe-file";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
+import { Utf8Guard } from "./utf8-guard";
 import type {
   ChatMessage,
   EngineFailure,
@@ -94,6 +95,8 @@ export class Engine {
   private readonly models = new Map<string, Promise<ModelEntry>>();
   private readonly loaded = new Map<string, ModelEntry>();
   private readonly vocab = new Map<string, Promise<NLC.LlamaModel>>();
+  /** Parsed grammars by GBNF text (a prompt's cases share one), least recently used dropped. */
+  private readonly grammars = new Map<string, Promise<NLC.LlamaGrammar>>();
   private lastThreads: ThreadsChoice | undefined;
   /** The last llama.cpp error lines: node-llama-cpp's own errors are generic ("Failed to load model"). */
   private nativeErrors: string[] = [];
@@ -423,6 +426,35 @@ export class Engine {
     return tokens.slice(seq.nextTokenIndex);
   }
 
+  // ---------------------------------------------------------------- grammars
+
+  /** The parsed grammar for a GBNF text (cached); a grammar llama.cpp rejects fails this request. */
+  private async grammarFor(req: GenerateRequest): Promise<NLC.LlamaGrammar> {
+    const text = req.structured!.grammar;
+    let p = this.grammars.get(text);
+    if (p) {
+      this.grammars.delete(text);
+      this.grammars.set(text, p);
+    } else {
+      this.nativeErrors = [];
+      p = this.llama.createGrammar({ grammar: text });
+      this.grammars.set(text, p);
+      p.catch(() => this.grammars.delete(text));
+      if (this.grammars.size > GRAMMAR_CACHE) this.grammars.delete(this.grammars.keys().next().value as string);
+    }
+    try {
+      return await p;
+    } catch (err) {
+      await logsFlushed();
+      throw new EngineError({
+        kind: "other",
+        message: `llama.cpp rejected the output grammar of case ${req.id} (variant ${req.model.variant}): ${this.reason(err)}. This is a bug in the grammar Driftlens wrote for the prompt's output schema; set driftlens.constrain: false in the prompt to generate without it, and report the schema.`,
+        variant: req.model.variant,
+        file: req.model.modelPath,
+      });
+    }
+  }
+
   // ---------------------------------------------------------------- generation
 
   async generate(req: GenerateRequest, onToken?: (t: GeneratedToken) => void, signal?: AbortSignal, onPhase?: PhaseListener): Promise<GenerateResult> {
@@ -546,18 +578,12 @@ export class Engine {
     const k = req.topLogprobs;
     const p = req.params;
     const stops = [...p.stop, ...ctx.template.stopTexts].filter((s) => s.length > 0);
-    const sampling = (step: number) =>
-      p.temperature > 0
-        ? { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: mixSeed(p.seed, step) }
-        : { temperature: 0 };
-    const gen = (step: number) => ({
-      generateNext: {
-        token: true,
-        logits: { filter: { tokens: [] as Token[], includeTop: Math.max(1, k), includeMax: true, includeSelected: true } },
-        totalLogitWeight: true,
-        options: sampling(step),
-      },
-    });
+    // Under a grammar, llama.cpp masks every token the grammar does not allow before sampling (and
+    // ends generation when the grammar is complete: only end-of-generation is allowed then). One
+    // evaluation state per request: it records what this output has generated so far.
+    const grammarState = req.structured ? new this.nlc.LlamaGrammarEvaluationState({ model, grammar: await this.grammarFor(req) }) : undefined;
+    const utf8 = grammarState ? Utf8Guard.for(this.nlc, model) : undefined;
+    const gen = nextTokenOptions(p, k, grammarState !== undefined, utf8);
 
     const out: GeneratedToken[] = [];
     const offsets: number[] = [];
@@ -575,7 +601,7 @@ export class Engine {
     if (maxTokens > 0) {
       const rest = await this.reuse(seq, prompt);
       if (k === 0 && p.temperature === 0) {
-        const it = seq.evaluate(rest, { temperature: 0 })[Symbol.asyncIterator]();
+        const it = seq.evaluate(rest, { temperature: 0, ...(grammarState ? { grammarEvaluationState: grammarState } : {}), ...(utf8 ? { tokenBias: utf8.bias } : {}) })[Symbol.asyncIterator]();
         step = async () => {
           const r = await it.next();
           return r.done ? null : { token: r.value };
@@ -586,8 +612,9 @@ export class Engine {
       } else {
         let input: NLC.ControlledEvaluateInputItem[] = rest.map((t, i) => (i === rest.length - 1 ? [t, gen(0)] : t));
         let n = 0;
+        const evaluate = grammarState ? controlledWithGrammar(seq, grammarState) : (items: NLC.ControlledEvaluateInputItem[]) => seq.controlledEvaluate(items);
         step = async () => {
-          const res = await seq.controlledEvaluate(input);
+          const res = await evaluate(input);
           const next = res[input.length - 1]?.next;
           const token = next?.token;
           if (token == null) throw new Error("llama.cpp returned no token");
@@ -609,9 +636,10 @@ export class Engine {
           break;
         }
         const { token, next } = s;
+        utf8?.accept(token);
         let chosenProb = -1;
         let top: TokenAlternative[] = [];
-        if (next) {
+        if (next?.logits) {
           const dist = topFrom(next.logits, next.totalLogitWeight);
           chosenProb = dist.probOf(token) ?? next.confidence ?? 0;
           top = dist.top.slice(0, k).map(([tok, prob]) => ({ token: tok, text: model.detokenize([tok as Token]), prob }));
@@ -795,6 +823,35 @@ export class Engine {
 }
 
 const VERSION_CACHE: { v?: string } = {};
+const GRAMMAR_CACHE = 32;
+
+/**
+ * `controlledEvaluate` under a grammar. node-llama-cpp 3.22.1 takes a grammar only in `evaluate`,
+ * whose sampler cannot return the top-k logits and per-step seeds the engine records; its
+ * controlledEvaluate builds the sampler config through the sequence's `_resolveSamplerConfig`,
+ * which knows `grammarEvaluationState` but is not given one. For the duration of one call the
+ * sequence (held by this request alone) resolves configs with this request's grammar state.
+ * The native sampler then masks tokens the grammar rejects and accepts the sampled token into the
+ * state. A node-llama-cpp without that method is an error, never silently unconstrained output.
+ */
+function controlledWithGrammar(seq: NLC.LlamaContextSequence, state: NLC.LlamaGrammarEvaluationState) {
+  type Resolve = (o: Record<string, unknown>) => unknown;
+  const target = seq as unknown as { _resolveSamplerConfig?: Resolve };
+  const original = target._resolveSamplerConfig;
+  if (typeof original !== "function") {
+    throw new EngineError({ kind: "other", message: `This node-llama-cpp (${VERSION_CACHE.v ?? "unknown version"}) cannot generate under a grammar with top-k probabilities; Driftlens needs node-llama-cpp 3.22.1.` });
+  }
+  return async (items: NLC.ControlledEvaluateInputItem[]) => {
+    target._resolveSamplerConfig = function (this: unknown, o: Record<string, unknown>) {
+      return original.call(this, { ...o, grammarEvaluationState: state });
+    };
+    try {
+      return await seq.controlledEvaluate(items);
+    } finally {
+      delete target._resolveSamplerConfig;
+    }
+  };
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -809,6 +866,31 @@ function compareTokens(a: Token[], b: Token[]): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
   return a.length - b.length;
+}
+
+/**
+ * What `controlledEvaluate` asks for after each token: the sampled token with the top-k logits and
+ * the softmax normaliser. Asking for logits makes llama.cpp check every vocabulary token against a
+ * grammar before sampling (measured 2-3x slower on a 32,000-token vocabulary); without them it
+ * samples first and checks only the sampled token. So a grammar request that wants no
+ * alternatives asks only for the token (its probability is then not recorded: -1).
+ */
+function nextTokenOptions(p: GenerateRequest["params"], k: number, grammar: boolean, utf8: Utf8Guard | undefined) {
+  const sampling = (step: number) => ({
+    ...(p.temperature > 0 ? { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: mixSeed(p.seed, step) } : { temperature: 0 }),
+    ...(utf8 ? { tokenBias: utf8.bias } : {}),
+  });
+  const tokenOnly = grammar && k === 0;
+  return (step: number) => ({
+    generateNext: tokenOnly
+      ? { token: true, options: sampling(step) }
+      : {
+          token: true,
+          logits: { filter: { tokens: [] as Token[], includeTop: Math.max(1, k), includeMax: true, includeSelected: true } },
+          totalLogitWeight: true,
+          options: sampling(step),
+        },
+  });
 }
 
 /** A per-step seed: reproducible for a request seed, different at every step. */

@@ -63,6 +63,18 @@ export interface SamplingParams {
   seed: number;
 }
 
+/**
+ * Constrained output: local variants generate under `grammar` (GBNF, llama.cpp's grammar format;
+ * server/src/artifacts/json-grammar.ts writes it from the schema); a remote variant whose server
+ * supports it sends `schema` as an OpenAI `response_format: {type: "json_schema"}` (or asks for
+ * `json_object` when schema is null).
+ */
+export interface StructuredOutput {
+  grammar: string;
+  /** The JSON Schema the grammar was written from; null: any JSON value. */
+  schema: Record<string, unknown> | null;
+}
+
 export interface GenerateRequest {
   /** Caller's id, echoed in the result (e.g. the case id). */
   id: string;
@@ -71,6 +83,8 @@ export interface GenerateRequest {
   params: SamplingParams;
   /** How many top alternatives to record per generated token (default 5; 0 = none). */
   topLogprobs: number;
+  /** Generate under a grammar (absent: free text). */
+  structured?: StructuredOutput;
 }
 
 export interface TokenAlternative {

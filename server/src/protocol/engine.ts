@@ -22,6 +22,7 @@ export const generateRequestSchema = z.object({
   messages: z.array(chatMessage),
   params: samplingParams,
   topLogprobs: z.number().int().min(0).max(100),
+  structured: z.object({ grammar: z.string().min(1).max(4_000_000), schema: z.record(z.string(), z.unknown()).nullable() }).optional(),
 });
 
 export const scoreRequestSchema = z.object({

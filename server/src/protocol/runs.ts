@@ -98,6 +98,9 @@ export const CaseResultSchema = z.object({
   wallMs: z.number().nullable().optional(),
   /** Where the case is written (0-based line) in its eval set. */
   line: z.number().optional(),
+  /** Sampled cases (repeat: N): the share of samples that pass, and each sample. */
+  passFraction: z.number().optional(),
+  samples: z.array(z.object({ output: z.string(), pass: z.boolean(), score: z.number().nullable().optional(), message: z.string().optional() })).optional(),
 });
 export type CaseResult = z.infer<typeof CaseResultSchema>;
 

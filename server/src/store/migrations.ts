@@ -120,6 +120,14 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Sampled evals (repeat: N): one row per case as before, with every sample's output,
+      -- verdict and generation key as JSON (NULL for a case drawn once).
+      ALTER TABLE results ADD COLUMN samples TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -110,6 +110,18 @@ export interface AssertionRecord {
   weight?: number;
 }
 
+/** One sample of a case drawn several times (repeat: N). */
+export interface SampleRecord {
+  output: string;
+  pass: boolean;
+  score: number;
+  /** The sample's generation in the cache (its tokens are there). */
+  genKey: string | null;
+  seed: number;
+  assertions: AssertionRecord[];
+  error?: string;
+}
+
 export interface CaseResultRecord {
   caseId: string;
   /** Position of the case in its eval set, for stable report order. */
@@ -125,6 +137,8 @@ export interface CaseResultRecord {
   /** Set when the case could not be generated or evaluated (an error, not a failed assertion). */
   error: string | null;
   timings: { timeToFirstTokenMs: number; wallMs: number; tokensPerSecond: number; promptTokens: number; assertMs?: number };
+  /** Every sample when the case was drawn more than once (the fields above are the case's: sample 0's output and tokens, aggregated pass and score). */
+  samples?: SampleRecord[];
 }
 
 export interface ListRunsQuery {
@@ -493,8 +507,8 @@ export class Store {
   /** Writes many case results in one transaction. */
   putResults(runId: string, records: CaseResultRecord[]): void {
     const ins = this.stmt(
-      `INSERT OR REPLACE INTO results(run_id, case_id, ord, pass, score, output, tokens, assertions, tags, cached, gen_key, error, timings, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO results(run_id, case_id, ord, pass, score, output, tokens, assertions, tags, cached, gen_key, error, timings, created_at, samples)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const now = Date.now();
     this.write(() => {
@@ -514,6 +528,7 @@ export class Store {
           r.error,
           JSON.stringify(r.timings),
           now,
+          r.samples && r.samples.length > 1 ? JSON.stringify(r.samples) : null,
         );
       }
       this.stmt("UPDATE runs SET updated_at = ? WHERE id = ?").run(now, runId);
@@ -777,6 +792,7 @@ function rowToResult(r: Row): CaseResultRecord {
     genKey: (r.gen_key as string | null) ?? null,
     error: (r.error as string | null) ?? null,
     timings: parseJson(r.timings as string, { timeToFirstTokenMs: 0, wallMs: 0, tokensPerSecond: 0, promptTokens: 0 }),
+    ...(typeof r.samples === "string" ? { samples: parseJson<SampleRecord[]>(r.samples, []) } : {}),
   };
 }
 

@@ -101,6 +101,7 @@ const CASES: Case[] = [
   { code: "DL104", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    scan: «empty»\n", "empty/readme.txt": "no models" } },
   { code: "DL105", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    scan: «nowhere/»\n" } },
   { code: "DL106", target: "driftlens.yaml", files: { "driftlens.yaml": `models:\n  tiny:\n    reference: «q9»\n    variants: {f16: ${TINY}}\n` } },
+  { code: "DL126", target: "driftlens.yaml", files: { "driftlens.yaml": `${CONFIG}grader: «tiny/q9»\n` } },
   { code: "DL107", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    variants:\n      «bad»: bad.gguf\n", "bad.gguf": "not a gguf at all" } },
   {
     code: "DL108",
@@ -183,6 +184,19 @@ const CASES: Case[] = [
     message: /20 tokens \(counted with tiny\/f16's vocabulary\) \+ 16 maxOutputTokens/,
   },
   { code: "DL211", target: "p.prompt", files: { "p.prompt": "---\ndriftlens.evals: [«nope.eval.yaml»]\n---\nHi\n" } },
+  {
+    code: "DL220",
+    target: "p.prompt",
+    files: { "p.prompt": '---\noutput:\n  format: json\n  schema:\n    type: object\n    properties:\n      code: {type: string, «pattern»: "^[A-Z]+$"}\n---\nHi\n' },
+    message: /'pattern' is not enforced while generating/,
+  },
+  {
+    code: "DL221",
+    target: "p.prompt",
+    files: { "p.prompt": "---\noutput:\n  format: json\n  schema:\n    type: object\n    properties:\n      «n»: {type: integer, minimum: 5, maximum: 4}\n    required: [n]\n---\nHi\n" },
+    message: /no integer lies between minimum 5 and maximum 4/,
+  },
+  { code: "DL222", target: "p.prompt", files: { "p.prompt": "---\nconfig: {maxOutputTokens: «8»}\noutput:\n  format: json\n  schema:\n    name: string\n---\nHi\n" }, message: /longest JSON the output schema allows is \d+ bytes; with maxOutputTokens 8/ },
   { code: "DL212", target: "p.prompt", files: { "driftlens.yaml": CONFIG, "p.prompt": "---\nmodel: «tiny/f16»\n---\n{{> loop}}\n", "_loop.prompt": "again {{> loop}}" } },
   // eval sets
   { code: "DL300", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    vars: {x: 1\n«»" } },
@@ -196,7 +210,12 @@ const CASES: Case[] = [
   { code: "DL306", target: "e.eval.yaml", files: { "p.prompt": "---\ninput:\n  schema:\n    name: string\n---\n{{name}}", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    vars: {name: x, «extra»: 1}\n" } },
   { code: "DL307", target: "e.eval.yaml", files: { "p.prompt": "---\ninput:\n  schema:\n    n: integer\n---\n{{n}}", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    vars: {«n»: ten}\n" }, message: /n must be integer, not string/ },
   { code: "DL308", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - «id»: a\n" } },
+  { code: "DL320", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\nrepeat: 5\n«cases»:\n  - id: a\n    why: w\n" }, message: /temperature is 0 \(greedy decoding\), so all 5 samples would be the same/ },
+  { code: "DL321", target: "e.eval.yaml", files: { "driftlens.yaml": CONFIG, "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ngrader: «tiny/q9»\ncases:\n  - id: a\n    why: w\n" } },
+  { code: "DL322", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: «a»\n    why: w\n    assert: [{type: llm-rubric, value: is polite}]\n" }, message: /needs a judge model and none is set/ },
   { code: "DL309", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    tags: [«europe»]\n" }, message: /needs at least 50/ },
+  // With repeat 10 at temperature 1, five cases can show a 10-point drop; four cannot.
+  { code: "DL309", target: "e.eval.yaml", files: { "p.prompt": "---\nconfig: {temperature: 1}\n---\nHi", "e.eval.yaml": "prompt: p.prompt\nrepeat: 10\ncases:\n" + ["a", "b", "c", "d"].map((id, i) => `  - id: ${id}\n    why: w\n    tags: [${i === 0 ? "«europe»" : "europe"}]\n`).join("") }, message: /has 4 cases: .* with 10 samples per case .*needs at least 5/ },
   { code: "DL310", target: "e.eval.yaml", files: { "e.eval.yaml": "prompt: «missing.prompt»\ncases:\n  - id: a\n    why: w\n" } },
   { code: "DL310", target: "e.eval.yaml", files: { "e.eval.yaml": "«cases»:\n  - id: a\n    why: w\n" } },
   { code: "DL311", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    «whyy»: w\n    why: w\n" } },
@@ -346,4 +365,37 @@ test("clean artifacts of every kind give no diagnostics", async () => {
   loraOk(dir);
   const ws = new Workspace(dir);
   for (const f of ws.listArtifacts()) assert.deepEqual(await ws.diagnose(f), [], f);
+});
+
+test("DL309 counts a slice's samples: enough with repeat at temperature 1, never on a greedy prompt, the fewest of its cases", async () => {
+  const evalSet = (n: number, head: string, caseRepeat: (i: number) => string = () => "") =>
+    `prompt: p.prompt\n${head}cases:\n${Array.from({ length: n }, (_, i) => `  - id: c${i}\n    why: w\n    tags: [s]\n${caseRepeat(i)}`).join("")}`;
+  const slice309 = async (prompt: string, text: string) => {
+    const dir = tempDir("driftlens-dl309-");
+    fs.writeFileSync(path.join(dir, "p.prompt"), prompt);
+    fs.writeFileSync(path.join(dir, "e.eval.yaml"), text);
+    return (await new Workspace(dir).diagnose(path.join(dir, "e.eval.yaml"))).filter((d) => d.code === "DL309").map((d) => d.message);
+  };
+  const warm = "---\nconfig: {temperature: 1}\n---\nHi";
+  assert.deepEqual(await slice309(warm, evalSet(5, "repeat: 10\n")), []);
+  assert.match((await slice309(warm, evalSet(5, "repeat: 2\n")))[0] ?? "", /with 2 samples per case .*needs at least 25/);
+  // Greedy: the samples are one output, so the slice needs as many cases as without repeat.
+  assert.match((await slice309("Hi", evalSet(5, "repeat: 10\n")))[0] ?? "", /exact McNemar\); it needs at least 50/);
+  // One case drawn once holds the whole slice to the one-sample bound… unless it has its own repeat.
+  assert.match((await slice309(warm, evalSet(5, "repeat: 10\n", (i) => (i === 0 ? "    repeat: 1\n" : ""))))[0] ?? "", /needs at least 50/);
+  assert.deepEqual(await slice309(warm, evalSet(5, "", () => "    repeat: 10\n")), []);
+});
+
+test("DL309 sizes a slice for the gate's own maxSliceDrop (driftlens.yaml), not a fixed 10 points", async () => {
+  const dir = tempDir("driftlens-dl309-gate-");
+  fs.writeFileSync(path.join(dir, "p.prompt"), "Hi");
+  fs.writeFileSync(path.join(dir, "e.eval.yaml"), `prompt: p.prompt\ncases:\n${Array.from({ length: 20 }, (_, i) => `  - id: c${i}\n    why: w\n    tags: [s]\n`).join("")}`);
+  const dl309 = async () => (await new Workspace(dir).diagnose(path.join(dir, "e.eval.yaml"))).filter((d) => d.code === "DL309").map((d) => d.message);
+  // Default gate (maxSliceDrop 0.1, alpha 0.05): 20 cases cannot show a 10-point drop (50 can).
+  assert.match((await dl309())[0] ?? "", /has 20 cases: too few to detect a 10-point pass-rate drop \(the gate's maxSliceDrop\) at alpha 0\.05 .*needs at least 50/);
+  // A gate that allows 30-point slice drops: 17 cases suffice, so 20 raise nothing.
+  fs.writeFileSync(path.join(dir, "driftlens.yaml"), "gate:\n  maxSliceDrop: 0.3\n");
+  assert.deepEqual(await dl309(), []);
+  fs.writeFileSync(path.join(dir, "driftlens.yaml"), "gate:\n  maxSliceDrop: 0.2\n");
+  assert.match((await dl309())[0] ?? "", /too few to detect a 20-point pass-rate drop \(the gate's maxSliceDrop\) .*needs at least 25/);
 });

@@ -217,7 +217,7 @@ test("diff: driftlens.yaml and adapter-config changes compare exactly the prompt
   const swapped = await diffJson();
   assert.equal(swapped.code, 1, swapped.err);
   const r = swapped.report!;
-  assert.deepEqual([...new Set(r.prompts.map((p) => p.file))].sort(), ["capital.prompt", "endonym.prompt", "language.prompt"]);
+  assert.deepEqual([...new Set(r.prompts.map((p) => p.file))].sort(), ["capital-json.prompt", "capital.prompt", "endonym.prompt", "language.prompt"]);
   for (const p of r.prompts) {
     assert.equal(p.status, "config-changed");
     assert.equal(p.baseHash, p.headHash, "the prompt itself did not change");

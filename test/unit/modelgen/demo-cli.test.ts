@@ -27,7 +27,9 @@ test("driftlens demo on a clean quickstart: exit 0, HTML + markdown report with 
   const r = spawnSync(process.execPath, [path.join(DIST, "cli.js"), "demo", "--workspace", ws, "--out", out], { encoding: "utf8", timeout: 180_000 });
   assert.equal(r.status, 0, `demo exited ${r.status}\n${r.stderr}`);
   assert.match(r.stdout, new RegExp(`report: ${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[\\\\/]index\\.html`));
-  assert.match(r.stderr, /\[1\/5\].*\n[\s\S]*\[5\/5\]/, "progress lines for every step");
+  assert.match(r.stderr, /\[1\/6\].*\n[\s\S]*\[6\/6\]/, "progress lines for every step");
+  // The JSON prompt: valid JSON on every case under its grammar, on none as free text.
+  assert.match(r.stderr, /valid JSON: 18\/18 under the grammar, 0\/18 without/);
   assert.ok(fs.existsSync(path.join(ws, "models", "tiny-q4_0.gguf")), "the family was generated");
 
   const html = fs.readFileSync(path.join(out, "index.html"), "utf8");
@@ -42,6 +44,7 @@ test("driftlens demo on a clean quickstart: exit 0, HTML + markdown report with 
   assert.match(html, /slice <b>tail<\/b> drops −14\.3 pp and fails the gate/);
   assert.match(html, /<td>iceland<\/td>[^]*?<code>\s*Reykjavik<\/code>[^]*?<code>\s*Oslo<\/code>/);
 
+  assert.match(html, /<h2>Structured output<\/h2>[^]*?<td>under the grammar<\/td><td>18\/18<\/td>[^]*?<td>free text \(driftlens\.constrain: false\)<\/td><td>0\/18<\/td>/);
   const md = fs.readFileSync(path.join(out, "summary.md"), "utf8");
   assert.match(md, /slice 'tail' dropped 14\.3 pp/);
   const json = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));

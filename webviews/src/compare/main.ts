@@ -164,7 +164,8 @@ function liveStats(v: string): VariantStats {
   const mean = (a: number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : null);
   return {
     variant: v,
-    passRate: cells.length ? cells.filter((c) => c.pass).length / cells.length : null,
+    // Sampled cases count by their share of passing samples, as the run's pass rate does.
+    passRate: cells.length ? cells.reduce((n, c) => n + (c.passFraction ?? (c.pass ? 1 : 0)), 0) / cells.length : null,
     tokensPerSecond: mean(tps),
     timeToFirstTokenMs: mean(ttft),
     tokens: cells.reduce((n, c) => n + (c.tokens?.length ?? 0), 0) || null,
@@ -232,7 +233,28 @@ function renderCell(c: CaseRow, v: string): HTMLElement {
     for (const p of cachedDiff(ref.output, cell.output)) out.append(p.op === "=" ? document.createTextNode(p.text) : el("span", p.op === "+" ? "ins" : "del", p.text));
   } else out.textContent = cell.output;
   box.append(out);
+  if (cell.samples && cell.samples.length > 1) box.append(renderSamples(c, v, cell));
   return box;
+}
+
+/** Which cells show their samples expanded (kept across re-renders of a row). */
+const expanded = new Set<string>();
+
+/** A sampled case's samples, collapsed behind its pass fraction. */
+function renderSamples(c: CaseRow, v: string, cell: Cell): HTMLElement {
+  const samples = cell.samples!;
+  const passed = samples.filter((s) => s.pass).length;
+  const d = el("details", "samples");
+  d.open = expanded.has(key(c.id, v));
+  d.addEventListener("toggle", () => (d.open ? expanded.add(key(c.id, v)) : expanded.delete(key(c.id, v))));
+  d.append(el("summary", "meta", `${passed}/${samples.length} samples pass (${pct(cell.passFraction ?? passed / samples.length)})`));
+  samples.forEach((s, i) => {
+    const line = el("div", "sample");
+    line.append(el("span", `badge ${s.pass ? "pass" : "fail"}`, `#${i} ${s.pass ? "PASS" : "FAIL"}`), el("span", "output", s.output));
+    if (s.message) line.title = s.message;
+    d.append(line);
+  });
+  return d;
 }
 
 function renderRow(i: number): HTMLElement {
@@ -318,7 +340,7 @@ function toMarkdown(): string {
   for (const c of visibleCases()) {
     const cols = S.columns.map((v) => {
       const x = S.cells.get(key(c.id, v));
-      return x ? `${x.pass ? "✅" : "❌"} ${esc(x.output).slice(0, 200)}` : "";
+      return x ? `${x.pass ? "✅" : "❌"}${x.samples && x.samples.length > 1 ? ` ${x.samples.filter((y) => y.pass).length}/${x.samples.length}` : ""} ${esc(x.output).slice(0, 200)}` : "";
     });
     lines.push(`| ${esc(c.id)} | ${cols.join(" | ")} |`);
   }

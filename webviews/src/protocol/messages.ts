@@ -29,6 +29,9 @@ export const CellSchema = z.object({
   wallMs: Num.nullable().optional(),
   /** Teacher-forced KL divergence from the reference column (mean over positions). */
   kld: Num.nullable().optional(),
+  /** Sampled cases (repeat: N): share of passing samples, and every sample (shown collapsed). */
+  passFraction: Num.optional(),
+  samples: z.array(z.object({ output: z.string(), pass: z.boolean(), message: z.string().optional() })).max(1000).optional(),
 });
 export type Cell = z.infer<typeof CellSchema>;
 

@@ -41,8 +41,8 @@ const REFUSED_KEYS: Record<string, string> = {
 };
 /** promptfoo keys that do not apply to the assertions Driftlens evaluates: ignored with a warning. */
 const IGNORED_KEYS: Record<string, string> = {
-  provider: "Driftlens uses the models driftlens.yaml configures (embedding.model for similar)",
-  rubricPrompt: "no assertion Driftlens evaluates uses a rubric prompt",
+  provider: "Driftlens uses the models driftlens.yaml configures (embedding.model for similar; `grader:` names the judge of a model-graded assertion)",
+  rubricPrompt: "Driftlens's model-graded assertions use their own judge prompts (docs/assertions.md)",
   config: "no assertion Driftlens evaluates reads a config",
 };
 

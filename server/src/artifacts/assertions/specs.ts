@@ -214,4 +214,28 @@ export const ASSERTION_SPECS: Record<AssertionType, AssertionSpec> = {
     doc: "Python over `output` and `context`: a single line is the returned expression, several lines the body of `main(output, context)`; a boolean, a score (passes above 0, or at `threshold`) or {pass, score, reason}. Runs only in a trusted workspace, in a Python 3 process with a time limit.",
     check: (v) => nonEmptyString(v, "its Python code (a string)"),
   },
+  // Model-graded: a judge variant (`grader:`) answers under a grammar; docs/assertions.md.
+  "llm-rubric": {
+    doc: "A judge model (`grader:`, a family/variant) decides whether the rubric in `value` holds for the output; its verdict `{reason, pass, score}` is generated under a grammar and cached, its reason is the message. With `threshold`, the score decides.",
+    check: (v) => nonEmptyString(v, "the rubric (a string)"),
+    keys: ["grader"],
+  },
+  "model-graded-closedqa": {
+    doc: "A judge model (`grader:`) decides whether the output, as an answer to the rendered prompt, meets the criterion in `value`.",
+    check: (v) => nonEmptyString(v, "the criterion (a string)"),
+    keys: ["grader"],
+  },
+  factuality: {
+    doc: "A judge model (`grader:`) compares the output's facts with the reference answer in `value`: subset, superset, same, disagree or differ-but-factual; only disagree fails by default (`options.factuality` sets each category's score).",
+    check: (v) => nonEmptyString(v, "the reference answer (a string)"),
+    keys: ["grader", "options"],
+  },
+  "g-eval": {
+    doc: "G-Eval: a judge model (`grader:`) writes evaluation steps for the criteria in `value` (a string or a list), then scores the output 0–10; passes when score/10 reaches `threshold` (default 0.7).",
+    check: (v) =>
+      (typeof v.value === "string" && v.value !== "") || (Array.isArray(v.value) && v.value.length > 0 && v.value.every((x) => typeof x === "string" && x !== ""))
+        ? undefined
+        : value("DL312", `'${v.written}' needs its criteria (a string, or a list of strings) as its value, not ${describe(v.value)}`),
+    keys: ["grader"],
+  },
 };

@@ -26,6 +26,10 @@ export const ASSERTION_TYPES = [
   "similar:euclidean",
   "javascript",
   "python",
+  "llm-rubric",
+  "model-graded-closedqa",
+  "factuality",
+  "g-eval",
 ] as const;
 
 export type AssertionType = (typeof ASSERTION_TYPES)[number];

@@ -14,6 +14,7 @@ import { equalsHandler } from "./equals";
 import { javascriptHandler } from "./javascript";
 import { jsonHandlers } from "./json";
 import { latencyHandler } from "./latency";
+import { modelGradedHandlers } from "./model-graded";
 import { levenshteinHandler } from "./levenshtein";
 import { pythonHandler } from "./python";
 import { regexHandler } from "./regex";
@@ -34,4 +35,5 @@ export const HANDLERS: Record<AssertionType, Handler> = {
   ...similarHandlers,
   javascript: javascriptHandler,
   python: pythonHandler,
+  ...modelGradedHandlers,
 };

@@ -1,6 +1,7 @@
 // The evaluator's side of the assertion table: what a handler receives and returns, and the
 // context a run supplies (vars, latency, trust, embeddings; model graders plug in here too).
 import type { Assertion, AssertionType } from "../../artifacts/assertions";
+import type { Judge } from "../graders/grade";
 
 export interface AssertionContext {
   /** The case's vars: templates in values are rendered with them, as promptfoo does. */
@@ -30,6 +31,10 @@ export interface AssertionContext {
   assertionTransforms?: boolean;
   /** The output as a transform returned it, when not a string (javascript and python assertions get it as is). */
   outputValue?: unknown;
+  /** Asks the grader variant (model-graded assertions); absent: they cannot be judged. */
+  judge?: Judge;
+  /** The rendered prompt the output answers (what model-graded assertions show the judge). */
+  prompt?: string;
 }
 
 /** What a handler evaluates: the assertion, its base type and `not-`, its checked and rendered value, the output. */

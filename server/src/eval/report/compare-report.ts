@@ -1,6 +1,6 @@
 // Renderers for `driftlens compare`: text (terminal), markdown (PR comment), html (self-contained
 // file: inline CSS, no scripts, every workspace/model string escaped), junit (CI test view).
-import { bytes, ciText, escapeHtml, escapeXml, mdCell, mdCode, nats, num, pct, pp, pval } from "./format";
+import { bytes, ciText, clip, escapeHtml, escapeXml, mdCell, mdCode, nats, num, pct, pp, pval, flipText } from "./format";
 import type { CompareReport, CompareVariant, SliceDelta } from "./types";
 
 function verdict(v: CompareVariant): string {
@@ -46,7 +46,7 @@ export function compareText(r: CompareReport): string {
     }
     if (v.flips.length) {
       lines.push(`  flips (${v.flips.length}):`);
-      for (const f of v.flips) lines.push(`    ${f.id}: ${f.from} → ${f.to}${f.tags.length ? `  [${f.tags.join(", ")}]` : ""}`);
+      for (const f of v.flips) lines.push(`    ${f.id}: ${flipText(f)}${f.tags.length ? `  [${f.tags.join(", ")}]` : ""}`);
     }
     lines.push(
       `  speed ${num(v.tokensPerSecond)} tok/s  time to first token ${num(v.timeToFirstTokenMs, 0)} ms  memory ${bytes(v.memoryBytes)}`,
@@ -54,7 +54,18 @@ export function compareText(r: CompareReport): string {
     for (const reason of v.gate.reasons) lines.push(`  ✗ ${reason}`);
     for (const w of v.gate.warnings) lines.push(`  ! ${w}`);
   }
+  if (r.graderAgreement) lines.push("", ...agreementLines(r.graderAgreement));
   return lines.join("\n") + "\n";
+}
+
+/** `--cross-grader`: the two graders' agreement, per assertion type, and where they part. */
+function agreementLines(g: NonNullable<CompareReport["graderAgreement"]>): string[] {
+  const out = [
+    `Graders: ${g.grader} vs ${g.other}: ${g.verdicts} verdicts, agreement ${pct(g.agreement)}, Cohen's kappa ${g.kappa === null ? "n/a" : num(g.kappa, 2)}, mean |Δscore| ${num(g.meanScoreDelta, 2)}`,
+  ];
+  for (const [t, v] of Object.entries(g.byType)) out.push(`  ${t}: ${v.verdicts} verdicts, agreement ${pct(v.agreement)}`);
+  for (const d of g.disagreements.slice(0, 10)) out.push(`  ${d.variant} ${d.id}${d.sample ? ` sample ${d.sample}` : ""} ${d.type}: ${d.pass ? "pass" : "fail"} vs ${d.otherPass ? "pass" : "fail"} — ${clip(d.otherReason, 120)}`);
+  return out;
 }
 
 export function compareMarkdown(r: CompareReport): string {
@@ -72,6 +83,10 @@ export function compareMarkdown(r: CompareReport): string {
   if (r.gate.reasons.length) {
     out.push("");
     for (const reason of r.gate.reasons) out.push(`- ${mdCell(reason)}`);
+  }
+  if (r.graderAgreement) {
+    out.push("");
+    for (const l of agreementLines(r.graderAgreement)) out.push(l.startsWith("  ") ? `  - ${mdCell(l.trim())}` : `- ${mdCell(l)}`);
   }
   for (const v of r.variants) {
     if (v.isReference) continue;
@@ -97,7 +112,7 @@ export function compareMarkdown(r: CompareReport): string {
       out.push("");
       out.push("Flips:");
       // Capped so a PR comment stays well under GitHub's size limit; JSON lists every flip.
-      for (const f of v.flips.slice(0, 100)) out.push(`- ${mdCode(f.id)} ${f.from} → ${f.to}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
+      for (const f of v.flips.slice(0, 100)) out.push(`- ${mdCode(f.id)} ${flipText(f)}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
       if (v.flips.length > 100) out.push(`- …and ${v.flips.length - 100} more (see the JSON report)`);
     }
     for (const w of v.gate.warnings) out.push(`- ⚠️ ${mdCell(w)}`);

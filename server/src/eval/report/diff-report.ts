@@ -1,7 +1,7 @@
 // Renderers for `driftlens diff`: text (terminal), markdown (a pull-request comment: verdict and
 // summary table first, details folded), junit (one test case per eval case per prompt; failures
 // are regressions), html (self-contained). Model output is always escaped.
-import { clip, ciText, escapeHtml, escapeXml, mdCell, mdCode, pct, pp, pval } from "./format";
+import { clip, ciText, escapeHtml, escapeXml, mdCell, mdCode, pct, pp, pval, flipText } from "./format";
 import type { DiffPrompt, DiffReport, WordDiffPart } from "./types";
 
 /** Flipped cases shown per prompt in markdown, and the comment's size limit (GitHub: 65,536). */
@@ -45,7 +45,7 @@ export function diffText(r: DiffReport): string {
       lines.push(`  slice ${s.name}: ${pct(s.basePassRate)} → ${pct(s.passRate)} (${s.cases} cases)  Δ ${pp(s.delta)}  p ${pval(s.pValue)}${s.failsGate ? "  ✗ over the slice limit" : ""}`);
     }
     for (const f of p.flips) {
-      lines.push(`  ${f.id}: ${f.from} → ${f.to}${f.tags.length ? ` [${f.tags.join(", ")}]` : ""}`);
+      lines.push(`  ${f.id}: ${flipText(f)}${f.tags.length ? ` [${f.tags.join(", ")}]` : ""}`);
       lines.push(`    base: ${JSON.stringify(clip(f.baseOutput, 200))}`);
       lines.push(`    head: ${JSON.stringify(clip(f.headOutput, 200))}`);
       lines.push(`    diff: ${wordDiffText(f.outputDiff)}`);
@@ -116,7 +116,7 @@ export function diffMarkdown(r: DiffReport): string {
     // Regressions first, then fixes; capped so the comment stays under GitHub's 65,536 characters.
     const shown = [...p.flips.filter((f) => f.to === "fail"), ...p.flips.filter((f) => f.to === "pass")].slice(0, MAX_MD_FLIPS);
     for (const f of shown) {
-      out.push(`**${mdCode(f.id)}** ${f.from} → ${f.to}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
+      out.push(`**${mdCode(f.id)}** ${flipText(f)}${f.tags.length ? ` (${f.tags.map(mdCell).join(", ")})` : ""}`);
       out.push("");
       out.push(`<table><tr><th>base</th><th>head</th></tr><tr><td><pre>${escapeHtml(clip(f.baseOutput, 1000))}</pre></td><td><pre>${escapeHtml(clip(f.headOutput, 1000))}</pre></td></tr></table>`);
       out.push("");
@@ -186,7 +186,7 @@ export function diffHtml(r: DiffReport): string {
     if (p.flips.length) {
       h.push(`<table><tr><th>Case</th><th>Base</th><th>Head</th><th>Word diff</th></tr>`);
       for (const f of p.flips) {
-        h.push(`<tr><td>${e(f.id)}<br>${f.from} → ${f.to}</td><td><pre>${e(f.baseOutput)}</pre></td><td><pre>${e(f.headOutput)}</pre></td><td><pre>${wordDiffHtml(f.outputDiff)}</pre></td></tr>`);
+        h.push(`<tr><td>${e(f.id)}<br>${flipText(f)}</td><td><pre>${e(f.baseOutput)}</pre></td><td><pre>${e(f.headOutput)}</pre></td><td><pre>${wordDiffHtml(f.outputDiff)}</pre></td></tr>`);
       }
       h.push(`</table>`);
     }

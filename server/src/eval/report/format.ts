@@ -91,3 +91,9 @@ export function clip(s: string, max = 400): string {
 export function mdCode(s: string): string {
   return `<code>${mdCell(s)}</code>`;
 }
+
+/** "pass → fail", with the pass fractions of sampled cases: "pass → fail (80% → 30% of samples)". */
+export function flipText(f: { from: string; to: string; baseFraction?: number; headFraction?: number }): string {
+  const fr = f.baseFraction !== undefined && f.headFraction !== undefined ? ` (${pct(f.baseFraction, 0)} → ${pct(f.headFraction, 0)} of samples)` : "";
+  return `${f.from} → ${f.to}${fr}`;
+}

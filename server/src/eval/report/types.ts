@@ -1,5 +1,6 @@
 // The JSON shapes of `driftlens compare` and `driftlens diff`, as plain data. Renderers in
 // this folder take these and nothing else, so the CLI, the extension and tests all print the same.
+import type { GraderAgreement } from "../graders/agreement";
 import type { Summary } from "../stats";
 
 export type Outcome = "pass" | "fail";
@@ -32,14 +33,19 @@ export interface SliceDelta {
   minDetectableDrop: number | null;
   regressions: number;
   fixes: number;
-  /** This slice's drop exceeds the gate's maxSliceDrop. */
+  /** This slice's drop exceeds the gate's maxSliceDrop (for sampled cases: and is significant). */
   failsGate: boolean;
+  /** Fewest samples behind a case of the slice, when cases were drawn more than once (repeat: N). */
+  samples?: number;
 }
 
 export interface CompareFlip {
   id: string;
   from: Outcome;
   to: Outcome;
+  /** Sampled cases (repeat: N): the pass fractions the flip is between (a move of at least half the samples). */
+  baseFraction?: number;
+  headFraction?: number;
   tags: string[];
   evalSet: string;
 }
@@ -113,6 +119,8 @@ export interface CompareReport {
    * reference that failed), each with the reason; the others are compared as usual.
    */
   failures?: { variant: string; error: string }[];
+  /** `--cross-grader`: how the configured graders and another agree on every model-graded verdict. */
+  graderAgreement?: GraderAgreement;
 }
 
 /** One part of a word-level output diff. */
@@ -125,6 +133,9 @@ export interface DiffFlip {
   id: string;
   from: Outcome;
   to: Outcome;
+  /** Sampled cases (repeat: N): the pass fractions the flip is between. */
+  baseFraction?: number;
+  headFraction?: number;
   tags: string[];
   baseOutput: string;
   headOutput: string;
@@ -140,6 +151,9 @@ export interface DiffCase {
   headOutput: string | null;
   /** First failing assertion's message on head, for JUnit. */
   headMessage: string | null;
+  /** Sampled cases: pass fractions on each side. */
+  basePassFraction?: number | null;
+  headPassFraction?: number | null;
 }
 
 export interface DiffPrompt {

@@ -35,6 +35,7 @@ export const PROMPT_FRONT_MATTER_KEYS: Record<string, string> = {
   "driftlens.evals": "Eval sets (paths relative to this prompt) that cover it.",
   "driftlens.variant": "The variant Driftlens runs by default for this prompt.",
   "driftlens.sample": "Sample input used for checks such as the context-length check (falls back to `input.default`).",
+  "driftlens.constrain": "`false`: a JSON prompt (`output.format: json`) generates free text instead of under the grammar written from its schema; outputs are still parsed and validated.",
   name: "Dotprompt: the prompt's name.",
   variant: "Dotprompt: the prompt variant name.",
   version: "Dotprompt: the prompt's version.",
