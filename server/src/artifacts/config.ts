@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { EngineSettings } from "../llm/types";
-import { CONFIG_KEYS, configFileSchema, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, PROMPTS_KEYS } from "./schemas";
+import { CONFIG_KEYS, configFileSchema, CORPUS_KEYS, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, PROMPTS_KEYS } from "./schemas";
 import type { Diagnostic, Range } from "./types";
 import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
@@ -30,12 +30,28 @@ export interface FamilyConfig {
   scan: { path: string; declared: string; range?: Range }[];
   range?: Range;
   referenceRange?: Range;
+  /** Text for corpus KL divergence (`corpus:`), when set. */
+  corpus?: CorpusConfig;
+}
+
+export interface CorpusConfig {
+  /** Absolute path of the text file. */
+  path: string;
+  /** The path as written in driftlens.yaml. */
+  declared: string;
+  /** Tokens per chunk (default 512, as llama-perplexity). */
+  ctx?: number;
+  /** At most this many chunks (default: all). */
+  chunks?: number;
+  range?: Range;
 }
 
 export interface GateConfig {
   maxPassRateDrop: number;
   maxSliceDrop: number;
   alpha: number;
+  /** Largest allowed mean KLD from the reference on the family's corpus (quant ladder, `driftlens kld`). */
+  maxKld?: number;
 }
 
 export interface DriftlensConfig {
@@ -125,6 +141,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
       })),
       ...(src ? { range: rangeFor(src, ["models", name], "key") } : {}),
       ...(src && fam.reference ? { referenceRange: rangeFor(src, ["models", name, "reference"]) } : {}),
+      ...(fam.corpus ? { corpus: corpusConfig(root, fam.corpus, src ? rangeFor(src, typeof fam.corpus === "string" ? ["models", name, "corpus"] : ["models", name, "corpus", "text"]) : undefined) } : {}),
     };
   }
   return {
@@ -137,7 +154,12 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
       parallelSequences: parsed.engine.parallelSequences,
       memoryBudgetBytes: parseByteSize(parsed.engine.memoryBudget),
     },
-    gate: { maxPassRateDrop: parsed.gate.maxPassRateDrop, maxSliceDrop: parsed.gate.maxSliceDrop, alpha: parsed.gate.alpha },
+    gate: {
+      maxPassRateDrop: parsed.gate.maxPassRateDrop,
+      maxSliceDrop: parsed.gate.maxSliceDrop,
+      alpha: parsed.gate.alpha,
+      ...(parsed.gate.maxKld !== undefined ? { maxKld: parsed.gate.maxKld } : {}),
+    },
     store: resolveFrom(root, parsed.store),
     prompts: { partials: parsed.prompts.partials.map((p) => resolveFrom(root, p)) },
     ...(parsed.embedding?.model
@@ -149,6 +171,17 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
           },
         }
       : {}),
+  };
+}
+
+function corpusConfig(root: string, c: string | { text: string; ctx?: number; chunks?: number }, range: Range | undefined): CorpusConfig {
+  const declared = typeof c === "string" ? c : c.text;
+  return {
+    path: resolveFrom(root, declared),
+    declared,
+    ...(typeof c === "object" && c.ctx !== undefined ? { ctx: c.ctx } : {}),
+    ...(typeof c === "object" && c.chunks !== undefined ? { chunks: c.chunks } : {}),
+    ...(range ? { range } : {}),
   };
 }
 
@@ -208,7 +241,10 @@ export function parseConfigText(root: string, text: string, file: string): Confi
   diagnostics.push(...unknownKeyDiagnostics(src, ["prompts"], PROMPTS_KEYS, file, "DL102", "prompts"));
   diagnostics.push(...unknownKeyDiagnostics(src, ["embedding"], EMBEDDING_KEYS, file, "DL102", "embedding"));
   if (obj.models && typeof obj.models === "object") {
-    for (const fam of Object.keys(obj.models)) diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));
+    for (const fam of Object.keys(obj.models)) {
+      diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));
+      diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam, "corpus"], CORPUS_KEYS, file, "DL102", `corpus of '${fam}'`));
+    }
   }
   // Salvage: keep every section that parses on its own, so one typo does not drop all models.
   let parsed: ReturnType<typeof configFileSchema.parse>;

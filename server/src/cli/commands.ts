@@ -6,6 +6,7 @@ import { demoCommand } from "./demo";
 import { diffCommand } from "./diff";
 import { renderCommand } from "./render";
 import { evalCommand } from "./eval";
+import { kldCommand } from "./kld";
 
 export const commands: Record<string, Command> = {
   check: checkCommand,
@@ -14,4 +15,5 @@ export const commands: Record<string, Command> = {
   diff: diffCommand,
   render: renderCommand,
   eval: evalCommand,
+  kld: kldCommand,
 };

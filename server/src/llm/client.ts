@@ -9,6 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import {
+  corpusTokensSchema,
+  divergenceResultSchema,
   embedResultSchema,
   engineInfoSchema,
   fromWorkerSchema,
@@ -18,7 +20,19 @@ import {
   type ToWorker,
 } from "../protocol/engine";
 import { EngineError } from "./errors";
-import type { EngineFailure, EngineInfo, EngineSettings, GeneratedToken, GenerateRequest, GenerateResult, ScoreRequest, ScoreResult } from "./types";
+import type {
+  CorpusTokens,
+  DivergenceRequest,
+  DivergenceResult,
+  EngineFailure,
+  EngineInfo,
+  EngineSettings,
+  GeneratedToken,
+  GenerateRequest,
+  GenerateResult,
+  ScoreRequest,
+  ScoreResult,
+} from "./types";
 
 export { EngineError } from "./errors";
 
@@ -319,6 +333,16 @@ export class EngineClient {
   /** Teacher forcing: per forced token, its probability, this model's top-K and the probe ids' probabilities. */
   async score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult> {
     return this.request({ type: "score", req }, { spec: { variant: req.model.variant, file: req.model.modelPath } }, scoreResultSchema, signal) as Promise<ScoreResult>;
+  }
+
+  /** Full-vocabulary divergence of candidates from a reference on one sequence; per-position numbers only. */
+  async divergence(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
+    return this.request({ type: "divergence", req }, { spec: { variant: req.reference.variant, file: req.reference.modelPath } }, divergenceResultSchema, signal);
+  }
+
+  /** `text` tokenized with the model's vocabulary for corpus statistics (BOS reported, not added). */
+  async corpusTokens(modelPath: string, text: string): Promise<CorpusTokens> {
+    return this.request({ type: "corpusTokens", modelPath, text }, { spec: { variant: modelPath, file: modelPath } }, corpusTokensSchema);
   }
 
   /** Token count of `text` with the model's own vocabulary (no special tokens added). */

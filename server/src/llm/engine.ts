@@ -17,10 +17,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
+import { runDivergence, type HeldSequence } from "./divergence-run";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import type {
   ChatMessage,
+  CorpusTokens,
+  DivergenceRequest,
+  DivergenceResult,
   EngineFailure,
   EngineInfo,
   EngineSettings,
@@ -275,7 +279,7 @@ export class Engine {
     return p;
   }
 
-  private async createContext(m: ModelEntry, spec: ModelSpec, key: string): Promise<ContextEntry> {
+  private async createContext(m: ModelEntry, spec: ModelSpec, key: string, shape?: { contextSize: number; sequences: number }): Promise<ContextEntry> {
     for (const a of spec.adapters) {
       if (!fs.existsSync(a.path)) {
         throw new EngineError({
@@ -291,8 +295,8 @@ export class Engine {
     this.nativeErrors = [];
     try {
       context = await m.model.createContext({
-        contextSize: this.settings.contextSize,
-        sequences: this.sequences,
+        contextSize: shape?.contextSize ?? this.settings.contextSize,
+        sequences: shape?.sequences ?? this.sequences,
         threads: m.threads.threads,
         ...(spec.adapters.length ? { lora: { adapters: spec.adapters.map((a) => ({ filePath: a.path, scale: a.scale })) } } : {}),
       });
@@ -316,7 +320,7 @@ export class Engine {
       });
     }
     const slots: SeqSlot[] = [];
-    for (let i = 0; i < this.sequences; i++) slots.push({ seq: context.getSequence(), busy: false });
+    for (let i = 0; i < (shape?.sequences ?? this.sequences); i++) slots.push({ seq: context.getSequence(), busy: false });
     return { key, context, slots, waiters: [], template: this.resolveTemplate(m.model) };
   }
 
@@ -679,6 +683,55 @@ export class Engine {
         this.release(ctx, slot);
       }
     });
+  }
+
+  // ---------------------------------------------------------------- full-vocabulary divergence
+
+  /** Candidates against a reference over the whole vocabulary, per position (llm/divergence-run.ts). */
+  async divergence(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
+    return runDivergence({ hold: (spec, size, copy) => this.holdSequence(spec, size, copy), log: (l) => this.log(l) }, req, signal);
+  }
+
+  /**
+   * A pinned model with a sequence of its own context of `contextSize` tokens (one sequence, the
+   * model's threads), kept with the model's other contexts so an unload disposes it.
+   */
+  private async holdSequence(spec: ModelSpec, contextSize: number, copy: number): Promise<HeldSequence> {
+    const m = await this.loadModel(spec);
+    m.inUse++;
+    try {
+      const key = `divergence@${contextSize}#${copy}|${adapterKey(spec)}`;
+      let p = m.contexts.get(key);
+      if (!p) {
+        p = this.createContext(m, spec, key, { contextSize, sequences: 1 });
+        m.contexts.set(key, p);
+        p.catch(() => m.contexts.delete(key));
+      }
+      const ctx = await p;
+      const slot = await this.acquire(ctx);
+      let released = false;
+      return {
+        seq: slot.seq,
+        prompt: (messages) => this.promptTokens(m.model, ctx.template, messages),
+        release: () => {
+          if (released) return;
+          released = true;
+          this.release(ctx, slot);
+          m.inUse--;
+          m.lastUsed = ++this.clock;
+        },
+      };
+    } catch (err) {
+      m.inUse--;
+      throw err;
+    }
+  }
+
+  /** A corpus tokenized as llama-perplexity does: the model's vocabulary, no special-token parsing; BOS is reported, not added. */
+  async corpusTokens(modelPath: string, text: string): Promise<CorpusTokens> {
+    await this.countTokens(modelPath, "");
+    const model = await this.vocab.get(modelPath)!;
+    return { tokens: [...model.tokenize(text)], addBos: model.tokens.shouldPrependBosToken, bos: model.tokens.bos ?? null };
   }
 
   // ---------------------------------------------------------------- embeddings

@@ -138,3 +138,55 @@ export interface EngineFailure {
   variant?: string;
   file?: string;
 }
+
+/**
+ * Full-vocabulary divergence of candidates from a reference on one token sequence (a corpus chunk,
+ * or an eval case's prompt + forced output), computed in the engine as logits are produced; only
+ * per-position numbers come back (see llm/position-divergence.ts for the definitions).
+ */
+export interface DivergenceRequest {
+  id: string;
+  reference: ModelSpec;
+  candidates: ModelSpec[];
+  /** The sequence (a corpus chunk). Position k's distribution predicts tokens[k + 1]. */
+  tokens?: number[];
+  /** With `tokens`: the first scored position (default 0); positions from..tokens.length − 2 are scored. */
+  from?: number;
+  /** Instead of `tokens`: an eval case, whose forced tokens are scored after the rendered prompt. */
+  messages?: ChatMessage[];
+  forced?: number[];
+  /** Context size of the contexts used (the sequence must fit). */
+  contextSize: number;
+  /** "exact": float64 reference; "llama16": llama-perplexity's 16-bit storage, emulated. */
+  storage: "exact" | "llama16";
+  /** Candidates known only by top-K log-probabilities at each scored position (remote servers). */
+  external?: { topK: number; positions: { ids: number[]; logprobs: number[]; tokenLogprob: number }[] }[];
+}
+
+export interface DivergenceValues {
+  kld: number[];
+  dp: number[];
+  nll: number[];
+  sameTop: boolean[];
+}
+
+export interface DivergenceResult {
+  id: string;
+  /** Scored positions. */
+  positions: number;
+  /** −ln p(next token) under the reference, per position. */
+  nllBase: number[];
+  /** Per candidate, then per external candidate, in request order. */
+  candidates: DivergenceValues[];
+  /** Vocabulary size (0 when nothing was scored). */
+  vocab: number;
+  wallMs: number;
+}
+
+/** A text tokenized for corpus statistics with a model's vocabulary. */
+export interface CorpusTokens {
+  tokens: number[];
+  /** The vocabulary adds BOS at the start of a text (llama-perplexity then puts BOS first in every chunk). */
+  addBos: boolean;
+  bos: number | null;
+}
