@@ -6,12 +6,15 @@ import path from "node:path";
 import { Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
+import { corpusProblem } from "../artifacts/corpus";
 import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
+import type { LadderCorpusInput } from "../eval/ladder";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { Store, StoreError } from "../store/store";
 import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
+import { readCorpusText } from "./corpus-text";
 import { ProgressBar } from "./progress";
 
 const USAGE = `Usage: driftlens compare [--family F | --variant V ...] [options]
@@ -27,6 +30,11 @@ Options:
   --reference V    compare against V (default: the family's reference; an adapter variant's base)
   --evals FILE     an eval set to run (repeatable; default: every eval set of every prompt)
   --top-k K        KL divergence over the reference's top-K tokens plus the rest (default 20)
+  --full-vocab     KL divergence over the whole vocabulary instead (exact; slower with large
+                   vocabularies)
+  --ladder         the quant ladder of one family (--family F): variants by file size, each
+                   with its gate verdict and corpus KLD (the family's \`corpus:\` in driftlens.yaml),
+                   and the smallest variant that passes the gate and gate.maxKld
   --format F       text (default) | json | markdown | html | junit
   --out FILE       write the report there (stdout gets the text summary)
   --seed N         run seed (default 0)
@@ -36,6 +44,7 @@ Options:
 
 With neither --family nor --variant: every family in driftlens.yaml.
 Exit status: 0 every variant within the gate, 1 some variant fails it, 2 usage, config or model errors.
+With --ladder: 0 when a variant is recommended, 1 when none passes.
 `;
 
 const FLAGS = {
@@ -44,6 +53,8 @@ const FLAGS = {
   reference: { type: "string" },
   evals: { type: "string", multiple: true },
   "top-k": { type: "number" },
+  "full-vocab": { type: "boolean" },
+  ladder: { type: "boolean" },
   format: { type: "string", choices: ["text", "json", "markdown", "html", "junit"] },
   out: { type: "string" },
   seed: { type: "number" },
@@ -127,6 +138,22 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
   return targets;
 }
 
+/** The ladder's family (exactly one), its corpus text and gate.maxKld. */
+function ladderFor(ctx: CliContext, families: string[], all: { family: string }[]): NonNullable<Parameters<typeof compareVariants>[0]["ladder"]> {
+  const known = [...new Set(all.map((v) => v.family))];
+  const family = families.length === 1 ? families[0]! : families.length === 0 && known.length === 1 ? known[0]! : undefined;
+  if (!family) throw new CliError(`--ladder needs one family: pass --family F (known: ${known.join(", ") || "none"})`);
+  const fam = ctx.config.models[family];
+  const c = fam?.corpus;
+  let corpus: LadderCorpusInput | undefined;
+  if (c) {
+    const problem = corpusProblem(c);
+    if (problem) throw new CliError(`driftlens.yaml: family '${family}': ${problem}`);
+    corpus = { path: c.path, declared: c.declared, text: readCorpusText(c.path, c.declared), ...(c.ctx !== undefined ? { ctx: c.ctx } : {}), ...(c.chunks !== undefined ? { chunks: c.chunks } : {}) };
+  }
+  return { family, ...(corpus ? { corpus } : {}), ...(ctx.config.gate.maxKld !== undefined ? { maxKld: ctx.config.gate.maxKld } : {}) };
+}
+
 export const compareCommand: Command = {
   summary: "compare quantization/adapter variants against a reference (slices, flips, KL divergence)",
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -155,6 +182,7 @@ export const compareCommand: Command = {
       if (variants.length === 0) throw new CliError("no variants to compare: configure models in driftlens.yaml, or pass --family / --variant");
       // The reference itself is listed first in the report, not as a candidate.
       const targets = await targetsFor(ctx.ws, root, args.flags.evals as string[] | undefined);
+      const ladder = args.flags.ladder === true ? ladderFor(ctx, families, all) : undefined;
       const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
       let report;
       try {
@@ -167,6 +195,8 @@ export const compareCommand: Command = {
           ...(args.flags.reference ? { reference: args.flags.reference as string } : {}),
           gate: ctx.config.gate,
           ...(topK !== undefined ? { topK } : {}),
+          ...(args.flags["full-vocab"] === true ? { fullVocabulary: true } : {}),
+          ...(ladder ? { ladder } : {}),
           ...(seed !== undefined ? { seed } : {}),
           noCache: args.flags.cache === false,
           trusted: args.flags.trust === true,
@@ -181,6 +211,7 @@ export const compareCommand: Command = {
         progress.done();
       }
       emitReport(io, args.flags.out as string | undefined, renderCompare(report, format), renderCompare(report, "text"));
+      if (report.ladder) return report.ladder.recommended ? EXIT_OK : EXIT_FAIL;
       return report.gate.passed ? EXIT_OK : EXIT_FAIL;
     } finally {
       await ctx.dispose();

@@ -10,6 +10,7 @@ import { EngineClient, EngineError } from "../llm/client";
 import type { EngineSettings, ModelSpec } from "../llm/types";
 import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
 import { emitReport } from "./compare";
+import { readCorpusText } from "./corpus-text";
 
 const USAGE = `Usage: driftlens kld --reference V --variant V [--variant V ...] --text FILE [options]
 
@@ -69,22 +70,6 @@ function intFlag(v: unknown, name: string, min: number, max: number): number | u
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw new CliError(`--${name} must be an integer from ${min} to ${max}, not ${String(v)}`);
   return v;
-}
-
-/** Reads the corpus text: a regular UTF-8 file of bounded size (a workspace file can be hostile). */
-export function readCorpusText(file: string, shown: string, maxBytes = 256 * 1024 * 1024): string {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    throw new CliError(`${shown}: no such file`);
-  }
-  if (!st.isFile()) throw new CliError(`${shown}: not a regular file`);
-  if (st.size > maxBytes) throw new CliError(`${shown}: ${st.size} bytes is more than the ${maxBytes}-byte limit for a corpus text; use a shorter text or --chunks`);
-  const buf = fs.readFileSync(file);
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(buf);
-  if (text.includes("\u0000")) throw new CliError(`${shown}: looks binary (contains NUL bytes); give a UTF-8 text file`);
-  return text;
 }
 
 export const kldCommand: Command = {

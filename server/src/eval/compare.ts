@@ -4,9 +4,10 @@
 // rates overall and per slice, flips, and teacher-forced divergence (kld.ts) of every case.
 import fs from "node:fs";
 import path from "node:path";
-import type { ChatMessage, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
+import type { ChatMessage, CorpusTokens, DivergenceRequest, DivergenceResult, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
 import { sha256, type Store } from "../store/store";
-import { caseDivergence, DEFAULT_KLD_TOP_K, identicalCase, poolDivergence, type CaseDivergence } from "./kld";
+import { buildLadder, type LadderCorpusInput } from "./ladder";
+import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "./kld";
 import type { CaseKld, CompareFlip, CompareReport, CompareVariant, SliceKld } from "./report/types";
 import {
   runEvals,
@@ -32,6 +33,8 @@ export interface CompareVariantInfo extends RunnerVariant {
   /** The family's reference; for an adapter variant, its base. */
   referenceId?: string;
   family?: string;
+  /** Context size the variant runs with (full-vocabulary divergence uses a context of this size). */
+  contextSize?: number;
 }
 
 export interface CompareWorkspace extends RunnerWorkspace {
@@ -41,6 +44,10 @@ export interface CompareWorkspace extends RunnerWorkspace {
 /** The engine calls compare makes: generation (through runEvals) and teacher forcing. */
 export interface CompareEngine extends RunnerEngine {
   score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult>;
+  /** Full-vocabulary divergence (needed with `fullVocabulary` and for a ladder's corpus). */
+  divergence?(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult>;
+  /** Corpus tokenization (needed for a ladder's corpus). */
+  corpusTokens?(modelPath: string, text: string): Promise<CorpusTokens>;
   info(): Promise<{ backend: string; threads: number; engineVersion?: string; loadedModels?: { modelPath: string; bytes: number }[] }>;
 }
 
@@ -57,6 +64,8 @@ export interface CompareOptions {
   gate: GateSettings;
   /** KL divergence over the reference's top-K (default 20). */
   topK?: number;
+  /** KL divergence over the whole vocabulary instead of top-K + rest (exact; slower with large vocabularies). */
+  fullVocabulary?: boolean;
   seed?: number;
   noCache?: boolean;
   /** Renders a prompt with a case's vars; the same one runEvals uses. */
@@ -70,6 +79,8 @@ export interface CompareOptions {
   gitCommit?: string;
   /** Eval set paths in the report are relative to this folder (the workspace root). */
   root?: string;
+  /** Also build the quant ladder of this family (report.ladder). */
+  ladder?: { family: string; corpus?: LadderCorpusInput; maxKld?: number };
 }
 
 export class CompareError extends Error {}
@@ -193,6 +204,33 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     return p;
   };
 
+  /** Divergence of one candidate case from the reference's output, top-K + rest or full vocabulary. */
+  const scoreCase = async (r: { run: EvalRunReport; c: EvalCaseReport }, c: EvalCaseReport, cand: CompareVariantInfo, ref: CompareVariantInfo): Promise<CaseDivergence> => {
+    const refTokens = r.c.tokens.map((t) => t.token);
+    const candTokens = c.tokens.map((t) => t.token);
+    const engine = await getEngine();
+    if (opts.fullVocabulary) {
+      if (!engine.divergence) throw new CompareError("this engine cannot compute full-vocabulary divergence");
+      const res = await engine.divergence(
+        {
+          id: c.id,
+          reference: toSpec(ref),
+          candidates: [toSpec(cand)],
+          messages: await messagesFor(r.run, c.id),
+          forced: refTokens,
+          contextSize: Math.max(ref.contextSize ?? 0, cand.contextSize ?? 0) || 2048,
+          storage: "exact",
+        },
+        opts.signal,
+      );
+      return fullVocabularyCase(c.id, res.candidates[0]!, res.nllBase, refTokens, candTokens);
+    }
+    const refScore = await scoreRef(ref, r.run, r.c);
+    const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+    const candScore = await engine.score({ id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe }, opts.signal);
+    return caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, candTokens, topK);
+  };
+
   const display = (file: string) => (opts.root ? path.relative(opts.root, file).split(path.sep).join("/") : file);
   const variantsOut: CompareVariant[] = [];
   const fileBytes = (p: string) => {
@@ -232,18 +270,12 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
           // Teacher forcing is deterministic given both runs (their fingerprints cover prompt,
           // rendered cases, model and adapter files, sampling, seed and engine version): a case's
           // divergence is kept in the store, so reopening a comparison scores nothing again.
-          const memoKey = r.run.fingerprint && run.fingerprint ? `kld/1:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, topK]))}` : undefined;
+          const method = opts.fullVocabulary ? "full" : topK;
+          const memoKey = r.run.fingerprint && run.fingerprint ? `kld/2:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, method]))}` : undefined;
           const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
           if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) d = memo;
           else {
-            const refTokens = r.c.tokens.map((t) => t.token);
-            const refScore = await scoreRef(ref, r.run, r.c);
-            const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
-            const candScore = await (await getEngine()).score(
-              { id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe },
-              opts.signal,
-            );
-            d = caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
+            d = await scoreCase(r, c, cand, ref);
             if (memoKey) newMemos.push([memoKey, d]);
           }
         }
@@ -257,8 +289,10 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     const pooled = poolDivergence(divergences);
     const sliceNames = [...new Set(divergences.flatMap((d) => d.tags))].sort();
     const kldSlices: SliceKld[] = sliceNames.map((name) => {
-      const p = poolDivergence(divergences.filter((d) => d.tags.includes(name)));
-      return { name, ...p.kld, positions: p.positions, top1Agreement: p.top1Agreement };
+      const inSlice = divergences.filter((d) => d.tags.includes(name));
+      const p = poolDivergence(inSlice);
+      const stats = poolStatistics(inSlice);
+      return { name, ...p.kld, stderr: stats.kld.stderr, positions: p.positions, top1Agreement: p.top1Agreement, stats };
     });
     kldSlices.sort((a, b) => b.mean - a.mean || (a.name < b.name ? -1 : 1));
     const kldCases: CaseKld[] = divergences
@@ -326,6 +360,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
         failsGate: s.failsGate,
       })),
       kld: pooled.kld,
+      kldStats: poolStatistics(divergences),
       top1Agreement: pooled.top1Agreement,
       meanDeltaP: pooled.meanDeltaP,
       divergedCases: pooled.divergedCases,
@@ -341,13 +376,34 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
   }
 
   const reasons = variantsOut.flatMap((v) => v.gate.reasons);
-  return {
+  const out: CompareReport = {
     reference: reportRef.id,
     evalSets: [...new Set(opts.targets.map((t) => display(t.evalSetFile)))],
     topK,
+    kldMethod: opts.fullVocabulary ? "full-vocabulary" : "top-K",
     gate: { ...opts.gate, passed: reasons.length === 0, reasons },
     variants: variantsOut,
   };
+  if (opts.ladder) {
+    const specs = new Map([...resolved.values()].map((v) => [v.id, toSpec(v)]));
+    out.ladder = await buildLadder({
+      report: out,
+      family: opts.ladder.family,
+      specs,
+      ...(opts.ladder.corpus ? { corpus: opts.ladder.corpus } : {}),
+      ...(opts.ladder.maxKld !== undefined ? { maxKld: opts.ladder.maxKld } : {}),
+      engine: async () => {
+        const e = await getEngine();
+        if (!e.divergence || !e.corpusTokens) throw new CompareError("this engine cannot compute corpus KL divergence");
+        return { divergence: e.divergence.bind(e), corpusTokens: e.corpusTokens.bind(e) };
+      },
+      store: opts.store,
+      ...(opts.noCache ? { noCache: true } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  }
+  return out;
 }
 
 /** The fields of a compare report that vary run to run (for tests and tools that diff reports). */

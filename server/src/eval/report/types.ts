@@ -1,6 +1,10 @@
 // The JSON shapes of `driftlens compare` and `driftlens diff` (issue 5), as plain data. Renderers in
 // this folder take these and nothing else, so the CLI, the extension and tests all print the same.
+import type { KldStatistics } from "../kld-stats";
 import type { Summary } from "../stats";
+import type { Ladder } from "./ladder-types";
+
+export type { Ladder, LadderRung } from "./ladder-types";
 
 export type Outcome = "pass" | "fail";
 
@@ -8,6 +12,8 @@ export interface Gate {
   maxPassRateDrop: number;
   maxSliceDrop: number;
   alpha: number;
+  /** Largest allowed mean corpus KLD (the ladder's recommendation); absent when not set. */
+  maxKld?: number;
 }
 
 export interface GateResult {
@@ -61,6 +67,10 @@ export interface SliceKld extends Summary {
   name: string;
   positions: number;
   top1Agreement: number;
+  /** Uncertainty of the mean KLD (llama-perplexity's ±). */
+  stderr: number;
+  /** llama-perplexity's statistics over the slice's positions. */
+  stats: KldStatistics;
 }
 
 export interface CompareVariant {
@@ -79,6 +89,8 @@ export interface CompareVariant {
   /** Worst slice (most negative delta) first. */
   slices: SliceDelta[];
   kld: Summary;
+  /** llama-perplexity's statistics over every position (teacher-forced on the reference's outputs). */
+  kldStats: KldStatistics;
   top1Agreement: number;
   meanDeltaP: number;
   /** Cases whose greedy output departs from the reference's somewhere. */
@@ -100,8 +112,12 @@ export interface CompareReport {
   reference: string;
   evalSets: string[];
   topK: number;
+  /** How KL divergence was measured: top-K of the reference + one bucket for the rest, or the whole vocabulary. */
+  kldMethod?: "top-K" | "full-vocabulary";
   gate: Gate & { passed: boolean; reasons: string[] };
   variants: CompareVariant[];
+  /** The quant ladder, when asked for (`compare --ladder`). */
+  ladder?: Ladder;
 }
 
 /** One part of a word-level output diff. */
