@@ -35,3 +35,23 @@ export function corpusDiagnostics(family: string, c: CorpusConfig | undefined, f
   const problem = corpusProblem(c);
   return problem ? [{ file, range: c.range ?? fallback, severity: "error", code: "DL110", message: `family '${family}': ${problem}` }] : [];
 }
+
+export class CorpusTextError extends Error {}
+
+/**
+ * Reads a corpus text: a regular UTF-8 file of bounded size, refused when it looks binary (a
+ * workspace file can be hostile). `shown` names the file in messages.
+ */
+export function readCorpusText(file: string, shown: string, maxBytes = 256 * 1024 * 1024): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw new CorpusTextError(`${shown}: no such file`);
+  }
+  if (!st.isFile()) throw new CorpusTextError(`${shown}: not a regular file`);
+  if (st.size > maxBytes) throw new CorpusTextError(`${shown}: ${st.size} bytes is more than the ${maxBytes}-byte limit for a corpus text; use a shorter text`);
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(fs.readFileSync(file));
+  if (text.includes("\u0000")) throw new CorpusTextError(`${shown}: looks binary (it contains NUL bytes); give a UTF-8 text file`);
+  return text;
+}

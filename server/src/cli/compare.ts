@@ -6,15 +6,13 @@ import path from "node:path";
 import { Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
-import { corpusProblem } from "../artifacts/corpus";
 import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
-import type { LadderCorpusInput } from "../eval/ladder";
+import { ladderRequest } from "../eval/ladder";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
 import { Store, StoreError } from "../store/store";
 import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
-import { readCorpusText } from "./corpus-text";
 import { ProgressBar } from "./progress";
 
 const USAGE = `Usage: driftlens compare [--family F | --variant V ...] [options]
@@ -139,19 +137,15 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
 }
 
 /** The ladder's family (exactly one), its corpus text and gate.maxKld. */
-function ladderFor(ctx: CliContext, families: string[], all: { family: string }[]): NonNullable<Parameters<typeof compareVariants>[0]["ladder"]> {
+function ladderFor(ctx: CliContext, families: string[], all: { family: string }[]): ReturnType<typeof ladderRequest> {
   const known = [...new Set(all.map((v) => v.family))];
   const family = families.length === 1 ? families[0]! : families.length === 0 && known.length === 1 ? known[0]! : undefined;
   if (!family) throw new CliError(`--ladder needs one family: pass --family F (known: ${known.join(", ") || "none"})`);
-  const fam = ctx.config.models[family];
-  const c = fam?.corpus;
-  let corpus: LadderCorpusInput | undefined;
-  if (c) {
-    const problem = corpusProblem(c);
-    if (problem) throw new CliError(`driftlens.yaml: family '${family}': ${problem}`);
-    corpus = { path: c.path, declared: c.declared, text: readCorpusText(c.path, c.declared), ...(c.ctx !== undefined ? { ctx: c.ctx } : {}), ...(c.chunks !== undefined ? { chunks: c.chunks } : {}) };
+  try {
+    return ladderRequest(ctx.config, family);
+  } catch (e) {
+    throw new CliError(e instanceof Error ? e.message : String(e));
   }
-  return { family, ...(corpus ? { corpus } : {}), ...(ctx.config.gate.maxKld !== undefined ? { maxKld: ctx.config.gate.maxKld } : {}) };
 }
 
 export const compareCommand: Command = {

@@ -4,13 +4,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
+import { CorpusTextError, readCorpusText } from "../artifacts/corpus";
 import { corpusKld, CorpusKldError, type CorpusKldReport } from "../eval/corpus-kld";
 import { kldJson, kldMarkdown, kldText } from "../eval/report/kld-report";
 import { EngineClient, EngineError } from "../llm/client";
 import type { EngineSettings, ModelSpec } from "../llm/types";
 import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
 import { emitReport } from "./compare";
-import { readCorpusText } from "./corpus-text";
 
 const USAGE = `Usage: driftlens kld --reference V --variant V [--variant V ...] --text FILE [options]
 
@@ -100,7 +100,13 @@ export const kldCommand: Command = {
     const config = cfgDoc.config;
     const reference = resolveModel(ws, root, refArg, "--reference");
     const variants = variantArgs.map((v) => resolveModel(ws, root, v, "--variant"));
-    const text = readCorpusText(path.resolve(io.cwd, textArg), textArg);
+    let text: string;
+    try {
+      text = readCorpusText(path.resolve(io.cwd, textArg), `--text ${textArg}`);
+    } catch (e) {
+      if (e instanceof CorpusTextError) throw new CliError(e.message);
+      throw e;
+    }
 
     const settings: EngineSettings = { ...config.engine, ...(threads !== undefined ? { threads } : {}) };
     const client = await EngineClient.start(settings, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined });

@@ -24,6 +24,7 @@ import {
 import { clean, comparePaired, type GateSettings } from "./stats";
 
 export type { CompareReport } from "./report/types";
+export { ladderForVariants } from "./ladder";
 
 type MaybePromise<T> = T | Promise<T>;
 

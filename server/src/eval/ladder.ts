@@ -5,6 +5,8 @@
 // that passes the gate and whose mean KLD stays within gate.maxKld (the corpus's KLD when there is
 // a corpus, else the eval outputs'). Corpus figures are kept in the store, keyed by the content of
 // both model files, the text and the chunking, so reopening a ladder evaluates nothing again.
+import type { DriftlensConfig } from "../artifacts/config";
+import { corpusProblem, readCorpusText } from "../artifacts/corpus";
 import { fingerprintFile } from "../artifacts/fingerprint";
 import type { ModelSpec } from "../llm/types";
 import { sha256, type Store } from "../store/store";
@@ -34,6 +36,38 @@ export interface LadderOptions {
   noCache?: boolean;
   signal?: AbortSignal;
   log?: (line: string) => void;
+}
+
+/**
+ * What a ladder of `family` needs from driftlens.yaml: its corpus text (read, bounded) and
+ * gate.maxKld. Throws an Error naming driftlens.yaml when the corpus cannot be used.
+ */
+export function ladderRequest(cfg: DriftlensConfig, family: string): { family: string; corpus?: LadderCorpusInput; maxKld?: number } {
+  const c = cfg.models[family]?.corpus;
+  let corpus: LadderCorpusInput | undefined;
+  if (c) {
+    const problem = corpusProblem(c);
+    if (problem) throw new Error(`driftlens.yaml: family '${family}': ${problem}`);
+    corpus = { path: c.path, declared: c.declared, text: readCorpusText(c.path, `driftlens.yaml: corpus of '${family}' (${c.declared})`), ...(c.ctx !== undefined ? { ctx: c.ctx } : {}), ...(c.chunks !== undefined ? { chunks: c.chunks } : {}) };
+  }
+  return { family, ...(corpus ? { corpus } : {}), ...(cfg.gate.maxKld !== undefined ? { maxKld: cfg.gate.maxKld } : {}) };
+}
+
+/**
+ * The ladder a comparison of `variantIds` can show: when at least two base variants (no adapters)
+ * of exactly one family are compared. A corpus that cannot be read leaves the ladder without
+ * corpus figures and says why in `problem` (driftlens.yaml's diagnostics say it too).
+ */
+export function ladderForVariants(cfg: DriftlensConfig, variantIds: readonly string[]): { request?: ReturnType<typeof ladderRequest>; problem?: string } {
+  const base = variantIds.filter((v) => !v.includes("+"));
+  const families = [...new Set(base.map((v) => v.split("/")[0]!))];
+  if (families.length !== 1 || base.length < 2 || !cfg.models[families[0]!]) return {};
+  const family = families[0]!;
+  try {
+    return { request: ladderRequest(cfg, family) };
+  } catch (e) {
+    return { request: { family, ...(cfg.gate.maxKld !== undefined ? { maxKld: cfg.gate.maxKld } : {}) }, problem: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 type CorpusFigures = Pick<CorpusVariantStats, "kld" | "sameTop" | "ppl" | "tokens"> & { chunks: number; ctx: number };
