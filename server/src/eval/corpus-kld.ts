@@ -60,6 +60,8 @@ export interface CorpusKldReport {
   vocab: number;
   storage: ReferenceStorage;
   variants: CorpusVariantStats[];
+  /** Peak resident memory (bytes) of the engine process and of this one, at the end of the run. */
+  memory: { enginePeakRssBytes: number; peakRssBytes: number };
 }
 
 export class CorpusKldError extends Error {}
@@ -101,6 +103,7 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
   const first = Math.floor(ctx / 2);
   const acc = [...o.variants, ...remote].map(() => new KldAccumulator());
   let vocab = 0;
+  let enginePeak = 0;
   for (let i = 0; i < plan.count; i++) {
     if (o.signal?.aborted) throw new CorpusKldError("cancelled");
     const tokens = plan.chunk(i);
@@ -120,6 +123,7 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
       o.signal,
     );
     vocab = res.vocab;
+    enginePeak = Math.max(enginePeak, res.peakRssBytes);
     res.candidates.forEach((v, c) => acc[c]!.addValues(v, res.nllBase));
     o.onChunk?.(i + 1, plan.count);
   }
@@ -136,5 +140,6 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
     vocab,
     storage,
     variants,
+    memory: { enginePeakRssBytes: enginePeak, peakRssBytes: process.resourceUsage().maxRSS * 1024 },
   };
 }

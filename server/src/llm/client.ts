@@ -125,9 +125,14 @@ export class EngineClient {
     const workerPath = resolveWorkerPath(this.opts.workerPath);
     const child = fork(workerPath, [], {
       execPath: this.opts.execPath ?? process.env.DRIFTLENS_ENGINE_NODE ?? process.execPath,
-      execArgv: [],
+      // --expose-gc: full-vocabulary divergence collects its per-position garbage (llm/divergence-run.ts).
+      execArgv: ["--expose-gc"],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
-      env: { ...process.env, ...this.opts.env },
+      // glibc raises its mmap threshold after a large block is freed; then llama-addon's per-position
+      // vocabulary-sized vectors (256 KB at 32k tokens, allocated and freed on libuv threads) fill
+      // the malloc arenas instead, and resident memory creeps up with the text's length. A fixed
+      // threshold keeps them mmapped and memory flat (ignored by other C libraries).
+      env: { MALLOC_MMAP_THRESHOLD_: "131072", ...process.env, ...this.opts.env },
       serialization: "json",
     });
     this.starts++;

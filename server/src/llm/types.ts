@@ -181,6 +181,8 @@ export interface DivergenceResult {
   /** Vocabulary size (0 when nothing was scored). */
   vocab: number;
   wallMs: number;
+  /** Peak resident memory of the engine process so far (bytes), for memory reports. */
+  peakRssBytes: number;
 }
 
 /** A text tokenized for corpus statistics with a model's vocabulary. */

@@ -60,6 +60,7 @@ export const divergenceResultSchema = z.object({
   candidates: z.array(z.object({ kld: z.array(z.number()), dp: z.array(z.number()), nll: z.array(z.number()), sameTop: z.array(z.boolean()) })),
   vocab: z.number().int().min(0),
   wallMs: z.number(),
+  peakRssBytes: z.number().min(0),
 });
 
 export const corpusTokensSchema = z.object({ tokens: z.array(z.number().int().min(0)), addBos: z.boolean(), bos: z.number().int().nullable() });

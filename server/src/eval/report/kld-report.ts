@@ -15,6 +15,7 @@ export function kl6(x: number): string {
 /** A fraction as percent with 3 decimals (llama-perplexity's Δp and same-top-p format). */
 const pc3 = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(3)}%` : "–");
 const pm = (a: string, b: string) => `${a} ± ${b}`;
+const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 type Row = [label: string, value: (s: KldStatistics) => string];
 
@@ -97,6 +98,7 @@ export function kldText(r: CorpusKldReport): string {
   lines.push(...statsTable(r.variants.map((v) => ({ name: v.variant, stats: v }))));
   const notes = r.variants.map(methodNote).filter((x): x is string => !!x);
   if (notes.length) lines.push("", ...notes.map((n) => `Note: ${n}`));
+  lines.push("", `Peak memory: engine ${mib(r.memory.enginePeakRssBytes)}, driftlens ${mib(r.memory.peakRssBytes)} (no logits file; nothing per vocabulary entry is kept across positions)`);
   return lines.join("\n") + "\n";
 }
 
@@ -125,6 +127,7 @@ export function kldJson(r: CorpusKldReport): string {
         textTokens: r.textTokens,
         vocab: r.vocab,
         storage: r.storage,
+        memory: r.memory,
         variants: r.variants.map((v) => ({
           variant: v.variant,
           method: v.method,
