@@ -22,6 +22,8 @@ export interface HeldSequence {
   seq: NLC.LlamaContextSequence;
   /** The prompt tokens of `messages` with this model's template (eval cases). */
   prompt(messages: ChatMessage[]): Token[];
+  /** Vocabulary size from the model's metadata, when it says. */
+  vocab?: number;
   release(): void;
 }
 
@@ -95,6 +97,13 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
       seen.set(k, copy + 1);
       held.push(await host.hold(s, req.contextSize, copy));
     }
+    const refVocab = held[0]!.vocab;
+    for (let c = 1; c < held.length; c++) {
+      const v = held[c]!.vocab;
+      if (refVocab !== undefined && v !== undefined && v !== refVocab) {
+        fail(`Variant ${specs[c]!.variant} has a vocabulary of ${v} tokens but the reference ${req.reference.variant} has ${refVocab}: KL divergence compares distributions over the same vocabulary.`, specs[c]);
+      }
+    }
     let tokens: Token[];
     let from: number;
     if (req.tokens) {
@@ -112,6 +121,10 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
       }
       tokens = [...prompt, ...(req.forced as Token[])];
       from = prompt.length - 1;
+    }
+    if (refVocab !== undefined) {
+      const bad = tokens.find((t) => !(t >= 0 && t < refVocab));
+      if (bad !== undefined) fail(`${req.id}: token ${bad} is outside the vocabulary of ${refVocab} tokens of ${req.reference.variant}`, req.reference);
     }
     const last = tokens.length - 2;
     const n = Math.max(0, last - from + 1);

@@ -713,6 +713,7 @@ export class Engine {
       return {
         seq: slot.seq,
         prompt: (messages) => this.promptTokens(m.model, ctx.template, messages),
+        ...vocabSizeOf(m.model),
         release: () => {
           if (released) return;
           released = true;
@@ -814,6 +815,12 @@ export class Engine {
 }
 
 const VERSION_CACHE: { v?: string } = {};
+
+/** The vocabulary size a GGUF's metadata states (tokenizer.ggml.tokens), when it states one. */
+function vocabSizeOf(model: NLC.LlamaModel): { vocab?: number } {
+  const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens;
+  return Array.isArray(tokens) && tokens.length > 0 ? { vocab: tokens.length } : {};
+}
 
 // ---------------------------------------------------------------- helpers
 
