@@ -217,14 +217,14 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
           id: c.id,
           reference: toSpec(ref),
           candidates: [toSpec(cand)],
-          messages: await messagesFor(r.run, c.id),
-          forced: refTokens,
+          sequences: [{ messages: await messagesFor(r.run, c.id), forced: refTokens }],
           contextSize: Math.max(ref.contextSize ?? 0, cand.contextSize ?? 0) || 2048,
           storage: "exact",
         },
         opts.signal,
       );
-      return fullVocabularyCase(c.id, res.candidates[0]!, res.nllBase, refTokens, candTokens);
+      const seq = res.sequences[0]!;
+      return fullVocabularyCase(c.id, seq.candidates[0]!, seq.nllBase, refTokens, candTokens);
     }
     const refScore = await scoreRef(ref, r.run, r.c);
     const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));

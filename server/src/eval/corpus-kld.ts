@@ -104,28 +104,23 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
   const acc = [...o.variants, ...remote].map(() => new KldAccumulator());
   let vocab = 0;
   let enginePeak = 0;
-  for (let i = 0; i < plan.count; i++) {
+  // Several chunks per request, like llama-perplexity's n_seq = n_batch / n_ctx with its default
+  // batch of 2048: the engine evaluates them side by side in one batch.
+  const perBatch = Math.max(1, Math.min(16, Math.floor(2048 / ctx)));
+  for (let b = 0; b < plan.count; b += perBatch) {
     if (o.signal?.aborted) throw new CorpusKldError("cancelled");
-    const tokens = plan.chunk(i);
-    const external = [];
-    for (const r of remote) external.push({ topK: r.topK, positions: await r.positions(i, tokens, first, o.signal) });
-    const res = await o.engine.divergence(
-      {
-        id: `chunk ${i + 1}`,
-        reference: o.reference,
-        candidates: o.variants,
-        tokens,
-        from: first,
-        contextSize: ctx,
-        storage,
-        ...(external.length ? { external } : {}),
-      },
-      o.signal,
-    );
+    const sequences = [];
+    for (let i = b; i < Math.min(plan.count, b + perBatch); i++) {
+      const tokens = plan.chunk(i);
+      const external = [];
+      for (const r of remote) external.push({ topK: r.topK, positions: await r.positions(i, tokens, first, o.signal) });
+      sequences.push({ tokens, from: first, ...(external.length ? { external } : {}) });
+    }
+    const res = await o.engine.divergence({ id: `chunks ${b + 1}-${b + sequences.length}`, reference: o.reference, candidates: o.variants, sequences, contextSize: ctx, storage }, o.signal);
     vocab = res.vocab;
     enginePeak = Math.max(enginePeak, res.peakRssBytes);
-    res.candidates.forEach((v, c) => acc[c]!.addValues(v, res.nllBase));
-    o.onChunk?.(i + 1, plan.count);
+    for (const r of res.sequences) r.candidates.forEach((v, c) => acc[c]!.addValues(v, r.nllBase));
+    o.onChunk?.(b + sequences.length, plan.count);
   }
   const variants: CorpusVariantStats[] = [
     ...o.variants.map((v, i) => ({ variant: v.variant, method: "full-vocabulary" as const, ...acc[i]!.summary() })),

@@ -1,25 +1,27 @@
-// Full-vocabulary divergence of candidate models from a reference on one token sequence (a corpus
-// chunk of `driftlens kld`, or an eval case's prompt + forced output), computed inside the engine
+// Full-vocabulary divergence of candidate models from a reference on token sequences (corpus
+// chunks of `driftlens kld`, or eval cases' prompt + forced output), computed inside the engine
 // worker as the logits come out of llama.cpp. Only per-position numbers leave this function.
 //
-// Lockstep, so memory does not grow with the text: the reference and every candidate hold the
+// Lockstep, so memory does not grow with the text: the reference and every candidate hold each
 // sequence's unscored prefix, then the scored positions are evaluated in groups of G tokens —
-// reference first (its distributions go into G reusable slots of DivergenceMath), then each
-// candidate on the same G tokens, compared slot by slot. The largest thing alive is G × vocabulary
-// values, plus the one logits Map node-llama-cpp hands over per position (dropped as soon as it is
-// read). node-llama-cpp's public way to see every logit is `controlledEvaluate` with
-// `generateNext.logits: true`; its `onTokenResult` callback lets each position's Map be consumed
-// and released before the next one arrives.
+// reference first (its distributions go into reusable slots of DivergenceMath), then each
+// candidate on the same tokens, compared slot by slot. The sequences of a request sit side by side
+// in one context per model and every evaluation step is issued for all of them in the same tick,
+// so node-llama-cpp decodes them in one batch (llama-perplexity's several chunks per batch) and
+// the batches — hence the numbers — do not depend on timing. The largest things alive are the
+// slots (about 16 MiB) and the one logits Map node-llama-cpp hands over per position, dropped as
+// soon as it is read: `controlledEvaluate` with `generateNext.logits: true` is node-llama-cpp's
+// public way to see every logit, and its `onTokenResult` callback lets each Map go at once.
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
 import { EngineError } from "./errors";
 import { DivergenceMath, type PositionValues } from "./position-divergence";
-import type { ChatMessage, DivergenceRequest, DivergenceResult, ModelSpec } from "./types";
+import type { ChatMessage, DivergenceRequest, DivergenceResult, DivergenceSequenceResult, DivergenceValues, ModelSpec } from "./types";
 
 type Token = NLC.Token;
 
-/** What the engine lends a divergence run: a pinned model with a free sequence of a context of the asked size. */
-export interface HeldSequence {
-  seq: NLC.LlamaContextSequence;
+/** What the engine lends a divergence run: a pinned model with free sequences of one context. */
+export interface HeldModel {
+  seqs: NLC.LlamaContextSequence[];
   /** The prompt tokens of `messages` with this model's template (eval cases). */
   prompt(messages: ChatMessage[]): Token[];
   /** Vocabulary size from the model's metadata, when it says. */
@@ -28,21 +30,16 @@ export interface HeldSequence {
 }
 
 export interface DivergenceHost {
-  /** `copy` numbers the holds of the same model and adapters in one request (each needs its own sequence). */
-  hold(spec: ModelSpec, contextSize: number, copy: number): Promise<HeldSequence>;
-  log?(line: string): void;
+  /**
+   * `count` sequences of one context of `contextSize` tokens each; `copy` numbers the holds of
+   * the same model and adapters in one request (each needs its own context).
+   */
+  hold(spec: ModelSpec, contextSize: number, count: number, copy: number): Promise<HeldModel>;
 }
 
-/** Reference slots: about 16 MiB of stored distributions, between 4 and 128 positions per group. */
-export function groupSize(vocab: number, bytesPerValue: number): number {
-  return Math.max(4, Math.min(128, Math.floor((16 * 1048576) / (vocab * bytesPerValue))));
-}
-
-function push(dst: DivergenceResult["candidates"][number], v: PositionValues): void {
-  dst.kld.push(v.kld);
-  dst.dp.push(v.dp);
-  dst.nll.push(v.nll);
-  dst.sameTop.push(v.sameTop);
+/** Reference slots per sequence: about 16 MiB of stored distributions in all, 4 to 128 positions. */
+export function groupSize(vocab: number, bytesPerValue: number, sequences = 1): number {
+  return Math.max(4, Math.min(128, Math.floor((16 * 1048576) / (vocab * bytesPerValue * Math.max(1, sequences)))));
 }
 
 /**
@@ -63,39 +60,86 @@ function collectGarbage(entries: number): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-function finish(out: DivergenceResult, t0: number): DivergenceResult {
-  out.wallMs = performance.now() - t0;
-  out.peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  return out;
+function push(dst: DivergenceValues, v: PositionValues): void {
+  dst.kld.push(v.kld);
+  dst.dp.push(v.dp);
+  dst.nll.push(v.nll);
+  dst.sameTop.push(v.sameTop);
 }
 
 function fail(message: string, spec?: ModelSpec): never {
   throw new EngineError({ kind: "other", message, ...(spec ? { variant: spec.variant, file: spec.modelPath } : {}) });
 }
 
-/** Makes the sequence hold exactly `tokens[0..keepTo)` (reusing what it already holds) and evaluates the rest of that prefix. */
-async function holdPrefix(seq: NLC.LlamaContextSequence, tokens: Token[], keepTo: number): Promise<void> {
-  const { firstDifferentIndex } = seq.compareContextTokens(tokens.slice(0, keepTo));
-  const keep = Math.min(firstDifferentIndex, keepTo);
+/** Empties `seq` down to the part of `prefix` it already holds; returns the tokens left to evaluate. */
+async function keepPrefix(seq: NLC.LlamaContextSequence, prefix: Token[]): Promise<Token[]> {
+  const { firstDifferentIndex } = seq.compareContextTokens(prefix);
+  const keep = Math.min(firstDifferentIndex, prefix.length);
   if (keep < seq.nextTokenIndex) {
     if (keep === 0) await seq.clearHistory();
     else await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
   }
-  const rest = tokens.slice(seq.nextTokenIndex, keepTo);
-  if (rest.length) await seq.controlledEvaluate(rest);
+  return prefix.slice(seq.nextTokenIndex);
+}
+
+interface Planned {
+  tokens: Token[];
+  from: number;
+  /** Scored positions: from..tokens.length − 2. */
+  n: number;
+  external: NonNullable<DivergenceRequest["sequences"][number]["external"]>;
+  out: DivergenceSequenceResult;
+}
+
+/** The token sequences of the request, checked. */
+function plan(req: DivergenceRequest, held: HeldModel[], specs: ModelSpec[]): Planned[] {
+  const refVocab = held[0]!.vocab;
+  return req.sequences.map((s, si) => {
+    let tokens: Token[];
+    let from: number;
+    if (s.tokens) {
+      tokens = s.tokens as Token[];
+      from = s.from ?? 0;
+    } else {
+      if (!s.messages || !s.forced) fail(`divergence request ${req.id}: sequence ${si + 1} needs either tokens or messages with forced tokens`);
+      const prompt = held[0]!.prompt(s.messages);
+      if (prompt.length === 0) fail(`Cannot score ${req.id}: the prompt is empty and ${req.reference.modelPath} has no BOS token.`, req.reference);
+      for (let c = 1; c < held.length; c++) {
+        const p = held[c]!.prompt(s.messages);
+        if (p.length !== prompt.length || p.some((t, i) => t !== prompt[i])) {
+          fail(`Variant ${specs[c]!.variant} renders ${req.id} to other prompt tokens than the reference ${req.reference.variant}: KL divergence needs both models to read the same tokens (same vocabulary and chat template).`, specs[c]);
+        }
+      }
+      tokens = [...prompt, ...(s.forced as Token[])];
+      from = prompt.length - 1;
+    }
+    if (refVocab !== undefined) {
+      const bad = tokens.find((t) => !(t >= 0 && t < refVocab));
+      if (bad !== undefined) fail(`${req.id}: token ${bad} is outside the vocabulary of ${refVocab} tokens of ${req.reference.variant}`, req.reference);
+    }
+    const n = Math.max(0, tokens.length - 1 - from);
+    if (tokens.length - 1 > req.contextSize - 1) {
+      fail(`${req.id}: ${tokens.length - 1} tokens to evaluate do not fit a context of ${req.contextSize} tokens (variant ${req.reference.variant}). Raise the context size.`, req.reference);
+    }
+    const external = s.external ?? [];
+    for (const e of external) if (e.positions.length !== n) fail(`${req.id}: a top-K candidate gives ${e.positions.length} positions where ${n} are scored`);
+    const out: DivergenceSequenceResult = { positions: n, nllBase: [], candidates: [...req.candidates, ...external].map(() => ({ kld: [], dp: [], nll: [], sameTop: [] })) };
+    return { tokens, from, n, external, out };
+  });
 }
 
 export async function runDivergence(host: DivergenceHost, req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
   const t0 = performance.now();
   const specs = [req.reference, ...req.candidates];
-  const held: HeldSequence[] = [];
+  const S = req.sequences.length;
+  const held: HeldModel[] = [];
   try {
     const seen = new Map<string, number>();
     for (const s of specs) {
       const k = JSON.stringify([s.modelPath, s.adapters]);
       const copy = seen.get(k) ?? 0;
       seen.set(k, copy + 1);
-      held.push(await host.hold(s, req.contextSize, copy));
+      held.push(await host.hold(s, req.contextSize, S, copy));
     }
     const refVocab = held[0]!.vocab;
     for (let c = 1; c < held.length; c++) {
@@ -104,120 +148,109 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
         fail(`Variant ${specs[c]!.variant} has a vocabulary of ${v} tokens but the reference ${req.reference.variant} has ${refVocab}: KL divergence compares distributions over the same vocabulary.`, specs[c]);
       }
     }
-    let tokens: Token[];
-    let from: number;
-    if (req.tokens) {
-      tokens = req.tokens as Token[];
-      from = req.from ?? 0;
-    } else {
-      if (!req.messages || !req.forced) fail(`divergence request ${req.id} needs either tokens or messages with forced tokens`);
-      const prompt = held[0]!.prompt(req.messages);
-      if (prompt.length === 0) fail(`Cannot score ${req.id}: the prompt is empty and ${req.reference.modelPath} has no BOS token.`, req.reference);
-      for (let c = 1; c < held.length; c++) {
-        const p = held[c]!.prompt(req.messages);
-        if (p.length !== prompt.length || p.some((t, i) => t !== prompt[i])) {
-          fail(`Variant ${specs[c]!.variant} renders case ${req.id} to other prompt tokens than the reference ${req.reference.variant}: KL divergence needs both models to read the same tokens (same vocabulary and chat template).`, specs[c]);
-        }
-      }
-      tokens = [...prompt, ...(req.forced as Token[])];
-      from = prompt.length - 1;
-    }
-    if (refVocab !== undefined) {
-      const bad = tokens.find((t) => !(t >= 0 && t < refVocab));
-      if (bad !== undefined) fail(`${req.id}: token ${bad} is outside the vocabulary of ${refVocab} tokens of ${req.reference.variant}`, req.reference);
-    }
-    const last = tokens.length - 2;
-    const n = Math.max(0, last - from + 1);
-    if (from < 0) fail(`divergence request ${req.id}: the first scored position must be ≥ 0, not ${from}`);
-    if (last + 1 > req.contextSize - 1) {
-      fail(`${req.id}: ${last + 1} tokens to evaluate do not fit a context of ${req.contextSize} tokens (variant ${req.reference.variant}). Raise the context size.`, req.reference);
-    }
-    const external = req.external ?? [];
-    for (const e of external) {
-      if (e.positions.length !== n) fail(`${req.id}: a top-K candidate gives ${e.positions.length} positions where ${n} are scored`);
-    }
-    const out: DivergenceResult = {
-      id: req.id,
-      positions: n,
-      nllBase: [],
-      candidates: [...req.candidates, ...external].map(() => ({ kld: [], dp: [], nll: [], sameTop: [] })),
-      vocab: 0,
-      wallMs: 0,
-      peakRssBytes: 0,
-    };
-    if (n === 0) return finish(out, t0);
-    for (const h of held) await holdPrefix(h.seq, tokens, from);
+    const seqs = plan(req, held, specs);
+    const result: DivergenceResult = { id: req.id, sequences: seqs.map((p) => p.out), vocab: 0, wallMs: 0, peakRssBytes: 0 };
+    if (seqs.every((p) => p.n === 0)) return finish(result, t0);
 
-    let math: DivergenceMath | undefined;
-    let scratch: Float32Array | undefined;
-    let G = 1;
+    // Unscored prefixes: cleared first, then evaluated for every sequence in the same tick (one
+    // batch per model); the models' contexts are independent, so they evaluate at the same time.
+    await Promise.all(
+      held.map(async (h) => {
+        const rests = await Promise.all(seqs.map((p, i) => keepPrefix(h.seqs[i]!, p.tokens.slice(0, p.from))));
+        await Promise.all(rests.map((rest, i) => (rest.length ? h.seqs[i]!.controlledEvaluate(rest) : undefined)));
+      }),
+    );
+
+    const bytes = req.storage === "llama16" ? 2 : 8;
+    // Two banks of G slots per sequence: the reference fills one while the candidates read the
+    // other. At least four groups per sequence, so the two sides overlap for most of the work.
+    const total = Math.max(...seqs.map((p) => p.n));
+    const overlap = Math.max(8, Math.ceil(total / 4));
+    let G = refVocab ? Math.min(overlap, groupSize(refVocab, bytes, 2 * S)) : 1;
+    let math = refVocab ? new DivergenceMath(refVocab, 2 * G * S, req.storage) : undefined;
+    if (math) result.vocab = math.vocab;
+    const scratch: Float32Array[] = [];
     const want = { generateNext: { logits: true as const } };
-    // Fills `scratch` from a position's logits Map; the Map is dropped by the caller right after.
-    const read = (logits: Map<Token, number> | undefined, spec: ModelSpec): Float32Array => {
+    let failure: unknown;
+    // Fills a scratch buffer from a position's logits Map; the Map is dropped by the caller.
+    const read = (buf: number, logits: Map<Token, number> | undefined, spec: ModelSpec): Float32Array => {
       if (!logits) fail(`llama.cpp returned no logits for ${spec.variant} at a scored position`, spec);
       if (!math) {
-        const vocab = logits.size;
-        const bytes = req.storage === "llama16" ? 2 : 8;
-        G = groupSize(vocab, bytes);
-        math = new DivergenceMath(vocab, G, req.storage);
-        scratch = new Float32Array(vocab);
-        out.vocab = vocab;
+        // No vocabulary size in the metadata: learnt from the first position (a group of one).
+        G = Math.min(overlap, groupSize(logits.size, bytes, 2 * S));
+        math = new DivergenceMath(logits.size, 2 * G * S, req.storage);
+        result.vocab = math.vocab;
       }
       if (logits.size !== math.vocab) {
         fail(`Variant ${spec.variant} has a vocabulary of ${logits.size} tokens but the reference ${req.reference.variant} has ${math.vocab}: KL divergence compares distributions over the same vocabulary.`, spec);
       }
-      for (const [t, l] of logits) scratch![t] = l;
-      return scratch!;
+      const out = (scratch[buf] ??= new Float32Array(math.vocab));
+      for (const [t, l] of logits) out[t] = l;
+      return out;
     };
-
-    for (let start = from; start <= last; ) {
-      if (signal?.aborted) throw new EngineError({ kind: "cancelled", message: `Cancelled while scoring ${req.id}.`, variant: req.reference.variant, file: req.reference.modelPath });
-      const end = Math.min(last + 1, start + (math ? G : 1));
-      const group = tokens.slice(start, end);
-      let failure: unknown;
-      // Reference: store each position's distribution in slot (k − start).
-      await held[0]!.seq.controlledEvaluate(
-        group.map((t) => [t, want]),
-        {
-          onTokenResult(i, o) {
-            try {
-              const k = start + i;
-              const logits = read(o.next.logits, req.reference);
-              o.next.logits = undefined;
-              math!.setReference(i, logits, tokens[k + 1]!);
-              out.nllBase.push(math!.referenceNll(i));
-              for (let e = 0; e < external.length; e++) push(out.candidates[req.candidates.length + e]!, math!.compareTopK(i, external[e]!.positions[k - from]!));
-            } catch (err) {
-              failure ??= err;
-            }
-          },
-        },
+    /** Positions start..start+len of every sequence on model c; the reference stores into `bank`, candidates read it. */
+    const evalGroup = async (c: number, start: number, len: number, bank: number): Promise<number> => {
+      let entries = 0;
+      await Promise.all(
+        seqs.map((p, i) => {
+          const a = p.from + start;
+          const b = Math.min(p.from + p.n, a + len);
+          if (a >= b) return undefined;
+          entries += b - a;
+          return held[c]!.seqs[i]!.controlledEvaluate(
+            p.tokens.slice(a, b).map((t) => [t, want]),
+            {
+              onTokenResult(j, o) {
+                try {
+                  const logits = read(c * S + i, o.next.logits, specs[c]!);
+                  o.next.logits = undefined;
+                  const slot = (bank * S + i) * G + j;
+                  const k = a + j;
+                  if (c === 0) {
+                    math!.setReference(slot, logits, p.tokens[k + 1]!);
+                    p.out.nllBase.push(math!.referenceNll(slot));
+                    p.external.forEach((e, x) => push(p.out.candidates[req.candidates.length + x]!, math!.compareTopK(slot, e.positions[k - p.from]!)));
+                  } else push(p.out.candidates[c - 1]!, math!.compare(slot, logits));
+                } catch (err) {
+                  failure ??= err;
+                }
+              },
+            },
+          );
+        }),
       );
       if (failure) throw failure;
-      collectGarbage(group.length * math!.vocab);
-      for (let c = 1; c < held.length; c++) {
-        const dst = out.candidates[c - 1]!;
-        await held[c]!.seq.controlledEvaluate(
-          group.map((t) => [t, want]),
-          {
-            onTokenResult(i, o) {
-              try {
-                const logits = read(o.next.logits, specs[c]!);
-                o.next.logits = undefined;
-                push(dst, math!.compare(i, logits));
-              } catch (err) {
-                failure ??= err;
-              }
-            },
-          },
-        );
-        if (failure) throw failure;
-        collectGarbage(group.length * math!.vocab);
-      }
-      start = end;
+      return entries;
+    };
+
+    // Pipelined: while the candidates evaluate group g against one bank, the reference evaluates
+    // group g + 1 into the other (different contexts, so they run side by side).
+    let start = 0;
+    let bank = 0;
+    let len = math ? G : 1;
+    let refDone: Promise<number> | undefined = evalGroup(0, start, len, bank);
+    while (refDone) {
+      if (signal?.aborted) throw new EngineError({ kind: "cancelled", message: `Cancelled while scoring ${req.id}.`, variant: req.reference.variant, file: req.reference.modelPath });
+      const entries = await refDone;
+      const next = start + len;
+      const nextLen = G;
+      refDone = next < total ? evalGroup(0, next, nextLen, bank ^ 1) : undefined;
+      // A failure of the reference's next group surfaces when it is awaited; keep it from being unhandled meanwhile.
+      refDone?.catch(() => undefined);
+      await Promise.all(held.slice(1).map((_, c) => evalGroup(c + 1, start, len, bank)));
+      collectGarbage(entries * held.length * (math?.vocab ?? 0));
+      start = next;
+      len = nextLen;
+      bank ^= 1;
     }
-    return finish(out, t0);
+    return finish(result, t0);
   } finally {
     for (const h of held) h.release();
   }
+}
+
+function finish(out: DivergenceResult, t0: number): DivergenceResult {
+  out.wallMs = performance.now() - t0;
+  out.peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  return out;
 }

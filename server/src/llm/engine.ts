@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
-import { runDivergence, type HeldSequence } from "./divergence-run";
+import { runDivergence, type HeldModel } from "./divergence-run";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import type {
@@ -280,6 +280,8 @@ export class Engine {
   }
 
   private async createContext(m: ModelEntry, spec: ModelSpec, key: string, shape?: { contextSize: number; sequences: number }): Promise<ContextEntry> {
+    // Divergence contexts decode whole chunks of all their sequences in one batch.
+    const batch = shape ? { batchSize: shape.contextSize * shape.sequences } : {};
     for (const a of spec.adapters) {
       if (!fs.existsSync(a.path)) {
         throw new EngineError({
@@ -297,6 +299,7 @@ export class Engine {
       context = await m.model.createContext({
         contextSize: shape?.contextSize ?? this.settings.contextSize,
         sequences: shape?.sequences ?? this.sequences,
+        ...batch,
         threads: m.threads.threads,
         ...(spec.adapters.length ? { lora: { adapters: spec.adapters.map((a) => ({ filePath: a.path, scale: a.scale })) } } : {}),
       });
@@ -689,40 +692,44 @@ export class Engine {
 
   /** Candidates against a reference over the whole vocabulary, per position (llm/divergence-run.ts). */
   async divergence(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
-    return runDivergence({ hold: (spec, size, copy) => this.holdSequence(spec, size, copy), log: (l) => this.log(l) }, req, signal);
+    return runDivergence({ hold: (spec, size, count, copy) => this.holdModel(spec, size, count, copy) }, req, signal);
   }
 
   /**
-   * A pinned model with a sequence of its own context of `contextSize` tokens (one sequence, the
-   * model's threads), kept with the model's other contexts so an unload disposes it.
+   * A pinned model with `count` sequences of its own context of `contextSize` tokens per sequence
+   * (the model's threads), kept with the model's other contexts so an unload disposes it.
    */
-  private async holdSequence(spec: ModelSpec, contextSize: number, copy: number): Promise<HeldSequence> {
+  private async holdModel(spec: ModelSpec, contextSize: number, count: number, copy: number): Promise<HeldModel> {
     const m = await this.loadModel(spec);
     m.inUse++;
+    const slots: SeqSlot[] = [];
+    let ctx: ContextEntry | undefined;
     try {
-      const key = `divergence@${contextSize}#${copy}|${adapterKey(spec)}`;
+      const key = `divergence@${contextSize}x${count}#${copy}|${adapterKey(spec)}`;
       let p = m.contexts.get(key);
       if (!p) {
-        p = this.createContext(m, spec, key, { contextSize, sequences: 1 });
+        p = this.createContext(m, spec, key, { contextSize, sequences: count });
         m.contexts.set(key, p);
         p.catch(() => m.contexts.delete(key));
       }
-      const ctx = await p;
-      const slot = await this.acquire(ctx);
+      const entry = await p;
+      ctx = entry;
+      for (let i = 0; i < count; i++) slots.push(await this.acquire(entry));
       let released = false;
       return {
-        seq: slot.seq,
-        prompt: (messages) => this.promptTokens(m.model, ctx.template, messages),
+        seqs: slots.map((s) => s.seq),
+        prompt: (messages) => this.promptTokens(m.model, entry.template, messages),
         ...vocabSizeOf(m.model),
         release: () => {
           if (released) return;
           released = true;
-          this.release(ctx, slot);
+          for (const s of slots) this.release(entry, s);
           m.inUse--;
           m.lastUsed = ++this.clock;
         },
       };
     } catch (err) {
+      if (ctx) for (const s of slots) this.release(ctx, s);
       m.inUse--;
       throw err;
     }

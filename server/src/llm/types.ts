@@ -140,25 +140,32 @@ export interface EngineFailure {
 }
 
 /**
- * Full-vocabulary divergence of candidates from a reference on one token sequence (a corpus chunk,
- * or an eval case's prompt + forced output), computed in the engine as logits are produced; only
+ * Full-vocabulary divergence of candidates from a reference on token sequences (corpus chunks, or
+ * eval cases' prompt + forced output), computed in the engine as logits are produced; only
  * per-position numbers come back (see llm/position-divergence.ts for the definitions).
  */
 export interface DivergenceRequest {
   id: string;
   reference: ModelSpec;
   candidates: ModelSpec[];
-  /** The sequence (a corpus chunk). Position k's distribution predicts tokens[k + 1]. */
-  tokens?: number[];
-  /** With `tokens`: the first scored position (default 0); positions from..tokens.length − 2 are scored. */
-  from?: number;
-  /** Instead of `tokens`: an eval case, whose forced tokens are scored after the rendered prompt. */
-  messages?: ChatMessage[];
-  forced?: number[];
-  /** Context size of the contexts used (the sequence must fit). */
+  /**
+   * The sequences, evaluated side by side in one batch (as llama-perplexity evaluates several
+   * chunks per batch): each a corpus chunk (`tokens`, position k predicting tokens[k + 1], scored
+   * from `from` to the second-to-last token) or an eval case (`messages` rendered with the
+   * reference's template, then its `forced` tokens scored).
+   */
+  sequences: DivergenceSequence[];
+  /** Context size per sequence (each must fit). */
   contextSize: number;
   /** "exact": float64 reference; "llama16": llama-perplexity's 16-bit storage, emulated. */
   storage: "exact" | "llama16";
+}
+
+export interface DivergenceSequence {
+  tokens?: number[];
+  from?: number;
+  messages?: ChatMessage[];
+  forced?: number[];
   /** Candidates known only by top-K log-probabilities at each scored position (remote servers). */
   external?: { topK: number; positions: { ids: number[]; logprobs: number[]; tokenLogprob: number }[] }[];
 }
@@ -170,14 +177,19 @@ export interface DivergenceValues {
   sameTop: boolean[];
 }
 
-export interface DivergenceResult {
-  id: string;
+export interface DivergenceSequenceResult {
   /** Scored positions. */
   positions: number;
   /** −ln p(next token) under the reference, per position. */
   nllBase: number[];
   /** Per candidate, then per external candidate, in request order. */
   candidates: DivergenceValues[];
+}
+
+export interface DivergenceResult {
+  id: string;
+  /** One per requested sequence, in order. */
+  sequences: DivergenceSequenceResult[];
   /** Vocabulary size (0 when nothing was scored). */
   vocab: number;
   wallMs: number;

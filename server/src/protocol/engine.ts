@@ -33,16 +33,11 @@ export const scoreRequestSchema = z.object({
   probe: z.array(z.array(z.number().int())).optional(),
 });
 
-const divergenceRequestSchema = z.object({
-  id: z.string(),
-  reference: modelSpec,
-  candidates: z.array(modelSpec),
+const divergenceSequenceSchema = z.object({
   tokens: z.array(z.number().int().min(0)).optional(),
   from: z.number().int().min(0).optional(),
   messages: z.array(chatMessage).optional(),
   forced: z.array(z.number().int().min(0)).optional(),
-  contextSize: z.number().int().min(2),
-  storage: z.enum(["exact", "llama16"]),
   external: z
     .array(
       z.object({
@@ -53,11 +48,20 @@ const divergenceRequestSchema = z.object({
     .optional(),
 });
 
+const divergenceRequestSchema = z.object({
+  id: z.string(),
+  reference: modelSpec,
+  candidates: z.array(modelSpec),
+  sequences: z.array(divergenceSequenceSchema).min(1).max(64),
+  contextSize: z.number().int().min(2),
+  storage: z.enum(["exact", "llama16"]),
+});
+
+const divergenceValuesSchema = z.object({ kld: z.array(z.number()), dp: z.array(z.number()), nll: z.array(z.number()), sameTop: z.array(z.boolean()) });
+
 export const divergenceResultSchema = z.object({
   id: z.string(),
-  positions: z.number().int().min(0),
-  nllBase: z.array(z.number()),
-  candidates: z.array(z.object({ kld: z.array(z.number()), dp: z.array(z.number()), nll: z.array(z.number()), sameTop: z.array(z.boolean()) })),
+  sequences: z.array(z.object({ positions: z.number().int().min(0), nllBase: z.array(z.number()), candidates: z.array(divergenceValuesSchema) })),
   vocab: z.number().int().min(0),
   wallMs: z.number(),
   peakRssBytes: z.number().min(0),

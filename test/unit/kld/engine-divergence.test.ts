@@ -32,9 +32,10 @@ describe("full-vocabulary divergence in the engine", () => {
     const gen = await client.generate({ id: "g", model: spec("f32"), messages, params: { temperature: 0, maxTokens: 4, stop: [], seed: 0 }, topLogprobs: 0 });
     const forced = gen.tokens.map((t) => t.token);
     assert.ok(forced.length >= 1, `no output: ${JSON.stringify(gen)}`);
-    const d = await client.divergence({ id: "iceland", reference: spec("f32"), candidates: [spec("q4_0"), spec("f32")], messages, forced, contextSize: 256, storage: "exact" });
+    const r = await client.divergence({ id: "iceland", reference: spec("f32"), candidates: [spec("q4_0"), spec("f32")], sequences: [{ messages, forced }], contextSize: 256, storage: "exact" });
+    const d = r.sequences[0]!;
     assert.equal(d.positions, forced.length);
-    const V = d.vocab;
+    const V = r.vocab;
     assert.ok(V > 259, `vocabulary ${V}`);
     const all = Array.from({ length: V }, (_, i) => i);
     const probe = forced.map(() => all);
