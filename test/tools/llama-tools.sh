@@ -11,6 +11,8 @@
 #       instead of -march=native, so the two tools compute the same kernels and a comparison of
 #       their logits measures methods, not compilers' instruction choices. Cached apart, under
 #       <tag>-engine-<variant>. Falls back to a native build where no variant is reported.
+#       Applies test/tools/patches/*.diff (llama-perplexity flushes its log before exiting, so
+#       its final statistics are never lost) to the shared source; they touch nothing else.
 # Cache: $DRIFTLENS_LLAMA_CACHE (default .cache/llama) / <tag> / bin. About 9 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,13 +35,18 @@ if [ "${1:-}" = "--like-engine" ]; then
     }).catch(() => {});' 2>/dev/null || true)"
   TARGETS=(llama-perplexity llama-quantize)
   OUT="$CACHE/$TAG-engine-${VARIANT:-native}"
+  OWN_PATCHES=("$ROOT"/test/tools/patches/*.diff)
 fi
 BIN="$OUT/bin"
+# A stamp of our own patches (--like-engine): a build made without one of them is rebuilt
+# (incrementally). Empty for the plain build, whose .ready is empty.
+STAMP=""
+if [ -n "${OWN_PATCHES+x}" ]; then STAMP="$(cat "${OWN_PATCHES[@]}" 2>/dev/null | sha256sum | cut -c1-16)"; fi
 
 built() {
   local t
   for t in "${TARGETS[@]}"; do [ -x "$BIN/$t" ] || return 1; done
-  [ -f "$OUT/.ready" ]
+  [ -f "$OUT/.ready" ] && [ "$(cat "$OUT/.ready")" = "$STAMP" ]
 }
 
 if [ "${1:-}" = "--path" ]; then
@@ -66,6 +73,15 @@ if [ ! -d "$SRC/.git" ]; then
   done
 fi
 
+for p in "${OWN_PATCHES[@]:-}"; do
+  [ -f "$p" ] || continue
+  if (cd "$SRC" && git apply --check "$p" 2>/dev/null); then
+    (cd "$SRC" && git apply "$p")
+  elif ! (cd "$SRC" && git apply --reverse --check "$p" 2>/dev/null); then
+    echo "llama-tools: patch $(basename "$p") does not apply to $TAG" >&2
+    exit 1
+  fi
+done
 if [ -n "${VARIANT:-}" ]; then
   # The variant's CPU features, as ggml's own variant list defines them.
   FEATURES="$(sed -n "s/^ *ggml_add_cpu_backend_variant( *$VARIANT  *\([A-Z0-9_ ]*\))/\1/p" "$SRC/ggml/src/CMakeLists.txt" | head -1)"
@@ -86,5 +102,5 @@ cmake --build "$OUT/build" -j "$JOBS" --target "${TARGETS[@]}" >"$OUT/build.log"
   || { tail -30 "$OUT/build.log" >&2; exit 1; }
 mkdir -p "$BIN"
 for t in "${TARGETS[@]}"; do cp "$OUT/build/bin/$t" "$BIN/$t"; done
-touch "$OUT/.ready"
+printf '%s' "$STAMP" >"$OUT/.ready"
 echo "$BIN"

@@ -108,12 +108,29 @@ function table(name: string, rows: [string, Figures][]): string {
 describe("driftlens kld against llama-perplexity --kl-divergence", () => {
   let bin: string;
   let dir: string;
-  /** Runs llama-perplexity; its statistics and logs, stdout and stderr together. */
-  const perplexity = (args: string[]): string => {
-    const r = spawnSync(path.join(bin, "llama-perplexity"), [...args, "-t", String(THREADS), "-tb", String(THREADS)], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    const out = `${r.stdout}\n${r.stderr}`;
-    assert.equal(r.status, 0, `llama-perplexity ${args.join(" ")} exited ${r.status}:\n${out.slice(-3000)}`);
-    return out;
+  /**
+   * Runs llama-perplexity until its printout holds `mark`; returns stdout and stderr together.
+   * llama.cpp's logger writes from a thread it never joins at exit (common/log.cpp, "logs may be
+   * lost if not flushed before the program exits"), so the last lines of a run are sometimes
+   * missing; a rerun gives the same numbers. Written to a file rather than a pipe for the same reason.
+   */
+  let runs = 0;
+  const perplexity = (args: string[], mark: RegExp): string => {
+    let out = "";
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const file = path.join(dir, `perplexity-${++runs}.log`);
+      const fd = fs.openSync(file, "w");
+      let status: number | null;
+      try {
+        status = spawnSync(path.join(bin, "llama-perplexity"), [...args, "-t", String(THREADS), "-tb", String(THREADS)], { stdio: ["ignore", fd, fd] }).status;
+      } finally {
+        fs.closeSync(fd);
+      }
+      out = fs.readFileSync(file, "utf8");
+      assert.equal(status, 0, `llama-perplexity ${args.join(" ")} exited ${status}:\n${out.slice(-3000)}`);
+      if (mark.test(out)) return out;
+    }
+    assert.fail(`llama-perplexity ${args.join(" ")} never printed ${mark} in 6 runs:\n${out.slice(-2000)}`);
   };
 
   before(() => {
@@ -126,10 +143,10 @@ describe("driftlens kld against llama-perplexity --kl-divergence", () => {
   /** llama-perplexity's base pass, then one KL pass per candidate: the base pass's PPL and each KL pass's figures. */
   function llama(reference: string, candidates: string[], text: string, ctx: number, chunks: number): { basePpl: number; figures: Figures[] } {
     const base = path.join(dir, `base-${path.basename(reference)}-${ctx}.kld`);
-    const out = perplexity(["-m", reference, "-f", text, "-c", String(ctx), "--chunks", String(chunks), "--kl-divergence-base", base]);
+    const out = perplexity(["-m", reference, "-f", text, "-c", String(ctx), "--chunks", String(chunks), "--kl-divergence-base", base], /Final estimate: PPL = [0-9.]+/);
     const m = /Final estimate: PPL = ([0-9.]+)/.exec(out);
     assert.ok(m, `no final PPL in the base pass:\n${out.slice(-2000)}`);
-    return { basePpl: Number(m[1]), figures: candidates.map((c) => parseLlama(perplexity(["-m", c, "-c", String(ctx), "--kl-divergence-base", base, "--kl-divergence"]))) };
+    return { basePpl: Number(m[1]), figures: candidates.map((c) => parseLlama(perplexity(["-m", c, "-c", String(ctx), "--kl-divergence-base", base, "--kl-divergence"], /Same top p: *[0-9.]+ ± *[0-9.]+ %/))) };
   }
 
   async function driftlens(reference: string, candidates: string[], text: string, ctx: number, chunks: number, storage: "exact" | "llama16" = "exact") {
