@@ -12,7 +12,7 @@ const args = new Set(process.argv.slice(2));
 const watch = args.has("--watch");
 const withTests = !args.has("--no-tests");
 
-/** Native modules: loaded from node_modules at run time, never bundled (FACTS.md). */
+/** Native modules: loaded from node_modules at run time, never bundled (native addons and an ESM-only package). */
 const NATIVE = ["better-sqlite3", "node-llama-cpp"];
 const external = [...NATIVE, "vscode", "@node-llama-cpp/*", "playwright-core", "esbuild"];
 

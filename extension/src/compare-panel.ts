@@ -146,7 +146,7 @@ export class ComparePanel {
   }
 }
 
-/** Per-variant stats from the CompareReport (issue 5 JSON) and the run summaries, tolerant of missing parts. */
+/** Per-variant stats from the CompareReport and the run summaries, tolerant of missing parts. */
 function statsFrom(compare: unknown, summaries: { variant: string; cases: number; passed: number; tokensPerSecond: number | null }[]): VariantStats[] {
   const out = new Map<string, VariantStats>();
   const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : null);

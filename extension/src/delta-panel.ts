@@ -1,5 +1,5 @@
 // The eval-delta webview host: base vs head per slice with confidence intervals, the flipped
-// cases with output diffs, and the gate verdict, from driftlens/deltas (a DiffReport, issue 5).
+// cases with output diffs, and the gate verdict, from driftlens/deltas (a DiffReport).
 import path from "node:path";
 import * as vscode from "vscode";
 import { DeltaFromWebviewSchema, DeltaToWebviewSchema, type DeltaToWebview } from "../../webviews/src/protocol/messages";

@@ -1,4 +1,4 @@
-// Compare/diff benchmarks (issue 5):
+// Compare/diff benchmarks:
 //   compare.kld_cost_ratio   time to compute the teacher-forced divergence of a 32-token output
 //                            (score the reference's top-K + score the candidate's probe + the KL
 //                            math) ÷ time to generate those 32 tokens; goal ≤ 2

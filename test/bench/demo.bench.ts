@@ -1,5 +1,5 @@
 // demo.wall_ms — the whole `driftlens demo` from a clean cache (no models, no store), process
-// start included, on a fresh copy of examples/quickstart. Goal (issue 4): ≤ 60,000 ms.
+// start included, on a fresh copy of examples/quickstart. Goal: ≤ 60,000 ms.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";

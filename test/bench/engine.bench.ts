@@ -1,4 +1,4 @@
-// Engine benchmarks (issue 3). Each compares our EngineClient (worker process, IPC included) with
+// Engine benchmarks. Each compares our EngineClient (worker process, IPC included) with
 // a bare node-llama-cpp loop on the same model, prompts, token counts and threads, measured in the
 // same run:
 //   engine.overhead_ratio               our generate() tokens/s ÷ a bare sequence.evaluate loop

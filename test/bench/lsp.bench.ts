@@ -1,4 +1,4 @@
-// Language server benchmarks (issue 2), all through the real bundled server (dist/server.js
+// Language server benchmarks, all through the real bundled server (dist/server.js
 // --stdio) spoken to with test/lsp/client.ts:
 //   lsp.evalset_edit_p95_ms  one-character edit in a 5,000-case eval.yaml → its publishDiagnostics
 //                            (50 edits, each waited for); goal ≤ 50

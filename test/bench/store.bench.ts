@@ -1,4 +1,4 @@
-// Store and eval-runner benchmarks (issue 3):
+// Store and eval-runner benchmarks:
 //   store.ingest_100k_ms       100,000 case results written to a fresh store (goal ≤ 2000 ms)
 //   eval.cached_rerun_1000_ms  `driftlens eval` on 1,000 unchanged cases, process start included
 //                              (goal ≤ 1500 ms): the cached path must load no model

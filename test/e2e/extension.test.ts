@@ -1,4 +1,4 @@
-// The extension in real VS Code (code-server + headless Chromium): the user journeys of issue 6 on
+// The extension in real VS Code (code-server + headless Chromium): the user journeys of the README on
 // the quickstart workspace and its generated model family. Screenshots of the three journeys
 // (editing with diagnostics, compare webview, eval deltas on a diff) go to docs/images/.
 import assert from "node:assert/strict";

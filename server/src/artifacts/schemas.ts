@@ -1,5 +1,5 @@
-// The YAML shapes Driftlens reads, defined once as zod schemas (key names as in DESIGN.md's
-// starting shapes). Unknown keys are not schema errors: they are reported as warnings by the
+// The YAML shapes Driftlens reads, defined once as zod schemas (key names as in the
+// formats README and docs/formats.md give). Unknown keys are not schema errors: they are reported as warnings by the
 // parsers (DLx02/x11/x12), so every object here is loose and the parsers list the known keys.
 import { z } from "zod";
 

@@ -1,4 +1,4 @@
-// Renders an EvalReport as text (terminal), JSON (the issue 3 shape), JUnit XML (CI test
+// Renders an EvalReport as text (terminal), JSON (docs/assertions.md gives the shape), JUnit XML (CI test
 // reporters) or Markdown (a PR comment). Pure functions of the report.
 import path from "node:path";
 import type { EvalReport, EvalRunReport } from "./runner";

@@ -1,4 +1,4 @@
-// The eval runner: prompt × eval set × variants → stored runs and an EvalReport (issue 3 JSON).
+// The eval runner: prompt × eval set × variants → stored runs and an EvalReport (the JSON of `driftlens eval`).
 //
 // For each target and variant it computes the behavioural fingerprint, resumes an interrupted run
 // with that fingerprint or starts a new one, answers each case from the generation cache when it
@@ -165,7 +165,7 @@ export interface RunEvalsOptions {
   gitCommit?: string | Record<string, string>;
 }
 
-// ---- the report (issue 3 JSON; fields beyond the issue's are additions, none renamed) ----
+// ---- the report (`driftlens eval --format json`; fields are only ever added, never renamed) ----
 
 export interface EvalCaseReport {
   id: string;

@@ -1,5 +1,6 @@
-// Thread count for llama.cpp. Its default is catastrophic on the 2-vCPU machines (270x slower,
-// FACTS.md), so the engine always passes a number: the setting, or for "auto" the fastest of
+// Thread count for llama.cpp. Its default is catastrophic on 2-vCPU machines (measured: 10.5 s for
+// 64 tokens of a 1.7 MB model with the default, 0.038 s with 1 thread, 270x), so the engine always
+// passes a number: the setting, or for "auto" the fastest of
 // 1..cores measured on the model being loaded (a few generated tokens per count). The measurement
 // is cached per machine in the user's cache dir, keyed by CPU model, core count, backend and the
 // model's size class (a 2 MB model and a 2 GB model do not want the same count).

@@ -1,7 +1,7 @@
 // The contract between the VS Code client (extension/) and the language server (server/src/server.ts)
 // beyond standard LSP: server settings and custom methods, all prefixed `driftlens/`. zod schemas
 // here are the one home of these shapes; both sides import the types from z.infer.
-// Keep this file additive: engineer G adds the run/compare/delta methods below the marker.
+// Keep this file additive: the run/compare/delta methods live in ./runs and are re-exported below the marker.
 import { z } from "zod";
 
 /**
@@ -60,5 +60,5 @@ export const DiagnosticsSettledSchema = z.object({
 });
 export type DiagnosticsSettled = z.infer<typeof DiagnosticsSettledSchema>;
 
-// ---- run / compare / delta methods (engineer G) below ----
+// ---- run / compare / delta methods (./runs) below ----
 export * from "./runs";

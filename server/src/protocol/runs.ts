@@ -1,6 +1,6 @@
 // Custom LSP methods for runs, comparisons, deltas, status and history (client <-> server), all
 // prefixed `driftlens/`. Re-exported from ./lsp (the one home of the LSP contract). Reports from
-// the engine (EvalReport of issue 3, CompareReport/DiffReport of issue 5) travel as they are; the
+// the engine (EvalReport, CompareReport, DiffReport) travel as they are; the
 // client validates the parts it reads with the schemas here.
 import { z } from "zod";
 
@@ -47,9 +47,9 @@ export const RunResultSchema = z.object({
   /** One sentence for the user when status is not "completed". */
   message: z.string().optional(),
   summaries: z.array(RunSummarySchema),
-  /** The EvalReport (issue 3 JSON), as the runner produced it. */
+  /** The EvalReport (`driftlens eval --format json`), as the runner produced it. */
   report: z.unknown().optional(),
-  /** The CompareReport (issue 5 JSON) when `compare` was asked. */
+  /** The CompareReport (`driftlens compare --format json`) when `compare` was asked. */
   compare: z.unknown().optional(),
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
@@ -162,7 +162,7 @@ export const LastRunLensSchema = z.object({
 export type LastRunLens = z.infer<typeof LastRunLensSchema>;
 export const LastRunsResultSchema = z.object({ lenses: z.array(LastRunLensSchema) });
 
-/** `driftlens/deltas` (client → server request): evals of a prompt at a git ref vs the working tree (DiffReport of issue 5). */
+/** `driftlens/deltas` (client → server request): evals of a prompt at a git ref vs the working tree (a DiffReport, as `driftlens diff --format json` prints it). */
 export const DeltasMethod = "driftlens/deltas";
 export const DeltasParamsSchema = z.object({ runId: z.string(), file: z.string(), baseRef: z.string(), variants: z.array(z.string()).optional() });
 export const DeltasResultSchema = z.object({

@@ -1,4 +1,4 @@
-// Variants through EngineClient on the generated quickstart family (engineer C's modelgen):
+// Variants through EngineClient on the generated quickstart family (server/src/modelgen):
 // LoRA adapters and compositions sharing one model load, an adapter for another architecture,
 // the LRU memory budget, and the GGUF chat template.
 import assert from "node:assert/strict";

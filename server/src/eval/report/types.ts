@@ -1,4 +1,4 @@
-// The JSON shapes of `driftlens compare` and `driftlens diff` (issue 5), as plain data. Renderers in
+// The JSON shapes of `driftlens compare` and `driftlens diff`, as plain data. Renderers in
 // this folder take these and nothing else, so the CLI, the extension and tests all print the same.
 import type { KldStatistics } from "../kld-stats";
 import type { Summary } from "../stats";

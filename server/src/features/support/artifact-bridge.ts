@@ -1,4 +1,4 @@
-// Creates the artifact Workspace (engineer A's, server/src/artifacts) for a root, wired to the
+// Creates the artifact Workspace (server/src/artifacts) for a root, wired to the
 // language server's lazy token counter for the context-length check.
 import { Workspace, type CountTokens } from "../../artifacts/workspace";
 

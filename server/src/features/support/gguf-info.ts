@@ -1,4 +1,4 @@
-// GGUF facts for hover, read with the lead's bounded header reader and cached by path, size and
+// GGUF facts for hover, read with the bounded header reader (gguf/reader.ts) and cached by path, size and
 // mtime (a 32,000-token vocabulary takes a few milliseconds to read; hover asks often).
 import fs from "node:fs";
 import path from "node:path";

@@ -1,5 +1,5 @@
 // Prompt token counts with the model's own vocabulary, for the context-length diagnostic (DL210).
-// The engine (engineer E's EngineClient, a supervised worker process) starts lazily on the first
+// The engine (EngineClient, a supervised worker process) starts lazily on the first
 // count, only for a model file that exists. A count never holds up a diagnostics pass: a text
 // already counted is answered from the cache; any other text gets an error at once (the Workspace
 // then uses its estimate, labelled as one) and is counted after `delayMs` without new uncounted

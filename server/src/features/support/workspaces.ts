@@ -23,7 +23,7 @@ export interface VariantView {
 }
 
 /**
- * What the language server needs from engineer A's Workspace (server/src/artifacts). Features
+ * What the language server needs from the artifact Workspace (server/src/artifacts). Features
  * await every call, so either a sync or an async implementation fits.
  */
 export interface ArtifactWorkspace {
