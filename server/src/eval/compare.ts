@@ -8,7 +8,7 @@ import type { ChatMessage, CorpusTokens, DivergenceRequest, DivergenceResult, Mo
 import { sha256, type Store } from "../store/store";
 import { buildLadder, type LadderCorpusInput } from "./ladder";
 import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "./kld";
-import type { CaseKld, CompareFlip, CompareReport, CompareVariant, SliceKld } from "./report/types";
+import type { CaseKld, CompareFlip, CompareReport, CompareVariant, Ladder, SliceKld } from "./report/types";
 import {
   runEvals,
   toChatMessages,
@@ -205,33 +205,6 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     return p;
   };
 
-  /** Divergence of one candidate case from the reference's output, top-K + rest or full vocabulary. */
-  const scoreCase = async (r: { run: EvalRunReport; c: EvalCaseReport }, c: EvalCaseReport, cand: CompareVariantInfo, ref: CompareVariantInfo): Promise<CaseDivergence> => {
-    const refTokens = r.c.tokens.map((t) => t.token);
-    const candTokens = c.tokens.map((t) => t.token);
-    const engine = await getEngine();
-    if (opts.fullVocabulary) {
-      if (!engine.divergence) throw new CompareError("this engine cannot compute full-vocabulary divergence");
-      const res = await engine.divergence(
-        {
-          id: c.id,
-          reference: toSpec(ref),
-          candidates: [toSpec(cand)],
-          sequences: [{ messages: await messagesFor(r.run, c.id), forced: refTokens }],
-          contextSize: Math.max(ref.contextSize ?? 0, cand.contextSize ?? 0) || 2048,
-          storage: "exact",
-        },
-        opts.signal,
-      );
-      const seq = res.sequences[0]!;
-      return fullVocabularyCase(c.id, seq.candidates[0]!, seq.nllBase, refTokens, candTokens);
-    }
-    const refScore = await scoreRef(ref, r.run, r.c);
-    const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
-    const candScore = await engine.score({ id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe }, opts.signal);
-    return caseDivergence(c.id, refScore.positions, candScore.positions, refTokens, candTokens, topK);
-  };
-
   const display = (file: string) => (opts.root ? path.relative(opts.root, file).split(path.sep).join("/") : file);
   const variantsOut: CompareVariant[] = [];
   const fileBytes = (p: string) => {
@@ -276,7 +249,19 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
           const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
           if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) d = memo;
           else {
-            d = await scoreCase(r, c, cand, ref);
+            d = await caseDivergenceOf({
+              engine: await getEngine(),
+              reference: ref,
+              candidate: cand,
+              messages: await messagesFor(r.run, c.id),
+              refTokens: r.c.tokens.map((t) => t.token),
+              candTokens: c.tokens.map((t) => t.token),
+              id: c.id,
+              topK,
+              fullVocabulary: opts.fullVocabulary === true,
+              refScore: () => scoreRef(ref, r.run, r.c),
+              ...(opts.signal ? { signal: opts.signal } : {}),
+            });
             if (memoKey) newMemos.push([memoKey, d]);
           }
         }
@@ -385,26 +370,70 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     gate: { ...opts.gate, passed: reasons.length === 0, reasons },
     variants: variantsOut,
   };
-  if (opts.ladder) {
-    const specs = new Map([...resolved.values()].map((v) => [v.id, toSpec(v)]));
-    out.ladder = await buildLadder({
-      report: out,
-      family: opts.ladder.family,
-      specs,
-      ...(opts.ladder.corpus ? { corpus: opts.ladder.corpus } : {}),
-      ...(opts.ladder.maxKld !== undefined ? { maxKld: opts.ladder.maxKld } : {}),
-      engine: async () => {
-        const e = await getEngine();
-        if (!e.divergence || !e.corpusTokens) throw new CompareError("this engine cannot compute corpus KL divergence");
-        return { divergence: e.divergence.bind(e), corpusTokens: e.corpusTokens.bind(e) };
-      },
-      store: opts.store,
-      ...(opts.noCache ? { noCache: true } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    });
-  }
+  if (opts.ladder) out.ladder = await ladderOf(out, opts.ladder, opts, [...resolved.values()], getEngine);
   return out;
+}
+
+/** Divergence of one candidate case from the reference's output: top-K + rest, or the whole vocabulary. */
+async function caseDivergenceOf(x: {
+  engine: CompareEngine;
+  reference: CompareVariantInfo;
+  candidate: CompareVariantInfo;
+  messages: ChatMessage[];
+  refTokens: number[];
+  candTokens: number[];
+  id: string;
+  topK: number;
+  fullVocabulary: boolean;
+  refScore: () => Promise<ScoreResult>;
+  signal?: AbortSignal;
+}): Promise<CaseDivergence> {
+  if (x.fullVocabulary) {
+    if (!x.engine.divergence) throw new CompareError("this engine cannot compute full-vocabulary divergence");
+    const res = await x.engine.divergence(
+      {
+        id: x.id,
+        reference: toSpec(x.reference),
+        candidates: [toSpec(x.candidate)],
+        sequences: [{ messages: x.messages, forced: x.refTokens }],
+        contextSize: Math.max(x.reference.contextSize ?? 0, x.candidate.contextSize ?? 0) || 2048,
+        storage: "exact",
+      },
+      x.signal,
+    );
+    const seq = res.sequences[0]!;
+    return fullVocabularyCase(x.id, seq.candidates[0]!, seq.nllBase, x.refTokens, x.candTokens);
+  }
+  const refScore = await x.refScore();
+  const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+  const candScore = await x.engine.score({ id: x.id, model: toSpec(x.candidate), messages: x.messages, tokens: x.refTokens, topK: 1, probe }, x.signal);
+  return caseDivergence(x.id, refScore.positions, candScore.positions, x.refTokens, x.candTokens, x.topK);
+}
+
+/** The quant ladder of a finished comparison (corpus figures from the engine or the store). */
+async function ladderOf(
+  report: CompareReport,
+  ladder: NonNullable<CompareOptions["ladder"]>,
+  opts: CompareOptions,
+  variants: CompareVariantInfo[],
+  getEngine: () => Promise<CompareEngine>,
+): Promise<Ladder> {
+  return buildLadder({
+    report,
+    family: ladder.family,
+    specs: new Map(variants.map((v) => [v.id, toSpec(v)])),
+    ...(ladder.corpus ? { corpus: ladder.corpus } : {}),
+    ...(ladder.maxKld !== undefined ? { maxKld: ladder.maxKld } : {}),
+    engine: async () => {
+      const e = await getEngine();
+      if (!e.divergence || !e.corpusTokens) throw new CompareError("this engine cannot compute corpus KL divergence");
+      return { divergence: e.divergence.bind(e), corpusTokens: e.corpusTokens.bind(e) };
+    },
+    store: opts.store,
+    ...(opts.noCache ? { noCache: true } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
 }
 
 /** The fields of a compare report that vary run to run (for tests and tools that diff reports). */

@@ -84,6 +84,7 @@ const CASES: Case[] = [
     },
   },
   { code: "DL109", target: "driftlens.yaml", files: { "driftlens.yaml": "embedding:\n  model: «models/none.gguf»\n" }, message: /embedding model file models\/none\.gguf does not exist/ },
+  { code: "DL110", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    corpus: «none.txt»\n" }, message: /family 'tiny': corpus text none\.txt does not exist/ },
   // .prompt
   { code: "DL200", target: "p.prompt", files: { "p.prompt": "---\nmodel: [«»\n---\nHi\n" } },
   { code: "DL201", target: "p.prompt", files: { "p.prompt": "---\nconfig: «5»\n---\nHi\n" } },
