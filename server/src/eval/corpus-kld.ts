@@ -90,6 +90,17 @@ export function corpusChunks(t: CorpusTokens, ctx: number, chunks?: number): { a
   };
 }
 
+/**
+ * Chunks per batch: up to four (2048 / ctx at most, and what 16 MiB of reference slots allows at
+ * this vocabulary). Four already takes most of the per-batch overhead off short chunks; wider
+ * batches make llama.cpp touch more memory for attention (it grows with the batch's tokens times
+ * its cells), which would make a short text's run smaller than a long one's.
+ */
+export function batchWidth(ctx: number, vocab: number | null): number {
+  const bySlots = vocab ? Math.floor((16 * 1048576) / (vocab * 8 * 2 * 8)) : 4;
+  return Math.max(1, Math.min(4, Math.floor(2048 / ctx), bySlots));
+}
+
 export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
   const ctx = o.ctx ?? 512;
   if (!Number.isInteger(ctx) || ctx < 4) throw new CorpusKldError(`ctx must be an integer ≥ 4, not ${ctx}`);
@@ -104,9 +115,10 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
   const acc = [...o.variants, ...remote].map(() => new KldAccumulator());
   let vocab = 0;
   let enginePeak = 0;
-  // Several chunks per request, like llama-perplexity's n_seq = n_batch / n_ctx with its default
-  // batch of 2048: the engine evaluates them side by side in one batch.
-  const perBatch = Math.max(1, Math.min(16, Math.floor(2048 / ctx)));
+  // Several chunks per request, evaluated side by side in one batch (llama-perplexity puts
+  // 2048 / ctx chunks in a batch). Always the same width for a given model and ctx, so the memory
+  // llama.cpp touches for a batch does not depend on how many chunks are scored.
+  const perBatch = batchWidth(ctx, toks.vocab);
   for (let b = 0; b < plan.count; b += perBatch) {
     if (o.signal?.aborted) throw new CorpusKldError("cancelled");
     const sequences = [];
@@ -116,7 +128,7 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
       for (const r of remote) external.push({ topK: r.topK, positions: await r.positions(i, tokens, first, o.signal) });
       sequences.push({ tokens, from: first, ...(external.length ? { external } : {}) });
     }
-    const res = await o.engine.divergence({ id: `chunks ${b + 1}-${b + sequences.length}`, reference: o.reference, candidates: o.variants, sequences, contextSize: ctx, storage }, o.signal);
+    const res = await o.engine.divergence({ id: `chunks ${b + 1}-${b + sequences.length}`, reference: o.reference, candidates: o.variants, sequences, contextSize: ctx, parallel: perBatch, storage }, o.signal);
     vocab = res.vocab;
     enginePeak = Math.max(enginePeak, res.peakRssBytes);
     for (const r of res.sequences) r.candidates.forEach((v, c) => acc[c]!.addValues(v, r.nllBase));

@@ -46,11 +46,11 @@ export function groupSize(vocab: number, bytesPerValue: number, sequences = 1): 
  * Every logit node-llama-cpp hands over arrives as a JS array and a Map (about 50 bytes per
  * vocabulary entry), garbage as soon as it is read; for large vocabularies these land in V8's
  * large-object space, which only a full collection frees, and V8 lets the heap grow before it
- * does one. The worker runs with --expose-gc: a full collection after roughly 1 M such entries
- * (about 50 MB of garbage; a few ms of GC against seconds of evaluation at that vocabulary size)
- * keeps peak memory flat however long the text is.
+ * does one. The worker runs with --expose-gc: a full collection after roughly 250,000 such
+ * entries (about 12 MB of garbage; a few ms of GC against the hundreds of ms it takes to produce
+ * them) keeps peak memory flat however long the text is.
  */
-const GC_EVERY_ENTRIES = 1_000_000;
+const GC_EVERY_ENTRIES = 250_000;
 let garbageEntries = 0;
 
 function collectGarbage(entries: number): void {
@@ -58,6 +58,21 @@ function collectGarbage(entries: number): void {
   if (garbageEntries < GC_EVERY_ENTRIES) return;
   garbageEntries = 0;
   (globalThis as { gc?: () => void }).gc?.();
+}
+
+/**
+ * One set of reference slots kept between requests (a corpus is many requests of the same shape):
+ * reallocating tens of MB of typed arrays per request would leave the garbage collector behind.
+ */
+let spare: DivergenceMath | undefined;
+
+function takeMath(vocab: number, slots: number, storage: DivergenceRequest["storage"]): DivergenceMath {
+  const m = spare;
+  if (m && m.vocab === vocab && m.slots === slots && m.storage === storage) {
+    spare = undefined;
+    return m;
+  }
+  return new DivergenceMath(vocab, slots, storage);
 }
 
 function push(dst: DivergenceValues, v: PositionValues): void {
@@ -132,6 +147,8 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
   const t0 = performance.now();
   const specs = [req.reference, ...req.candidates];
   const S = req.sequences.length;
+  // Contexts (and slots) sized for `parallel` sequences however many this request uses.
+  const width = Math.max(S, req.parallel ?? S);
   const held: HeldModel[] = [];
   try {
     const seen = new Map<string, number>();
@@ -139,7 +156,7 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
       const k = JSON.stringify([s.modelPath, s.adapters]);
       const copy = seen.get(k) ?? 0;
       seen.set(k, copy + 1);
-      held.push(await host.hold(s, req.contextSize, S, copy));
+      held.push(await host.hold(s, req.contextSize, width, copy));
     }
     const refVocab = held[0]!.vocab;
     for (let c = 1; c < held.length; c++) {
@@ -166,8 +183,8 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
     // other. At least four groups per sequence, so the two sides overlap for most of the work.
     const total = Math.max(...seqs.map((p) => p.n));
     const overlap = Math.max(8, Math.ceil(total / 4));
-    let G = refVocab ? Math.min(overlap, groupSize(refVocab, bytes, 2 * S)) : 1;
-    let math = refVocab ? new DivergenceMath(refVocab, 2 * G * S, req.storage) : undefined;
+    let G = refVocab ? Math.min(overlap, total, groupSize(refVocab, bytes, 2 * width)) : 1;
+    let math = refVocab ? takeMath(refVocab, 2 * G * width, req.storage) : undefined;
     if (math) result.vocab = math.vocab;
     const scratch: Float32Array[] = [];
     const want = { generateNext: { logits: true as const } };
@@ -177,8 +194,8 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
       if (!logits) fail(`llama.cpp returned no logits for ${spec.variant} at a scored position`, spec);
       if (!math) {
         // No vocabulary size in the metadata: learnt from the first position (a group of one).
-        G = Math.min(overlap, groupSize(logits.size, bytes, 2 * S));
-        math = new DivergenceMath(logits.size, 2 * G * S, req.storage);
+        G = Math.min(overlap, total, groupSize(logits.size, bytes, 2 * width));
+        math = takeMath(logits.size, 2 * G * width, req.storage);
         result.vocab = math.vocab;
       }
       if (logits.size !== math.vocab) {
@@ -204,7 +221,7 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
                 try {
                   const logits = read(c * S + i, o.next.logits, specs[c]!);
                   o.next.logits = undefined;
-                  const slot = (bank * S + i) * G + j;
+                  const slot = (bank * width + i) * G + j;
                   const k = a + j;
                   if (c === 0) {
                     math!.setReference(slot, logits, p.tokens[k + 1]!);
@@ -243,6 +260,7 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
       len = nextLen;
       bank ^= 1;
     }
+    if (math) spare = math;
     return finish(result, t0);
   } finally {
     for (const h of held) h.release();

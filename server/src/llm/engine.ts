@@ -739,7 +739,7 @@ export class Engine {
   async corpusTokens(modelPath: string, text: string): Promise<CorpusTokens> {
     await this.countTokens(modelPath, "");
     const model = await this.vocab.get(modelPath)!;
-    return { tokens: [...model.tokenize(text)], addBos: model.tokens.shouldPrependBosToken, bos: model.tokens.bos ?? null };
+    return { tokens: [...model.tokenize(text)], addBos: model.tokens.shouldPrependBosToken, bos: model.tokens.bos ?? null, vocab: vocabSizeOf(model).vocab ?? null };
   }
 
   // ---------------------------------------------------------------- embeddings

@@ -157,6 +157,12 @@ export interface DivergenceRequest {
   sequences: DivergenceSequence[];
   /** Context size per sequence (each must fit). */
   contextSize: number;
+  /**
+   * Sequences per context (default: as many as `sequences`). A caller sending batches of up to N
+   * sequences passes N every time, so the contexts — and the memory llama.cpp reserves for their
+   * batches — stay the same whatever the length of the text.
+   */
+  parallel?: number;
   /** "exact": float64 reference; "llama16": llama-perplexity's 16-bit storage, emulated. */
   storage: "exact" | "llama16";
 }
@@ -203,4 +209,6 @@ export interface CorpusTokens {
   /** The vocabulary adds BOS at the start of a text (llama-perplexity then puts BOS first in every chunk). */
   addBos: boolean;
   bos: number | null;
+  /** Vocabulary size from the model's metadata, when it states one. */
+  vocab: number | null;
 }

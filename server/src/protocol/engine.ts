@@ -54,6 +54,7 @@ const divergenceRequestSchema = z.object({
   candidates: z.array(modelSpec),
   sequences: z.array(divergenceSequenceSchema).min(1).max(64),
   contextSize: z.number().int().min(2),
+  parallel: z.number().int().min(1).max(64).optional(),
   storage: z.enum(["exact", "llama16"]),
 });
 
@@ -67,7 +68,7 @@ export const divergenceResultSchema = z.object({
   peakRssBytes: z.number().min(0),
 });
 
-export const corpusTokensSchema = z.object({ tokens: z.array(z.number().int().min(0)), addBos: z.boolean(), bos: z.number().int().nullable() });
+export const corpusTokensSchema = z.object({ tokens: z.array(z.number().int().min(0)), addBos: z.boolean(), bos: z.number().int().nullable(), vocab: z.number().int().nullable() });
 
 export const engineSettingsSchema = z.object({
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]),

@@ -208,7 +208,7 @@ test("percentiles and median follow llama-perplexity's lambda (interpolation at 
 });
 
 test("chunking follows perplexity.cpp: BOS first in every chunk, whole chunks only, at least 2 × ctx tokens", () => {
-  const t = { tokens: Array.from({ length: 25 }, (_, i) => 100 + i), addBos: true, bos: 1 };
+  const t = { tokens: Array.from({ length: 25 }, (_, i) => 100 + i), addBos: true, bos: 1, vocab: 200 };
   const plan = corpusChunks(t, 8);
   assert.equal(plan.all.length, 26);
   assert.equal(plan.count, 3);
@@ -217,7 +217,7 @@ test("chunking follows perplexity.cpp: BOS first in every chunk, whole chunks on
   assert.deepEqual(plan.chunk(1), [1, 108, 109, 110, 111, 112, 113, 114]);
   assert.equal(corpusChunks(t, 8, 2).count, 2);
   assert.throws(() => corpusChunks(t, 14), /26 tokens; at least 2 × ctx = 28/);
-  const noBos = corpusChunks({ tokens: [5, 6, 7, 8, 9, 10, 11, 12], addBos: false, bos: 1 }, 4);
+  const noBos = corpusChunks({ tokens: [5, 6, 7, 8, 9, 10, 11, 12], addBos: false, bos: 1, vocab: 20 }, 4);
   assert.deepEqual(noBos.chunk(1), [9, 10, 11, 12]);
   assert.equal(corpusText("a\nb\n"), "a\nb");
   assert.equal(corpusText("a\n\n"), "a\n");
