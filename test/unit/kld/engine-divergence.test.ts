@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { corpusKld, CorpusKldError } from "../../../server/src/eval/corpus-kld";
+import { corpusKld, CorpusKldError, type TopKCandidate } from "../../../server/src/eval/corpus-kld";
+import { kldText } from "../../../server/src/eval/report/kld-report";
 import { EngineClient, EngineError } from "../../../server/src/llm/client";
 import type { EngineSettings, ModelSpec } from "../../../server/src/llm/types";
 import { ensureQuickstartModels } from "../../../server/src/modelgen/quickstart";
@@ -83,6 +84,36 @@ describe("full-vocabulary divergence in the engine", () => {
     const a = q4!.kld.mean;
     const b = s.variants[0]!.kld.mean;
     assert.ok(a !== b && Math.abs(a - b) < 0.02 * a, `exact ${a} vs llama16 ${b}`);
+  });
+
+  test("a candidate known only by its top-K log-probabilities (as a server reports them): a lower bound, marked top-K", async () => {
+    const K = 50;
+    // The Q4_0 model's own top-K per position, read through teacher forcing (empty prompt = BOS).
+    const topK: TopKCandidate = {
+      variant: "tiny/q4_0 (top-50)",
+      topK: K,
+      async positions(_chunk, tokens, from) {
+        const s = await client.score({ id: "k", model: spec("q4_0"), messages: [{ role: "user", text: "" }], tokens: tokens.slice(1), topK: K });
+        return s.positions.slice(from, tokens.length - 1).map((p) => ({
+          ids: p.top.map((t) => t.token),
+          logprobs: p.top.map((t) => Math.log(t.prob)),
+          tokenLogprob: Math.log(p.forcedProb),
+        }));
+      },
+    };
+    const r = await corpusKld({ engine: client, reference: spec("f32"), variants: [spec("q4_0")], topK: [topK], text: CORPUS, ctx: 64, chunks: 4 });
+    const [full, partial] = r.variants;
+    assert.equal(partial!.method, "top-K");
+    assert.equal(partial!.topK, K);
+    assert.equal(partial!.tokens, full!.tokens);
+    assert.ok(partial!.kld.mean > 0 && partial!.kld.mean <= full!.kld.mean * (1 + 1e-6), `top-${K} ${partial!.kld.mean} vs full ${full!.kld.mean}`);
+    assert.ok(partial!.kld.mean > 0.5 * full!.kld.mean, "most of the mass is in the top 50");
+    // The token's own probability is exact either way (float32 normalisation inside llama-addon aside).
+    assert.ok(Math.abs(partial!.ppl.value - full!.ppl.value) / full!.ppl.value < 1e-4);
+    assert.ok(Math.abs(partial!.dp.rms - full!.dp.rms) < 1e-4);
+    assert.equal(partial!.sameTop.rate, full!.sameTop.rate);
+    const text = kldText(r);
+    assert.match(text, /Note: tiny\/q4_0 \(top-50\): top-50 log-probabilities only/);
   });
 
   test("different vocabularies and short texts are refused with a message saying what to do", async () => {
