@@ -25,6 +25,7 @@ const nodeEntries = [
   ["server/src/server-core.ts", "dist/server-core.js"],
   ["server/src/cli.ts", "dist/cli.js"],
   ["server/src/llm/worker.ts", "dist/engine-worker.js"],
+  ["server/src/eval/assertions/pattern-worker.ts", "dist/pattern-worker.js"],
 ];
 const webEntries = [
   ["webviews/src/compare/main.ts", "dist/webviews/compare.js"],

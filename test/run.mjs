@@ -1,7 +1,8 @@
 // The test command (`npm test`): type-check, build every bundle (tests included), then run the
 // suites with node's test runner. Suites: unit (engine, pure), lsp (bundled server over stdio),
-// hostile (generated hostile inputs: bounds on time, memory and file access), e2e (real VS Code in
-// headless Chromium; needs the e2e toolchain that .ci/run installs).
+// hostile (generated hostile inputs: bounds on time, memory and file access), differential
+// (assertions side by side with promptfoo's, installed on first use by test/differential/setup.sh),
+// e2e (real VS Code in headless Chromium; needs the e2e toolchain that .ci/run installs).
 //   npm test                  all suites
 //   npm test -- unit lsp      only those suites
 //   npm test -- unit/store    only test files whose path contains "unit/store"
@@ -32,7 +33,7 @@ function list(dir) {
   });
 }
 
-const suites = ["unit", "lsp", "hostile", "e2e"];
+const suites = ["unit", "lsp", "hostile", "differential", "e2e"];
 const files = list(path.join(root, "dist/test"))
   .map((p) => path.relative(path.join(root, "dist/test"), p))
   .filter((rel) => suites.some((s) => rel.startsWith(s + path.sep)))

@@ -96,6 +96,7 @@ const ignore = [
   "!dist/server-core.js",
   "!dist/cli.js",
   "!dist/engine-worker.js",
+  "!dist/pattern-worker.js",
   "!dist/webviews/*.js",
   "!dist/webviews/*.css",
   "!syntaxes/**",

@@ -49,6 +49,10 @@ export const CODES = {
   DL310: { severity: "error", title: "Eval set prompt missing", fix: "Set `prompt:` to an existing .prompt file (relative to the eval set), or list this eval set in a prompt's `driftlens.evals`." },
   DL311: { severity: "warning", title: "Unknown key in eval set", fix: "Remove the key or correct its spelling; Driftlens ignores it." },
   DL312: { severity: "error", title: "Assertion value missing or of the wrong kind", fix: "Give the assertion the `value` its type needs (e.g. a string for contains, a number threshold for levenshtein)." },
+  DL330: { severity: "error", title: "Assertion value template cannot be rendered", fix: "Define the variable the message names in the case's vars, or use only the template syntax docs/assertions.md lists (variables, lookups, literals, operators, if, raw and the listed filters)." },
+  DL331: { severity: "error", title: "Invalid JSON Schema in an assertion", fix: "Correct the schema (draft-07 by default; set `$schema` for 2019-09 or 2020-12 keywords); the message names the keyword or place." },
+  DL332: { severity: "warning", title: "Assertion value probably does not mean what it says", fix: "The value is valid and behaves as in promptfoo, but likely not as intended (the message says why); rewrite it as the message suggests." },
+  DL333: { severity: "error", title: "Assertion uses a promptfoo feature Driftlens does not support", fix: "Write the value inline (no file:// or package: references) and remove `transform`; docs/assertions.md lists the differences from promptfoo." },
   // adapters
   DL400: { severity: "error", title: "Adapter config is not valid YAML", fix: "Fix the YAML syntax at the marked place." },
   DL401: { severity: "error", title: "Adapter config value has the wrong type", fix: "Use the shape docs/formats.md gives for adapter configs." },

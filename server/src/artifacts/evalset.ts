@@ -8,65 +8,14 @@
 // `cases: [...]`) falls back to one full parse, which gives the same result more slowly.
 import path from "node:path";
 import { sha256Text } from "./hash";
-import { assertionSchema, caseSchema, CASE_KEYS, EVAL_KEYS, evalHeaderSchema } from "./schemas";
+import { hasTemplate, prepareAssertion, type Assertion } from "./assertions";
+import { caseSchema, CASE_KEYS, EVAL_KEYS, evalHeaderSchema } from "./schemas";
 import type { Diagnostic, Range } from "./types";
 import { isMap, isSeq } from "yaml";
 import { firstLine, locate, mapKeys, OffsetMapper, parseYaml, rangeFor, type PathKey, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
 
-/** promptfoo assertion types Driftlens understands (each also with a `not-` prefix). */
-export const ASSERTION_TYPES = [
-  "equals",
-  "contains",
-  "icontains",
-  "contains-any",
-  "contains-all",
-  "icontains-any",
-  "icontains-all",
-  "starts-with",
-  "regex",
-  "is-json",
-  "contains-json",
-  "json-schema",
-  "levenshtein",
-  "word-count",
-  "latency",
-  "similar",
-  "javascript",
-] as const;
-
-/** Short documentation per assertion type (hover, completion). */
-export const ASSERTION_DOCS: Record<(typeof ASSERTION_TYPES)[number], string> = {
-  equals: "Output equals `value` exactly (objects/arrays: output parsed as JSON and compared deeply).",
-  contains: "Output contains the string `value` (case-sensitive).",
-  icontains: "Output contains the string `value`, ignoring case.",
-  "contains-any": "Output contains at least one of the strings in `value` (a list, or a comma-separated string).",
-  "contains-all": "Output contains every string in `value`.",
-  "icontains-any": "Like contains-any, ignoring case.",
-  "icontains-all": "Like contains-all, ignoring case.",
-  "starts-with": "Output starts with `value`.",
-  regex: "Output matches the JavaScript regular expression `value`.",
-  "is-json": "Output is valid JSON; with `value`, it also validates against that JSON Schema.",
-  "contains-json": "Output contains a JSON object or array; with `value`, one validates against that JSON Schema.",
-  "json-schema": "Output parsed as JSON validates against the JSON Schema in `value`.",
-  levenshtein: "Levenshtein distance between output and `value` is at most `threshold` (default 5).",
-  "word-count": "Output has exactly `value` words, or between `value.min` and `value.max`.",
-  latency: "Generation took at most `threshold` milliseconds.",
-  similar: "Similarity between output and `value` is at least `threshold` (default 0.75).",
-  javascript: "The JavaScript expression in `value` (given `output` and `context`) returns true or a score ≥ threshold. Runs only in trusted workspaces.",
-};
-
-const NEEDS_STRING = new Set(["contains", "icontains", "starts-with", "regex", "levenshtein", "similar", "javascript"]);
-const NEEDS_LIST = new Set(["contains-any", "contains-all", "icontains-any", "icontains-all"]);
-
-export interface Assertion {
-  type: string;
-  value?: unknown;
-  threshold?: number;
-  weight?: number;
-  metric?: string;
-  [key: string]: unknown;
-}
+export { ASSERTION_TYPES, ASSERTION_DOCS, type Assertion } from "./assertions";
 
 export interface EvalCase {
   id: string;
@@ -220,59 +169,20 @@ function shiftCase(c: EvalCase, dl: number, index: number): EvalCase {
   return o;
 }
 
-function validRegex(pattern: string): string | undefined {
-  // promptfoo accepts /pattern/flags as well as a bare pattern.
-  const m = /^\/(.*)\/([a-z]*)$/s.exec(pattern);
-  try {
-    if (m) new RegExp(m[1]!, m[2]);
-    else new RegExp(pattern);
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : String(e);
-  }
-}
-
-/** Checks one assertion list; positions from `src` at `base`. */
-function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string, out: Diagnostic[]): Assertion[] {
+/**
+ * Checks one assertion list (positions from `src` at `base`) and returns every entry, valid or
+ * not: the evaluator checks each again with the same function and refuses the invalid ones with
+ * the same message, so a run never silently skips an assertion. `vars` are the case's (absent for
+ * defaultAssert, whose templates are checked per case in finish()).
+ */
+function checkAssertions(list: unknown, src: { doc: YamlSource["doc"]; map: OffsetMapper }, base: PathKey[], file: string, out: Diagnostic[], vars?: Record<string, unknown>): Assertion[] {
   const result: Assertion[] = [];
   if (!Array.isArray(list)) return result;
   list.forEach((a, i) => {
-    const res = assertionSchema.safeParse(a);
-    if (!res.success) {
-      out.push(...zodDiagnostics(res.error, src, a, file, "DL301", [...base, i]));
-      return;
-    }
-    const as = res.data as Assertion;
-    result.push(as);
-    const negated = as.type.startsWith("not-");
-    const type = negated ? as.type.slice(4) : as.type;
-    if (!(ASSERTION_TYPES as readonly string[]).includes(type)) {
-      out.push({
-        file,
-        range: rangeFor(src, [...base, i, "type"]),
-        severity: "error",
-        code: "DL303",
-        message: `unknown assertion type '${as.type}'; Driftlens supports ${ASSERTION_TYPES.join(", ")} (each also as not-…)`,
-      });
-      return;
-    }
-    const vr = () => rangeFor(src, [...base, i, "value"]);
-    if (NEEDS_STRING.has(type) && typeof as.value !== "string") {
-      out.push({ file, range: as.value === undefined ? rangeFor(src, [...base, i], "value") : vr(), severity: "error", code: "DL312", message: `assertion '${as.type}' needs a string 'value'${as.value === undefined ? "" : `, not ${Array.isArray(as.value) ? "a list" : typeof as.value}`}` });
-    } else if (NEEDS_LIST.has(type) && !(typeof as.value === "string" || (Array.isArray(as.value) && as.value.every((x) => typeof x === "string")))) {
-      out.push({ file, range: as.value === undefined ? rangeFor(src, [...base, i], "value") : vr(), severity: "error", code: "DL312", message: `assertion '${as.type}' needs 'value' as a list of strings` });
-    } else if (type === "equals" && as.value === undefined) {
-      out.push({ file, range: rangeFor(src, [...base, i], "value"), severity: "error", code: "DL312", message: `assertion '${as.type}' needs a 'value' to compare with` });
-    } else if (type === "latency" && as.threshold === undefined) {
-      out.push({ file, range: rangeFor(src, [...base, i], "value"), severity: "error", code: "DL312", message: `assertion '${as.type}' needs a 'threshold' in milliseconds` });
-    } else if (type === "word-count" && !(typeof as.value === "number" || (as.value !== null && typeof as.value === "object" && !Array.isArray(as.value)))) {
-      out.push({ file, range: as.value === undefined ? rangeFor(src, [...base, i], "value") : vr(), severity: "error", code: "DL312", message: `assertion '${as.type}' needs 'value' as a number or {min, max}` });
-    } else if (type === "json-schema" && (as.value === null || typeof as.value !== "object")) {
-      out.push({ file, range: as.value === undefined ? rangeFor(src, [...base, i], "value") : vr(), severity: "error", code: "DL312", message: `assertion '${as.type}' needs a JSON Schema mapping as 'value'` });
-    }
-    if (type === "regex" && typeof as.value === "string") {
-      const err = validRegex(as.value);
-      if (err) out.push({ file, range: vr(), severity: "error", code: "DL304", message: `invalid regular expression ${JSON.stringify(as.value)}: ${err}` });
+    const p = prepareAssertion(a, vars);
+    result.push(a as Assertion);
+    for (const issue of p.issues) {
+      out.push({ file, range: rangeFor(src, [...base, i, ...issue.at]), severity: issue.severity, code: issue.code, message: issue.message });
     }
   });
   return result;
@@ -294,7 +204,8 @@ function validateCase(raw: unknown, src: { doc: YamlSource["doc"]; map: OffsetMa
     const issues = res.error.issues.filter((i) => i.path[0] !== "assert" || i.path.length < 2);
     if (issues.length) diagnostics.push(...zodDiagnostics({ ...res.error, issues } as typeof res.error, src, raw, file, "DL301", base));
   }
-  const assert = checkAssertions(obj.assert, src, [...base, "assert"], file, diagnostics);
+  const caseVars = obj.vars && typeof obj.vars === "object" && !Array.isArray(obj.vars) ? (obj.vars as Record<string, unknown>) : {};
+  const assert = checkAssertions(obj.assert, src, [...base, "assert"], file, diagnostics, caseVars);
   const idOk = typeof obj.id === "string" ? obj.id.length > 0 : typeof obj.id === "number";
   if (!idOk) return { diagnostics };
   const id = String(obj.id);
@@ -427,7 +338,42 @@ function emptyRange(): Range {
 export function parseEvalSet(text: string, file: string, cache?: EvalParseCache): EvalSetDoc {
   const doc = file.endsWith(".jsonl") ? parseJsonl(text, file, cache) : parseEvalYaml(text, file, cache);
   finish(doc, cache);
+  checkDefaultTemplates(doc);
   return doc;
+}
+
+/** defaultAssert entries whose value holds a template, with where the value is (per parsed doc). */
+const defaultTemplates = new WeakMap<EvalSetDoc, { index: number; range: Range }[]>();
+
+function hasTemplatedValue(a: unknown): boolean {
+  const v = (a as { value?: unknown } | null)?.value;
+  const t = (s: unknown) => typeof s === "string" && hasTemplate(s);
+  return t(v) || (Array.isArray(v) && v.some(t));
+}
+
+/** A defaultAssert value's templates render with each case's vars: checked per case, named by it. */
+function checkDefaultTemplates(doc: EvalSetDoc): void {
+  const list = defaultTemplates.get(doc);
+  if (!list) return;
+  for (const { index, range } of list) {
+    let shown = 0;
+    let more = 0;
+    let code = "DL330";
+    for (const c of doc.cases) {
+      const p = prepareAssertion(doc.defaultAssert[index], c.vars);
+      for (const issue of p.issues) {
+        if (issue.severity !== "error") continue;
+        if (shown < 10) {
+          doc.diagnostics.push({ file: doc.file, range, severity: "error", code: issue.code, message: `${issue.message} (in case '${c.id}')` });
+          shown++;
+        } else {
+          more++;
+          code = issue.code;
+        }
+      }
+    }
+    if (more) doc.diagnostics.push({ file: doc.file, range, severity: "error", code, message: `and ${more} more cases cannot use this defaultAssert value (see the messages above)` });
+  }
 }
 
 function header(doc: EvalSetDoc, raw: unknown, src: YamlSource, file: string): void {
@@ -446,6 +392,8 @@ function header(doc: EvalSetDoc, raw: unknown, src: YamlSource, file: string): v
   if (typeof obj.prompt === "string" && obj.prompt) doc.prompt = { declared: obj.prompt, path: path.resolve(path.dirname(file), obj.prompt), range: rangeFor(src, ["prompt"]) };
   if (typeof obj.description === "string") doc.description = obj.description;
   doc.defaultAssert = checkAssertions(obj.defaultAssert, src, ["defaultAssert"], file, doc.diagnostics);
+  const templated = doc.defaultAssert.flatMap((a, i) => (hasTemplatedValue(a) ? [{ index: i, range: rangeFor(src, ["defaultAssert", i, "value"]) }] : []));
+  if (templated.length) defaultTemplates.set(doc, templated);
   const casesLoc = locate(src, ["cases"]);
   if (casesLoc.found && casesLoc.key) doc.casesRange = casesLoc.key;
   if (obj.slices && typeof obj.slices === "object" && !Array.isArray(obj.slices)) {

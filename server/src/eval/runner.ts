@@ -805,7 +805,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       const hit = opts.noCache ? undefined : store.getGeneration(key);
       if (hit) {
         const ev = await evaluate(pc, hit.text, hit.wallMs);
-        const rec = record(pc, hit, ev, true, key, null);
+        const rec = record(pc, hit, ev, true, key, ev.error ?? null);
         cachedCount++;
         prog.cached++;
         backend ??= hit.backend;
@@ -875,7 +875,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
               writes.push(
                 (async () => {
                   const ev = await evaluate(m.pc, r.text, r.wallMs);
-                  const rec = record(m.pc, r, ev, false, m.key, null);
+                  const rec = record(m.pc, r, ev, false, m.key, ev.error ?? null);
                   store.putGenerationAndResult(
                     {
                       key: m.key,

@@ -130,6 +130,10 @@ const CASES: Case[] = [
   { code: "DL310", target: "e.eval.yaml", files: { "e.eval.yaml": "«cases»:\n  - id: a\n    why: w\n" } },
   { code: "DL311", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    «whyy»: w\n    why: w\n" } },
   { code: "DL312", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    assert:\n      - «{type: contains}»\n" } },
+  { code: "DL330", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": 'prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    vars: {name: Ada}\n    assert:\n      - {type: contains, value: «"Hi {{nobody}}"»}\n' }, message: /\{\{nobody\}\}.*do not define/ },
+  { code: "DL331", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": "prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    assert:\n      - {type: is-json, value: «{type: object, dependentRequired: {a: [b]}}»}\n" }, message: /2019-09/ },
+  { code: "DL332", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": 'prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    assert:\n      - {type: regex, value: «"/hello/i"»}\n' }, message: /slashes/ },
+  { code: "DL333", target: "e.eval.yaml", files: { "p.prompt": "Hi", "e.eval.yaml": 'prompt: p.prompt\ncases:\n  - id: a\n    why: w\n    assert:\n      - {type: contains, value: «"file://expected.txt"»}\n' }, message: /inline/ },
   // adapters
   { code: "DL400", target: "a.adapter.yaml", files: { "a.adapter.yaml": "file: «:»x: y\n" } },
   { code: "DL401", target: "a.adapter.yaml", files: { "a.adapter.yaml": "file: x.gguf\nbase: tiny/f16\nscale: «big»\n" } },

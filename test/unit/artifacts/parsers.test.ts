@@ -137,7 +137,7 @@ test("eval set: incremental re-parse after edits equals a fresh parse (same line
     text.replace("why: w10\n", "why: w10x\n"),
     text.replace("  - id: c10\n", "  - id: c10\n    # a comment line\n"),
     text.replace("  - id: c20\n    vars: {x: 20}\n    assert: [{type: contains, value: \"v20\"}]\n    tags: [t2]\n    why: w20\n", ""),
-    text.replace("  - id: c30\n", "  - id: c29\n").replace("value: \"v31\"", "value: 5"),
+    text.replace("  - id: c30\n", "  - id: c29\n").replace("value: \"v31\"", "value: true"),
     text.replace("tags: [t0]\n    why: w0\n", "tags: [t0]\n    why: w0\n  - id: new\n"),
   ];
   for (const [k, t] of edits.entries()) {

@@ -1,5 +1,6 @@
 // Short reference text for hover and completion: Dotprompt helpers, Handlebars built-ins, and
 // eval assertion types (promptfoo names and semantics, docs/assertions.md).
+import { ASSERTION_DOCS } from "../../artifacts/assertions";
 
 export const HELPER_DOCS: Record<string, { signature: string; doc: string; block?: boolean }> = {
   role: { signature: '{{role "system" | "user" | "model"}}', doc: "Starts a new message with this role; text after it belongs to that message." },
@@ -17,30 +18,10 @@ export const HELPER_DOCS: Record<string, { signature: string; doc: string; block
   lookup: { signature: "{{lookup object key}}", doc: "Handlebars: looks up a property by a dynamic key." },
 };
 
-export const ASSERTION_DOCS: Record<string, string> = {
-  equals: "Output equals `value` exactly; when `value` is an object or list, the output must be JSON deep-equal to it.",
-  contains: "Output contains the string `value` (case-sensitive).",
-  icontains: "Output contains the string `value`, ignoring case.",
-  "contains-any": "Output contains at least one of the strings in `value` (a list).",
-  "contains-all": "Output contains every string in `value` (a list).",
-  "icontains-any": "Like contains-any, ignoring case.",
-  "icontains-all": "Like contains-all, ignoring case.",
-  "starts-with": "Output starts with the string `value`.",
-  regex: "Output matches the JavaScript regular expression `value`.",
-  "is-json": "Output is valid JSON; with a `value` schema, it must also match that JSON Schema.",
-  "contains-json": "Output contains a JSON value somewhere; with a `value` schema, one must match it.",
-  "json-schema": "Output parses as JSON and matches the JSON Schema in `value`.",
-  levenshtein: "Edit distance between the output and `value` is at most `threshold` (default 5).",
-  "word-count": "Output's word count equals `value`, or lies within `{min, max}`.",
-  latency: "Generation took at most `threshold` milliseconds (threshold required).",
-  similar: "Cosine similarity of embeddings of the output and `value` (or the best of a list) is at least `threshold` (default 0.75); needs an embedding model in driftlens.yaml.",
-  javascript: "A JavaScript expression over `output` (and `context`) returning a boolean or a score; runs only in a trusted workspace, sandboxed with a timeout.",
-};
-
 export function assertionDoc(type: string): string | undefined {
   const negated = type.startsWith("not-");
   const base = negated ? type.slice(4) : type;
-  const d = ASSERTION_DOCS[base];
+  const d = (ASSERTION_DOCS as Record<string, string>)[base];
   if (!d) return undefined;
   return negated ? `Inverse of \`${base}\`: passes when this does not hold. ${d}` : d;
 }
