@@ -340,7 +340,7 @@ export class EngineClient {
     return this.request({ type: "score", req }, { spec: { variant: req.model.variant, file: req.model.modelPath } }, scoreResultSchema, signal) as Promise<ScoreResult>;
   }
 
-  /** Full-vocabulary divergence of candidates from a reference on one sequence; per-position numbers only. */
+  /** Full-vocabulary divergence of candidates from a reference on token sequences (one batch); per-position numbers only. */
   async divergence(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
     return this.request({ type: "divergence", req }, { spec: { variant: req.reference.variant, file: req.reference.modelPath } }, divergenceResultSchema, signal);
   }
