@@ -143,7 +143,8 @@ test("the quant ladder: comparing the whole family draws size against pass rate 
     if (!(await box.isChecked())) await box.check();
   }
   await (await frame.waitForSelector("button:text-is('Run')", { timeout: 30_000 })).click();
-  await frame.waitForSelector(".ladder-chart", { timeout: 240_000 });
+  // The previous run's ladder (two variants) goes when this run starts; wait for all four.
+  await until("the quant ladder of all four variants", async () => (await frame.$$(".ladder-chart g.rung")).length === 4 || undefined, 300_000);
   const rungs = await frame.$$eval(".ladder-chart g.rung", (gs) => gs.map((g) => ({ variant: g.getAttribute("data-variant"), ringed: g.querySelector("circle.ring") !== null, points: g.querySelectorAll("circle.point").length })));
   assert.deepEqual(rungs.map((r) => r.variant).sort(), ["tiny/f16", "tiny/f32", "tiny/q4_0", "tiny/q8_0"]);
   assert.deepEqual(rungs.filter((r) => r.ringed).map((r) => r.variant), ["tiny/q8_0"]);
