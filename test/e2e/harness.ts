@@ -170,7 +170,9 @@ async function pickRow(page: Page, label: string, what: string): Promise<void> {
     const labels = await page.$$eval(".quick-input-list .monaco-list-row .label-name", (els) => els.map((e) => e.textContent ?? ""));
     const i = labels.findIndex((l) => l.replace(/\s+/g, " ").trim() === label);
     return i >= 0 ? i + 1 : undefined;
-  }, 15_000);
+    // Generous: a fresh window's first Quick Open waits for the file search, which on a loaded
+    // 2-core machine took over 15 s. A deadline, not a sleep: it costs nothing when rows come fast.
+  }, 45_000);
   for (let i = 1; i < index; i++) await page.keyboard.press("ArrowDown");
   await page.keyboard.press("Enter");
 }
@@ -194,7 +196,7 @@ export async function openFile(page: Page, rel: string): Promise<void> {
   await input.fill(rel);
   const base = path.basename(rel);
   await pickRow(page, base, `${rel} in Quick Open`);
-  await until(`an editor tab for ${base}`, async () => (await page.$$eval(".tabs-container .tab.active", (els) => els.map((e) => e.getAttribute("data-resource-name") ?? ""))).includes(base), 15_000);
+  await until(`an editor tab for ${base}`, async () => (await page.$$eval(".tabs-container .tab.active", (els) => els.map((e) => e.getAttribute("data-resource-name") ?? ""))).includes(base), 45_000);
   // The editor must have focus for typing.
   await page.click(".editor-instance .monaco-editor .view-lines");
 }

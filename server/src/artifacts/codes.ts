@@ -21,6 +21,9 @@ export const CODES = {
   DL108: { severity: "warning", title: "Two GGUF files in a scan folder have the same quant type", fix: "Keep one file per quant type in a scanned folder, or list the variants explicitly." },
   DL109: { severity: "error", title: "Embedding model not found", fix: "Set `embedding.model` to an existing GGUF file (relative to driftlens.yaml) or to a `family/variant` defined under `models`." },
   DL110: { severity: "error", title: "Corpus text of a model family is missing or not a text file", fix: "Point `corpus` (or `corpus.text`) at an existing UTF-8 text file, relative to driftlens.yaml." },
+  DL140: { severity: "error", title: "Model not found in its store", fix: "Download or pull the model (the message gives the command), correct the name, or point `modelStores` (or the store's environment variable) at the folder that has it." },
+  DL141: { severity: "error", title: "Broken or unusable entry in a model store", fix: "Download or pull the model again (the message names the file and the command); Driftlens only reads stores and never repairs them." },
+  DL142: { severity: "error", title: "Model store reference is not valid", fix: "Write `ollama:name[:tag]`, `hf:org/name[@revision][/file.gguf]` or `lmstudio:publisher/model[/file.gguf]`; when a repo or folder holds several GGUF files, name one with `file:`." },
   // .prompt
   DL200: { severity: "error", title: "Prompt front matter is not valid YAML", fix: "Fix the YAML between the `---` lines." },
   DL201: { severity: "error", title: "Prompt front matter key has the wrong type", fix: "Use the shape docs/formats.md gives for the key." },

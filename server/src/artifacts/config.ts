@@ -4,7 +4,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { EngineSettings } from "../llm/types";
-import { CONFIG_KEYS, configFileSchema, CORPUS_KEYS, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, PROMPTS_KEYS } from "./schemas";
+import type { StoreOverrides } from "./model-stores/locations";
+import { formatStoreRef, parseStoreString, variantStoreOf } from "./model-stores/spec";
+import type { StoreRef } from "./model-stores/types";
+import { CONFIG_KEYS, configFileSchema, CORPUS_KEYS, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS, PROMPTS_KEYS } from "./schemas";
 import type { Diagnostic, Range } from "./types";
 import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
@@ -19,6 +22,12 @@ export interface ConfiguredVariant {
   /** Per-variant context size override. */
   contextSize?: number;
   range?: Range;
+  /** A model named through a store (ollama:, hf:, lmstudio:) instead of a path; `path` is then empty. */
+  store?: StoreRef;
+  /** Why the store ref as written is not valid (DL142). */
+  storeError?: string;
+  /** Where the store ref is written. */
+  storeRange?: Range;
 }
 
 export interface FamilyConfig {
@@ -26,8 +35,8 @@ export interface FamilyConfig {
   /** Reference variant as written; undefined means "choose the highest-precision variant". */
   reference?: string;
   variants: Record<string, ConfiguredVariant>;
-  /** Absolute scan folders. */
-  scan: { path: string; declared: string; range?: Range }[];
+  /** Absolute scan folders, or store refs (hf:org/name, lmstudio:publisher/model, ollama:model). */
+  scan: { path: string; declared: string; range?: Range; store?: StoreRef; storeError?: string }[];
   range?: Range;
   referenceRange?: Range;
   /** Text for corpus KL divergence (`corpus:`), when set. */
@@ -65,6 +74,8 @@ export interface DriftlensConfig {
   prompts: { partials: string[] };
   /** The embedding model for `similar`, when driftlens.yaml sets `embedding.model`. */
   embedding?: EmbeddingConfig;
+  /** Model store folders set in driftlens.yaml (absolute); unset ones are found as their tools find them. */
+  modelStores: StoreOverrides;
 }
 
 export interface EmbeddingConfig {
@@ -121,12 +132,17 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
   for (const [name, fam] of Object.entries(parsed.models)) {
     const variants: Record<string, ConfiguredVariant> = {};
     for (const [vname, entry] of Object.entries(fam.variants)) {
-      const declared = typeof entry === "string" ? entry : entry.path;
+      const at = ["models", name, "variants", vname];
+      const store = variantStoreOf(entry);
+      const declared = store && "ref" in store ? formatStoreRef(store.ref) : typeof entry === "string" ? entry : (entry.path ?? "");
       variants[vname] = {
-        path: resolveFrom(root, declared),
+        path: store ? "" : resolveFrom(root, declared),
         declared,
         ...(typeof entry === "object" && entry.contextSize ? { contextSize: entry.contextSize } : {}),
-        ...(src ? { range: rangeFor(src, ["models", name, "variants", vname], "key") } : {}),
+        ...(src ? { range: rangeFor(src, at, "key") } : {}),
+        ...(store && "ref" in store ? { store: store.ref } : {}),
+        ...(store && "error" in store ? { storeError: store.error } : {}),
+        ...(store && src ? { storeRange: rangeFor(src, store.key ? [...at, store.key] : at) } : {}),
       };
     }
     const scans = fam.scan === undefined ? [] : Array.isArray(fam.scan) ? fam.scan : [fam.scan];
@@ -134,11 +150,16 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
       name,
       ...(fam.reference ? { reference: fam.reference } : {}),
       variants,
-      scan: scans.map((declared, i) => ({
-        path: resolveFrom(root, declared),
-        declared,
-        ...(src ? { range: rangeFor(src, Array.isArray(fam.scan) ? ["models", name, "scan", i] : ["models", name, "scan"]) } : {}),
-      })),
+      scan: scans.map((declared, i) => {
+        const store = parseStoreString(declared, false);
+        return {
+          path: store ? "" : resolveFrom(root, declared),
+          declared,
+          ...(src ? { range: rangeFor(src, Array.isArray(fam.scan) ? ["models", name, "scan", i] : ["models", name, "scan"]) } : {}),
+          ...(store && "ref" in store ? { store: store.ref } : {}),
+          ...(store && "error" in store ? { storeError: store.error } : {}),
+        };
+      }),
       ...(src ? { range: rangeFor(src, ["models", name], "key") } : {}),
       ...(src && fam.reference ? { referenceRange: rangeFor(src, ["models", name, "reference"]) } : {}),
       ...(fam.corpus ? { corpus: corpusConfig(root, fam.corpus, src ? rangeFor(src, typeof fam.corpus === "string" ? ["models", name, "corpus"] : ["models", name, "corpus", "text"]) : undefined) } : {}),
@@ -162,6 +183,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
     },
     store: resolveFrom(root, parsed.store),
     prompts: { partials: parsed.prompts.partials.map((p) => resolveFrom(root, p)) },
+    modelStores: Object.fromEntries(Object.entries(parsed.modelStores ?? {}).flatMap(([k, v]) => (typeof v === "string" && (MODEL_STORES_KEYS as readonly string[]).includes(k) ? [[k, resolveFrom(root, v)]] : []))),
     ...(parsed.embedding?.model
       ? {
           embedding: {
@@ -240,6 +262,7 @@ export function parseConfigText(root: string, text: string, file: string): Confi
   diagnostics.push(...unknownKeyDiagnostics(src, ["gate"], GATE_KEYS, file, "DL102", "gate"));
   diagnostics.push(...unknownKeyDiagnostics(src, ["prompts"], PROMPTS_KEYS, file, "DL102", "prompts"));
   diagnostics.push(...unknownKeyDiagnostics(src, ["embedding"], EMBEDDING_KEYS, file, "DL102", "embedding"));
+  diagnostics.push(...unknownKeyDiagnostics(src, ["modelStores"], MODEL_STORES_KEYS, file, "DL102", "modelStores"));
   if (obj.models && typeof obj.models === "object") {
     for (const fam of Object.keys(obj.models)) {
       diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));

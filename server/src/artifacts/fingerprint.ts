@@ -46,6 +46,25 @@ export function cachedFingerprint(path: string): string | undefined {
   return p;
 }
 
+/**
+ * Records a sha256 known without hashing (a model store names the file by it) or hashed elsewhere,
+ * for the file as it is now; later lookups of the unchanged file reuse it.
+ */
+export function rememberFingerprint(path: string, sha256: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch {
+    return;
+  }
+  remember(path, { size: st.size, mtimeMs: st.mtimeMs, sha256 });
+  try {
+    if (persistent && persistent.get(path, st.size, st.mtimeMs) !== sha256) persistent.set(path, st.size, st.mtimeMs, sha256);
+  } catch {
+    // A failing persistent cache must not fail diagnostics; the memory cache still holds it.
+  }
+}
+
 /** sha256 (hex) of a file's bytes, cached by path + size + mtime. Rejects if it cannot be read. */
 export async function fingerprintFile(path: string): Promise<string> {
   const st = await fs.promises.stat(path);

@@ -6,8 +6,19 @@ import { z } from "zod";
 // ---------- driftlens.yaml ----------
 
 const variantEntry = z.union([
-  z.string().min(1, "a variant needs a GGUF path"),
-  z.looseObject({ path: z.string().min(1), contextSize: z.number().int().positive().optional() }),
+  z.string().min(1, "a variant needs a GGUF path (or ollama:name, hf:org/name/file.gguf, lmstudio:publisher/model)"),
+  z
+    .looseObject({
+      path: z.string().min(1).optional(),
+      // A model in a store instead of a path (server/src/artifacts/model-stores/spec.ts).
+      ollama: z.string().min(1).optional(),
+      hf: z.string().min(1).optional(),
+      lmstudio: z.string().min(1).optional(),
+      file: z.string().min(1).optional(),
+      revision: z.string().min(1).optional(),
+      contextSize: z.number().int().positive().optional(),
+    })
+    .refine((v) => v.path !== undefined || v.ollama !== undefined || v.hf !== undefined || v.lmstudio !== undefined, "a variant needs path (a GGUF file), ollama, hf or lmstudio"),
 ]);
 
 export const familySchema = z.looseObject({
@@ -67,6 +78,14 @@ export const embeddingSchema = z.looseObject({
 });
 export const EMBEDDING_KEYS = ["model"] as const;
 
+/** Where the model stores are, when not where their own tools would look (paths relative to driftlens.yaml). */
+export const modelStoresSchema = z.looseObject({
+  huggingface: z.string().min(1).optional(),
+  lmstudio: z.string().min(1).optional(),
+  ollama: z.string().min(1).optional(),
+});
+export const MODEL_STORES_KEYS = ["huggingface", "lmstudio", "ollama"] as const;
+
 export const configFileSchema = z.looseObject({
   models: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "family names use letters, digits, '_', '.', '-'"), familySchema).default({}),
   engine: engineSchema.default(() => engineSchema.parse({})),
@@ -75,8 +94,9 @@ export const configFileSchema = z.looseObject({
   prompts: promptsSchema.default(() => promptsSchema.parse({})),
   /** Optional: without it, `similar` assertions fail saying how to configure one. */
   embedding: embeddingSchema.optional(),
+  modelStores: modelStoresSchema.optional(),
 });
-export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding"] as const;
+export const CONFIG_KEYS = ["models", "engine", "gate", "store", "prompts", "embedding", "modelStores"] as const;
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 // ---------- .prompt front matter ----------

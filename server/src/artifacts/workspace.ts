@@ -11,6 +11,10 @@ import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type Famil
 import { EvalParseCache, parseEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { checkValue, type JSONSchema } from "./picoschema";
+import { familyVariantList, type FamilyVariant } from "./model-stores/family";
+import type { StoreEnvironment } from "./model-stores/locations";
+import { ModelStores } from "./model-stores/stores";
+import type { ModelOrigin, StoreRef } from "./model-stores/types";
 import { minCasesToDetectDrop } from "./power";
 import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./prompt";
 import { findPartialFile, partialTemplate, renderPrompt, renderTextForCount, RenderError, type RenderedPrompt } from "./render";
@@ -41,6 +45,10 @@ export interface ResolvedVariant {
   referenceId: string;
   /** Context size to run with (variant override, else engine.contextSize). */
   contextSize?: number;
+  /** The model store the file came from (Hugging Face cache, LM Studio, Ollama). */
+  origin?: ModelOrigin;
+  /** Other places the same bytes were found by the family's scans (listed once, here). */
+  also?: { path: string; origin?: ModelOrigin }[];
 }
 
 export type CountTokens = (modelPath: string, text: string) => Promise<number>;
@@ -48,6 +56,8 @@ export type CountTokens = (modelPath: string, text: string) => Promise<number>;
 export interface WorkspaceOptions {
   /** Real token counting (the language server passes the engine's). Without it, an estimate. */
   countTokens?: CountTokens;
+  /** Environment the model stores are found through (OLLAMA_MODELS, HF_HUB_CACHE, home, …); default: this process's. */
+  storeEnvironment?: Partial<StoreEnvironment>;
 }
 
 /** Characters per token for the estimate used when no tokenizer is available. */
@@ -133,10 +143,13 @@ export class Workspace {
   /** Per-case vars checks, valid while the case object and the prompt's schema are the same. */
   private varsChecks = new WeakMap<EvalCase, { schema: JSONSchema; defaults: Record<string, unknown>; diagnostics: Diagnostic[] }>();
   private readonly countTokens?: CountTokens;
+  /** Reads the Hugging Face cache, LM Studio's folder and Ollama's store (never writes them). */
+  readonly modelStores: ModelStores;
 
   constructor(root: string, options: WorkspaceOptions = {}) {
     this.root = path.resolve(root);
     if (options.countTokens) this.countTokens = options.countTokens;
+    this.modelStores = new ModelStores(options.storeEnvironment);
   }
 
   // ---------- files ----------
@@ -343,38 +356,34 @@ export class Workspace {
 
   // ---------- variants ----------
 
-  private familyVariants(fam: FamilyConfig, diagnostics?: Diagnostic[], configFile?: string): { name: string; path: string; quant?: string; contextSize?: number }[] {
-    const list: { name: string; path: string; quant?: string; contextSize?: number }[] = [];
-    for (const [name, v] of Object.entries(fam.variants)) {
-      const h = fs.existsSync(v.path) ? this.gguf(v.path) : undefined;
-      list.push({ name, path: v.path, ...(h?.facts?.quant ? { quant: h.facts.quant } : {}), ...(v.contextSize ? { contextSize: v.contextSize } : {}) });
-    }
-    for (const scan of fam.scan) {
-      let names: string[];
-      try {
-        names = fs.readdirSync(scan.path).filter((n) => n.toLowerCase().endsWith(".gguf")).sort();
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        const p = path.join(scan.path, n);
-        const h = this.gguf(p);
-        if (h.error || !h.facts) {
-          if (diagnostics && configFile) diagnostics.push({ file: configFile, range: scan.range ?? rangeAt(), severity: "error", code: "DL107", message: `${n} in scan folder '${scan.declared}' is not a readable GGUF: ${h.error ?? "no header"}` });
-          continue;
+  private familyVariants(fam: FamilyConfig, diagnostics?: Diagnostic[], configFile?: string): FamilyVariant[] {
+    return familyVariantList(fam, {
+      gguf: (p) => this.gguf(p),
+      stores: this.modelStores,
+      overrides: this.config().config.modelStores,
+      ...(diagnostics && configFile ? { report: { diagnostics, file: configFile } } : {}),
+    });
+  }
+
+  /**
+   * Model store folders driftlens.yaml's models reach into (the hub cache, LM Studio's folder,
+   * Ollama's store): model files under them count as in folders driftlens.yaml lists.
+   */
+  modelStoreRoots(): string[] {
+    const cfg = this.config().config;
+    const refs: StoreRef[] = [];
+    const detected: string[] = [];
+    for (const fam of Object.values(cfg.models)) {
+      for (const v of Object.values(fam.variants)) if (v.store) refs.push(v.store);
+      for (const s of fam.scan) {
+        if (s.store) refs.push(s.store);
+        else if (!s.storeError) {
+          const d = this.modelStores.detectFolder(s.path);
+          if (d) detected.push(d.at.path);
         }
-        if (h.facts.isLora) continue; // adapters are configured by *.adapter.yaml, not as variants
-        const quant = h.facts.quant ?? "unknown";
-        let name = quant.toLowerCase();
-        if (list.some((x) => x.name === name)) {
-          const alt = `${name}-${n.replace(/\.gguf$/i, "").replace(/[^A-Za-z0-9_.-]/g, "_")}`;
-          if (diagnostics && configFile) diagnostics.push({ file: configFile, range: scan.range ?? rangeAt(), severity: "warning", code: "DL108", message: `${n} in '${scan.declared}' is ${quant} like another variant of '${fam.name}'; it is named '${alt}'` });
-          name = alt;
-        }
-        list.push({ name, path: p, quant });
       }
     }
-    return list;
+    return [...new Set([...this.modelStores.rootsFor(refs, cfg.modelStores), ...detected])].sort();
   }
 
   private referenceOf(fam: FamilyConfig, list: { name: string; quant?: string }[]): string | undefined {
@@ -396,6 +405,7 @@ export class Workspace {
       const list = this.familyVariants(fam);
       const ref = this.referenceOf(fam, list);
       for (const v of list) {
+        if (v.problem) continue; // a broken store entry: resolving it by name says why
         out.push({
           id: `${fam.name}/${v.name}`,
           family: fam.name,
@@ -406,6 +416,8 @@ export class Workspace {
           isReference: v.name === ref,
           referenceId: `${fam.name}/${ref ?? v.name}`,
           contextSize: v.contextSize ?? cfg.engine.contextSize,
+          ...(v.origin ? { origin: v.origin } : {}),
+          ...(v.also ? { also: v.also } : {}),
         });
       }
     }
@@ -445,6 +457,7 @@ export class Workspace {
     const list = this.familyVariants(fam);
     const v = list.find((x) => x.name === variant);
     if (!v) throw new Error(`family '${family}' has no variant '${variant}' (variants: ${list.map((x) => x.name).join(", ") || "none"})`);
+    if (v.problem) throw new Error(v.problem);
     const refName = this.referenceOf(fam, list);
     const resolvedAdapters: ResolvedAdapter[] = [];
     for (const a of adapters) {
@@ -472,6 +485,8 @@ export class Workspace {
       isReference: adapters.length === 0 && variant === refName,
       referenceId: adapters.length ? baseId : `${family}/${refName ?? variant}`,
       contextSize: v.contextSize ?? cfg.config.engine.contextSize,
+      ...(v.origin ? { origin: v.origin } : {}),
+      ...(v.also ? { also: v.also } : {}),
     };
   }
 
@@ -539,6 +554,7 @@ export class Workspace {
     const file = doc.file ?? path.join(this.root, "driftlens.yaml");
     for (const fam of Object.values(doc.config.models)) {
       for (const [name, v] of Object.entries(fam.variants)) {
+        if (v.store || v.storeError) continue; // checked with the store (familyVariants below)
         if (!fs.existsSync(v.path)) {
           out.push({ file, range: v.range ?? rangeAt(), severity: "error", code: "DL103", message: `variant '${fam.name}/${name}': model file ${v.declared} does not exist (looked at ${v.path})` });
           continue;
@@ -548,6 +564,7 @@ export class Workspace {
         else if (h.facts?.isLora) out.push({ file, range: v.range ?? rangeAt(), severity: "error", code: "DL107", message: `variant '${fam.name}/${name}': ${v.declared} is a LoRA adapter, not a model; configure it with an .adapter.yaml` });
       }
       for (const scan of fam.scan) {
+        if (scan.store || scan.storeError || this.modelStores.detectFolder(scan.path)) continue; // checked with the store
         let st: fs.Stats | undefined;
         try {
           st = fs.statSync(scan.path);

@@ -13,13 +13,15 @@ import {
   type Range,
 } from "vscode-languageserver/node";
 import { ASSERTION_TYPES } from "../artifacts/evalset";
-import { ADAPTER_KEYS, CASE_KEYS, CONFIG_KEYS, ENGINE_KEYS, EVAL_KEYS, FAMILY_KEYS, GATE_KEYS } from "../artifacts/schemas";
+import { originLabel } from "../artifacts/model-stores/stores";
+import { ADAPTER_KEYS, CASE_KEYS, CONFIG_KEYS, ENGINE_KEYS, EVAL_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS } from "../artifacts/schemas";
 import type { PromptDoc } from "../artifacts/prompt";
 import { guarded, type FeatureContext } from "./support/context";
 import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/docs";
 import { findFiles, listPartials } from "./support/files";
 import { KLD_KEY_DOCS } from "./support/kld-docs";
 import { lastGoodPrompt, rememberPrompt } from "./support/last-good";
+import { storeCompletion } from "./support/model-stores";
 import { lineText, mustacheAt, promptLayout, relPath, target, type Target } from "./support/target";
 import { yamlCursor, type YamlCursor } from "./support/yaml-context";
 
@@ -348,7 +350,10 @@ async function completeConfig(t: Target, pos: Position): Promise<CompletionItem[
     return valueItems(c, Object.keys(fam?.variants ?? {}));
   }
   if (c.inValue && c.path.join(".") === "engine.gpu") return valueItems(c, ["auto", "cpu", "cuda", "vulkan", "metal"]);
-  if (c.inValue && c.path.length === 4 && c.path[0] === "models" && c.path[2] === "variants") return fileItems(t, c, (n) => n.endsWith(".gguf"));
+  // Models in stores (Ollama names, cached Hugging Face repos, LM Studio models) next to .gguf paths.
+  const stored = await safe(() => storeCompletion(t, c, pos));
+  if (c.inValue && c.path.length === 4 && c.path[0] === "models" && c.path[2] === "variants") return [...fileItems(t, c, (n) => n.endsWith(".gguf")), ...(stored ?? [])];
+  if (stored) return stored;
   if (!c.inValue && !c.inListItem) {
     if (parent.length === 0) return keyItems(c, pos, [...CONFIG_KEYS]);
     if (parent.length === 2 && parent[0] === "models") return keyItems(c, pos, [...FAMILY_KEYS], (k) => KLD_KEY_DOCS[k]);
@@ -356,6 +361,8 @@ async function completeConfig(t: Target, pos: Position): Promise<CompletionItem[
     if (parent.length === 1 && parent[0] === "engine") return keyItems(c, pos, [...ENGINE_KEYS]);
     if (parent.length === 1 && parent[0] === "gate") return keyItems(c, pos, [...GATE_KEYS], (k) => (k === "maxKld" ? KLD_KEY_DOCS.maxKld : undefined));
     if (parent.length === 1 && parent[0] === "prompts") return keyItems(c, pos, ["partials"]);
+    if (parent.length === 1 && parent[0] === "modelStores") return keyItems(c, pos, [...MODEL_STORES_KEYS]);
+    if (parent.length === 4 && parent[0] === "models" && parent[2] === "variants") return keyItems(c, pos, ["path", "ollama", "hf", "lmstudio", "file", "revision", "contextSize"]);
   }
   return [];
 }
@@ -407,7 +414,7 @@ async function variantItems(t: Target, c: YamlCursor): Promise<CompletionItem[]>
     label: v.id,
     kind: CompletionItemKind.Reference,
     detail: `${v.quant ?? ""}${v.isReference ? " (reference)" : ""}`.trim() || undefined,
-    documentation: v.modelPath ? relPath(t.file, v.modelPath) : undefined,
+    documentation: v.origin ? originLabel(v.origin) : v.modelPath ? relPath(t.file, v.modelPath) : undefined,
     sortText: `${v.isReference ? "0" : "1"}${v.id}`,
     textEdit: valueEdit(c, v.id),
   }));

@@ -9,6 +9,7 @@ import { guarded, type FeatureContext } from "./support/context";
 import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/docs";
 import { ggufInfo, ggufMarkdown } from "./support/gguf-info";
 import { corpusHoverMarkdown, maxKldHoverMarkdown } from "./support/kld-docs";
+import { sourceMarkdown, storeHover } from "./support/model-stores";
 import { inRange, lineText, promptLayout, relPath, target, type Target } from "./support/target";
 import { tokenAt, yamlCursor } from "./support/yaml-context";
 
@@ -50,6 +51,8 @@ export function variantMarkdown(ws: ServerWorkspace, ref: string, fromFile: stri
   }
   const title = `${v.id}${v.isReference ? " (reference)" : ` (reference: ${v.referenceId})`}`;
   const parts = [ggufMarkdown(ggufInfo(v.modelPath), title, path.dirname(fromFile))];
+  const source = sourceMarkdown(ws, v, fromFile);
+  if (source) parts.push(source);
   for (const a of v.adapters) {
     const info = ggufInfo(a.path);
     const f = info.ok ? info.facts : undefined;
@@ -177,5 +180,6 @@ async function hoverConfig(t: Target, pos: Position): Promise<HoverText | undefi
     if (md) return { md, range: c.inValue ? c.valueRange : c.keyRange };
   }
   if (c.path.join(".") === "gate.maxKld") return { md: maxKldHoverMarkdown(t.ws.config().config), range: c.inValue ? c.valueRange : c.keyRange };
-  return undefined;
+  // Store refs: a variant's ollama:/hf:/lmstudio:/file: value, or a scan entry.
+  return storeHover(t, c, (ref) => variantMarkdown(t.ws, ref, t.file));
 }

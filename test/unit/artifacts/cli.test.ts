@@ -163,9 +163,11 @@ test("render: usage errors exit 2, unrenderable prompts exit 1", async () => {
   assert.match(h.out, /--data JSON/);
 });
 
-test("docs/diagnostics.md lists every code with its severity", () => {
-  const md = fs.readFileSync(path.join(REPO_ROOT, "docs", "diagnostics.md"), "utf8");
-  for (const [code, info] of Object.entries(CODES)) {
-    assert.match(md, new RegExp(`^\\| ${code} \\| ${info.severity} \\| `, "m"), `${code} in docs/diagnostics.md`);
+test("docs/diagnostics.md and README.md list every code with its severity", () => {
+  for (const doc of [path.join("docs", "diagnostics.md"), "README.md"]) {
+    const md = fs.readFileSync(path.join(REPO_ROOT, doc), "utf8");
+    for (const [code, info] of Object.entries(CODES)) {
+      assert.match(md, new RegExp(`^\\| ${code} \\| ${info.severity} \\| `, "m"), `${code} in ${doc}`);
+    }
   }
 });

@@ -85,6 +85,19 @@ const CASES: Case[] = [
   },
   { code: "DL109", target: "driftlens.yaml", files: { "driftlens.yaml": "embedding:\n  model: «models/none.gguf»\n" }, message: /embedding model file models\/none\.gguf does not exist/ },
   { code: "DL110", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    corpus: «none.txt»\n" }, message: /family 'tiny': corpus text none\.txt does not exist/ },
+  {
+    code: "DL140",
+    target: "driftlens.yaml",
+    files: { "driftlens.yaml": "models:\n  tiny:\n    variants:\n      q4: {ollama: «tiny:7b»}\nmodelStores: {ollama: ollama}\n", "ollama/manifests/registry.ollama.ai/library/tiny/q4": "{}" },
+    message: /ollama:tiny:7b is not in Ollama's store .*: tags present: tiny:q4; pull it with `ollama pull tiny:7b`/,
+  },
+  {
+    code: "DL141",
+    target: "driftlens.yaml",
+    files: { "driftlens.yaml": "models:\n  tiny:\n    variants:\n      q4:\n        ollama: «tiny:q4»\nmodelStores: {ollama: ollama}\n", "ollama/manifests/registry.ollama.ai/library/tiny/q4": JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.v2+json", layers: [{ mediaType: "application/vnd.ollama.image.model", digest: `sha256:${"ab".repeat(32)}`, size: 10 }] }) },
+    message: /manifest .*library\/tiny\/q4 names blob sha256-(ab){32} for the model, which is missing from .*ollama\/blobs/,
+  },
+  { code: "DL142", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    variants:\n      q4: «hf:org--x/name»\n" }, message: /not a Hugging Face repo id/ },
   // .prompt
   { code: "DL200", target: "p.prompt", files: { "p.prompt": "---\nmodel: [«»\n---\nHi\n" } },
   { code: "DL201", target: "p.prompt", files: { "p.prompt": "---\nconfig: «5»\n---\nHi\n" } },
