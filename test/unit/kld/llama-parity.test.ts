@@ -176,7 +176,7 @@ describe("driftlens kld against llama-perplexity --kl-divergence", () => {
     // The 16-bit storage effect on PPL(base), measured: the KL pass's figure is what our emulation gives.
     assert.ok(rel(ours(emulated, 0).pplBase, l8!.pplBase) < 1e-4, `llama16 PPL(base) ${ours(emulated, 0).pplBase} vs KL pass ${l8!.pplBase}`);
     // The 16-bit storage effect on KLD, measured: llama-perplexity finds a model different from
-    // itself — up to ±5e-5 per token, negative below its median — where the exact value is 0.
+    // itself — from about −6e-5 to +5e-5 per token, negative below its median — where the exact value is 0.
     const selfExact = ours(exact, 2).kld;
     assert.equal(selfExact.max, 0, "our exact KLD of a model against itself is 0");
     assert.equal(selfExact.min, 0);
