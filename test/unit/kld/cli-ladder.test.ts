@@ -129,6 +129,37 @@ describe("driftlens kld and the quant ladder on the quickstart", () => {
     assert.match(html.out, /<h2>Quant ladder of tiny/);
   });
 
+  test("the recommendation needs both bounds: the gate keeps Q4_0 out under a loose maxKld, and a maxKld below Q8_0's KLD moves it to F16", async () => {
+    const cfg = path.join(dir, "driftlens.yaml");
+    const original = fs.readFileSync(cfg, "utf8");
+    const ladder = async (maxKld: number) => {
+      fs.writeFileSync(cfg, original.replace(/maxKld: [0-9.e-]+/, `maxKld: ${maxKld}`));
+      const r = await runCommand(compareCommand, ["--family", "tiny", "--ladder", "--format", "json"], dir);
+      const l = (JSON.parse(r.out) as CompareReport).ladder!;
+      return { code: r.code, l, rung: (v: string) => l.rungs.find((x) => x.variant === v)! };
+    };
+    try {
+      // Q4_0's corpus KLD (about 3e-4) is well within 0.01: only its tail slice keeps it out.
+      const loose = await ladder(0.01);
+      assert.equal(loose.rung("tiny/q4_0").withinMaxKld, true);
+      assert.equal(loose.rung("tiny/q4_0").gatePassed, false);
+      assert.equal(loose.l.recommended, "tiny/q8_0");
+      assert.equal(loose.code, 0);
+      // A bound between F16's and Q8_0's corpus KLD: Q8_0 passes the gate but not maxKld.
+      const q8 = loose.rung("tiny/q8_0").corpusKld!.mean;
+      const f16 = loose.rung("tiny/f16").corpusKld!.mean;
+      assert.ok(f16 < q8);
+      const tight = await ladder(Number(Math.sqrt(f16 * q8).toPrecision(2)));
+      assert.equal(tight.rung("tiny/q8_0").gatePassed, true);
+      assert.equal(tight.rung("tiny/q8_0").withinMaxKld, false);
+      assert.match(tight.rung("tiny/q8_0").verdict, /exceeds maxKld/);
+      assert.equal(tight.l.recommended, "tiny/f16");
+      assert.equal(tight.code, 0);
+    } finally {
+      fs.writeFileSync(cfg, original);
+    }
+  });
+
   test("compare shows llama-perplexity's statistics on eval outputs with ± on each slice's mean KLD", async () => {
     const r = await runCommand(compareCommand, ["--variant", "tiny/q4_0", "--evals", "capitals.eval.yaml", "--format", "json", "--full-vocab"], dir);
     const rep = JSON.parse(r.out) as CompareReport;
