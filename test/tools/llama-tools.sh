@@ -42,6 +42,9 @@ BIN="$OUT/bin"
 # (incrementally). Empty for the plain build, whose .ready is empty.
 STAMP=""
 if [ -n "${OWN_PATCHES+x}" ]; then STAMP="$(cat "${OWN_PATCHES[@]}" 2>/dev/null | sha256sum | cut -c1-16)"; fi
+# The cmake target behind each program name where they differ (this llama.cpp names its RPC
+# server target ggml-rpc-server).
+cmake_target() { case "$1" in rpc-server) echo ggml-rpc-server ;; *) echo "$1" ;; esac; }
 
 built() {
   local t
@@ -98,9 +101,11 @@ cmake -S "$SRC" -B "$OUT/build" "${CPU_FLAGS[@]}" -DLLAMA_CURL=OFF -DLLAMA_OPENS
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
   -DGGML_RPC=ON -DBUILD_SHARED_LIBS=OFF -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.log" 2>&1 \
   || { tail -30 "$OUT/cmake.log" >&2; exit 1; }
-cmake --build "$OUT/build" -j "$JOBS" --target "${TARGETS[@]}" >"$OUT/build.log" 2>&1 \
+CMAKE_TARGETS=()
+for t in "${TARGETS[@]}"; do CMAKE_TARGETS+=("$(cmake_target "$t")"); done
+cmake --build "$OUT/build" -j "$JOBS" --target "${CMAKE_TARGETS[@]}" >"$OUT/build.log" 2>&1 \
   || { tail -30 "$OUT/build.log" >&2; exit 1; }
 mkdir -p "$BIN"
-for t in "${TARGETS[@]}"; do cp "$OUT/build/bin/$t" "$BIN/$t"; done
+for t in "${TARGETS[@]}"; do cp "$OUT/build/bin/$(cmake_target "$t")" "$BIN/$t"; done
 printf '%s' "$STAMP" >"$OUT/.ready"
 echo "$BIN"
