@@ -165,7 +165,8 @@ function statsFrom(compare: unknown, summaries: { variant: string; cases: number
         timeToFirstTokenMs: num(v.timeToFirstTokenMs),
         tokens: prev?.tokens ?? null,
         memoryBytes: num(v.memoryBytes),
-        kldMean: num((v.kld as Record<string, unknown> | undefined)?.mean),
+        kldMean: typeof v.kldUnavailable === "string" ? null : num((v.kld as Record<string, unknown> | undefined)?.mean),
+        ...(typeof v.kldUnavailable === "string" ? { kldNote: v.kldUnavailable.slice(0, 500) } : typeof v.kldSource === "string" ? { kldNote: `KL from ${v.kldSource}`.slice(0, 500) } : {}),
       });
     }
   }

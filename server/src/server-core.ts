@@ -22,7 +22,7 @@ import { runDiagnosisWorker } from "./features/support/diagnosis-worker";
 import { createScheduler } from "./features/support/scheduler";
 import { TokenCounter } from "./features/support/token-counter";
 import { uriToPath, WorkspaceManager } from "./features/support/workspaces";
-import { parseServerSettings, type ServerSettings } from "./protocol/lsp";
+import { parseServerSettings, type ServerSettings } from "./protocol/settings";
 
 /**
  * Starts the core on a connection whose initialize request server.ts has already answered, with
@@ -30,63 +30,27 @@ import { parseServerSettings, type ServerSettings } from "./protocol/lsp";
  * handler is registered before the client's next message (didOpen, requests) is dispatched.
  */
 export function startCore(connection: Connection, documents: TextDocuments<TextDocument>, params: InitializeParams): void {
-  const log: Logger = {
-    info: (m) => connection.console.info(m),
-    warn: (m) => connection.console.warn(m),
-    error: (m, e) => {
-      const detail = e instanceof Error ? `: ${e.message}` : e === undefined ? "" : `: ${String(e)}`;
-      connection.console.error(`${m}${detail}`);
-      if (process.env.DRIFTLENS_DEBUG && e instanceof Error && e.stack) connection.console.log(e.stack);
-    },
-  };
+  const log = connectionLogger(connection);
 
   // Last-resort guards: a bug in one handler must not take the server down with it.
   process.on("uncaughtException", (e) => log.error("uncaught exception", e));
   process.on("unhandledRejection", (e) => log.error("unhandled rejection", e));
 
-  let settings: ServerSettings = parseServerSettings(undefined);
-  let rawSettings: Record<string, unknown> = {};
-  let clientCaps: ClientCapabilities = {};
+  const clientCaps: ClientCapabilities = params.capabilities;
+  const { events, emit } = createEvents(log);
+  const settings = settingsHolder(connection, clientCaps, log, (s) => emit("onSettingsChange", s));
   const tokenCounter = new TokenCounter({
     log,
-    enabled: () => settings.tokenCount === "model",
-    delayMs: () => settings.tokenCountDebounceMs,
+    enabled: () => settings.current().tokenCount === "model",
+    delayMs: () => settings.current().tokenCountDebounceMs,
     // Vocabulary-only loads: no GPU and one thread are enough, and never llama.cpp's default threads.
-    engineSettings: () => ({ gpu: "cpu", threads: settings.engineThreads === "auto" ? 1 : settings.engineThreads, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 512 * 1024 * 1024 }),
+    engineSettings: () => {
+      const threads = settings.current().engineThreads;
+      return { gpu: "cpu", threads: threads === "auto" ? 1 : threads, contextSize: 512, parallelSequences: 1, memoryBudgetBytes: 512 * 1024 * 1024 };
+    },
   });
   const workspaces = new WorkspaceManager<ServerWorkspace>((root) => createWorkspace(root, tokenCounter.count));
-  const inThread = new InThreadDiagnosis(workspaces);
-  let diagnosis: DiagnosisService = inThread;
-  if (process.env.DRIFTLENS_DIAGNOSTICS_THREAD !== "main") {
-    try {
-      // The launcher (dist/server.js) loads this bundle in the worker thread.
-      diagnosis = new WorkerDiagnosis(path.join(__dirname, "server.js"), inThread, tokenCounter, log);
-    } catch (e) {
-      log.error("could not start the diagnostics worker; diagnosing on the main thread", e);
-    }
-  }
-
-  type Listeners = { [K in keyof ServerEvents]: Parameters<ServerEvents[K]>[0][] };
-  const listeners: Listeners = { onReady: [], onDocumentChange: [], onDocumentClose: [], onFilesChanged: [], onFoldersChanged: [], onSettingsChange: [] };
-  const events: ServerEvents = {
-    onReady: (fn) => void listeners.onReady.push(fn),
-    onDocumentChange: (fn) => void listeners.onDocumentChange.push(fn),
-    onDocumentClose: (fn) => void listeners.onDocumentClose.push(fn),
-    onFilesChanged: (fn) => void listeners.onFilesChanged.push(fn),
-    onFoldersChanged: (fn) => void listeners.onFoldersChanged.push(fn),
-    onSettingsChange: (fn) => void listeners.onSettingsChange.push(fn),
-  };
-  function emit<K extends keyof Listeners>(name: K, ...args: Parameters<Listeners[K][number]>): void {
-    for (const fn of listeners[name] as ((...a: unknown[]) => unknown)[]) {
-      try {
-        const r = fn(...args);
-        if (r instanceof Promise) r.catch((e) => log.error(`${name} listener failed`, e));
-      } catch (e) {
-        log.error(`${name} listener failed`, e);
-      }
-    }
-  }
-
+  const diagnosis = startDiagnosis(workspaces, tokenCounter, log);
   const scheduler = createScheduler((key, e) => log.error(`background job ${key} failed`, e));
 
   const ctx: FeatureContext<ServerWorkspace> = {
@@ -94,8 +58,7 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
     documents,
     workspaces,
     log,
-    settings: () => settings,
-    rawSettings: () => rawSettings,
+    settings: settings.current,
     scheduler,
     events,
     clientCapabilities: () => clientCaps,
@@ -111,8 +74,103 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
     }
   }
 
-  clientCaps = params.capabilities;
-  applySettings(params.initializationOptions, false);
+  settings.apply(params.initializationOptions, false);
+  workspaces.setFolders(initialRoots(params));
+  watchFilesAndFolders(connection, clientCaps, workspaces, log, emit);
+  trackDocuments(documents, workspaces, diagnosis, log, emit);
+  connection.onDidChangeConfiguration((p) => {
+    if (clientCaps.workspace?.configuration) void settings.pull();
+    else settings.apply(p.settings, true);
+  });
+  connection.onShutdown(async () => {
+    scheduler.dispose();
+    await diagnosis.dispose().catch((e) => log.error("stopping the diagnostics worker failed", e));
+    await tokenCounter.dispose().catch((e) => log.error("stopping the engine worker failed", e));
+  });
+
+  log.info(`driftlens language server ready; diagnostics run on the ${diagnosis.mode === "worker" ? "diagnostics worker thread" : "main thread"}`);
+  void settings.pull().finally(() => emit("onReady"));
+}
+
+/** Logs through connection.console (stdout is the protocol); stacks only with DRIFTLENS_DEBUG. */
+function connectionLogger(connection: Connection): Logger {
+  return {
+    info: (m) => connection.console.info(m),
+    warn: (m) => connection.console.warn(m),
+    error: (m, e) => {
+      const detail = e instanceof Error ? `: ${e.message}` : e === undefined ? "" : `: ${String(e)}`;
+      connection.console.error(`${m}${detail}`);
+      if (process.env.DRIFTLENS_DEBUG && e instanceof Error && e.stack) connection.console.log(e.stack);
+    },
+  };
+}
+
+type Listeners = { [K in keyof ServerEvents]: Parameters<ServerEvents[K]>[0][] };
+type Emit = <K extends keyof Listeners>(name: K, ...args: Parameters<Listeners[K][number]>) => void;
+
+/** The lifecycle events features subscribe to, and `emit`, which isolates each listener's failure. */
+function createEvents(log: Logger): { events: ServerEvents; emit: Emit } {
+  const listeners: Listeners = { onReady: [], onDocumentChange: [], onDocumentClose: [], onFilesChanged: [], onFoldersChanged: [], onSettingsChange: [] };
+  const events: ServerEvents = {
+    onReady: (fn) => void listeners.onReady.push(fn),
+    onDocumentChange: (fn) => void listeners.onDocumentChange.push(fn),
+    onDocumentClose: (fn) => void listeners.onDocumentClose.push(fn),
+    onFilesChanged: (fn) => void listeners.onFilesChanged.push(fn),
+    onFoldersChanged: (fn) => void listeners.onFoldersChanged.push(fn),
+    onSettingsChange: (fn) => void listeners.onSettingsChange.push(fn),
+  };
+  const emit: Emit = (name, ...args) => {
+    for (const fn of listeners[name] as ((...a: unknown[]) => unknown)[]) {
+      try {
+        const r = fn(...args);
+        if (r instanceof Promise) r.catch((e) => log.error(`${name} listener failed`, e));
+      } catch (e) {
+        log.error(`${name} listener failed`, e);
+      }
+    }
+  };
+  return { events, emit };
+}
+
+/** The current `driftlens` settings: set from initializationOptions, pulled or pushed on change. */
+function settingsHolder(connection: Connection, clientCaps: ClientCapabilities, log: Logger, changed: (s: ServerSettings) => void) {
+  let settings: ServerSettings = parseServerSettings(undefined).settings;
+  /** Takes the `driftlens` settings section (or an object holding it under `driftlens`). */
+  function apply(raw: unknown, notify: boolean): void {
+    const obj = raw && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+    const section = obj.driftlens && typeof obj.driftlens === "object" ? obj.driftlens : obj;
+    const parsed = parseServerSettings(section);
+    settings = parsed.settings;
+    for (const p of parsed.problems) log.warn(`setting ignored: ${p}`);
+    if (notify) changed(settings);
+  }
+  /** Pulls the `driftlens` section when the client supports workspace/configuration. */
+  async function pull(): Promise<void> {
+    if (!clientCaps.workspace?.configuration) return;
+    try {
+      const [section] = await connection.workspace.getConfiguration([{ section: "driftlens" }]);
+      if (section && typeof section === "object") apply(section, true);
+    } catch (e) {
+      log.warn(`could not read the driftlens settings: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return { current: (): ServerSettings => settings, apply, pull };
+}
+
+/** Diagnoses on a worker thread (the launcher dist/server.js loads this bundle there), else in this thread. */
+function startDiagnosis(workspaces: WorkspaceManager<ServerWorkspace>, tokenCounter: TokenCounter, log: Logger): DiagnosisService {
+  const inThread = new InThreadDiagnosis(workspaces);
+  if (process.env.DRIFTLENS_DIAGNOSTICS_THREAD === "main") return inThread;
+  try {
+    return new WorkerDiagnosis(path.join(__dirname, "server.js"), inThread, tokenCounter, log);
+  } catch (e) {
+    log.error("could not start the diagnostics worker; diagnosing on the main thread", e);
+    return inThread;
+  }
+}
+
+/** The workspace folders of the initialize request, or its rootUri when it names none. */
+function initialRoots(params: InitializeParams): string[] {
   const roots: string[] = [];
   for (const f of params.workspaceFolders ?? []) {
     const p = uriToPath(f.uri);
@@ -122,63 +180,36 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
     const p = uriToPath(params.rootUri);
     if (p) roots.push(p);
   }
-  workspaces.setFolders(roots);
+  return roots;
+}
 
-  {
-    if (clientCaps.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
-      void connection.client
-        .register(DidChangeWatchedFilesNotification.type, {
-          watchers: [{ globPattern: "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml,*.gguf}" }],
-        })
-        .catch((e) => log.warn(`could not register file watchers: ${e instanceof Error ? e.message : e}`));
-    }
-    if (clientCaps.workspace?.workspaceFolders) {
-      connection.workspace.onDidChangeWorkspaceFolders((ev) => {
-        const removed: string[] = [];
-        const added: string[] = [];
-        for (const r of ev.removed) {
-          const p = uriToPath(r.uri);
-          if (p) {
-            workspaces.removeFolder(p);
-            removed.push(p);
-          }
+/** Registers the artifact file watchers and follows files changed on disk and folders added or removed. */
+function watchFilesAndFolders(connection: Connection, clientCaps: ClientCapabilities, workspaces: WorkspaceManager<ServerWorkspace>, log: Logger, emit: Emit): void {
+  if (clientCaps.workspace?.didChangeWatchedFiles?.dynamicRegistration) {
+    void connection.client
+      .register(DidChangeWatchedFilesNotification.type, {
+        watchers: [{ globPattern: "**/{*.prompt,*.eval.yaml,*.eval.yml,*.eval.jsonl,*.adapter.yaml,*.adapter.yml,driftlens.yaml,driftlens.yml,*.gguf}" }],
+      })
+      .catch((e) => log.warn(`could not register file watchers: ${e instanceof Error ? e.message : e}`));
+  }
+  if (clientCaps.workspace?.workspaceFolders) {
+    connection.workspace.onDidChangeWorkspaceFolders((ev) => {
+      const removed: string[] = [];
+      const added: string[] = [];
+      for (const r of ev.removed) {
+        const p = uriToPath(r.uri);
+        if (p) {
+          workspaces.removeFolder(p);
+          removed.push(p);
         }
-        for (const a of ev.added) {
-          const p = uriToPath(a.uri);
-          if (p) added.push(workspaces.addFolder(p).root);
-        }
-        emit("onFoldersChanged", added, removed);
-      });
-    }
-    log.info(`driftlens language server ready; diagnostics run on the ${diagnosis.mode === "worker" ? "diagnostics worker thread" : "main thread"}`);
-    void pullSettings().finally(() => emit("onReady"));
+      }
+      for (const a of ev.added) {
+        const p = uriToPath(a.uri);
+        if (p) added.push(workspaces.addFolder(p).root);
+      }
+      emit("onFoldersChanged", added, removed);
+    });
   }
-
-  /** Takes the `driftlens` settings section (or an object holding it under `driftlens`). */
-  function applySettings(raw: unknown, notify: boolean): void {
-    const obj = raw && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
-    const section = (obj.driftlens && typeof obj.driftlens === "object" ? obj.driftlens : obj) as Record<string, unknown>;
-    rawSettings = section;
-    settings = parseServerSettings(section);
-    if (notify) emit("onSettingsChange", settings, rawSettings);
-  }
-
-  /** Pulls the `driftlens` section when the client supports workspace/configuration. */
-  async function pullSettings(): Promise<void> {
-    if (!clientCaps.workspace?.configuration) return;
-    try {
-      const [section] = await connection.workspace.getConfiguration([{ section: "driftlens" }]);
-      if (section && typeof section === "object") applySettings(section, true);
-    } catch (e) {
-      log.warn(`could not read the driftlens settings: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  connection.onDidChangeConfiguration((p) => {
-    if (clientCaps.workspace?.configuration) void pullSettings();
-    else applySettings(p.settings, true);
-  });
-
   connection.onDidChangeWatchedFiles((p) => {
     const files: string[] = [];
     for (const c of p.changes) {
@@ -189,7 +220,10 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
     }
     if (files.length) emit("onFilesChanged", files);
   });
+}
 
+/** Keeps each workspace's overlays (and the diagnostics worker's) in step with the open documents. */
+function trackDocuments(documents: TextDocuments<TextDocument>, workspaces: WorkspaceManager<ServerWorkspace>, diagnosis: DiagnosisService, log: Logger, emit: Emit): void {
   function setOverlay(doc: TextDocument, text: string | undefined): void {
     const file = uriToPath(doc.uri);
     if (!file) return;
@@ -201,7 +235,6 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
       log.error(`could not update ${file}`, e);
     }
   }
-
   const openVersions = new Map<string, number>();
   documents.onDidOpen((e) => {
     openVersions.set(e.document.uri, e.document.version);
@@ -219,13 +252,6 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
     setOverlay(e.document, undefined);
     emit("onDocumentClose", e.document);
   });
-
-  connection.onShutdown(async () => {
-    scheduler.dispose();
-    await diagnosis.dispose().catch((e) => log.error("stopping the diagnostics worker failed", e));
-    await tokenCounter.dispose().catch((e) => log.error("stopping the engine worker failed", e));
-  });
-
 }
 
 // The diagnostics worker thread (started on dist/server.js with `workerData.driftlensDiagnosis`)

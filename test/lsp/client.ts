@@ -49,7 +49,7 @@ import { DIST } from "../helpers/paths";
 export interface StartOptions {
   /** Workspace folders (absolute paths). None: the server makes a workspace per file's directory. */
   folders?: string[];
-  /** Sent as initializationOptions (server settings, see server/src/protocol/lsp.ts). */
+  /** Sent as initializationOptions (server settings, see server/src/protocol/settings.ts). */
   settings?: Record<string, unknown>;
   /** Defaults to dist/server.js. */
   serverPath?: string;

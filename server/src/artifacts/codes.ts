@@ -21,6 +21,13 @@ export const CODES = {
   DL108: { severity: "warning", title: "Two GGUF files in a scan folder have the same quant type", fix: "Keep one file per quant type in a scanned folder, or list the variants explicitly." },
   DL109: { severity: "error", title: "Embedding model not found", fix: "Set `embedding.model` to an existing GGUF file (relative to driftlens.yaml) or to a `family/variant` defined under `models`." },
   DL110: { severity: "error", title: "Corpus text of a model family is missing or not a text file", fix: "Point `corpus` (or `corpus.text`) at an existing UTF-8 text file, relative to driftlens.yaml." },
+  // served variants (endpoints: in driftlens.yaml); DL122-DL124 need an answer from the server
+  DL120: { severity: "error", title: "Served variant endpoint is not a usable URL", fix: "Give each server's base URL once, e.g. `http://gpu1:8000/v1` (http or https, no credentials, query or fragment)." },
+  DL121: { severity: "warning", title: "Plain http to a server on another machine", fix: "Use `https://` (or an SSH tunnel to a loopback address): prompts, outputs and the API key would cross the network unencrypted." },
+  DL122: { severity: "warning", title: "Endpoint does not answer", fix: "Start the server or correct the URL; runs skip an endpoint that does not answer and fail when none does." },
+  DL123: { severity: "warning", title: "Endpoint does not serve the configured model", fix: "Set `model:` to a name the server lists at /v1/models, and point every endpoint of a variant at the same model." },
+  DL124: { severity: "error", title: "Adapter not available on the served model's server", fix: "Load the adapter on the server (llama-server `--lora`, vLLM `--lora-modules name=path`) under the adapter's name, or run the adapter on a local GGUF variant." },
+  DL125: { severity: "error", title: "API key written into driftlens.yaml", fix: "Remove it (and rotate it: the file is shared), put it in an environment variable and set `apiKeyEnv` to that variable's name." },
   DL140: { severity: "error", title: "Model not found in its store", fix: "Download or pull the model (the message gives the command), correct the name, or point `modelStores` (or the store's environment variable) at the folder that has it." },
   DL141: { severity: "error", title: "Broken or unusable entry in a model store", fix: "Download or pull the model again (the message names the file and the command); Driftlens only reads stores and never repairs them." },
   DL142: { severity: "error", title: "Model store reference is not valid", fix: "Write `ollama:name[:tag]`, `hf:org/name[@revision][/file.gguf]` or `lmstudio:publisher/model[/file.gguf]`; when a repo or folder holds several GGUF files, name one with `file:`." },

@@ -3,10 +3,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { EngineSettings } from "../llm/types";
+import type { EngineSettings, RemoteModelSpec } from "../llm/types";
 import type { StoreOverrides } from "./model-stores/locations";
 import { formatStoreRef, parseStoreString, variantStoreOf } from "./model-stores/spec";
 import type { StoreRef } from "./model-stores/types";
+import { isRemoteEntry, remoteEntryDiagnostics, remoteSpecFrom } from "./remote-config";
 import { CONFIG_KEYS, configFileSchema, CORPUS_KEYS, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS, PROMPTS_KEYS } from "./schemas";
 import type { Diagnostic, Range } from "./types";
 import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
@@ -15,13 +16,15 @@ import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
 export const CONFIG_FILE_NAMES = ["driftlens.yaml", "driftlens.yml"] as const;
 
 export interface ConfiguredVariant {
-  /** Absolute path of the GGUF file. */
+  /** Absolute path of the GGUF file (a served variant: its first endpoint URL). */
   path: string;
   /** The path as written in driftlens.yaml. */
   declared: string;
   /** Per-variant context size override. */
   contextSize?: number;
   range?: Range;
+  /** Set for a served model (`endpoints:`): see artifacts/remote-config.ts. */
+  remote?: RemoteModelSpec;
   /** A model named through a store (ollama:, hf:, lmstudio:) instead of a path; `path` is then empty. */
   store?: StoreRef;
   /** Why the store ref as written is not valid (DL142). */
@@ -133,12 +136,18 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
     const variants: Record<string, ConfiguredVariant> = {};
     for (const [vname, entry] of Object.entries(fam.variants)) {
       const at = ["models", name, "variants", vname];
+      if (isRemoteEntry(entry)) {
+        // A served model: no file; its first endpoint stands where a path would be shown.
+        const remote = remoteSpecFrom(entry);
+        variants[vname] = { path: remote.endpoints[0] ?? "", declared: remote.endpoints[0] ?? "", remote, ...(src ? { range: rangeFor(src, at, "key") } : {}) };
+        continue;
+      }
       const store = variantStoreOf(entry);
       const declared = store && "ref" in store ? formatStoreRef(store.ref) : typeof entry === "string" ? entry : (entry.path ?? "");
       variants[vname] = {
         path: store ? "" : resolveFrom(root, declared),
         declared,
-        ...(typeof entry === "object" && entry.contextSize ? { contextSize: entry.contextSize } : {}),
+        ...(typeof entry === "object" && typeof entry.contextSize === "number" ? { contextSize: entry.contextSize } : {}),
         ...(src ? { range: rangeFor(src, at, "key") } : {}),
         ...(store && "ref" in store ? { store: store.ref } : {}),
         ...(store && "error" in store ? { storeError: store.error } : {}),
@@ -267,6 +276,11 @@ export function parseConfigText(root: string, text: string, file: string): Confi
     for (const fam of Object.keys(obj.models)) {
       diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));
       diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam, "corpus"], CORPUS_KEYS, file, "DL102", `corpus of '${fam}'`));
+    }
+    for (const [fam, f] of Object.entries(obj.models as Record<string, unknown>)) {
+      const vs = (f as { variants?: unknown } | null)?.variants;
+      if (!vs || typeof vs !== "object") continue;
+      for (const [v, entry] of Object.entries(vs)) if (isRemoteEntry(entry)) diagnostics.push(...remoteEntryDiagnostics(src, fam, v, entry, file));
     }
   }
   // Salvage: keep every section that parses on its own, so one typo does not drop all models.

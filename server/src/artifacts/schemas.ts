@@ -5,8 +5,27 @@ import { z } from "zod";
 
 // ---------- driftlens.yaml ----------
 
+/** A served model: OpenAI-compatible endpoints (llama-server, vLLM, Ollama, …) instead of a GGUF file. */
+export const remoteVariantSchema = z.looseObject({
+  endpoints: z.union([z.string().min(1), z.array(z.string().min(1)).min(1, "list at least one endpoint URL")]),
+  /** The name the server serves the model under; default: the server's only model. */
+  model: z.string().min(1).optional(),
+  /** Environment variable holding the API key (the key itself never goes in driftlens.yaml). */
+  apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "the name of an environment variable (letters, digits, '_'), not the key itself").optional(),
+  /** Requests in flight per endpoint; default: what the server reports (llama-server slots), else 4. */
+  concurrency: z.number().int().min(1).max(1024).optional(),
+  /** Part of the fingerprint: change it when the served weights change under the same name. */
+  revision: z.union([z.string().min(1), z.number()]).optional(),
+  /** auto: the served model's chat template when it has one, else the local engine's plain text. */
+  template: z.enum(["auto", "chat", "completion"]).optional(),
+  /** Per-request time limit (default 300). */
+  timeoutSeconds: z.number().positive().max(86400).optional(),
+});
+export const REMOTE_VARIANT_KEYS = ["endpoints", "model", "apiKeyEnv", "concurrency", "revision", "template", "timeoutSeconds"] as const;
+
 const variantEntry = z.union([
   z.string().min(1, "a variant needs a GGUF path (or ollama:name, hf:org/name/file.gguf, lmstudio:publisher/model)"),
+  remoteVariantSchema,
   z
     .looseObject({
       path: z.string().min(1).optional(),

@@ -20,6 +20,8 @@ import { parsePrompt, parseTemplate, sampleInput, type PromptDoc } from "./promp
 import { findPartialFile, partialTemplate, renderPrompt, renderTextForCount, RenderError, type RenderedPrompt } from "./render";
 import { artifactKind, type Diagnostic, type Range } from "./types";
 import { formatVariantRef, tryParseVariantRef } from "./variant-ref";
+import type { EndpointCheck, RemoteModelSpec } from "../llm/types";
+import { RemoteChecks, type RemoteVariantStatus } from "./remote-checks";
 
 export interface ResolvedAdapter {
   /** Adapter name (basename of its .adapter.yaml). */
@@ -45,6 +47,8 @@ export interface ResolvedVariant {
   referenceId: string;
   /** Context size to run with (variant override, else engine.contextSize). */
   contextSize?: number;
+  /** Set for a served model: its endpoints (modelPath is then its first endpoint, for messages). */
+  remote?: RemoteModelSpec;
   /** The model store the file came from (Hugging Face cache, LM Studio, Ollama). */
   origin?: ModelOrigin;
   /** Other places the same bytes were found by the family's scans (listed once, here). */
@@ -56,6 +60,12 @@ export type CountTokens = (modelPath: string, text: string) => Promise<number>;
 export interface WorkspaceOptions {
   /** Real token counting (the language server passes the engine's). Without it, an estimate. */
   countTokens?: CountTokens;
+  /**
+   * Asks served variants' endpoints what they serve (diagnostics DL122-DL124, hover): the language
+   * server passes llm/remote's check in a trusted workspace, the CLI always. Without it nothing is
+   * sent anywhere (a restricted workspace).
+   */
+  checkEndpoint?: EndpointCheck;
   /** Environment the model stores are found through (OLLAMA_MODELS, HF_HUB_CACHE, home, …); default: this process's. */
   storeEnvironment?: Partial<StoreEnvironment>;
 }
@@ -143,12 +153,15 @@ export class Workspace {
   /** Per-case vars checks, valid while the case object and the prompt's schema are the same. */
   private varsChecks = new WeakMap<EvalCase, { schema: JSONSchema; defaults: Record<string, unknown>; diagnostics: Diagnostic[] }>();
   private readonly countTokens?: CountTokens;
+  /** Served variants' endpoints are asked only with a checkEndpoint (trusted workspaces, the CLI). */
+  private readonly remote?: RemoteChecks;
   /** Reads the Hugging Face cache, LM Studio's folder and Ollama's store (never writes them). */
   readonly modelStores: ModelStores;
 
   constructor(root: string, options: WorkspaceOptions = {}) {
     this.root = path.resolve(root);
     if (options.countTokens) this.countTokens = options.countTokens;
+    if (options.checkEndpoint) this.remote = new RemoteChecks(options.checkEndpoint);
     this.modelStores = new ModelStores(options.storeEnvironment);
   }
 
@@ -416,6 +429,7 @@ export class Workspace {
           isReference: v.name === ref,
           referenceId: `${fam.name}/${ref ?? v.name}`,
           contextSize: v.contextSize ?? cfg.engine.contextSize,
+          ...(v.remote ? { remote: v.remote } : {}),
           ...(v.origin ? { origin: v.origin } : {}),
           ...(v.also ? { also: v.also } : {}),
         });
@@ -459,6 +473,7 @@ export class Workspace {
     if (!v) throw new Error(`family '${family}' has no variant '${variant}' (variants: ${list.map((x) => x.name).join(", ") || "none"})`);
     if (v.problem) throw new Error(v.problem);
     const refName = this.referenceOf(fam, list);
+    if (v.remote) return this.resolveRemote(family, variant, v.path, v.remote, adapters, refName);
     const resolvedAdapters: ResolvedAdapter[] = [];
     for (const a of adapters) {
       const file = this.findAdapterConfig(a.name);
@@ -488,6 +503,52 @@ export class Workspace {
       ...(v.origin ? { origin: v.origin } : {}),
       ...(v.also ? { also: v.also } : {}),
     };
+  }
+
+  /**
+   * A served variant: adapters are named for the server to apply (llama-server /lora-adapters,
+   * vLLM LoRA modules); a local adapter config of that name only supplies the default scale.
+   */
+  private resolveRemote(family: string, variant: string, url: string, remote: RemoteModelSpec, adapters: { name: string; scale?: number }[], refName: string | undefined): ResolvedVariant {
+    const named = adapters.map((a) => {
+      let scale = a.scale;
+      if (scale === undefined) {
+        const file = this.findAdapterConfig(a.name);
+        try {
+          scale = file ? this.adapter(file).scale : 1;
+        } catch {
+          scale = 1;
+        }
+      }
+      return { name: a.name, scale };
+    });
+    const baseId = `${family}/${variant}`;
+    return {
+      id: named.length ? formatVariantRef({ family, variant, adapters: named }) : baseId,
+      family,
+      variant,
+      modelPath: url,
+      adapters: [],
+      isReference: named.length === 0 && variant === refName,
+      referenceId: named.length ? baseId : `${family}/${refName ?? variant}`,
+      remote: { ...remote, adapters: named },
+    };
+  }
+
+  /**
+   * What a served variant's endpoints report (each endpoint: its facts or why it did not answer),
+   * asked at most every few seconds; undefined when endpoints may not be asked (restricted
+   * workspace) or the ref is not a served variant.
+   */
+  async remoteStatus(ref: string): Promise<RemoteVariantStatus | undefined> {
+    if (!this.remote) return undefined;
+    let v: ResolvedVariant;
+    try {
+      v = this.resolveVariant(ref);
+    } catch {
+      return undefined;
+    }
+    return v.remote ? this.remote.status(v.id, v.remote) : undefined;
   }
 
   private findAdapterConfig(name: string): string | undefined {
@@ -532,7 +593,7 @@ export class Workspace {
     try {
       switch (kind) {
         case "config":
-          return sortDiagnostics(this.checkConfig());
+          return sortDiagnostics([...this.checkConfig(), ...(await this.remoteConfigDiagnostics())]);
         case "prompt":
           return sortDiagnostics(await this.checkPrompt(abs));
         case "evalset":
@@ -554,6 +615,7 @@ export class Workspace {
     const file = doc.file ?? path.join(this.root, "driftlens.yaml");
     for (const fam of Object.values(doc.config.models)) {
       for (const [name, v] of Object.entries(fam.variants)) {
+        if (v.remote) continue; // served: checked by remoteDiagnostics (network) and at parse time
         if (v.store || v.storeError) continue; // checked with the store (familyVariants below)
         if (!fs.existsSync(v.path)) {
           out.push({ file, range: v.range ?? rangeAt(), severity: "error", code: "DL103", message: `variant '${fam.name}/${name}': model file ${v.declared} does not exist (looked at ${v.path})` });
@@ -601,6 +663,29 @@ export class Workspace {
     return out;
   }
 
+  /** DL122-DL124 for served variants: only when endpoints may be asked (see probeEndpoints). */
+  private async remoteConfigDiagnostics(): Promise<Diagnostic[]> {
+    const checker = this.remote;
+    if (!checker) return [];
+    const doc = this.config();
+    const file = doc.file ?? path.join(this.root, "driftlens.yaml");
+    const out: Diagnostic[] = [];
+    const checks: Promise<void>[] = [];
+    for (const fam of Object.values(doc.config.models)) {
+      for (const [name, v] of Object.entries(fam.variants)) {
+        if (!v.remote) continue;
+        const spec = v.remote;
+        checks.push(
+          checker.status(`${fam.name}/${name}`, spec).then((st) => {
+            out.push(...checker.diagnostics(st, file, doc.source, fam.name, name, v.range ?? rangeAt()));
+          }),
+        );
+      }
+    }
+    await Promise.all(checks);
+    return out;
+  }
+
   /**
    * Absolute GGUF path of driftlens.yaml's `embedding.model` (a .gguf path, or a family/variant's
    * model file); undefined when none is configured. Throws an Error saying what is wrong when the
@@ -643,6 +728,12 @@ export class Workspace {
     if (doc.variant) {
       const p = this.modelRefProblem(doc.variant.ref);
       if (p) out.push({ file, range: doc.variant.range, severity: "error", code: "DL207", message: p });
+    }
+    // Adapters on a served variant are applied by the server: ask whether it has them.
+    for (const [ref, range] of [[doc.model, doc.modelRange], [doc.variant?.ref, doc.variant?.range]] as const) {
+      if (!ref || !range || !ref.includes("+") || out.some((d) => d.code === "DL207" && d.range === range)) continue;
+      const st = await this.remoteStatus(ref);
+      for (const p of st?.adapterProblems ?? []) out.push({ file, range, severity: "error", code: "DL124", message: `${ref}: ${p}` });
     }
     for (const e of doc.evals) {
       if (!this.exists(e.path)) out.push({ file, range: e.range, severity: "warning", code: "DL211", message: `eval set ${e.declared} does not exist (looked at ${e.path})` });
@@ -702,6 +793,8 @@ export class Workspace {
   }
 
   private async contextCheck(doc: PromptDoc, text: string, variant: ResolvedVariant): Promise<Diagnostic[]> {
+    // A served model's tokenizer and context are on its server: not counted on the keystroke path.
+    if (variant.remote) return [];
     const facts = this.gguf(variant.modelPath).facts;
     const configured = variant.contextSize ?? this.config().config.engine.contextSize;
     const ctx = facts?.contextLength ? Math.min(configured, facts.contextLength) : configured;

@@ -1,5 +1,6 @@
 // `driftlens check [PATH...]`: the language server's diagnostics, for CI and terminals.
 // Exit 1 when any error is reported, 0 otherwise, 2 on usage errors.
+import { checkEndpoint } from "../llm/remote/check";
 import fs from "node:fs";
 import path from "node:path";
 import { findConfigFile } from "../artifacts/config";
@@ -71,7 +72,7 @@ export const checkCommand: Command = {
     const all: Diagnostic[] = [];
     for (const [file, root] of [...files.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       let ws = workspaces.get(root);
-      if (!ws) workspaces.set(root, (ws = new Workspace(root)));
+      if (!ws) workspaces.set(root, (ws = new Workspace(root, { checkEndpoint })));
       all.push(...(await ws.diagnose(file)));
     }
     const counts = { error: 0, warning: 0, information: 0, hint: 0 };

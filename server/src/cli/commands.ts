@@ -7,6 +7,7 @@ import { diffCommand } from "./diff";
 import { renderCommand } from "./render";
 import { evalCommand } from "./eval";
 import { kldCommand } from "./kld";
+import { storeCommand } from "./store";
 
 export const commands: Record<string, Command> = {
   check: checkCommand,
@@ -16,4 +17,5 @@ export const commands: Record<string, Command> = {
   render: renderCommand,
   eval: evalCommand,
   kld: kldCommand,
+  store: storeCommand,
 };

@@ -1,4 +1,7 @@
-// Shared CLI plumbing: exit codes, errors, and a small strict argument parser.
+// Shared CLI plumbing: exit codes, errors, a small strict argument parser with typed flags, the
+// run-seed check and report emission every command shares.
+import fs from "node:fs";
+import path from "node:path";
 
 export const EXIT_OK = 0;
 /** Some check, case or gate failed. */
@@ -28,11 +31,30 @@ export class CliError extends Error {
   }
 }
 
-export type FlagSpec = Record<string, { type: "string" | "boolean" | "number"; multiple?: boolean; choices?: readonly string[] }>;
+export interface FlagDef {
+  type: "string" | "boolean" | "number";
+  multiple?: boolean;
+  choices?: readonly string[];
+}
+export type FlagSpec = Record<string, FlagDef>;
 
-export interface ParsedArgs {
+/** The value a flag parses to: repeated flags collect strings; choices narrow a string. */
+type FlagValue<D extends FlagDef> = D extends { multiple: true }
+  ? string[]
+  : D["type"] extends "boolean"
+    ? boolean
+    : D["type"] extends "number"
+      ? number
+      : D extends { choices: readonly (infer C)[] }
+        ? C
+        : string;
+
+/** Parsed flags, typed by their spec (absent flags are undefined). */
+export type Flags<S extends FlagSpec> = { [K in keyof S]?: FlagValue<S[K]> };
+
+export interface ParsedArgs<S extends FlagSpec = FlagSpec> {
   positionals: string[];
-  flags: Record<string, string | boolean | number | string[] | undefined>;
+  flags: Flags<S>;
   help: boolean;
 }
 
@@ -40,9 +62,9 @@ export interface ParsedArgs {
  * Parses `--name value`, `--name=value`, `--flag` and `--no-flag` against a spec. Unknown flags,
  * missing values and bad choices throw a CliError (exit 2) with a one-line reason.
  */
-export function parseArgs(argv: string[], spec: FlagSpec): ParsedArgs {
+export function parseArgs<S extends FlagSpec>(argv: string[], spec: S): ParsedArgs<S> {
   const positionals: string[] = [];
-  const flags: ParsedArgs["flags"] = {};
+  const flags: Record<string, string | boolean | number | string[] | undefined> = {};
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -94,5 +116,33 @@ export function parseArgs(argv: string[], spec: FlagSpec): ParsedArgs {
       flags[name] = [...(Array.isArray(prev) ? prev : []), String(v)];
     } else flags[name] = v;
   }
-  return { positionals, flags, help };
+  return { positionals, flags: flags as Flags<S>, help };
+}
+
+/** The largest run seed: per-case seeds derive from it as 31-bit integers. */
+export const MAX_SEED = 2 ** 31 - 1;
+
+/** Checks `--seed N` (an integer from 0 to 2^31-1); undefined when the flag was not given. */
+export function runSeed(seed: number | undefined): number | undefined {
+  if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)) throw new CliError(`--seed must be an integer from 0 to ${MAX_SEED}, not ${seed}`);
+  return seed;
+}
+
+/**
+ * Prints a command's report: to stdout, or with `--out FILE` into FILE (folders created) while
+ * stdout gets the short text summary (`summary`, when the command has one).
+ */
+export function emitReport(io: CliIO, out: string | undefined, text: string, summary?: string): void {
+  if (!out) {
+    io.out(text);
+    return;
+  }
+  const file = path.resolve(io.cwd, out);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+  } catch (e) {
+    throw new CliError(`cannot write the report to ${out}: ${e instanceof Error ? e.message : String(e)}; choose a writable --out path`);
+  }
+  if (summary !== undefined) io.out(summary);
 }

@@ -6,13 +6,14 @@ import path from "node:path";
 import { Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
-import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
+import { CompareError, compareVariants } from "../eval/compare";
 import { ladderRequest } from "../eval/ladder";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
+import { RoutingEngine } from "../llm/remote/router";
 import { Store, StoreError } from "../store/store";
-import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
+import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
 
 const USAGE = `Usage: driftlens compare [--family F | --variant V ...] [options]
@@ -67,7 +68,7 @@ export interface CliContext {
   ws: Workspace;
   config: Awaited<ReturnType<Workspace["config"]>>["config"];
   store: Store;
-  engine: () => Promise<EngineClient>;
+  engine: () => Promise<RoutingEngine>;
   dispose(): Promise<void>;
 }
 
@@ -88,28 +89,19 @@ export async function openContext(root: string, io: CliIO, workspace?: Workspace
     throw e;
   }
   setFingerprintCache(store.fingerprintCache());
-  let engine: Promise<EngineClient> | undefined;
+  let engine: Promise<RoutingEngine> | undefined;
   return {
     root,
     ws,
     config,
     store,
-    engine: () => (engine ??= EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
+    // Served variants go to their endpoints; the local engine starts only for a local variant.
+    engine: () => (engine ??= Promise.resolve(new RoutingEngine(() => EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined }), { log: (l) => io.err(`${l}\n`) }))),
     async dispose() {
       if (engine) await (await engine).dispose().catch(() => undefined);
       store.close();
     },
   };
-}
-
-/** Writes the report to --out (and a text summary to stdout), or the report to stdout. */
-export function emitReport(io: CliIO, out: string | undefined, text: string, summary: string): void {
-  if (out) {
-    const file = path.resolve(io.cwd, out);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, text);
-    io.out(summary);
-  } else io.out(text);
 }
 
 async function targetsFor(ws: Workspace, root: string, evals: string[] | undefined): Promise<EvalTarget[]> {
@@ -159,8 +151,7 @@ export const compareCommand: Command = {
     if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'; use --evals FILE for eval sets`);
     const root = path.resolve(io.cwd, (args.flags.root as string | undefined) ?? ".");
     const format = ((args.flags.format as string | undefined) ?? "text") as ReportFormat;
-    const seed = args.flags.seed as number | undefined;
-    if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1)) throw new CliError(`--seed must be an integer from 0 to 2147483647, not ${seed}`);
+    const seed = runSeed(args.flags.seed);
     const topK = args.flags["top-k"] as number | undefined;
     if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > 1000)) throw new CliError(`--top-k must be an integer from 1 to 1000, not ${topK}`);
 
@@ -181,7 +172,7 @@ export const compareCommand: Command = {
       let report;
       try {
         report = await compareVariants({
-          workspace: ctx.ws as unknown as CompareWorkspace,
+          workspace: ctx.ws,
           store: ctx.store,
           engine: ctx.engine,
           targets,

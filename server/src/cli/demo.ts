@@ -7,9 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { artifactKind } from "../artifacts/types";
 import { renderDemoHtml, renderDemoMarkdown, type DemoData, type DemoPromptEdit, type DemoVariantRuns } from "../demo/report";
-import { CompareError, compareVariants, type CompareWorkspace } from "../eval/compare";
+import { CompareError, compareVariants } from "../eval/compare";
 import type { CompareReport } from "../eval/report/types";
-import { runEvals, type EvalReport, type EvalTarget, type RunnerWorkspace } from "../eval/runner";
+import { runEvals, type EvalReport, type EvalTarget } from "../eval/runner";
 import { ensureQuickstartModels, GENERATOR_VERSION } from "../modelgen";
 import { CliError, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
 import { openContext } from "./compare";
@@ -119,7 +119,7 @@ export const demoCommand: Command = {
         }
       };
       const common = {
-        workspace: ws as unknown as RunnerWorkspace,
+        workspace: ws,
         store: ctx.store,
         engine: ctx.engine,
         noCache,
@@ -135,7 +135,7 @@ export const demoCommand: Command = {
 
       const compare = (variantsToCompare: string[], tg: EvalTarget[]): Promise<CompareReport> =>
         compareVariants({
-          workspace: ws as unknown as CompareWorkspace,
+          workspace: ws,
           store: ctx.store,
           engine: ctx.engine,
           targets: tg,

@@ -3,10 +3,10 @@
 // errors or a revision that does not exist.
 import path from "node:path";
 import { Workspace } from "../artifacts";
-import { diffRefs, DiffError, type DiffWorkspace } from "../eval/diff";
+import { diffRefs, DiffError } from "../eval/diff";
 import { renderDiff, type ReportFormat } from "../eval/report";
-import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
-import { emitReport, openContext } from "./compare";
+import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, runSeed, type CliIO, type Command } from "./common";
+import { openContext } from "./compare";
 import { ProgressBar } from "./progress";
 
 const USAGE = `Usage: driftlens diff [--base REF] [--head REF] [options]
@@ -54,8 +54,7 @@ export const diffCommand: Command = {
     if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'; use --base REF / --head REF`);
     const root = path.resolve(io.cwd, (args.flags.root as string | undefined) ?? ".");
     const format = ((args.flags.format as string | undefined) ?? "text") as ReportFormat;
-    const seed = args.flags.seed as number | undefined;
-    if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1)) throw new CliError(`--seed must be an integer from 0 to 2147483647, not ${seed}`);
+    const seed = runSeed(args.flags.seed);
     const ctx = await openContext(root, io);
     const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
     try {
@@ -67,7 +66,7 @@ export const diffCommand: Command = {
         store: ctx.store,
         engine: ctx.engine,
         gate: ctx.config.gate,
-        createWorkspace: (r) => new Workspace(r) as unknown as DiffWorkspace,
+        createWorkspace: (r) => new Workspace(r),
         ...(seed !== undefined ? { seed } : {}),
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,

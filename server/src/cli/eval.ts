@@ -8,16 +8,19 @@ import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { formatReport, formatText, type EvalFormat } from "../eval/format";
 import { gitToplevel, relPath, resolveRef, showFiles } from "../eval/git";
-import { runEvals, type EvalTarget, type RunnerWorkspace } from "../eval/runner";
+import { runEvals, type EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
+import { RoutingEngine } from "../llm/remote/router";
+import { parseShard, type Shard } from "../eval/shard";
 import { contentHash, Store, StoreError } from "../store/store";
-import { CliError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, type CliIO, type Command } from "./common";
+import { CliError, emitReport, EXIT_FAIL, EXIT_OK, EXIT_USAGE, parseArgs, runSeed, type CliIO, type Command } from "./common";
 import { ProgressBar } from "./progress";
 
 const USAGE = `Usage: driftlens eval [PROMPT|EVALSET...] [options]
 
-Runs eval sets on local GGUF model variants. With no files: every prompt in the workspace with
-the eval sets that cover it. A prompt runs with its covering eval sets; an eval set with its prompt.
+Runs eval sets on model variants (local GGUF files, or served models named by their endpoints in
+driftlens.yaml). With no files: every prompt in the workspace with the eval sets that cover it. A
+prompt runs with its covering eval sets; an eval set with its prompt.
 
 Options:
   --variant V      a variant to run on (repeatable), e.g. tiny/q4_0 or tiny/f16+formal@0.5;
@@ -26,6 +29,8 @@ Options:
   --out FILE       write the report there (stdout gets the text summary)
   --no-cache       generate every case again (results still go to the cache)
   --seed N         run seed (default 0); each case's seed derives from it and the case id
+  --shard I/N      run only shard I of N (case k of each eval set is in shard k mod N + 1), e.g.
+                   one per CI runner; 'driftlens store merge' combines the shards' stores
   --trust          allow 'javascript' assertions (they run code from the eval set)
   --root DIR       workspace root (default: the current folder)
 
@@ -38,6 +43,7 @@ const FLAGS = {
   out: { type: "string" },
   cache: { type: "boolean" },
   seed: { type: "number" },
+  shard: { type: "string" },
   trust: { type: "boolean" },
   root: { type: "string" },
 } as const;
@@ -107,9 +113,14 @@ export const evalCommand: Command = {
     }
     const root = path.resolve(io.cwd, (args.flags.root as string | undefined) ?? ".");
     const format = ((args.flags.format as string | undefined) ?? "text") as EvalFormat;
-    const seed = args.flags.seed as number | undefined;
-    if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1)) throw new CliError(`--seed must be an integer from 0 to 2147483647, not ${seed}`);
+    const seed = runSeed(args.flags.seed);
     const out = args.flags.out as string | undefined;
+    let shard: Shard | undefined;
+    try {
+      shard = args.flags.shard === undefined ? undefined : parseShard(args.flags.shard as string);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
 
     const ws = new Workspace(root);
     const cfgDoc = await ws.config();
@@ -130,16 +141,21 @@ export const evalCommand: Command = {
     }
     setFingerprintCache(store.fingerprintCache());
 
-    let engine: EngineClient | undefined;
+    let engine: RoutingEngine | undefined;
     const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
     try {
       const report = await runEvals({
-        workspace: ws as unknown as RunnerWorkspace,
+        workspace: ws,
         store,
-        engine: async () => (engine = await EngineClient.start(config.engine, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined })),
+        // Served variants go to their endpoints; the local engine starts only for a local variant.
+        engine: async () => {
+          const log = process.env.DRIFTLENS_DEBUG ? (l: string) => io.err(`${l}\n`) : undefined;
+          return (engine = new RoutingEngine(() => EngineClient.start(config.engine, { log }), { log: (l) => io.err(`${l}\n`) }));
+        },
         targets,
         variants: (args.flags.variant as string[] | undefined) ?? undefined,
         seed,
+        ...(shard ? { shard } : {}),
         noCache: args.flags.cache === false,
         trusted: args.flags.trust === true,
         memoryBudgetBytes: config.engine.memoryBudgetBytes,
@@ -149,13 +165,7 @@ export const evalCommand: Command = {
         },
       });
       progress.done();
-      const text = formatReport(report, format, root);
-      if (out) {
-        const file = path.resolve(io.cwd, out);
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, text);
-        io.out(formatText(report, root));
-      } else io.out(text);
+      emitReport(io, out, formatReport(report, format, root), formatText(report, root));
       const modelErrors = report.errors.length > 0 || report.runs.some((r) => r.status !== "complete");
       if (modelErrors) return EXIT_USAGE;
       return report.runs.every((r) => r.summary.failed === 0) ? EXIT_OK : EXIT_FAIL;

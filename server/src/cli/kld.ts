@@ -9,8 +9,7 @@ import { corpusKld, CorpusKldError, type CorpusKldReport } from "../eval/corpus-
 import { kldJson, kldMarkdown, kldText } from "../eval/report/kld-report";
 import { EngineClient, EngineError } from "../llm/client";
 import type { EngineSettings, ModelSpec } from "../llm/types";
-import { CliError, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
-import { emitReport } from "./compare";
+import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
 
 const USAGE = `Usage: driftlens kld --reference V --variant V [--variant V ...] --text FILE [options]
 

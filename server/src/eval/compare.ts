@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ChatMessage, CorpusTokens, DivergenceRequest, DivergenceResult, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
 import { sha256, type Store } from "../store/store";
+import { KldUnavailableError, kldSource } from "../llm/remote/score";
 import { buildLadder, type LadderCorpusInput } from "./ladder";
 import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "./kld";
 import type { CaseKld, CompareFlip, CompareReport, CompareVariant, Ladder, SliceKld } from "./report/types";
@@ -86,11 +87,13 @@ export interface CompareOptions {
 
 export class CompareError extends Error {}
 
+const NO_SCORE: ScoreResult = { id: "", positions: [], wallMs: 0 };
+
 /** Case key across eval sets: the same id may exist in two sets. */
 const keyOf = (run: EvalRunReport, c: { id: string }) => `${run.evalSetFile}\u0000${run.promptFile}\u0000${c.id}`;
 
 function toSpec(v: RunnerVariant): ModelSpec {
-  return { variant: v.id, modelPath: v.modelPath, adapters: v.adapters.map((a) => ({ path: a.path, scale: a.scale })) };
+  return { variant: v.id, modelPath: v.modelPath, adapters: v.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(v.remote ? { remote: v.remote } : {}) };
 }
 
 export async function compareVariants(opts: CompareOptions): Promise<CompareReport> {
@@ -191,6 +194,14 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
 
   // 4. Reference distributions, scored once per (reference, case) and shared by its candidates.
   const refScores = new Map<string, Promise<ScoreResult>>();
+  // A served variant whose server gives no prompt logprobs has no KL; the comparison goes on.
+  const noKl = new Map<string, string>();
+  const scoreOrNoKl = (pairKey: string, p: Promise<ScoreResult>): Promise<ScoreResult> =>
+    p.catch((e: unknown) => {
+      if (!(e instanceof KldUnavailableError)) throw e;
+      noKl.set(pairKey, e.message);
+      return NO_SCORE;
+    });
   const scoreRef = (ref: CompareVariantInfo, run: EvalRunReport, c: EvalCaseReport): Promise<ScoreResult> => {
     const key = `${ref.id}\u0000${keyOf(run, c)}`;
     let p = refScores.get(key);
@@ -249,20 +260,34 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
           const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
           if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) d = memo;
           else {
-            d = await caseDivergenceOf({
-              engine: await getEngine(),
-              reference: ref,
-              candidate: cand,
-              messages: await messagesFor(r.run, c.id),
-              refTokens: r.c.tokens.map((t) => t.token),
-              candTokens: c.tokens.map((t) => t.token),
-              id: c.id,
-              topK,
-              fullVocabulary: opts.fullVocabulary === true,
-              refScore: () => scoreRef(ref, r.run, r.c),
-              ...(opts.signal ? { signal: opts.signal } : {}),
-            });
-            if (memoKey) newMemos.push([memoKey, d]);
+            const refTokens = r.c.tokens.map((t) => t.token);
+            const none = noKl.has(cand.id);
+            if (opts.fullVocabulary === true && !none) {
+              d = await caseDivergenceOf({
+                engine: await getEngine(),
+                reference: ref,
+                candidate: cand,
+                messages: await messagesFor(r.run, c.id),
+                refTokens,
+                candTokens: c.tokens.map((t) => t.token),
+                id: c.id,
+                topK,
+                fullVocabulary: true,
+                refScore: () => scoreRef(ref, r.run, r.c),
+                ...(opts.signal ? { signal: opts.signal } : {}),
+              });
+            } else {
+              const refScore = noKl.has(cand.id) ? NO_SCORE : await scoreOrNoKl(cand.id, scoreRef(ref, r.run, r.c));
+              const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+              const candScore = noKl.has(cand.id)
+                ? NO_SCORE
+                : await scoreOrNoKl(
+                    cand.id,
+                    (await getEngine()).score({ id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe }, opts.signal),
+                  );
+              d = caseDivergence(c.id, none ? [] : refScore.positions, none ? [] : candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
+            }
+            if (memoKey && !none) newMemos.push([memoKey, d]);
           }
         }
         divergences.push({ ...d, evalSet: display(run.evalSetFile), tags: c.tags });
@@ -358,6 +383,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
       timeToFirstTokenMs: ttft,
       memoryBytes: memory.get(cand.modelPath) ?? null,
       runFingerprints: candRuns.map((r) => r.fingerprint).filter((x): x is string => x !== null),
+      ...servedKl(cand, ref, isReference, noKl.get(cand.id), topK, [...candRuns, ...refRuns]),
     });
   }
 
@@ -434,6 +460,24 @@ async function ladderOf(
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
+}
+
+/**
+ * How a pair with a served side was scored (source and the K actually used), or why it has no KL.
+ * Local pairs get neither field.
+ */
+function servedKl(cand: CompareVariantInfo, ref: CompareVariantInfo, isReference: boolean, unavailable: string | undefined, topK: number, runs: EvalRunReport[]): Partial<CompareVariant> {
+  if (isReference || (!cand.remote && !ref.remote)) return {};
+  if (unavailable) return { kldUnavailable: unavailable };
+  const kindOf = (v: CompareVariantInfo) => (runs.find((r) => r.variant === v.id)?.backend ?? "").replace(/^remote /, "");
+  const describe = (v: CompareVariantInfo, role: string) => {
+    if (!v.remote) return undefined;
+    const s = kldSource(kindOf(v) as Parameters<typeof kldSource>[0], undefined, topK);
+    return "source" in s ? `${role} ${v.id}: ${s.source}` : undefined;
+  };
+  const refSide = ref.remote ? kldSource(kindOf(ref) as Parameters<typeof kldSource>[0], undefined, topK) : undefined;
+  const k = refSide && "topK" in refSide ? refSide.topK : topK;
+  return { kldSource: [describe(ref, "reference"), describe(cand, "candidate")].filter(Boolean).join("; "), kldTopK: k };
 }
 
 /** The fields of a compare report that vary run to run (for tests and tools that diff reports). */

@@ -45,6 +45,7 @@ export function formatText(report: EvalReport, root?: string): string {
     lines.push(`${head}  ${s.passed}/${s.cases} passed (${pct(s.passRate)})  ${s.generated} generated, ${s.cached} cached${speed}  ${ms(s.wallMs)}${r.resumed ? "  (resumed)" : ""}`);
     const slices = sortedSlices(r);
     if (slices.length) lines.push(`    slices: ${slices.map(([n, v]) => `${n} ${v.passed}/${v.cases}`).join(", ")}`);
+    if (r.endpoints?.length) lines.push(`    endpoints: ${r.endpoints.map((e) => `${e.url} ${e.cases} case${e.cases === 1 ? "" : "s"}${e.failed ? ` (failed: ${oneLine(e.error ?? "unknown error", 100)})` : ""}`).join(", ")}`);
     for (const c of r.cases) {
       if (c.pass) continue;
       const why = c.error ?? c.assertions.filter((a) => !a.pass).map((a) => `${a.type}: ${a.message}`).join("; ");

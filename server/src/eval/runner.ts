@@ -9,11 +9,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { checkTensorBounds, ggufFacts, readGgufHeader } from "../gguf/reader";
-import type { ChatMessage, EngineFailure, GenerateRequest, GenerateResult, SamplingParams } from "../llm/types";
+import { identifyRemote, type RemoteIdentity } from "../llm/remote/probe";
+import { endpointsOf, servedEndpointReports, type EndpointReport } from "../llm/remote/report";
+import type { ChatMessage, EngineFailure, GenerateRequest, GenerateResult, RemoteModelSpec, SamplingParams } from "../llm/types";
 import { normalizeTokens } from "../store/token-codec";
 import { contentHash, sha256, type AdapterFingerprint, type CachedGeneration, type CaseResultRecord, type RunRecord, type Store, type StoredToken } from "../store/store";
 import { evaluateAssertions, type Assertion, type CaseEvaluation } from "./assertions";
 import { currentEngineVersion } from "./engine-version";
+import { inShard } from "./shard";
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -55,6 +58,8 @@ export interface RunnerVariant {
   modelPath: string;
   adapters: { name: string; file?: string; path: string; scale: number }[];
   isReference?: boolean;
+  /** A served model: generated on its endpoints, fingerprinted by what they report. */
+  remote?: RemoteModelSpec;
 }
 
 /**
@@ -94,7 +99,8 @@ export type RenderFn = (prompt: RunnerPrompt, input: Record<string, unknown>) =>
 
 /** The part of EngineClient the runner uses. */
 export interface RunnerEngine {
-  generateMany(reqs: GenerateRequest[], onResult: (r: GenerateResult | { id: string; failure: EngineFailure }) => void, signal?: AbortSignal): Promise<void>;
+  /** Resolves when every request is answered; for served variants, with per-endpoint reports (llm/remote). */
+  generateMany(reqs: GenerateRequest[], onResult: (r: GenerateResult | { id: string; failure: EngineFailure }) => void, signal?: AbortSignal): Promise<unknown>;
   info(): Promise<{ backend: string; threads: number; engineVersion?: string }>;
   /** Embedding vectors (for `similar` with driftlens.yaml's `embedding.model`). */
   embed?(modelPath: string, texts: string[]): Promise<number[][]>;
@@ -143,6 +149,8 @@ export interface RunEvalsOptions {
   noCache?: boolean;
   /** Only these case ids (the run's fingerprint includes the selection). */
   caseIds?: string[];
+  /** Only shard `index` (1-based) of `count`: a deterministic split of every eval set's cases (eval/shard.ts). */
+  shard?: { index: number; count: number };
   signal?: AbortSignal;
   onProgress?: (p: EvalProgress) => void;
   onCaseResult?: (e: CaseEvent) => void;
@@ -214,6 +222,8 @@ export interface EvalRunReport {
   threads: number | null;
   /** True when this call resumed an interrupted run. */
   resumed: boolean;
+  /** Served variants: per endpoint, the cases it answered in this call, whether it failed and why. */
+  endpoints?: EndpointReport[];
   summary: EvalRunSummary;
   slices: Record<string, { cases: number; passed: number; passRate: number }>;
   cases: EvalCaseReport[];
@@ -544,6 +554,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       const id = String(c.id);
       const myOrd = ord++;
       if (caseFilter && !caseFilter.has(id)) continue;
+      if (opts.shard && !inShard(myOrd, opts.shard)) continue;
       if (seen.has(id)) continue; // duplicate ids are a diagnostic of the eval set; the first wins
       seen.add(id);
       const pc: PreparedCase = {
@@ -662,11 +673,22 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     }
     base.variant = variant.id;
     base.modelPath = variant.modelPath;
+    // A served model is fingerprinted by what its endpoints report (asked now, so a changed
+    // server is noticed); no endpoint answering fails the variant, naming each and why.
+    let served: RemoteIdentity | undefined;
+    if (variant.remote) {
+      try {
+        served = await identifyRemote(variant.id, variant.remote, { fresh: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+      } catch (e) {
+        return failEarly((e as Error).message);
+      }
+      base.endpoints = servedEndpointReports(served);
+    }
     let modelFingerprint: string;
     const adapters: AdapterFingerprint[] = [];
     try {
-      if (!fs.existsSync(variant.modelPath)) throw new Error(`model file ${variant.modelPath} does not exist; fix its path in driftlens.yaml or create the file`);
-      modelFingerprint = await store.fingerprintFile(variant.modelPath);
+      if (!served && !fs.existsSync(variant.modelPath)) throw new Error(`model file ${variant.modelPath} does not exist; fix its path in driftlens.yaml or create the file`);
+      modelFingerprint = served ? served.fingerprint : await store.fingerprintFile(variant.modelPath);
       for (const a of variant.adapters) {
         if (!fs.existsSync(a.path)) throw new Error(`adapter ${a.name} file ${a.path} does not exist; fix 'file:' in ${a.file ?? "its adapter config"}`);
         adapters.push({ name: a.name, file: a.file ?? a.path, fingerprint: await store.fingerprintFile(a.path), scale: a.scale });
@@ -692,6 +714,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         opts.caseIds ? [...opts.caseIds].sort() : null,
         // What the cases render to: covers partials, which the prompt's own hash does not.
         p.renderHash,
+        ...(opts.shard ? [["shard", opts.shard.index, opts.shard.count]] : []),
       ]),
     );
     base.fingerprint = fingerprint;
@@ -821,7 +844,7 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
         key,
         req: {
           id: pc.id,
-          model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })) },
+          model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(variant.remote ? { remote: variant.remote } : {}) },
           messages: pc.messages,
           params,
           topLogprobs,
@@ -836,18 +859,19 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     const generatedKeys: string[] = [];
     let writeError: Error | undefined;
     if (misses.length && !opts.signal?.aborted) {
-      runError = precheckVariant(variant, opts.memoryBudgetBytes);
+      runError = served ? undefined : precheckVariant(variant, opts.memoryBudgetBytes);
       if (!runError) {
         try {
           const engine = await getEngine();
           try {
-            backend = (await engine.info()).backend;
+            // A served run starts no local engine: its backend is the server kind.
+            backend = served ? `remote ${served.live[0]!.kind}` : (await engine.info()).backend;
           } catch {
             // reported below if generation fails too
           }
           const byReq = new Map(misses.map((m) => [m.pc.id, m]));
           const writes: Promise<void>[] = [];
-          await engine.generateMany(
+          const batch = await engine.generateMany(
             misses.map((m) => m.req),
             (r) => {
               const m = byReq.get(r.id);
@@ -914,11 +938,12 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
             if (f?.kind === "cancelled") cancelled = true;
             else runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
           });
+          base.endpoints = endpointsOf(batch) ?? base.endpoints;
           await Promise.all(writes);
           if (writeError) runError ??= `variant ${variant.id}: could not store results in ${store.file}: ${writeError.message}`;
           if (opts.signal?.aborted) cancelled = true;
           // After a failure the engine may be gone; asking would start a fresh one for nothing.
-          if (generatedKeys.length && !runError) {
+          if (generatedKeys.length && !runError && !served) {
             try {
               const info = await engine.info();
               backend = info.backend;

@@ -14,7 +14,7 @@ import {
 } from "vscode-languageserver/node";
 import { ASSERTION_TYPES } from "../artifacts/evalset";
 import { originLabel } from "../artifacts/model-stores/stores";
-import { ADAPTER_KEYS, CASE_KEYS, CONFIG_KEYS, ENGINE_KEYS, EVAL_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS } from "../artifacts/schemas";
+import { ADAPTER_KEYS, CASE_KEYS, CONFIG_KEYS, ENGINE_KEYS, EVAL_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS, REMOTE_VARIANT_KEYS } from "../artifacts/schemas";
 import type { PromptDoc } from "../artifacts/prompt";
 import { guarded, type FeatureContext } from "./support/context";
 import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/docs";
@@ -350,6 +350,8 @@ async function completeConfig(t: Target, pos: Position): Promise<CompletionItem[
     return valueItems(c, Object.keys(fam?.variants ?? {}));
   }
   if (c.inValue && c.path.join(".") === "engine.gpu") return valueItems(c, ["auto", "cpu", "cuda", "vulkan", "metal"]);
+  // A served variant's mapping (endpoints, model, apiKeyEnv, …).
+  if (c.inValue && c.path.length === 5 && c.path[0] === "models" && c.path[2] === "variants" && c.key === "template") return valueItems(c, ["auto", "chat", "completion"]);
   // Models in stores (Ollama names, cached Hugging Face repos, LM Studio models) next to .gguf paths.
   const stored = await safe(() => storeCompletion(t, c, pos));
   if (c.inValue && c.path.length === 4 && c.path[0] === "models" && c.path[2] === "variants") return [...fileItems(t, c, (n) => n.endsWith(".gguf")), ...(stored ?? [])];
@@ -362,7 +364,7 @@ async function completeConfig(t: Target, pos: Position): Promise<CompletionItem[
     if (parent.length === 1 && parent[0] === "gate") return keyItems(c, pos, [...GATE_KEYS], (k) => (k === "maxKld" ? KLD_KEY_DOCS.maxKld : undefined));
     if (parent.length === 1 && parent[0] === "prompts") return keyItems(c, pos, ["partials"]);
     if (parent.length === 1 && parent[0] === "modelStores") return keyItems(c, pos, [...MODEL_STORES_KEYS]);
-    if (parent.length === 4 && parent[0] === "models" && parent[2] === "variants") return keyItems(c, pos, ["path", "ollama", "hf", "lmstudio", "file", "revision", "contextSize"]);
+    if (parent.length === 4 && parent[0] === "models" && parent[2] === "variants") return keyItems(c, pos, [...new Set(["path", "ollama", "hf", "lmstudio", "file", "revision", "contextSize", ...REMOTE_VARIANT_KEYS])]);
   }
   return [];
 }
@@ -413,8 +415,8 @@ async function variantItems(t: Target, c: YamlCursor): Promise<CompletionItem[]>
   return variants.map((v) => ({
     label: v.id,
     kind: CompletionItemKind.Reference,
-    detail: `${v.quant ?? ""}${v.isReference ? " (reference)" : ""}`.trim() || undefined,
-    documentation: v.origin ? originLabel(v.origin) : v.modelPath ? relPath(t.file, v.modelPath) : undefined,
+    detail: `${v.remote ? "served" : (v.quant ?? "")}${v.isReference ? " (reference)" : ""}`.trim() || undefined,
+    documentation: v.remote ? v.remote.endpoints.join(", ") : v.origin ? originLabel(v.origin) : v.modelPath ? relPath(t.file, v.modelPath) : undefined,
     sortText: `${v.isReference ? "0" : "1"}${v.id}`,
     textEdit: valueEdit(c, v.id),
   }));

@@ -10,6 +10,7 @@ import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/d
 import { ggufInfo, ggufMarkdown } from "./support/gguf-info";
 import { corpusHoverMarkdown, maxKldHoverMarkdown } from "./support/kld-docs";
 import { sourceMarkdown, storeHover } from "./support/model-stores";
+import { remoteMarkdown } from "./support/remote-info";
 import { inRange, lineText, promptLayout, relPath, target, type Target } from "./support/target";
 import { tokenAt, yamlCursor } from "./support/yaml-context";
 
@@ -39,6 +40,17 @@ async function hover(t: Target, pos: Position): Promise<HoverText | undefined> {
     default:
       return undefined;
   }
+}
+
+/** Markdown for a variant ref; a served variant's shows what its endpoints report (asked only when trusted). */
+export async function variantHover(ws: ServerWorkspace, ref: string, fromFile: string): Promise<string> {
+  let v;
+  try {
+    v = ws.resolveVariant(ref);
+  } catch {
+    return variantMarkdown(ws, ref, fromFile);
+  }
+  return v.remote ? remoteMarkdown(v, await ws.remoteStatus(ref)) : variantMarkdown(ws, ref, fromFile);
 }
 
 /** Markdown for a variant ref: resolved files and the base model's GGUF facts. */
@@ -89,8 +101,8 @@ function typeLabel(s: Record<string, unknown>): string {
 async function hoverPrompt(t: Target, pos: Position): Promise<HoverText | undefined> {
   const doc = t.ws.prompt(t.file);
   // Model refs in front matter.
-  if (doc.model && doc.modelRange && inRange(pos, doc.modelRange)) return { md: variantMarkdown(t.ws, doc.model, t.file), range: doc.modelRange };
-  if (doc.variant && inRange(pos, doc.variant.range)) return { md: variantMarkdown(t.ws, doc.variant.ref, t.file), range: doc.variant.range };
+  if (doc.model && doc.modelRange && inRange(pos, doc.modelRange)) return { md: await variantHover(t.ws, doc.model, t.file), range: doc.modelRange };
+  if (doc.variant && inRange(pos, doc.variant.range)) return { md: await variantHover(t.ws, doc.variant.ref, t.file), range: doc.variant.range };
   for (const i of doc.inputs) if (inRange(pos, i.range)) return { md: schemaMarkdown(doc, i.name), range: i.range };
   for (const e of doc.evals) {
     if (inRange(pos, e.range)) return { md: `eval set \`${relPath(t.file, e.path)}\`${t.ws.exists(e.path) ? "" : " (does not exist)"}`, range: e.range };
@@ -156,7 +168,7 @@ async function hoverAdapter(t: Target, pos: Position): Promise<HoverText | undef
   if (doc.base && inRange(pos, doc.base.modelRange)) {
     const ref = doc.base.model;
     const isPath = /\.gguf$/i.test(ref);
-    const md = isPath ? ggufMarkdown(ggufInfo(path.resolve(path.dirname(t.file), ref)), `base ${ref}`, path.dirname(t.file)) : variantMarkdown(t.ws, ref, t.file);
+    const md = isPath ? ggufMarkdown(ggufInfo(path.resolve(path.dirname(t.file), ref)), `base ${ref}`, path.dirname(t.file)) : await variantHover(t.ws, ref, t.file);
     return { md, range: doc.base.modelRange };
   }
   if (doc.gguf && inRange(pos, doc.gguf.range)) return { md: ggufMarkdown(ggufInfo(doc.gguf.path), `adapter ${doc.name}`, path.dirname(t.file)), range: doc.gguf.range };
@@ -165,14 +177,14 @@ async function hoverAdapter(t: Target, pos: Position): Promise<HoverText | undef
 
 async function hoverConfig(t: Target, pos: Position): Promise<HoverText | undefined> {
   const c = yamlCursor(t.text, pos);
-  // models.<family>.variants.<name>: path
-  if (c.path.length === 4 && c.path[0] === "models" && c.path[2] === "variants") {
+  // models.<family>.variants.<name>: path (or, for a served variant, any of its keys)
+  if ((c.path.length === 4 || (c.path.length >= 5 && c.path[4] === "endpoints")) && c.path[0] === "models" && c.path[2] === "variants") {
     const cfg = t.ws.config();
     const v = cfg.config.models[c.path[1]!]?.variants[c.path[3]!];
-    if (v) return { md: variantMarkdown(t.ws, `${c.path[1]}/${c.path[3]}`, t.file), range: c.inValue ? c.valueRange : c.keyRange };
+    if (v) return { md: await variantHover(t.ws, `${c.path[1]}/${c.path[3]}`, t.file), range: c.inValue ? c.valueRange : c.keyRange };
   }
   if (c.path.length === 3 && c.path[0] === "models" && c.key === "reference" && c.inValue && c.value) {
-    return { md: variantMarkdown(t.ws, `${c.path[1]}/${c.value}`, t.file), range: c.valueRange };
+    return { md: await variantHover(t.ws, `${c.path[1]}/${c.value}`, t.file), range: c.valueRange };
   }
   // models.<family>.corpus (or its text/ctx/chunks) and gate.maxKld
   if (c.path.length >= 3 && c.path[0] === "models" && c.path[2] === "corpus") {

@@ -9,9 +9,10 @@
 import path from "node:path";
 import { filePartialResolver, renderPrompt, Workspace } from "../artifacts";
 import { setFingerprintCache } from "../artifacts/fingerprint";
+import { effectiveConfig } from "../artifacts/effective-config";
 import { artifactKind } from "../artifacts/types";
 import { gitToplevel, relPath, showFile } from "../eval/git";
-import type { EvalTarget, RenderFn, RunnerWorkspace } from "../eval/runner";
+import type { EvalTarget, RenderFn } from "../eval/runner";
 import type { EngineClient } from "../llm/client";
 import type { EngineSettings } from "../llm/types";
 import { parseServerSettings, type ServerSettings } from "../protocol/settings";
@@ -88,7 +89,7 @@ export function register(ctx: FeatureContext): void {
       const raw = await connection.workspace.getConfiguration({ section: "driftlens" });
       return parseServerSettings(raw).settings;
     } catch {
-      return parseServerSettings(ctx.settings()).settings;
+      return ctx.settings();
     }
   }
 
@@ -117,8 +118,13 @@ export function register(ctx: FeatureContext): void {
     return r.ws.config().config;
   }
 
+  /** driftlens.yaml under the editor's settings (artifacts/effective-config.ts). */
+  function effective(r: Root, s: ServerSettings) {
+    return effectiveConfig(config(r), s);
+  }
+
   async function storeFor(r: Root, s: ServerSettings): Promise<Store> {
-    const file = s.store.path ? path.resolve(r.root, s.store.path) : config(r).store;
+    const file = effective(r, s).store;
     if (r.store && r.storePath === file) return r.store;
     const { Store } = await lazy();
     r.store?.close();
@@ -130,14 +136,7 @@ export function register(ctx: FeatureContext): void {
   }
 
   function engineSettings(r: Root, s: ServerSettings): EngineSettings {
-    const c = config(r).engine;
-    return {
-      gpu: s.engine.gpu ?? c.gpu,
-      threads: s.engine.threads === null ? c.threads : s.engine.threads === 0 ? "auto" : s.engine.threads,
-      contextSize: s.engine.contextSize ?? c.contextSize,
-      parallelSequences: s.engine.parallelSequences ?? c.parallelSequences,
-      memoryBudgetBytes: s.engine.memoryBudgetMb !== null ? s.engine.memoryBudgetMb * 1024 * 1024 : c.memoryBudgetBytes,
-    };
+    return effective(r, s).engine;
   }
 
   /** One engine worker for the server, started on first need, restarted when its settings change. */
@@ -164,6 +163,15 @@ export function register(ctx: FeatureContext): void {
       return e;
     });
     return engineStarting;
+  }
+
+  /**
+   * The engine a run uses: served variants go to their endpoints, everything else to the shared
+   * local engine worker (started only when a local variant needs it).
+   */
+  async function routed(es: EngineSettings) {
+    const { RoutingEngine } = await import("../llm/remote/router.js");
+    return new RoutingEngine(() => getEngine(es), { log: (l) => log.info(l) });
   }
 
   function status(): EngineStatus {
@@ -264,9 +272,9 @@ export function register(ctx: FeatureContext): void {
       const es = engineSettings(r, s);
       const render = renderFor(r);
       const report = await runEvals({
-        workspace: r.ws as unknown as RunnerWorkspace,
+        workspace: r.ws,
         store,
-        engine: () => getEngine(es),
+        engine: async () => routed(es),
         targets,
         variants,
         seed: s.run.seed,
@@ -333,10 +341,10 @@ export function register(ctx: FeatureContext): void {
             ...(ladder.request ? { ladder: ladder.request } : {}),
             workspace: r.ws as never,
             store,
-            engine: () => getEngine(es) as never,
+            engine: async () => routed(es) as never,
             targets,
             variants,
-            gate: { ...config(r).gate, ...Object.fromEntries(Object.entries(s.gate).filter(([, v]) => v !== null)) },
+            gate: effective(r, s).gate,
             seed: s.run.seed,
             render,
             signal: run.abort.signal,
@@ -391,8 +399,8 @@ export function register(ctx: FeatureContext): void {
         base: p.data.baseRef,
         variants: p.data.variants?.length ? p.data.variants : s.run.defaultVariants.length ? s.run.defaultVariants : undefined,
         store,
-        engine: () => getEngine(es),
-        gate: { ...config(r).gate, ...Object.fromEntries(Object.entries(s.gate).filter(([, v]) => v !== null)) },
+        engine: async () => routed(es),
+        gate: effective(r, s).gate,
         createWorkspace: (root) => new Workspace(root) as never,
         seed: s.run.seed,
         render: renderFor(r),

@@ -18,6 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
 import { runDivergence, type HeldModel } from "./divergence-run";
+import { completionText } from "./completion-text";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import type {
@@ -831,10 +832,8 @@ function vocabSizeOf(model: NLC.LlamaModel): { vocab?: number } {
 
 // ---------------------------------------------------------------- helpers
 
-/** Plain-completion rendering of messages when the GGUF has no chat template. */
-export function completionText(messages: ChatMessage[]): string {
-  return messages.map((m) => m.text).join("\n\n");
-}
+/** Plain-completion rendering of messages when the GGUF has no chat template (shared with served models). */
+export { completionText };
 
 function adapterKey(spec: ModelSpec): string {
   return spec.adapters.map((a) => `${a.path}@${a.scale}`).join("+");

@@ -19,9 +19,37 @@ export interface AdapterRef {
 export interface ModelSpec {
   /** The variant as the user writes it, e.g. "tiny/q4_0" or "tiny/f16+formal@0.5"; for messages. */
   variant: string;
-  /** Absolute path of the base GGUF. */
+  /** Absolute path of the base GGUF (for a remote variant: its first endpoint, for messages). */
   modelPath: string;
   adapters: AdapterRef[];
+  /**
+   * Set for a served model: requests go to its OpenAI-compatible endpoints (server/src/llm/remote)
+   * instead of the local engine; `modelPath` and `adapters` are then not used.
+   */
+  remote?: RemoteModelSpec;
+}
+
+/**
+ * A served model as driftlens.yaml describes it: plain data, no key (the key is read from the
+ * environment variable `apiKeyEnv` names at request time, never stored).
+ */
+export interface RemoteModelSpec {
+  /** Endpoint base URLs as written (with or without a trailing /v1). */
+  endpoints: string[];
+  /** The model name the server serves; default: the server's only (first) model. */
+  model?: string;
+  /** Environment variable holding the API key (sent as a Bearer token). */
+  apiKeyEnv?: string;
+  /** Requests in flight per endpoint; default: the server's slots (llama-server /props), else 4. */
+  concurrency?: number;
+  /** Part of the fingerprint: bump it when the served weights change under the same name. */
+  revision?: string;
+  /** "auto": chat when the served model has its own chat template, plain text otherwise. */
+  template: "auto" | "chat" | "completion";
+  /** Per-request time limit, ms. */
+  timeoutMs: number;
+  /** Adapters by the server's own names (llama-server /lora-adapters, vLLM LoRA modules). */
+  adapters: { name: string; scale: number }[];
 }
 
 export interface SamplingParams {
@@ -74,6 +102,8 @@ export interface GenerateResult {
   timeToFirstTokenMs: number;
   wallMs: number;
   tokensPerSecond: number;
+  /** The endpoint that served it (remote variants only). */
+  endpoint?: string;
 }
 
 /** Teacher forcing: feed `tokens` after the prompt and report the distribution at every position. */
@@ -130,6 +160,57 @@ export interface EngineInfo {
   /** CPU time the engine process has used so far (user + system, ms; for benchmarks and diagnostics). */
   cpuMs?: number;
 }
+
+// ---- served models: what an endpoint reports (plain data; llm/remote asks, artifacts/ shows) ----
+
+export type ServerKind = "llama-server" | "vllm" | "ollama" | "openai";
+
+export interface EndpointInfo {
+  /** As written in driftlens.yaml (credentials, query and fragment removed). */
+  url: string;
+  /** The server root (no /v1): llama-server's own routes live here. */
+  base: string;
+  /** The OpenAI-compatible API root (…/v1). */
+  v1: string;
+  kind: ServerKind;
+  /** The model name requests carry. */
+  model: string;
+  /** Every model the server lists. */
+  models: string[];
+  contextLength?: number;
+  /** llama-server's parallel slots (--parallel). */
+  slots?: number;
+  /** Server build or version. */
+  build?: string;
+  /** llama-server: whether the model has its own chat template (the server's chatml fallback otherwise). */
+  ownChatTemplate?: boolean;
+  /** llama-server: vocabulary size. */
+  nVocab?: number;
+  /**
+   * llama-server: the vocabulary adds a space before the text (SentencePiece's add_space_prefix).
+   * llama.cpp's detokenizer, which the local engine uses for its output text, then drops the
+   * leading space of the first token; the server's own text keeps it.
+   */
+  spacePrefix?: boolean;
+  /** llama-server: LoRA adapters loaded at start (--lora), by id. */
+  loraAdapters?: { id: number; path: string; scale: number }[];
+  /** Facts that identify the served weights (no paths, no timestamps). */
+  identity: Record<string, unknown>;
+}
+
+/** One endpoint of a served variant as a check found it: its facts, or why it did not answer. */
+export interface EndpointStatus {
+  url: string;
+  info?: EndpointInfo;
+  error?: string;
+  /** It answered but does not serve the configured model. */
+  wrongModel?: boolean;
+  /** Adapters of the spec it cannot apply. */
+  adapterProblems: string[];
+}
+
+/** Asks one endpoint of a served variant what it serves (llm/remote/check.ts implements it). */
+export type EndpointCheck = (url: string, spec: RemoteModelSpec, timeoutMs: number) => Promise<EndpointStatus>;
 
 /** A failure the caller can show as is: names the variant and file and says what to do. */
 export interface EngineFailure {

@@ -1,8 +1,10 @@
-// The VS Code settings of the extension (section "driftlens"), as one zod schema: what the client
-// reads (server.*, trace.*) and what the language server and its run features read (engine.*,
-// gate.*, store.*, run.*).
-// package.json `contributes.configuration` declares the same keys, types and defaults; the unit
-// test test/unit/extension/settings-sync.test.ts keeps the two in step.
+// The settings of the extension and its language server (section "driftlens"), as one zod schema:
+// what the client reads (server.*, trace.*), what the language server and its run features read
+// (engine.*, gate.*, store.*, run.*), and the language server's own tunables (top-level keys such as
+// diagnosticsDebounceMs, which tests and other LSP clients pass in initializationOptions).
+// package.json `contributes.configuration` declares the sections in CONTRIBUTED_SECTIONS with the
+// same keys, types and defaults; test/unit/extension/settings-sync.test.ts keeps the two in step.
+// The tunables are not contributed: they are not VS Code settings a user is meant to change.
 //
 // Engine, gate and store settings override driftlens.yaml when set; `null` (the default) means
 // "use driftlens.yaml, or its default", so a workspace config stays the source of truth for CI.
@@ -12,6 +14,27 @@ const nullableNumber = (min: number, max?: number) =>
   (max === undefined ? z.number().min(min) : z.number().min(min).max(max)).nullable().default(null);
 
 export const ServerSettingsSchema = z.object({
+  /** Delay between the last keystroke and re-diagnosing that document, in milliseconds. */
+  diagnosticsDebounceMs: z.number().int().min(0).max(5000).default(150),
+  /**
+   * Delay before re-diagnosing the dependents of a changed file (eval sets of an edited prompt).
+   * Longer than the document's own delay: the dependents are not what the user is looking at.
+   */
+  dependentsDebounceMs: z.number().int().min(0).max(10000).default(400),
+  /** Diagnose every artifact in the workspace at startup, in the background (not just open files). */
+  scanOnStartup: z.boolean().default(true),
+  /**
+   * Count prompt tokens with the model's own vocabulary (through the engine worker) when the
+   * variant's GGUF exists; "estimate" never starts the engine for this.
+   */
+  tokenCount: z.enum(["model", "estimate"]).default("model"),
+  /**
+   * Quiet time before prompt tokens are counted with the model (the estimate is shown meanwhile);
+   * counting is an IPC round trip to the engine worker, kept off the keystroke path.
+   */
+  tokenCountDebounceMs: z.number().int().min(0).max(10000).default(300),
+  /** llama.cpp threads for the token-counting engine worker (vocabulary loads only; "auto" = 1). */
+  engineThreads: z.union([z.literal("auto"), z.number().int().min(1)]).default(1),
   /** How the extension starts the language server (read by the client, never by the server). */
   server: z
     .object({
@@ -87,17 +110,16 @@ export function parseServerSettings(raw: unknown): { settings: ServerSettings; p
   return { settings: again.success ? again.data : ServerSettingsSchema.parse({}), problems };
 }
 
-/** Every setting as a flat "section.key" → default map (the shape of package.json's configuration). */
+/** The sections package.json contributes as VS Code settings (the rest are server tunables). */
+export const CONTRIBUTED_SECTIONS = ["server", "engine", "gate", "store", "run", "trace"] as const;
+
+/** Every VS Code setting as a flat "section.key" → default map (the shape of package.json's configuration). */
 export function flatDefaults(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const walk = (o: Record<string, unknown>, prefix: string) => {
-    for (const [k, v] of Object.entries(o)) {
-      const key = prefix ? `${prefix}.${k}` : k;
-      if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length && key.split(".").length < 2) walk(v as Record<string, unknown>, key);
-      else out[key] = v;
-    }
-  };
-  walk(ServerSettingsSchema.parse({}) as unknown as Record<string, unknown>, "");
+  const defaults = ServerSettingsSchema.parse({});
+  for (const section of CONTRIBUTED_SECTIONS) {
+    for (const [k, v] of Object.entries(defaults[section])) out[`${section}.${k}`] = v;
+  }
   return out;
 }
 

@@ -613,6 +613,94 @@ export class Store {
     });
   }
 
+  // ---- bulk reads and imports, for merging stores (store/merge.ts) ----
+
+  /** Every artifact version this store has seen, oldest first. */
+  allArtifactVersions(): ArtifactVersion[] {
+    return (this.stmt("SELECT * FROM artifact_versions ORDER BY first_seen, path, hash").all() as Row[]).map((r) => ({
+      path: r.path as string,
+      hash: r.hash as string,
+      kind: r.kind as string,
+      firstSeen: r.first_seen as number,
+      gitCommit: (r.git_commit as string | null) ?? null,
+    }));
+  }
+
+  /** Every cached generation, one at a time (a cache can be large). */
+  *allGenerations(): Generator<CachedGeneration> {
+    for (const r of this.stmt("SELECT * FROM generations ORDER BY created_at, key").iterate() as IterableIterator<Row>) yield rowToGeneration(r);
+  }
+
+  /** Every memo entry as stored (JSON text). */
+  *allMemos(): Generator<[string, string]> {
+    for (const r of this.stmt("SELECT key, value FROM memo ORDER BY key").iterate() as IterableIterator<{ key: string; value: string }>) yield [r.key, r.value];
+  }
+
+  /**
+   * Adds a generation recorded in another store: "added", "same" when this store has the key with
+   * the same text and tokens, "conflict" when it has the key with another output (kept as it is).
+   */
+  importGeneration(g: CachedGeneration): "added" | "same" | "conflict" {
+    return this.write(() => {
+      const have = this.stmt("SELECT text, tokens FROM generations WHERE key = ?").get(g.key) as { text: string; tokens: Buffer } | undefined;
+      if (!have) {
+        this.insertGeneration(g);
+        return "added";
+      }
+      return have.text === g.text && Buffer.compare(have.tokens, encodeTokens(g.tokens)) === 0 ? "same" : "conflict";
+    });
+  }
+
+  /** Adds memo entries (JSON text) this store lacks; existing keys are kept. */
+  importMemos(entries: [string, string][]): number {
+    if (!entries.length) return 0;
+    const s = this.stmt("INSERT OR IGNORE INTO memo(key, value, created_at) VALUES (?, ?, ?)");
+    const now = Date.now();
+    return this.write(() => entries.reduce((n, [k, v]) => n + s.run(k, v, now).changes, 0));
+  }
+
+  /**
+   * Adds a run recorded in another store, with its results, under its own id, in one transaction;
+   * false (nothing written) when this store already has a run with that id.
+   */
+  importRun(run: RunRecord, results: CaseResultRecord[]): boolean {
+    return this.write(() => {
+      const r = this.stmt(
+        `INSERT OR IGNORE INTO runs(id, fingerprint, variant, prompt_file, eval_set_file, prompt_hash, eval_set_hash, model_fingerprint,
+          adapters, params, seed, engine_version, backend, threads, status, case_count, error, summary, meta, owner_pid, owner_host, created_at, updated_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)`,
+      ).run(
+        run.id,
+        run.fingerprint,
+        run.variant,
+        run.promptFile,
+        run.evalSetFile,
+        run.promptHash,
+        run.evalSetHash,
+        run.modelFingerprint,
+        JSON.stringify(run.adapters),
+        JSON.stringify(run.params),
+        run.seed,
+        run.engineVersion,
+        run.backend,
+        run.threads,
+        // An unfinished run from another store has no live owner here: it is resumable, not running.
+        run.status === "running" ? "failed" : run.status,
+        run.caseCount,
+        run.status === "running" ? (run.error ?? "interrupted in the store it was merged from; run again to resume") : run.error,
+        run.summary ? JSON.stringify(run.summary) : null,
+        run.meta ? JSON.stringify(run.meta) : null,
+        run.ownerHost,
+        run.createdAt,
+        run.updatedAt,
+        run.finishedAt,
+      );
+      if (r.changes === 0) return false;
+      this.putResults(run.id, results);
+      return true;
+    });
+  }
+
   private insertGeneration(g: Omit<CachedGeneration, "createdAt"> & { createdAt?: number }): void {
     this.stmt(
       `INSERT OR REPLACE INTO generations(key, text, tokens, prompt_tokens, template, stop_reason, ttft_ms, wall_ms, tokens_per_second, backend, threads, engine_version, created_at)

@@ -4,11 +4,14 @@
 // tiny model from ../shared and LoRA adapters written with the project's GGUF writer.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { test } from "node:test";
 import { CODES } from "../../../server/src/artifacts/codes";
 import type { Diagnostic, Range } from "../../../server/src/artifacts/types";
 import { Workspace } from "../../../server/src/artifacts/workspace";
+import { checkEndpoint } from "../../../server/src/llm/remote/check";
 import { sha256Text } from "../../../server/src/artifacts/hash";
 import { GgufWriter } from "../../../server/src/gguf/writer";
 import { buildLoraGguf } from "../../../server/src/modelgen";
@@ -63,6 +66,32 @@ const GOOD_ADAPTER_FILES = (extra: string) => ({
 });
 const loraOk = (dir: string) => lora(path.join(dir, "formal.lora.gguf"), [{ target: "blk.0.attn_q.weight", nIn: 8, nOut: 8 }]);
 
+// A mock endpoint for the served-variant fixtures: an OpenAI-compatible server (vLLM by its
+// answer) that serves only the model "other" and no LoRA module. Fixtures write PPPPP for its port
+// (Linux ephemeral ports have five digits, so marked ranges keep their columns).
+const mockEndpoint = http.createServer((req, res) => {
+  res.writeHead(req.url === "/v1/models" || req.url === "/version" ? 200 : 404, { "content-type": "application/json" });
+  res.end(req.url === "/v1/models" ? JSON.stringify({ data: [{ id: "other", owned_by: "vllm", max_model_len: 512 }] }) : req.url === "/version" ? '{"version":"mock"}' : "{}");
+});
+mockEndpoint.listen(0, "127.0.0.1");
+mockEndpoint.unref();
+const withMockPort = (file: string) => (dir: string) => {
+  const p = path.join(dir, file);
+  fs.writeFileSync(p, fs.readFileSync(p, "utf8").replaceAll("PPPPP", String((mockEndpoint.address() as AddressInfo).port).padStart(5, "0")));
+};
+// A port nothing listens on: taken from a listener that is closed at once.
+let closedPort = 0;
+const closed = http.createServer();
+closed.listen(0, "127.0.0.1", () => {
+  closedPort = (closed.address() as AddressInfo).port;
+  closed.close();
+});
+const withClosedPort = (file: string) => (dir: string) => {
+  const p = path.join(dir, file);
+  fs.writeFileSync(p, fs.readFileSync(p, "utf8").replaceAll("QQQQQ", String(closedPort).padStart(5, "0")));
+};
+const SERVED = (endpoint: string, extra = "") => `models:\n  srv:\n    variants:\n      a:\n        endpoints:\n          - ${endpoint}\n${extra}`;
+
 const CASES: Case[] = [
   // driftlens.yaml
   { code: "DL100", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny: [a, b\n«»" } },
@@ -85,6 +114,34 @@ const CASES: Case[] = [
   },
   { code: "DL109", target: "driftlens.yaml", files: { "driftlens.yaml": "embedding:\n  model: «models/none.gguf»\n" }, message: /embedding model file models\/none\.gguf does not exist/ },
   { code: "DL110", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    corpus: «none.txt»\n" }, message: /family 'tiny': corpus text none\.txt does not exist/ },
+  // served variants
+  { code: "DL120", target: "driftlens.yaml", files: { "driftlens.yaml": SERVED("«ftp://gpu1:8000/v1»") }, message: /uses ftp; endpoints are http/ },
+  { code: "DL121", target: "driftlens.yaml", files: { "driftlens.yaml": SERVED("«http://10.1.2.3:8000/v1»") }, message: /plain http to 10\.1\.2\.3:8000.*unencrypted/ },
+  {
+    code: "DL122",
+    target: "driftlens.yaml",
+    files: { "driftlens.yaml": SERVED("«http://127.0.0.1:QQQQQ/v1»") },
+    setup: withClosedPort("driftlens.yaml"),
+    options: { checkEndpoint },
+    message: /refused the connection/,
+  },
+  {
+    code: "DL123",
+    target: "driftlens.yaml",
+    files: { "driftlens.yaml": SERVED("«http://127.0.0.1:PPPPP/v1»", "        model: Qwen/Qwen2.5-7B-Instruct\n") },
+    setup: withMockPort("driftlens.yaml"),
+    options: { checkEndpoint },
+    message: /does not serve 'Qwen\/Qwen2\.5-7B-Instruct' \(it serves other\)/,
+  },
+  {
+    code: "DL124",
+    target: "p.prompt",
+    files: { "driftlens.yaml": SERVED("http://127.0.0.1:PPPPP/v1", "        model: other\n"), "p.prompt": "---\nmodel: «srv/a+formal»\n---\nHi\n" },
+    setup: withMockPort("driftlens.yaml"),
+    options: { checkEndpoint },
+    message: /serves no LoRA module 'formal'/,
+  },
+  { code: "DL125", target: "driftlens.yaml", files: { "driftlens.yaml": SERVED("http://127.0.0.1:8000/v1", "        «apiKey»: sk-live-123\n") }, message: /never write a key into driftlens\.yaml/ },
   {
     code: "DL140",
     target: "driftlens.yaml",

@@ -92,3 +92,16 @@ test("an invalid value is dropped with a message; the other settings survive", (
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /driftlens\.engine\.threads/);
 });
+
+test("the language server's tunables share the schema: parsed beside the VS Code settings, never contributed", () => {
+  const { settings, problems } = parseServerSettings({ diagnosticsDebounceMs: 0, tokenCount: "bogus", scanOnStartup: false, gate: { alpha: 0.01 } });
+  assert.equal(settings.diagnosticsDebounceMs, 0);
+  assert.equal(settings.scanOnStartup, false);
+  assert.equal(settings.tokenCount, "model", "an invalid tunable falls back to its default");
+  assert.equal(settings.gate.alpha, 0.01);
+  assert.deepEqual(problems.map((p) => p.split(":")[0]), ["driftlens.tokenCount"]);
+  for (const key of ["diagnosticsDebounceMs", "dependentsDebounceMs", "scanOnStartup", "tokenCount", "tokenCountDebounceMs", "engineThreads"]) {
+    assert.ok(key in ServerSettingsSchema.shape, key);
+    assert.ok(!(`driftlens.${key}` in declared), `${key} is a server tunable, not a VS Code setting`);
+  }
+});

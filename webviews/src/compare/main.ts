@@ -171,10 +171,11 @@ function renderHead(): void {
     const h = el("div");
     h.append(el("div", `vname${v === S.reference ? " ref" : ""}`, v === S.reference ? `${v} (reference)` : v));
     const s = S.stats.get(v) ?? liveStats(v);
-    h.append(
-      el("div", "meta", `pass ${pct(s.passRate)} · ${num(s.tokensPerSecond, 1, " tok/s")} · TTFT ${num(s.timeToFirstTokenMs, 0, " ms")}`),
-      el("div", "meta", `${num(s.tokens, 0, " tokens")} · mem ${bytes(s.memoryBytes)}${v === S.reference ? "" : ` · KL ${num(s.kldMean, 4)}`}`),
-    );
+    // A served variant whose server gives no prompt logprobs has no KL: say so rather than show a number.
+    const kl = v === S.reference ? "" : s.kldMean === null && s.kldNote ? " · no KL" : ` · KL ${num(s.kldMean, 4)}`;
+    const meta = el("div", "meta", `${num(s.tokens, 0, " tokens")} · mem ${bytes(s.memoryBytes)}${kl}`);
+    if (s.kldNote) meta.title = s.kldNote;
+    h.append(el("div", "meta", `pass ${pct(s.passRate)} · ${num(s.tokensPerSecond, 1, " tok/s")} · TTFT ${num(s.timeToFirstTokenMs, 0, " ms")}`), meta);
     statsHead.append(h);
   }
 }

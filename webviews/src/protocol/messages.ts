@@ -43,6 +43,8 @@ export const VariantStatsSchema = z.object({
   tokens: Num.nullable(),
   memoryBytes: Num.nullable(),
   kldMean: Num.nullable(),
+  /** Why there is no KL (a served model whose server returns no prompt logprobs), or where it came from. */
+  kldNote: z.string().max(500).optional(),
 });
 export type VariantStats = z.infer<typeof VariantStatsSchema>;
 

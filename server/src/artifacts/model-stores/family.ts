@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { GgufFacts } from "../../gguf/reader";
+import type { RemoteModelSpec } from "../../llm/types";
 import type { ConfiguredVariant, FamilyConfig } from "../config";
 import { cachedFingerprint, rememberFingerprint } from "../fingerprint";
 import type { Diagnostic, Range } from "../types";
@@ -27,6 +28,8 @@ export interface FamilyVariant {
   also?: { path: string; origin?: ModelOrigin }[];
   /** Why this variant cannot run; resolving it throws this message. */
   problem?: string;
+  /** A served model (`endpoints:`): `path` is then its first endpoint, for messages. */
+  remote?: RemoteModelSpec;
 }
 
 export interface FamilyContext {
@@ -86,7 +89,8 @@ export function familyVariantList(fam: FamilyConfig, ctx: FamilyContext): Family
   const list: FamilyVariant[] = [];
   for (const [name, v] of Object.entries(fam.variants)) {
     let e: FamilyVariant;
-    if (v.store || v.storeError) e = storeVariant(name, v, ctx);
+    if (v.remote) e = { name, path: v.path, remote: v.remote };
+    else if (v.store || v.storeError) e = storeVariant(name, v, ctx);
     else {
       const h = fs.existsSync(v.path) ? ctx.gguf(v.path) : undefined;
       e = { name, path: v.path, ...(h?.facts?.quant ? { quant: h.facts.quant } : {}), ...(v.contextSize ? { contextSize: v.contextSize } : {}) };

@@ -47,9 +47,12 @@ export function compareText(r: CompareReport): string {
         );
       }
     }
-    lines.push(
-      `  KLD mean ${nats(v.kld.mean)}  median ${nats(v.kld.median)}  p99 ${nats(v.kld.p99)}  max ${nats(v.kld.max)}  top-1 agreement ${pct(v.top1Agreement)}  mean Δp ${num(v.meanDeltaP, 4)}  outputs diverged ${v.divergedCases}/${v.cases}`,
-    );
+    if (v.kldUnavailable) lines.push(`  ${v.kldUnavailable}; outputs diverged ${v.divergedCases}/${v.cases}`);
+    else
+      lines.push(
+        `  KLD mean ${nats(v.kld.mean)}  median ${nats(v.kld.median)}  p99 ${nats(v.kld.p99)}  max ${nats(v.kld.max)}  top-1 agreement ${pct(v.top1Agreement)}  mean Δp ${num(v.meanDeltaP, 4)}  outputs diverged ${v.divergedCases}/${v.cases}`,
+      );
+    if (v.kldSource) lines.push(`  KL from ${v.kldSource}${v.kldTopK !== undefined && v.kldTopK !== r.topK ? ` (reference top-${v.kldTopK}, not ${r.topK})` : ""}`);
     if (!v.isReference && v.kldStats) lines.push(`  ${statsLine(v)}`);
     if (!v.isReference && v.kldSlices.length) {
       const w = Math.max(5, ...v.kldSlices.map((s) => s.name.length));
@@ -83,7 +86,7 @@ export function compareMarkdown(r: CompareReport): string {
   for (const v of r.variants) {
     const w = v.slices[0];
     out.push(
-      `| ${mdCell(v.variant)} | ${mdCell(v.quant ?? "?")} | ${bytes(v.fileBytes)} | ${pct(v.passRate)} | ${v.isReference ? "–" : pp(v.delta)} | ${v.isReference ? "–" : ciText(v.ci)} | ${v.isReference ? "–" : pval(v.pValue)} | ${w && !v.isReference ? `${mdCell(w.name)} ${pp(w.delta)}` : "–"} | ${nats(v.kld.mean)} | ${pct(v.top1Agreement)} | ${num(v.tokensPerSecond)} | ${verdict(v)} |`,
+      `| ${mdCell(v.variant)} | ${mdCell(v.quant ?? "?")} | ${bytes(v.fileBytes)} | ${pct(v.passRate)} | ${v.isReference ? "–" : pp(v.delta)} | ${v.isReference ? "–" : ciText(v.ci)} | ${v.isReference ? "–" : pval(v.pValue)} | ${w && !v.isReference ? `${mdCell(w.name)} ${pp(w.delta)}` : "–"} | ${v.kldUnavailable ? "no KL" : nats(v.kld.mean)} | ${v.kldUnavailable ? "–" : pct(v.top1Agreement)} | ${num(v.tokensPerSecond)} | ${verdict(v)} |`,
     );
   }
   if (r.gate.reasons.length) {
@@ -101,7 +104,9 @@ export function compareMarkdown(r: CompareReport): string {
       out.push(`| ${mdCell(s.name)} | ${s.cases} | ${pct(s.passRate)} | ${pct(s.basePassRate)} | ${pp(s.delta)} | ${ciText(s.ci)} | ${pval(s.pValue)} | ${mdd(s)} |`);
     }
     out.push("");
-    out.push(`KLD (nats, ${mdCell(kldMethod(r))}) mean ${nats(v.kld.mean)}, median ${nats(v.kld.median)}, p99 ${nats(v.kld.p99)}, max ${nats(v.kld.max)}; top-1 agreement ${pct(v.top1Agreement)}; mean Δp ${num(v.meanDeltaP, 4)}; outputs diverged in ${v.divergedCases}/${v.cases} cases.`);
+    if (v.kldUnavailable) out.push(`${mdCell(v.kldUnavailable)}; outputs diverged in ${v.divergedCases}/${v.cases} cases.`);
+    else out.push(`KLD (nats, ${mdCell(kldMethod(r))}) mean ${nats(v.kld.mean)}, median ${nats(v.kld.median)}, p99 ${nats(v.kld.p99)}, max ${nats(v.kld.max)}; top-1 agreement ${pct(v.top1Agreement)}; mean Δp ${num(v.meanDeltaP, 4)}; outputs diverged in ${v.divergedCases}/${v.cases} cases.`);
+    if (v.kldSource) out.push(`KL from ${mdCell(v.kldSource)}${v.kldTopK !== undefined && v.kldTopK !== r.topK ? ` (reference top-${v.kldTopK}, not ${r.topK})` : ""}.`);
     if (v.kldStats) out.push("", mdCell(statsLine(v)));
     if (v.kldSlices.length) {
       out.push("");
@@ -148,7 +153,7 @@ export function compareHtml(r: CompareReport): string {
   h.push(`<table><thead><tr><th>Variant</th><th>Quant</th><th>Size</th><th>Pass rate</th><th>Δ</th><th>95% CI</th><th>p</th><th>KLD mean</th><th>KLD p99</th><th>Top-1</th><th>tok/s</th><th>TTFT ms</th><th>Memory</th><th>Gate</th></tr></thead><tbody>`);
   for (const v of r.variants) {
     h.push(
-      `<tr><td>${e(v.variant)}</td><td>${e(v.quant ?? "?")}</td><td class="n">${bytes(v.fileBytes)}</td><td class="n">${pct(v.passRate)}</td><td class="n">${v.isReference ? "–" : pp(v.delta)}</td><td>${v.isReference ? "–" : ciText(v.ci)}</td><td class="n">${v.isReference ? "–" : pval(v.pValue)}</td><td class="n">${nats(v.kld.mean)}</td><td class="n">${nats(v.kld.p99)}</td><td class="n">${pct(v.top1Agreement)}</td><td class="n">${num(v.tokensPerSecond)}</td><td class="n">${num(v.timeToFirstTokenMs, 0)}</td><td class="n">${bytes(v.memoryBytes)}</td><td class="${v.isReference ? "muted" : v.gate.passed ? "pass" : "fail"}">${verdict(v)}</td></tr>`,
+      `<tr><td>${e(v.variant)}</td><td>${e(v.quant ?? "?")}</td><td class="n">${bytes(v.fileBytes)}</td><td class="n">${pct(v.passRate)}</td><td class="n">${v.isReference ? "–" : pp(v.delta)}</td><td>${v.isReference ? "–" : ciText(v.ci)}</td><td class="n">${v.isReference ? "–" : pval(v.pValue)}</td>${v.kldUnavailable ? `<td class="muted" colspan="3" title="${e(v.kldUnavailable)}">no KL</td>` : `<td class="n">${nats(v.kld.mean)}</td><td class="n">${nats(v.kld.p99)}</td><td class="n">${pct(v.top1Agreement)}</td>`}<td class="n">${num(v.tokensPerSecond)}</td><td class="n">${num(v.timeToFirstTokenMs, 0)}</td><td class="n">${bytes(v.memoryBytes)}</td><td class="${v.isReference ? "muted" : v.gate.passed ? "pass" : "fail"}">${verdict(v)}</td></tr>`,
     );
   }
   h.push(`</tbody></table>`);
@@ -158,6 +163,8 @@ export function compareHtml(r: CompareReport): string {
     if (v.gate.reasons.length || v.gate.warnings.length) {
       h.push(`<ul>${v.gate.reasons.map((x) => `<li class="fail">${e(x)}</li>`).join("")}${v.gate.warnings.map((x) => `<li class="muted">${e(x)}</li>`).join("")}</ul>`);
     }
+    if (v.kldUnavailable) h.push(`<p class="muted">${e(v.kldUnavailable)}</p>`);
+    if (v.kldSource) h.push(`<p class="muted">KL from ${e(v.kldSource)}${v.kldTopK !== undefined && v.kldTopK !== r.topK ? ` (reference top-${v.kldTopK}, not ${r.topK})` : ""}</p>`);
     h.push(`<table><thead><tr><th>Slice (worst first)</th><th>Cases</th><th>Pass rate</th><th>Reference</th><th>Δ</th><th>95% CI</th><th>p</th><th>Min detectable drop</th><th>KLD mean ±</th><th>KLD max</th></tr></thead><tbody>`);
     for (const s of v.slices) {
       const k = v.kldSlices.find((x) => x.name === s.name);

@@ -106,6 +106,12 @@ export interface CompareVariant {
   memoryBytes: number | null;
   /** Behavioural fingerprints of the runs behind these numbers (the store holds them). */
   runFingerprints: string[];
+  /** A pair with a served side: where its KL comes from (per side) … */
+  kldSource?: string;
+  /** … and the reference top-K it used (vLLM gives at most 20 alternatives per position). */
+  kldTopK?: number;
+  /** Why this variant has no KL (e.g. its server returns no prompt logprobs); its KL fields are then empty. */
+  kldUnavailable?: string;
 }
 
 export interface CompareReport {

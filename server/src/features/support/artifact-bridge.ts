@@ -1,9 +1,12 @@
-// Creates the artifact Workspace (server/src/artifacts) for a root, wired to the
-// language server's lazy token counter for the context-length check.
+// Creates the artifact Workspace (server/src/artifacts) for a root, wired to the language
+// server's lazy token counter for the context-length check. Served variants' endpoints are asked
+// what they serve (diagnostics, hover) only in a trusted workspace.
 import { Workspace, type CountTokens } from "../../artifacts/workspace";
+import { checkEndpoint } from "../../llm/remote/check";
+import { workspaceTrusted } from "./trust";
 
 export type ServerWorkspace = Workspace;
 
 export function createWorkspace(root: string, countTokens?: CountTokens): ServerWorkspace {
-  return new Workspace(root, countTokens ? { countTokens } : {});
+  return new Workspace(root, { ...(countTokens ? { countTokens } : {}), ...(workspaceTrusted() ? { checkEndpoint } : {}) });
 }

@@ -3,7 +3,7 @@
 // settings in module globals (read `settings()` when needed: it changes at run time).
 import type { Connection, TextDocuments } from "vscode-languageserver/node";
 import type { TextDocument } from "vscode-languageserver-textdocument";
-import type { ServerSettings } from "../../protocol/lsp";
+import type { ServerSettings } from "../../protocol/settings";
 import type { DiagnosisService } from "./diagnosis";
 import type { Scheduler } from "./scheduler";
 import type { TokenCounter } from "./token-counter";
@@ -29,7 +29,7 @@ export interface ServerEvents {
   /** Workspace folders were added or removed (absolute paths), after the workspaces were updated. */
   onFoldersChanged(fn: (added: string[], removed: string[]) => void): void;
   /** Settings changed (didChangeConfiguration, or pulled with workspace/configuration). */
-  onSettingsChange(fn: (s: ServerSettings, raw: Record<string, unknown>) => void): void;
+  onSettingsChange(fn: (s: ServerSettings) => void): void;
 }
 
 export interface FeatureContext<W extends ArtifactWorkspace = ServerWorkspace> {
@@ -37,13 +37,8 @@ export interface FeatureContext<W extends ArtifactWorkspace = ServerWorkspace> {
   documents: TextDocuments<TextDocument>;
   workspaces: WorkspaceManager<W>;
   log: Logger;
-  /** The server core's keys of the `driftlens` settings section (protocol/lsp.ts), current value. */
+  /** The `driftlens` settings section (protocol/settings.ts) as last sent or pulled, parsed. */
   settings(): ServerSettings;
-  /**
-   * The whole `driftlens` settings section as the client last sent it, unparsed: features with
-   * settings of their own (engine, gate, run: protocol/settings.ts) parse it with their schema.
-   */
-  rawSettings(): Record<string, unknown>;
   scheduler: Scheduler;
   events: ServerEvents;
   /** What the client said it supports, after initialize. */
