@@ -4,7 +4,7 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import type { CaseResult } from "../../server/src/protocol/runs";
-import { CompareFromWebviewSchema, type Cell, type CompareToWebview, type VariantStats } from "../../webviews/src/protocol/messages";
+import { CompareFromWebviewSchema, LadderSchema, type Cell, type CompareToWebview, type VariantStats } from "../../webviews/src/protocol/messages";
 import { fetchTestTree } from "./commands";
 import type { Ctx } from "./ctx";
 import { webviewHtml, webviewOptions } from "./webview-html";
@@ -133,6 +133,9 @@ export class ComparePanel {
     if (pending.length) this.post({ type: "cells", cells: pending });
     const stats = statsFrom(result.compare, result.summaries);
     if (stats.length) this.post({ type: "stats", stats });
+    // The quant ladder, when the run compared variants of one family (validated: the report crosses a process boundary).
+    const ladder = LadderSchema.safeParse((result.compare as { ladder?: unknown } | undefined)?.ladder);
+    if (ladder.success) this.post({ type: "ladder", ladder: ladder.data });
     this.post({ type: "done", status: result.status, message: result.message });
   }
 

@@ -141,6 +141,29 @@ test("Compare models shows two variants' outputs; HTML in model output renders a
   assert.deepEqual(dialogs, [], "a script from model output ran");
 });
 
+test("the quant ladder: comparing the whole family draws size against pass rate and KLD, Q8_0 recommended", async () => {
+  await openFile(s.page, "capital.prompt");
+  await runCommand(s.page, "Driftlens: Compare Models");
+  const frame = await webviewFrame(s.page, ".variants label", 60_000);
+  // Every variant of the family, not only the default two.
+  for (const v of ["tiny/f16", "tiny/q8_0"]) {
+    const box = await frame.waitForSelector(`.variants label:has-text("${v}") input`, { timeout: 30_000 });
+    if (!(await box.isChecked())) await box.check();
+  }
+  await (await frame.waitForSelector("button:text-is('Run')", { timeout: 30_000 })).click();
+  // The previous run's ladder (two variants) goes when this run starts; wait for all four.
+  await until("the quant ladder of all four variants", async () => (await frame.$$(".ladder-chart g.rung")).length === 4 || undefined, 300_000);
+  const rungs = await frame.$$eval(".ladder-chart g.rung", (gs) => gs.map((g) => ({ variant: g.getAttribute("data-variant"), ringed: g.querySelector("circle.ring") !== null, points: g.querySelectorAll("circle.point").length })));
+  assert.deepEqual(rungs.map((r) => r.variant).sort(), ["tiny/f16", "tiny/f32", "tiny/q4_0", "tiny/q8_0"]);
+  assert.deepEqual(rungs.filter((r) => r.ringed).map((r) => r.variant), ["tiny/q8_0"]);
+  // A pass-rate point and a KLD point per variant; Q4_0's are drawn as failing.
+  assert.ok(rungs.every((r) => r.points === 2), JSON.stringify(rungs));
+  assert.ok((await frame.$$(".ladder-chart g.rung[data-variant='tiny/q4_0'] circle.point.bad")).length > 0);
+  assert.ok((await frame.$$(".ladder-chart line.max-kld")).length === 1, "gate.maxKld drawn");
+  assert.match(await frame.$eval(".ladder-summary", (e) => e.textContent ?? ""), /tiny\/q8_0 is the smallest variant that passes the gate/);
+  await screenshot(s.page, "quant-ladder.png");
+});
+
 test("eval deltas vs HEAD on a changed prompt: the delta view and the diff editor", async () => {
   const prompt = path.join(s.workspace, "capital.prompt");
   fs.writeFileSync(prompt, fs.readFileSync(prompt, "utf8").replace("What is the capital of {{country}}?", "What is the main city of {{country}}?"));

@@ -125,6 +125,31 @@ describe("LSP features", () => {
       const md = hoverText(await client.hover(uri, positionOf(text, "f16:", 0, 1)));
       assert.match(md, /\| architecture \| llama \|/);
     });
+
+    it("explains a family's corpus and gate.maxKld in driftlens.yaml, and completes them with their docs", async () => {
+      const file = path.join(ws.root, "driftlens.yaml");
+      const uri = await client.open(file);
+      const original = fs.readFileSync(file, "utf8");
+      const corpusText = "What is the capital of France? Paris\n".repeat(200);
+      fs.writeFileSync(path.join(ws.root, "corpus.txt"), corpusText);
+      const text = original.replace(/^models:\n  tiny:\n/m, "models:\n  tiny:\n    corpus: {text: corpus.txt, ctx: 64}\n") + "gate:\n  maxKld: 0.01\n";
+      assert.notEqual(text, original + "gate:\n  maxKld: 0.01\n", "the fixture has a tiny family to add a corpus to");
+      await client.change(uri, text);
+      const corpus = hoverText(await client.hover(uri, positionOf(text, "corpus:", 0, 2)));
+      assert.match(corpus, /corpus of tiny/);
+      assert.match(corpus, new RegExp(`${Buffer.byteLength(corpusText)} bytes, about \\d+ tokens \\(estimate\\); chunks of 64 tokens`));
+      assert.match(corpus, /llama-perplexity --kl-divergence/);
+      const max = hoverText(await client.hover(uri, positionOf(text, "maxKld", 0, 2)));
+      assert.match(max, /gate\.maxKld\*\* = 0\.01/);
+      assert.match(max, /quant ladder recommends the smallest variant/);
+      const withKey = text.replace("  maxKld: 0.01\n", "  maxKld: 0.01\n  ma");
+      await client.change(uri, withKey);
+      const items = await client.completion(uri, { line: withKey.split("\n").length - 1, character: 4 });
+      const item = items.find((i) => i.label === "maxKld");
+      assert.ok(item, items.map((i) => i.label).join(", "));
+      assert.match(JSON.stringify(item.documentation), /Largest allowed mean KL divergence/);
+      await client.change(uri, original);
+    });
   });
 
   describe("definition", () => {

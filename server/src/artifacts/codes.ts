@@ -20,6 +20,7 @@ export const CODES = {
   DL107: { severity: "error", title: "Model file is not a readable GGUF", fix: "Point the variant at a valid GGUF file (the message says what is wrong with this one)." },
   DL108: { severity: "warning", title: "Two GGUF files in a scan folder have the same quant type", fix: "Keep one file per quant type in a scanned folder, or list the variants explicitly." },
   DL109: { severity: "error", title: "Embedding model not found", fix: "Set `embedding.model` to an existing GGUF file (relative to driftlens.yaml) or to a `family/variant` defined under `models`." },
+  DL110: { severity: "error", title: "Corpus text of a model family is missing or not a text file", fix: "Point `corpus` (or `corpus.text`) at an existing UTF-8 text file, relative to driftlens.yaml." },
   // served variants (endpoints: in driftlens.yaml); DL122-DL124 need an answer from the server
   DL120: { severity: "error", title: "Served variant endpoint is not a usable URL", fix: "Give each server's base URL once, e.g. `http://gpu1:8000/v1` (http or https, no credentials, query or fragment)." },
   DL121: { severity: "warning", title: "Plain http to a server on another machine", fix: "Use `https://` (or an SSH tunnel to a loopback address): prompts, outputs and the API key would cross the network unencrypted." },

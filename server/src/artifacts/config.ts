@@ -9,7 +9,7 @@ import type { StoreOverrides } from "./model-stores/locations";
 import { formatStoreRef, parseStoreString, variantStoreOf } from "./model-stores/spec";
 import type { StoreRef } from "./model-stores/types";
 import { isRemoteEntry, remoteEntryDiagnostics, remoteSpecFrom } from "./remote-config";
-import { CONFIG_KEYS, configFileSchema, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS, PROMPTS_KEYS } from "./schemas";
+import { CONFIG_KEYS, configFileSchema, CORPUS_KEYS, EMBEDDING_KEYS, ENGINE_KEYS, FAMILY_KEYS, GATE_KEYS, MODEL_STORES_KEYS, PROMPTS_KEYS } from "./schemas";
 import { providerMap, type ProviderMap } from "./adopt/providers";
 import type { Diagnostic, Range } from "./types";
 import { parseYaml, rangeFor, type YamlSource } from "./yaml-source";
@@ -44,12 +44,28 @@ export interface FamilyConfig {
   scan: { path: string; declared: string; range?: Range; store?: StoreRef; storeError?: string }[];
   range?: Range;
   referenceRange?: Range;
+  /** Text for corpus KL divergence (`corpus:`), when set. */
+  corpus?: CorpusConfig;
+}
+
+export interface CorpusConfig {
+  /** Absolute path of the text file. */
+  path: string;
+  /** The path as written in driftlens.yaml. */
+  declared: string;
+  /** Tokens per chunk (default 512, as llama-perplexity). */
+  ctx?: number;
+  /** At most this many chunks (default: all). */
+  chunks?: number;
+  range?: Range;
 }
 
 export interface GateConfig {
   maxPassRateDrop: number;
   maxSliceDrop: number;
   alpha: number;
+  /** Largest allowed mean KLD from the reference on the family's corpus (quant ladder, `driftlens kld`). */
+  maxKld?: number;
 }
 
 export interface DriftlensConfig {
@@ -170,6 +186,7 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
       }),
       ...(src ? { range: rangeFor(src, ["models", name], "key") } : {}),
       ...(src && fam.reference ? { referenceRange: rangeFor(src, ["models", name, "reference"]) } : {}),
+      ...(fam.corpus ? { corpus: corpusConfig(root, fam.corpus, src ? rangeFor(src, typeof fam.corpus === "string" ? ["models", name, "corpus"] : ["models", name, "corpus", "text"]) : undefined) } : {}),
     };
   }
   return {
@@ -183,7 +200,12 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
       memoryBudgetBytes: parseByteSize(parsed.engine.memoryBudget),
       caseTimeoutMs: parseDurationMs(parsed.engine.caseTimeout),
     },
-    gate: { maxPassRateDrop: parsed.gate.maxPassRateDrop, maxSliceDrop: parsed.gate.maxSliceDrop, alpha: parsed.gate.alpha },
+    gate: {
+      maxPassRateDrop: parsed.gate.maxPassRateDrop,
+      maxSliceDrop: parsed.gate.maxSliceDrop,
+      alpha: parsed.gate.alpha,
+      ...(parsed.gate.maxKld !== undefined ? { maxKld: parsed.gate.maxKld } : {}),
+    },
     store: resolveFrom(root, parsed.store),
     prompts: { partials: parsed.prompts.partials.map((p) => resolveFrom(root, p)) },
     providers: providerMap(parsed.providers, src),
@@ -198,6 +220,17 @@ function build(root: string, parsed: ReturnType<typeof configFileSchema.parse>, 
         }
       : {}),
     ...(parsed.grader ? { grader: { ref: parsed.grader.trim(), ...(src ? { range: rangeFor(src, ["grader"]) } : {}) } } : {}),
+  };
+}
+
+function corpusConfig(root: string, c: string | { text: string; ctx?: number; chunks?: number }, range: Range | undefined): CorpusConfig {
+  const declared = typeof c === "string" ? c : c.text;
+  return {
+    path: resolveFrom(root, declared),
+    declared,
+    ...(typeof c === "object" && c.ctx !== undefined ? { ctx: c.ctx } : {}),
+    ...(typeof c === "object" && c.chunks !== undefined ? { chunks: c.chunks } : {}),
+    ...(range ? { range } : {}),
   };
 }
 
@@ -259,7 +292,10 @@ export function parseConfigText(root: string, text: string, file: string): Confi
   diagnostics.push(...unknownKeyDiagnostics(src, ["embedding"], EMBEDDING_KEYS, file, "DL102", "embedding"));
   diagnostics.push(...unknownKeyDiagnostics(src, ["modelStores"], MODEL_STORES_KEYS, file, "DL102", "modelStores"));
   if (obj.models && typeof obj.models === "object") {
-    for (const fam of Object.keys(obj.models)) diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));
+    for (const fam of Object.keys(obj.models)) {
+      diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam], FAMILY_KEYS, file, "DL102", `model family '${fam}'`));
+      diagnostics.push(...unknownKeyDiagnostics(src, ["models", fam, "corpus"], CORPUS_KEYS, file, "DL102", `corpus of '${fam}'`));
+    }
     for (const [fam, f] of Object.entries(obj.models as Record<string, unknown>)) {
       const vs = (f as { variants?: unknown } | null)?.variants;
       if (!vs || typeof vs !== "object") continue;

@@ -46,8 +46,20 @@ export const familySchema = z.looseObject({
   variants: z.record(z.string().min(1), variantEntry).default({}),
   /** Folder(s) scanned for GGUF files; each file becomes a variant named by its quant type. */
   scan: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+  /** A text for corpus KL divergence (the quant ladder, `driftlens kld`): a file, or {text, ctx, chunks}. */
+  corpus: z
+    .union([
+      z.string().min(1, "a text file (relative to driftlens.yaml)"),
+      z.looseObject({
+        text: z.string().min(1, "a text file (relative to driftlens.yaml)"),
+        ctx: z.number().int().min(4).max(1 << 20).optional(),
+        chunks: z.number().int().min(1).optional(),
+      }),
+    ])
+    .optional(),
 });
-export const FAMILY_KEYS = ["reference", "variants", "scan"] as const;
+export const FAMILY_KEYS = ["reference", "variants", "scan", "corpus"] as const;
+export const CORPUS_KEYS = ["text", "ctx", "chunks"] as const;
 
 const byteSize = z.union([
   z.literal("auto"),
@@ -76,8 +88,10 @@ export const gateSchema = z.looseObject({
   maxPassRateDrop: z.number().min(0).max(1).default(0.02),
   maxSliceDrop: z.number().min(0).max(1).default(0.1),
   alpha: z.number().gt(0).lt(1).default(0.05),
+  /** Largest allowed mean KL divergence (nats) from the reference on the family's corpus (ladder, `driftlens kld`). */
+  maxKld: z.number().min(0).optional(),
 });
-export const GATE_KEYS = ["maxPassRateDrop", "maxSliceDrop", "alpha"] as const;
+export const GATE_KEYS = ["maxPassRateDrop", "maxSliceDrop", "alpha", "maxKld"] as const;
 
 export const promptsSchema = z.looseObject({
   /** Extra folders searched for `_name.prompt` partials (relative to driftlens.yaml). */

@@ -7,6 +7,7 @@ import path from "node:path";
 import { AdoptCache, providerDiagnostics, type AdoptedSuite } from "./adopt";
 import { ggufFileInfo, type GgufFacts, type GgufHeader } from "../gguf/reader";
 import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
+import { corpusDiagnostics } from "./corpus";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
 import { declaredEvalSetPrompt, EvalParseCache, MAX_EVAL_DIAGNOSTICS, parseEvalSet, scanJsonlEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
@@ -752,6 +753,7 @@ export class Workspace {
         const ggufs = fs.readdirSync(scan.path).filter((n) => n.toLowerCase().endsWith(".gguf"));
         if (ggufs.length === 0) out.push({ file, range: scan.range ?? rangeAt(), severity: "warning", code: "DL104", message: `scan folder '${scan.declared}' of family '${fam.name}' holds no .gguf file` });
       }
+      out.push(...corpusDiagnostics(fam.name, fam.corpus, file, fam.range ?? rangeAt()));
       const list = this.familyVariants(fam, out, file);
       if (fam.reference && fam.scan.length > 0 && !list.some((v) => v.name === fam.reference)) {
         out.push({ file, range: fam.referenceRange ?? fam.range ?? rangeAt(), severity: "error", code: "DL106", message: `reference variant '${fam.reference}' is not a variant of family '${fam.name}' (variants: ${list.map((v) => v.name).join(", ") || "none"})` });

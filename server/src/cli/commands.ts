@@ -6,6 +6,7 @@ import { demoCommand } from "./demo";
 import { diffCommand } from "./diff";
 import { renderCommand } from "./render";
 import { evalCommand } from "./eval";
+import { kldCommand } from "./kld";
 import { storeCommand } from "./store";
 import { importCommand } from "./import";
 
@@ -16,6 +17,7 @@ export const commands: Record<string, Command> = {
   diff: diffCommand,
   render: renderCommand,
   eval: evalCommand,
+  kld: kldCommand,
   store: storeCommand,
   import: importCommand,
 };

@@ -10,6 +10,7 @@ import { setFingerprintCache } from "../artifacts/fingerprint";
 import { artifactKind } from "../artifacts/types";
 import { CompareError, compareVariants } from "../eval/compare";
 import { isStoreError, storeErrorMessage } from "../eval/store-errors";
+import { ladderRequest } from "../eval/ladder";
 import { renderCompare, type ReportFormat } from "../eval/report";
 import type { EvalTarget } from "../eval/runner";
 import { EngineClient } from "../llm/client";
@@ -33,6 +34,11 @@ Options:
   --reference V    compare against V (default: the family's reference; an adapter variant's base)
   --evals FILE     an eval set to run (repeatable; default: every eval set of every prompt)
   --top-k K        KL divergence over the reference's top-K tokens plus the rest (default 20)
+  --full-vocab     KL divergence over the whole vocabulary instead (exact; slower with large
+                   vocabularies)
+  --ladder         the quant ladder of one family (--family F): variants by file size, each
+                   with its gate verdict and corpus KLD (the family's \`corpus:\` in driftlens.yaml),
+                   and the smallest variant that passes the gate and gate.maxKld
   --format F       text (default) | json | markdown | html | junit
   --out FILE       write the report there (stdout gets the text summary)
   --seed N         run seed (default 0)
@@ -47,6 +53,7 @@ With neither --family nor --variant: every family in driftlens.yaml.
 A variant that cannot be run (a missing or corrupt model) is named in the report and the others
 are compared as usual; the exit status is then 2.
 Exit status: 0 every variant within the gate, 1 some variant fails it, 2 usage, config or model errors.
+With --ladder: 0 when a variant is recommended, 1 when none passes.
 `;
 
 const FLAGS = {
@@ -55,6 +62,8 @@ const FLAGS = {
   reference: { type: "string" },
   evals: { type: "string", multiple: true },
   "top-k": { type: "number" },
+  "full-vocab": { type: "boolean" },
+  ladder: { type: "boolean" },
   format: { type: "string", choices: ["text", "json", "markdown", "html", "junit"] },
   out: { type: "string" },
   seed: { type: "number" },
@@ -149,6 +158,18 @@ async function targetsFor(ws: Workspace, root: string, evals: string[] | undefin
   return targets;
 }
 
+/** The ladder's family (exactly one), its corpus text and gate.maxKld. */
+function ladderFor(ctx: CliContext, families: string[], all: { family: string }[]): ReturnType<typeof ladderRequest> {
+  const known = [...new Set(all.map((v) => v.family))];
+  const family = families.length === 1 ? families[0]! : families.length === 0 && known.length === 1 ? known[0]! : undefined;
+  if (!family) throw new CliError(`--ladder needs one family: pass --family F (known: ${known.join(", ") || "none"})`);
+  try {
+    return ladderRequest(ctx.config, family);
+  } catch (e) {
+    throw new CliError(e instanceof Error ? e.message : String(e));
+  }
+}
+
 export const compareCommand: Command = {
   summary: "compare quantization/adapter variants against a reference (slices, flips, KL divergence)",
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -179,6 +200,7 @@ export const compareCommand: Command = {
       const repeat = repeatFlag(args.flags.repeat);
       const grader = await graderFlag(args.flags.grader, "--grader", (r) => ctx.ws.resolveVariant(r));
       const crossGrader = await graderFlag(args.flags["cross-grader"], "--cross-grader", (r) => ctx.ws.resolveVariant(r));
+      const ladder = args.flags.ladder === true ? ladderFor(ctx, families, all) : undefined;
       const progress = new ProgressBar({ write: io.err, isTTY: io.isTTY, columns: process.stderr.columns });
       let report;
       try {
@@ -191,6 +213,8 @@ export const compareCommand: Command = {
           ...(args.flags.reference ? { reference: args.flags.reference as string } : {}),
           gate: ctx.config.gate,
           ...(topK !== undefined ? { topK } : {}),
+          ...(args.flags["full-vocab"] === true ? { fullVocabulary: true } : {}),
+          ...(ladder ? { ladder } : {}),
           ...(seed !== undefined ? { seed } : {}),
           noCache: args.flags.cache === false,
           trusted: args.flags.trust === true,
@@ -212,6 +236,7 @@ export const compareCommand: Command = {
       emitReport(io, args.flags.out as string | undefined, renderCompare(report, format), renderCompare(report, "text"));
       // The good variants are reported; a variant that could not be compared is a model error (2).
       if (report.failures?.length) return EXIT_USAGE;
+      if (report.ladder) return report.ladder.recommended ? EXIT_OK : EXIT_FAIL;
       return report.gate.passed ? EXIT_OK : EXIT_FAIL;
     } finally {
       await ctx.dispose();

@@ -4,11 +4,12 @@
 // rates overall and per slice, flips, and teacher-forced divergence (kld.ts) of every case.
 import fs from "node:fs";
 import path from "node:path";
-import type { ChatMessage, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
+import type { ChatMessage, CorpusTokens, DivergenceRequest, DivergenceResult, ModelSpec, ScoreRequest, ScoreResult } from "../llm/types";
 import { sha256, type Store } from "../store/store";
 import { KldUnavailableError, kldSource } from "../llm/remote/score";
-import { caseDivergence, DEFAULT_KLD_TOP_K, identicalCase, poolDivergence, type CaseDivergence } from "./kld";
-import type { CaseKld, CompareFlip, CompareReport, CompareVariant, SliceKld } from "./report/types";
+import { buildLadder, type LadderCorpusInput } from "./ladder";
+import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "./kld";
+import type { CaseKld, CompareFlip, CompareReport, CompareVariant, Ladder, SliceKld } from "./report/types";
 import {
   generationKey,
   precheckVariant,
@@ -31,6 +32,7 @@ import type { Judge } from "./graders/grade";
 import { createJudge } from "./graders/judge";
 
 export type { CompareReport } from "./report/types";
+export { ladderForVariants } from "./ladder";
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -40,6 +42,8 @@ export interface CompareVariantInfo extends RunnerVariant {
   /** The family's reference; for an adapter variant, its base. */
   referenceId?: string;
   family?: string;
+  /** Context size the variant runs with (full-vocabulary divergence uses a context of this size). */
+  contextSize?: number;
 }
 
 export interface CompareWorkspace extends RunnerWorkspace {
@@ -49,6 +53,10 @@ export interface CompareWorkspace extends RunnerWorkspace {
 /** The engine calls compare makes: generation (through runEvals) and teacher forcing. */
 export interface CompareEngine extends RunnerEngine {
   score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult>;
+  /** Full-vocabulary divergence (needed with `fullVocabulary` and for a ladder's corpus). */
+  divergence?(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult>;
+  /** Corpus tokenization (needed for a ladder's corpus). */
+  corpusTokens?(modelPath: string, text: string): Promise<CorpusTokens>;
   info(): Promise<{ backend: string; threads: number; engineVersion?: string; loadedModels?: { modelPath: string; bytes: number }[] }>;
 }
 
@@ -65,6 +73,8 @@ export interface CompareOptions {
   gate: GateSettings;
   /** KL divergence over the reference's top-K (default 20). */
   topK?: number;
+  /** KL divergence over the whole vocabulary instead of top-K + rest (exact; slower with large vocabularies). */
+  fullVocabulary?: boolean;
   seed?: number;
   noCache?: boolean;
   /** Renders a prompt with a case's vars; the same one runEvals uses. */
@@ -84,6 +94,8 @@ export interface CompareOptions {
   grader?: string;
   /** Grade every model-graded assertion again with this variant and report how the graders agree. */
   crossGrader?: string;
+  /** Also build the quant ladder of this family (report.ladder). */
+  ladder?: { family: string; corpus?: LadderCorpusInput; maxKld?: number };
 }
 
 export class CompareError extends Error {}
@@ -280,21 +292,38 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
           // Teacher forcing is deterministic given both runs (their fingerprints cover prompt,
           // rendered cases, model and adapter files, sampling, seed and engine version): a case's
           // divergence is kept in the store, so reopening a comparison scores nothing again.
-          const memoKey = r.run.fingerprint && run.fingerprint ? `kld/1:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, topK]))}` : undefined;
+          const method = opts.fullVocabulary ? "full" : topK;
+          const memoKey = r.run.fingerprint && run.fingerprint ? `kld/2:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, method]))}` : undefined;
           const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
           if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) d = memo;
           else {
             const refTokens = r.c.tokens.map((t) => t.token);
-            const refScore = noKl.has(cand.id) ? NO_SCORE : await scoreOrNoKl(cand.id, scoreRef(ref, r.run, r.c));
-            const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
-            const candScore = noKl.has(cand.id)
-              ? NO_SCORE
-              : await scoreOrNoKl(
-                  cand.id,
-                  (await getEngine()).score({ id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe }, opts.signal),
-                );
             const none = noKl.has(cand.id);
-            d = caseDivergence(c.id, none ? [] : refScore.positions, none ? [] : candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
+            if (opts.fullVocabulary === true && !none) {
+              d = await caseDivergenceOf({
+                engine: await getEngine(),
+                reference: ref,
+                candidate: cand,
+                messages: await messagesFor(r.run, c.id),
+                refTokens,
+                candTokens: c.tokens.map((t) => t.token),
+                id: c.id,
+                topK,
+                fullVocabulary: true,
+                refScore: () => scoreRef(ref, r.run, r.c),
+                ...(opts.signal ? { signal: opts.signal } : {}),
+              });
+            } else {
+              const refScore = noKl.has(cand.id) ? NO_SCORE : await scoreOrNoKl(cand.id, scoreRef(ref, r.run, r.c));
+              const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+              const candScore = noKl.has(cand.id)
+                ? NO_SCORE
+                : await scoreOrNoKl(
+                    cand.id,
+                    (await getEngine()).score({ id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe }, opts.signal),
+                  );
+              d = caseDivergence(c.id, none ? [] : refScore.positions, none ? [] : candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
+            }
             if (memoKey && !none) newMemos.push([memoKey, d]);
           }
         }
@@ -308,8 +337,10 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     const pooled = poolDivergence(divergences);
     const sliceNames = [...new Set(divergences.flatMap((d) => d.tags))].sort();
     const kldSlices: SliceKld[] = sliceNames.map((name) => {
-      const p = poolDivergence(divergences.filter((d) => d.tags.includes(name)));
-      return { name, ...p.kld, positions: p.positions, top1Agreement: p.top1Agreement };
+      const inSlice = divergences.filter((d) => d.tags.includes(name));
+      const p = poolDivergence(inSlice);
+      const stats = poolStatistics(inSlice);
+      return { name, ...p.kld, stderr: stats.kld.stderr, positions: p.positions, top1Agreement: p.top1Agreement, stats };
     });
     kldSlices.sort((a, b) => b.mean - a.mean || (a.name < b.name ? -1 : 1));
     const kldCases: CaseKld[] = divergences
@@ -378,6 +409,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
         ...(s.samples !== undefined ? { samples: s.samples } : {}),
       })),
       kld: pooled.kld,
+      kldStats: poolStatistics(divergences),
       top1Agreement: pooled.top1Agreement,
       meanDeltaP: pooled.meanDeltaP,
       divergedCases: pooled.divergedCases,
@@ -398,15 +430,80 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     ? await crossGrade(opts, opts.crossGrader, report.runs.filter((r) => order.some((id) => r.variant === id || resolved.get(r.variant)?.id === id)), getEngine, messagesFor)
     : undefined;
   if (agreement) for (const d of agreement.disagreements) d.evalSet = display(d.evalSet);
-  return {
+  const out: CompareReport = {
     reference: reportRef.id,
     evalSets: [...new Set(opts.targets.map((t) => display(t.evalSetFile)))],
     topK,
+    kldMethod: opts.fullVocabulary ? "full-vocabulary" : "top-K",
     gate: { ...opts.gate, passed: reasons.length === 0, reasons },
     variants: variantsOut,
     ...(failures.length ? { failures } : {}),
     ...(agreement ? { graderAgreement: agreement } : {}),
   };
+  if (opts.ladder) out.ladder = await ladderOf(out, opts.ladder, opts, [...resolved.values()], getEngine);
+  return out;
+}
+
+/** Divergence of one candidate case from the reference's output: top-K + rest, or the whole vocabulary. */
+async function caseDivergenceOf(x: {
+  engine: CompareEngine;
+  reference: CompareVariantInfo;
+  candidate: CompareVariantInfo;
+  messages: ChatMessage[];
+  refTokens: number[];
+  candTokens: number[];
+  id: string;
+  topK: number;
+  fullVocabulary: boolean;
+  refScore: () => Promise<ScoreResult>;
+  signal?: AbortSignal;
+}): Promise<CaseDivergence> {
+  if (x.fullVocabulary) {
+    if (!x.engine.divergence) throw new CompareError("this engine cannot compute full-vocabulary divergence");
+    const res = await x.engine.divergence(
+      {
+        id: x.id,
+        reference: toSpec(x.reference),
+        candidates: [toSpec(x.candidate)],
+        sequences: [{ messages: x.messages, forced: x.refTokens }],
+        contextSize: Math.max(x.reference.contextSize ?? 0, x.candidate.contextSize ?? 0) || 2048,
+        storage: "exact",
+      },
+      x.signal,
+    );
+    const seq = res.sequences[0]!;
+    return fullVocabularyCase(x.id, seq.candidates[0]!, seq.nllBase, x.refTokens, x.candTokens);
+  }
+  const refScore = await x.refScore();
+  const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+  const candScore = await x.engine.score({ id: x.id, model: toSpec(x.candidate), messages: x.messages, tokens: x.refTokens, topK: 1, probe }, x.signal);
+  return caseDivergence(x.id, refScore.positions, candScore.positions, x.refTokens, x.candTokens, x.topK);
+}
+
+/** The quant ladder of a finished comparison (corpus figures from the engine or the store). */
+async function ladderOf(
+  report: CompareReport,
+  ladder: NonNullable<CompareOptions["ladder"]>,
+  opts: CompareOptions,
+  variants: CompareVariantInfo[],
+  getEngine: () => Promise<CompareEngine>,
+): Promise<Ladder> {
+  return buildLadder({
+    report,
+    family: ladder.family,
+    specs: new Map(variants.map((v) => [v.id, toSpec(v)])),
+    ...(ladder.corpus ? { corpus: ladder.corpus } : {}),
+    ...(ladder.maxKld !== undefined ? { maxKld: ladder.maxKld } : {}),
+    engine: async () => {
+      const e = await getEngine();
+      if (!e.divergence || !e.corpusTokens) throw new CompareError("this engine cannot compute corpus KL divergence");
+      return { divergence: e.divergence.bind(e), corpusTokens: e.corpusTokens.bind(e) };
+    },
+    store: opts.store,
+    ...(opts.noCache ? { noCache: true } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
 }
 
 /** `--cross-grader`: every model-graded verdict of the compared runs, again by `other`. */

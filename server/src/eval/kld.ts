@@ -12,7 +12,8 @@
 // (the log-sum inequality), exact when top-K holds all the mass; for K = 20 on the models we ship
 // the tail holds well under 1% of the mass. The reference against itself is exactly 0 (short
 // circuit, no model call).
-import type { ScoredPosition } from "../llm/types";
+import type { DivergenceValues, ScoredPosition } from "../llm/types";
+import { KldAccumulator, type KldStatistics } from "./kld-stats";
 import { clean, summarize, type Summary } from "./stats";
 
 export const DEFAULT_KLD_TOP_K = 20;
@@ -24,6 +25,9 @@ export interface PositionDivergence {
   top1Agree: boolean;
   /** q(reference token) − p(reference token): negative when the candidate is less sure. */
   deltaP: number;
+  /** −ln q(reference token) and −ln p(reference token) (absent in divergences stored before they were kept). */
+  nll?: number;
+  nllBase?: number;
 }
 
 /** KL(ref‖cand) at one position from the reference's top-K and the candidate's probe of those ids. */
@@ -53,6 +57,8 @@ export function positionDivergence(ref: ScoredPosition, cand: ScoredPosition, to
     kld: Math.max(0, kld),
     top1Agree: refTop1 !== undefined && refTop1 === candTop1,
     deltaP: cand.forcedProb - ref.forcedProb,
+    nll: -Math.log(Math.max(cand.forcedProb, KLD_EPS)),
+    nllBase: -Math.log(Math.max(ref.forcedProb, KLD_EPS)),
   };
 }
 
@@ -91,8 +97,21 @@ export function caseDivergence(
 
 /** The reference compared with itself: exactly zero divergence, full agreement, no model call. */
 export function identicalCase(id: string, positions: number): CaseDivergence {
-  const perPosition = Array.from({ length: positions }, () => ({ kld: 0, top1Agree: true, deltaP: 0 }));
+  const perPosition = Array.from({ length: positions }, () => ({ kld: 0, top1Agree: true, deltaP: 0, nll: 0, nllBase: 0 }));
   return summarizeCase(id, perPosition, null);
+}
+
+/** A case scored over the whole vocabulary by the engine (DivergenceResult values of one candidate). */
+export function fullVocabularyCase(id: string, v: DivergenceValues, nllBase: readonly number[], refTokens: readonly number[], candTokens: readonly number[]): CaseDivergence {
+  const perPosition: PositionDivergence[] = v.kld.map((kld, i) => ({ kld, top1Agree: v.sameTop[i]!, deltaP: v.dp[i]!, nll: v.nll[i]!, nllBase: nllBase[i]! }));
+  return summarizeCase(id, perPosition, firstDivergence(refTokens, candTokens));
+}
+
+/** llama-perplexity's statistics over the positions of some cases (a slice, or the whole eval). */
+export function poolStatistics(cases: readonly CaseDivergence[]): KldStatistics {
+  const acc = new KldAccumulator();
+  for (const c of cases) for (const p of c.perPosition) acc.add(p.kld, p.deltaP, p.nll ?? 0, p.nllBase ?? 0, p.top1Agree);
+  return acc.summary();
 }
 
 function summarizeCase(id: string, perPosition: PositionDivergence[], first: number | null): CaseDivergence {

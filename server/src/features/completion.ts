@@ -19,6 +19,7 @@ import type { PromptDoc } from "../artifacts/prompt";
 import { guarded, type FeatureContext } from "./support/context";
 import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/docs";
 import { findFiles, listPartials } from "./support/files";
+import { KLD_KEY_DOCS } from "./support/kld-docs";
 import { lastGoodPrompt, rememberPrompt } from "./support/last-good";
 import { storeCompletion } from "./support/model-stores";
 import { lineText, mustacheAt, promptLayout, relPath, target, type Target } from "./support/target";
@@ -359,9 +360,10 @@ async function completeConfig(t: Target, pos: Position): Promise<CompletionItem[
   if (stored) return stored;
   if (!c.inValue && !c.inListItem) {
     if (parent.length === 0) return keyItems(c, pos, [...CONFIG_KEYS]);
-    if (parent.length === 2 && parent[0] === "models") return keyItems(c, pos, [...FAMILY_KEYS]);
+    if (parent.length === 2 && parent[0] === "models") return keyItems(c, pos, [...FAMILY_KEYS], (k) => KLD_KEY_DOCS[k]);
+    if (parent.length === 3 && parent[0] === "models" && parent[2] === "corpus") return keyItems(c, pos, ["text", "ctx", "chunks"], (k) => KLD_KEY_DOCS[k]);
     if (parent.length === 1 && parent[0] === "engine") return keyItems(c, pos, [...ENGINE_KEYS]);
-    if (parent.length === 1 && parent[0] === "gate") return keyItems(c, pos, [...GATE_KEYS]);
+    if (parent.length === 1 && parent[0] === "gate") return keyItems(c, pos, [...GATE_KEYS], (k) => (k === "maxKld" ? KLD_KEY_DOCS.maxKld : undefined));
     if (parent.length === 1 && parent[0] === "prompts") return keyItems(c, pos, ["partials"]);
     if (parent.length === 1 && parent[0] === "modelStores") return keyItems(c, pos, [...MODEL_STORES_KEYS]);
     if (parent.length === 4 && parent[0] === "models" && parent[2] === "variants") return keyItems(c, pos, [...new Set(["path", "ollama", "hf", "lmstudio", "file", "revision", "contextSize", ...REMOTE_VARIANT_KEYS])]);

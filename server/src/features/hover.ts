@@ -8,6 +8,7 @@ import type { ServerWorkspace } from "./support/artifact-bridge";
 import { guarded, type FeatureContext } from "./support/context";
 import { assertionDoc, HELPER_DOCS, PROMPT_FRONT_MATTER_KEYS } from "./support/docs";
 import { ggufInfo, ggufMarkdown } from "./support/gguf-info";
+import { corpusHoverMarkdown, maxKldHoverMarkdown } from "./support/kld-docs";
 import { sourceMarkdown, storeHover } from "./support/model-stores";
 import { remoteMarkdown } from "./support/remote-info";
 import { inRange, lineText, promptLayout, relPath, target, type Target } from "./support/target";
@@ -185,6 +186,12 @@ async function hoverConfig(t: Target, pos: Position): Promise<HoverText | undefi
   if (c.path.length === 3 && c.path[0] === "models" && c.key === "reference" && c.inValue && c.value) {
     return { md: await variantHover(t.ws, `${c.path[1]}/${c.value}`, t.file), range: c.valueRange };
   }
+  // models.<family>.corpus (or its text/ctx/chunks) and gate.maxKld
+  if (c.path.length >= 3 && c.path[0] === "models" && c.path[2] === "corpus") {
+    const md = corpusHoverMarkdown(t.ws.config().config, c.path[1]!);
+    if (md) return { md, range: c.inValue ? c.valueRange : c.keyRange };
+  }
+  if (c.path.join(".") === "gate.maxKld") return { md: maxKldHoverMarkdown(t.ws.config().config), range: c.inValue ? c.valueRange : c.keyRange };
   // Store refs: a variant's ollama:/hf:/lmstudio:/file: value, or a scan entry.
   return storeHover(t, c, (ref) => variantMarkdown(t.ws, ref, t.file));
 }

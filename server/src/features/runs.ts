@@ -262,7 +262,7 @@ export function register(ctx: FeatureContext): void {
     try {
       const s = await settings();
       const cfgDoc = r.ws.config();
-      const { runEvals, compareVariants } = await lazy();
+      const { runEvals, compareVariants, ladderForVariants } = await lazy();
       const cfgError = cfgDoc.diagnostics.find((d) => d.severity === "error");
       if (cfgError) return { runId: run.id, status: "failed", message: `${path.relative(r.root, cfgError.file) || cfgError.file}:${cfgError.range.start.line + 1}: ${cfgError.message}`, summaries: [] };
       let targets: EvalTarget[] = [];
@@ -356,7 +356,11 @@ export function register(ctx: FeatureContext): void {
       let compare: unknown;
       if (params.compare && variants && variants.length > 1) {
         try {
+          // Variants of one family also get the quant ladder (size vs pass rate and KLD) in the webview.
+          const ladder = ladderForVariants(config(r), variants);
+          if (ladder.problem) problems.push(`quant ladder: ${ladder.problem}`);
           compare = await compareVariants({
+            ...(ladder.request ? { ladder: ladder.request } : {}),
             workspace: view(r) as never,
             store,
             engine: async () => routed(es) as never,

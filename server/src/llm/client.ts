@@ -9,6 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import {
+  corpusTokensSchema,
+  divergenceResultSchema,
   embedResultSchema,
   engineInfoSchema,
   fromWorkerSchema,
@@ -18,7 +20,19 @@ import {
   type ToWorker,
 } from "../protocol/engine";
 import { EngineError } from "./errors";
-import type { EngineFailure, EngineInfo, EngineSettings, GeneratedToken, GenerateRequest, GenerateResult, ScoreRequest, ScoreResult } from "./types";
+import type {
+  CorpusTokens,
+  DivergenceRequest,
+  DivergenceResult,
+  EngineFailure,
+  EngineInfo,
+  EngineSettings,
+  GeneratedToken,
+  GenerateRequest,
+  GenerateResult,
+  ScoreRequest,
+  ScoreResult,
+} from "./types";
 
 export { EngineError } from "./errors";
 
@@ -129,9 +143,14 @@ export class EngineClient {
     const workerPath = resolveWorkerPath(this.opts.workerPath);
     const child = fork(workerPath, [], {
       execPath: this.opts.execPath ?? process.env.DRIFTLENS_ENGINE_NODE ?? process.execPath,
-      execArgv: [],
+      // --expose-gc: full-vocabulary divergence collects its per-position garbage (llm/divergence-run.ts).
+      execArgv: ["--expose-gc"],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
-      env: { ...process.env, ...this.opts.env },
+      // glibc raises its mmap threshold after a large block is freed; then llama-addon's per-position
+      // vocabulary-sized vectors (256 KB at 32k tokens, allocated and freed on libuv threads) fill
+      // the malloc arenas instead, and resident memory creeps up with the text's length. A fixed
+      // threshold keeps them mmapped and memory flat (ignored by other C libraries).
+      env: { MALLOC_MMAP_THRESHOLD_: "131072", ...process.env, ...this.opts.env },
       serialization: "json",
     });
     this.starts++;
@@ -425,6 +444,16 @@ export class EngineClient {
   /** Teacher forcing: per forced token, its probability, this model's top-K and the probe ids' probabilities. */
   async score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult> {
     return this.request({ type: "score", req }, { spec: { variant: req.model.variant, file: req.model.modelPath } }, scoreResultSchema, signal) as Promise<ScoreResult>;
+  }
+
+  /** Full-vocabulary divergence of candidates from a reference on token sequences (one batch); per-position numbers only. */
+  async divergence(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
+    return this.request({ type: "divergence", req }, { spec: { variant: req.reference.variant, file: req.reference.modelPath } }, divergenceResultSchema, signal);
+  }
+
+  /** `text` tokenized with the model's vocabulary for corpus statistics (BOS reported, not added). */
+  async corpusTokens(modelPath: string, text: string): Promise<CorpusTokens> {
+    return this.request({ type: "corpusTokens", modelPath, text }, { spec: { variant: modelPath, file: modelPath } }, corpusTokensSchema);
   }
 
   /** Token count of `text` with the model's own vocabulary (no special tokens added). */

@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
+import { runDivergence, type HeldModel } from "./divergence-run";
 import { completionText } from "./completion-text";
 import { openRegularFile, UnsafeFileError } from "../util/safe-file";
 import { EngineError, toFailure } from "./errors";
@@ -24,6 +25,9 @@ import { resolveThreads, type ThreadsChoice } from "./threads";
 import { Utf8Guard } from "./utf8-guard";
 import type {
   ChatMessage,
+  CorpusTokens,
+  DivergenceRequest,
+  DivergenceResult,
   EngineFailure,
   EngineInfo,
   EngineSettings,
@@ -287,7 +291,9 @@ export class Engine {
     return p;
   }
 
-  private async createContext(m: ModelEntry, spec: ModelSpec, key: string): Promise<ContextEntry> {
+  private async createContext(m: ModelEntry, spec: ModelSpec, key: string, shape?: { contextSize: number; sequences: number }): Promise<ContextEntry> {
+    // Divergence contexts decode whole chunks of all their sequences in one batch.
+    const batch = shape ? { batchSize: shape.contextSize * shape.sequences } : {};
     for (const a of spec.adapters) {
       if (!fs.existsSync(a.path)) {
         throw new EngineError({
@@ -303,8 +309,9 @@ export class Engine {
     this.nativeErrors = [];
     try {
       context = await m.model.createContext({
-        contextSize: this.settings.contextSize,
-        sequences: this.sequences,
+        contextSize: shape?.contextSize ?? this.settings.contextSize,
+        sequences: shape?.sequences ?? this.sequences,
+        ...batch,
         threads: m.threads.threads,
         ...(spec.adapters.length ? { lora: { adapters: spec.adapters.map((a) => ({ filePath: a.path, scale: a.scale })) } } : {}),
       });
@@ -328,7 +335,7 @@ export class Engine {
       });
     }
     const slots: SeqSlot[] = [];
-    for (let i = 0; i < this.sequences; i++) slots.push({ seq: context.getSequence(), busy: false });
+    for (let i = 0; i < (shape?.sequences ?? this.sequences); i++) slots.push({ seq: context.getSequence(), busy: false });
     return { key, context, slots, waiters: [], template: this.resolveTemplate(m.model) };
   }
 
@@ -743,6 +750,60 @@ export class Engine {
     }, onPhase);
   }
 
+  // ---------------------------------------------------------------- full-vocabulary divergence
+
+  /** Candidates against a reference over the whole vocabulary, per position (llm/divergence-run.ts). */
+  async divergence(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
+    return runDivergence({ hold: (spec, size, count, copy) => this.holdModel(spec, size, count, copy) }, req, signal);
+  }
+
+  /**
+   * A pinned model with `count` sequences of its own context of `contextSize` tokens per sequence
+   * (the model's threads), kept with the model's other contexts so an unload disposes it.
+   */
+  private async holdModel(spec: ModelSpec, contextSize: number, count: number, copy: number): Promise<HeldModel> {
+    const m = await this.loadModel(spec);
+    m.inUse++;
+    const slots: SeqSlot[] = [];
+    let ctx: ContextEntry | undefined;
+    try {
+      const key = `divergence@${contextSize}x${count}#${copy}|${adapterKey(spec)}`;
+      let p = m.contexts.get(key);
+      if (!p) {
+        p = this.createContext(m, spec, key, { contextSize, sequences: count });
+        m.contexts.set(key, p);
+        p.catch(() => m.contexts.delete(key));
+      }
+      const entry = await p;
+      ctx = entry;
+      for (let i = 0; i < count; i++) slots.push(await this.acquire(entry));
+      let released = false;
+      return {
+        seqs: slots.map((s) => s.seq),
+        prompt: (messages) => this.promptTokens(m.model, entry.template, messages),
+        ...vocabSizeOf(m.model),
+        release: () => {
+          if (released) return;
+          released = true;
+          for (const s of slots) this.release(entry, s);
+          m.inUse--;
+          m.lastUsed = ++this.clock;
+        },
+      };
+    } catch (err) {
+      if (ctx) for (const s of slots) this.release(ctx, s);
+      m.inUse--;
+      throw err;
+    }
+  }
+
+  /** A corpus tokenized as llama-perplexity does: the model's vocabulary, no special-token parsing; BOS is reported, not added. */
+  async corpusTokens(modelPath: string, text: string): Promise<CorpusTokens> {
+    await this.countTokens(modelPath, "");
+    const model = await this.vocab.get(modelPath)!;
+    return { tokens: [...model.tokenize(text)], addBos: model.tokens.shouldPrependBosToken, bos: model.tokens.bos ?? null, vocab: vocabSizeOf(model).vocab ?? null };
+  }
+
   // ---------------------------------------------------------------- embeddings
 
   /**
@@ -851,6 +912,12 @@ function controlledWithGrammar(seq: NLC.LlamaContextSequence, state: NLC.LlamaGr
       delete target._resolveSamplerConfig;
     }
   };
+}
+
+/** The vocabulary size a GGUF's metadata states (tokenizer.ggml.tokens), when it states one. */
+function vocabSizeOf(model: NLC.LlamaModel): { vocab?: number } {
+  const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens;
+  return Array.isArray(tokens) && tokens.length > 0 ? { vocab: tokens.length } : {};
 }
 
 // ---------------------------------------------------------------- helpers

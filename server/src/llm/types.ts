@@ -239,3 +239,77 @@ export interface EngineFailure {
   variant?: string;
   file?: string;
 }
+
+/**
+ * Full-vocabulary divergence of candidates from a reference on token sequences (corpus chunks, or
+ * eval cases' prompt + forced output), computed in the engine as logits are produced; only
+ * per-position numbers come back (see llm/position-divergence.ts for the definitions).
+ */
+export interface DivergenceRequest {
+  id: string;
+  reference: ModelSpec;
+  candidates: ModelSpec[];
+  /**
+   * The sequences, evaluated side by side in one batch (as llama-perplexity evaluates several
+   * chunks per batch): each a corpus chunk (`tokens`, position k predicting tokens[k + 1], scored
+   * from `from` to the second-to-last token) or an eval case (`messages` rendered with the
+   * reference's template, then its `forced` tokens scored).
+   */
+  sequences: DivergenceSequence[];
+  /** Context size per sequence (each must fit). */
+  contextSize: number;
+  /**
+   * Sequences per context (default: as many as `sequences`). A caller sending batches of up to N
+   * sequences passes N every time, so the contexts — and the memory llama.cpp reserves for their
+   * batches — stay the same whatever the length of the text.
+   */
+  parallel?: number;
+  /** "exact": float64 reference; "llama16": llama-perplexity's 16-bit storage, emulated. */
+  storage: "exact" | "llama16";
+}
+
+export interface DivergenceSequence {
+  tokens?: number[];
+  from?: number;
+  messages?: ChatMessage[];
+  forced?: number[];
+  /** Candidates known only by top-K log-probabilities at each scored position (remote servers). */
+  external?: { topK: number; positions: { ids: number[]; logprobs: number[]; tokenLogprob: number }[] }[];
+}
+
+export interface DivergenceValues {
+  kld: number[];
+  dp: number[];
+  nll: number[];
+  sameTop: boolean[];
+}
+
+export interface DivergenceSequenceResult {
+  /** Scored positions. */
+  positions: number;
+  /** −ln p(next token) under the reference, per position. */
+  nllBase: number[];
+  /** Per candidate, then per external candidate, in request order. */
+  candidates: DivergenceValues[];
+}
+
+export interface DivergenceResult {
+  id: string;
+  /** One per requested sequence, in order. */
+  sequences: DivergenceSequenceResult[];
+  /** Vocabulary size (0 when nothing was scored). */
+  vocab: number;
+  wallMs: number;
+  /** Peak resident memory of the engine process so far (bytes), for memory reports. */
+  peakRssBytes: number;
+}
+
+/** A text tokenized for corpus statistics with a model's vocabulary. */
+export interface CorpusTokens {
+  tokens: number[];
+  /** The vocabulary adds BOS at the start of a text (llama-perplexity then puts BOS first in every chunk). */
+  addBos: boolean;
+  bos: number | null;
+  /** Vocabulary size from the model's metadata, when it states one. */
+  vocab: number | null;
+}

@@ -112,6 +112,13 @@ async function handle(msg: ToWorker): Promise<void> {
         send({ type: "result", rid, value: await e.score(msg.req, ac.signal, onPhase) });
         break;
       }
+      case "divergence":
+        send({ type: "busy", rid, variant: msg.req.reference.variant, file: msg.req.reference.modelPath });
+        send({ type: "result", rid, value: await e.divergence(msg.req, ac.signal) });
+        break;
+      case "corpusTokens":
+        send({ type: "result", rid, value: await e.corpusTokens(msg.modelPath, msg.text) });
+        break;
       case "countTokens":
         send({ type: "result", rid, value: await e.countTokens(msg.modelPath, msg.text) });
         break;
@@ -127,7 +134,9 @@ async function handle(msg: ToWorker): Promise<void> {
     const ctx =
       msg.type === "generate" || msg.type === "score"
         ? { variant: msg.req.model.variant, file: msg.req.model.modelPath }
-        : msg.type === "countTokens" || msg.type === "embed"
+        : msg.type === "divergence"
+          ? { variant: msg.req.reference.variant, file: msg.req.reference.modelPath }
+          : msg.type === "countTokens" || msg.type === "embed" || msg.type === "corpusTokens"
           ? { file: msg.modelPath }
           : undefined;
     send({ type: "error", rid, failure: toFailure(err, ctx) });

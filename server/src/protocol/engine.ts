@@ -34,6 +34,43 @@ export const scoreRequestSchema = z.object({
   probe: z.array(z.array(z.number().int())).optional(),
 });
 
+const divergenceSequenceSchema = z.object({
+  tokens: z.array(z.number().int().min(0)).optional(),
+  from: z.number().int().min(0).optional(),
+  messages: z.array(chatMessage).optional(),
+  forced: z.array(z.number().int().min(0)).optional(),
+  external: z
+    .array(
+      z.object({
+        topK: z.number().int().min(1),
+        positions: z.array(z.object({ ids: z.array(z.number().int().min(0)), logprobs: z.array(z.number()), tokenLogprob: z.number() })),
+      }),
+    )
+    .optional(),
+});
+
+const divergenceRequestSchema = z.object({
+  id: z.string(),
+  reference: modelSpec,
+  candidates: z.array(modelSpec),
+  sequences: z.array(divergenceSequenceSchema).min(1).max(64),
+  contextSize: z.number().int().min(2),
+  parallel: z.number().int().min(1).max(64).optional(),
+  storage: z.enum(["exact", "llama16"]),
+});
+
+const divergenceValuesSchema = z.object({ kld: z.array(z.number()), dp: z.array(z.number()), nll: z.array(z.number()), sameTop: z.array(z.boolean()) });
+
+export const divergenceResultSchema = z.object({
+  id: z.string(),
+  sequences: z.array(z.object({ positions: z.number().int().min(0), nllBase: z.array(z.number()), candidates: z.array(divergenceValuesSchema) })),
+  vocab: z.number().int().min(0),
+  wallMs: z.number(),
+  peakRssBytes: z.number().min(0),
+});
+
+export const corpusTokensSchema = z.object({ tokens: z.array(z.number().int().min(0)), addBos: z.boolean(), bos: z.number().int().nullable(), vocab: z.number().int().nullable() });
+
 export const engineSettingsSchema = z.object({
   gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]),
   threads: z.union([z.literal("auto"), z.number().int().min(1)]),
@@ -107,6 +144,10 @@ export const toWorkerSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("generateMany"), rid: z.number().int(), reqs: z.array(generateRequestSchema), stream: z.boolean().optional() }),
   /** Teacher forcing. */
   z.object({ type: z.literal("score"), rid: z.number().int(), req: scoreRequestSchema }),
+  /** Full-vocabulary divergence of candidates from a reference on one sequence (corpus chunk or eval case). */
+  z.object({ type: z.literal("divergence"), rid: z.number().int(), req: divergenceRequestSchema }),
+  /** A text tokenized for corpus statistics (vocab-only load); result: CorpusTokens. */
+  z.object({ type: z.literal("corpusTokens"), rid: z.number().int(), modelPath: z.string(), text: z.string() }),
   /** Token count with the model's own vocabulary (vocab-only load). */
   z.object({ type: z.literal("countTokens"), rid: z.number().int(), modelPath: z.string(), text: z.string() }),
   /** Embedding vectors of texts with an embedding model (for `similar` assertions); result: number[][]. */

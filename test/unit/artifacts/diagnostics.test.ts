@@ -116,6 +116,7 @@ const CASES: Case[] = [
   { code: "DL127", target: "e.eval.yaml", files: { "e.eval.yaml": "prompt: «../elsewhere/secret.prompt»\ncases: []\n" }, message: /outside the workspace/ },
   { code: "DL128", target: "driftlens.yaml", files: { "driftlens.yaml": "«store: data»\n", "data/readme.txt": "a folder" }, message: /not a regular file \(a folder\)/ },
   { code: "DL109", target: "driftlens.yaml", files: { "driftlens.yaml": "embedding:\n  model: «models/none.gguf»\n" }, message: /embedding model file models\/none\.gguf does not exist/ },
+  { code: "DL110", target: "driftlens.yaml", files: { "driftlens.yaml": "models:\n  tiny:\n    corpus: «none.txt»\n" }, message: /family 'tiny': corpus text none\.txt does not exist/ },
   // served variants
   { code: "DL120", target: "driftlens.yaml", files: { "driftlens.yaml": SERVED("«ftp://gpu1:8000/v1»") }, message: /uses ftp; endpoints are http/ },
   { code: "DL121", target: "driftlens.yaml", files: { "driftlens.yaml": SERVED("«http://10.1.2.3:8000/v1»") }, message: /plain http to 10\.1\.2\.3:8000.*unencrypted/ },

@@ -3,9 +3,10 @@
 // "differs from reference" filters, markdown export. Rows are virtualized (fixed height, only the
 // visible ones exist in the DOM), so 10 variants × 100 cases stay smooth.
 import "../shared/webview.css";
-import { CompareToWebviewSchema, type CaseRow, type Cell, type CompareFromWebview, type VariantStats } from "../protocol/messages";
+import { CompareToWebviewSchema, type CaseRow, type Cell, type CompareFromWebview, type LadderView, type VariantStats } from "../protocol/messages";
 import { bytes, clear, el, num, pct, vscodeApi } from "../shared/dom";
 import { wordDiff } from "../shared/word-diff";
+import { ladderBlock } from "./ladder-chart";
 
 const api = vscodeApi();
 const send = (m: CompareFromWebview) => api.postMessage(m);
@@ -29,6 +30,9 @@ interface State {
   trusted: boolean;
   message: string;
   t0: number;
+  /** The quant ladder of the last run (variants of one family), and whether it is shown. */
+  ladder: LadderView | null;
+  showLadder: boolean;
 }
 
 const S: State = {
@@ -48,17 +52,28 @@ const S: State = {
   trusted: true,
   message: "",
   t0: performance.now(),
+  ladder: null,
+  showLadder: true,
 };
 
 const key = (caseId: string, variant: string) => `${caseId}\u0000${variant}`;
 const app = document.getElementById("app")!;
 const toolbar = el("div", "toolbar");
 const notice = el("div", "notice");
+const ladderBox = el("div", "ladder-box");
 const statsHead = el("div", "grid-head");
 const scroller = el("div", "scroller");
 const spacer = el("div", "spacer");
 scroller.append(spacer);
-app.append(toolbar, notice, statsHead, scroller);
+app.append(toolbar, notice, ladderBox, statsHead, scroller);
+
+function renderLadder(): void {
+  clear(ladderBox);
+  const show = S.ladder !== null && S.showLadder;
+  if (show) ladderBox.append(ladderBlock(S.ladder!));
+  // The grid below keeps the rest of the window.
+  document.body.style.setProperty("--ladder-h", show ? `${ladderBox.offsetHeight}px` : "0px");
+}
 
 function differs(c: CaseRow): boolean {
   const ref = S.reference && S.cells.get(key(c.id, S.reference));
@@ -128,6 +143,15 @@ function renderToolbar(): void {
     S.mode = mode.value === "confidence" ? "confidence" : "diff";
     paintRows(true);
   });
+  if (S.ladder) {
+    const lad = el("button", "secondary", S.showLadder ? "Hide ladder" : "Quant ladder");
+    lad.addEventListener("click", () => {
+      S.showLadder = !S.showLadder;
+      renderToolbar();
+      renderLadder();
+    });
+    toolbar.append(lad);
+  }
   const exp = el("button", "secondary", "Export markdown");
   exp.addEventListener("click", () => send({ type: "export", markdown: toMarkdown() }));
   toolbar.append(run, cancel, slice, diffLabel, mode, exp, el("span", "muted", S.progress));
@@ -374,8 +398,10 @@ window.addEventListener("message", (ev: MessageEvent) => {
       S.stats.clear();
       S.message = "";
       S.progress = "";
+      S.ladder = null;
       renderToolbar();
       renderNotice();
+      renderLadder();
       layout();
       return;
     case "cells":
@@ -394,6 +420,12 @@ window.addEventListener("message", (ev: MessageEvent) => {
     case "stats":
       for (const s of m.stats) S.stats.set(s.variant, s);
       renderHead();
+      return;
+    case "ladder":
+      S.ladder = m.ladder;
+      renderToolbar();
+      renderLadder();
+      reportPaint();
       return;
     case "done":
       S.running = false;

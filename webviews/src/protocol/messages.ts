@@ -53,6 +53,32 @@ export type VariantStats = z.infer<typeof VariantStatsSchema>;
 
 // ---- compare webview ----
 
+/** One rung of the quant ladder (server/src/eval/report/ladder-types.ts, the fields the chart uses). */
+export const LadderRungSchema = z.object({
+  variant: z.string(),
+  quant: z.string().nullable(),
+  fileBytes: Num.nullable(),
+  isReference: z.boolean(),
+  passRate: Num,
+  gatePassed: z.boolean(),
+  evalKld: Num,
+  corpusKld: z.object({ mean: Num, stderr: Num, p99: Num, sameTop: Num, pplRatio: Num }).nullable(),
+  withinMaxKld: z.boolean(),
+  recommended: z.boolean(),
+  verdict: z.string(),
+});
+export const LadderSchema = z.object({
+  family: z.string(),
+  reference: z.string(),
+  maxKld: Num.nullable(),
+  kldSource: z.enum(["corpus", "evals"]),
+  corpus: z.object({ text: z.string(), ctx: Num, chunks: Num, tokens: Num }).nullable(),
+  rungs: z.array(LadderRungSchema).max(256),
+  recommended: z.string().nullable(),
+  summary: z.string(),
+});
+export type LadderView = z.infer<typeof LadderSchema>;
+
 export const CompareToWebviewSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("init"),
@@ -68,6 +94,8 @@ export const CompareToWebviewSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("cells"), cells: z.array(CellSchema) }),
   z.object({ type: z.literal("progress"), done: Num, total: Num }),
   z.object({ type: z.literal("stats"), stats: z.array(VariantStatsSchema) }),
+  /** The quant ladder of the compared family: size vs pass rate and KL divergence. */
+  z.object({ type: z.literal("ladder"), ladder: LadderSchema }),
   z.object({ type: z.literal("done"), status: z.string(), message: z.string().optional() }),
 ]);
 export type CompareToWebview = z.infer<typeof CompareToWebviewSchema>;

@@ -1,7 +1,20 @@
 // Renderers for `driftlens compare`: text (terminal), markdown (PR comment), html (self-contained
 // file: inline CSS, no scripts, every workspace/model string escaped), junit (CI test view).
 import { bytes, ciText, clip, escapeHtml, escapeXml, mdCell, mdCode, nats, num, pct, pp, pval, flipText } from "./format";
+import { ladderHtml, ladderMarkdown, ladderText } from "./ladder-report";
 import type { CompareReport, CompareVariant, SliceDelta } from "./types";
+
+/** How the report's KL divergence was measured, in words. */
+function kldMethod(r: CompareReport): string {
+  return r.kldMethod === "full-vocabulary" ? "KLD over the whole vocabulary" : `KLD over top-${r.topK} + rest`;
+}
+
+/** llama-perplexity's headline statistics on the eval outputs, one line. */
+function statsLine(v: CompareVariant): string {
+  const s = v.kldStats;
+  if (!s) return "";
+  return `KLD ${nats(s.kld.mean)} ± ${nats(s.kld.stderr)} (p99 ${nats(s.kld.p99)}, max ${nats(s.kld.max)}); Δp ${(s.dp.mean * 100).toFixed(3)}% ± ${(s.dp.stderr * 100).toFixed(3)}%, RMS Δp ${(s.dp.rms * 100).toFixed(3)}%; same top p ${pct(s.sameTop.rate, 2)} ± ${pct(s.sameTop.stderr, 2)}; PPL ratio ${s.ppl.ratio.toFixed(4)} over ${s.tokens} positions`;
+}
 
 function verdict(v: CompareVariant): string {
   if (v.isReference) return "reference";
@@ -14,7 +27,7 @@ function mdd(s: SliceDelta): string {
 
 export function compareText(r: CompareReport): string {
   const lines: string[] = [];
-  lines.push(`Reference: ${r.reference}   eval sets: ${r.evalSets.join(", ") || "(none)"}   KLD over top-${r.topK} + rest`);
+  lines.push(`Reference: ${r.reference}   eval sets: ${r.evalSets.join(", ") || "(none)"}   ${kldMethod(r)}`);
   lines.push(
     `Gate (max drop ${pct(r.gate.maxPassRateDrop)}, max slice drop ${pct(r.gate.maxSliceDrop)}, alpha ${r.gate.alpha}): ${r.gate.passed ? "pass" : "FAIL"}`,
   );
@@ -40,6 +53,12 @@ export function compareText(r: CompareReport): string {
         `  KLD mean ${nats(v.kld.mean)}  median ${nats(v.kld.median)}  p99 ${nats(v.kld.p99)}  max ${nats(v.kld.max)}  top-1 agreement ${pct(v.top1Agreement)}  mean Δp ${num(v.meanDeltaP, 4)}  outputs diverged ${v.divergedCases}/${v.cases}`,
       );
     if (v.kldSource) lines.push(`  KL from ${v.kldSource}${v.kldTopK !== undefined && v.kldTopK !== r.topK ? ` (reference top-${v.kldTopK}, not ${r.topK})` : ""}`);
+    if (!v.isReference && v.kldStats) lines.push(`  ${statsLine(v)}`);
+    if (!v.isReference && v.kldSlices.length) {
+      const w = Math.max(5, ...v.kldSlices.map((s) => s.name.length));
+      lines.push("  KLD by slice (mean ± uncertainty, highest first):");
+      for (const s of v.kldSlices) lines.push(`    ${s.name.padEnd(w)}  ${nats(s.mean)} ± ${nats(s.stderr ?? 0)}  p99 ${nats(s.p99)}  max ${nats(s.max)}  top-1 ${pct(s.top1Agreement)}  ${s.positions} positions`);
+    }
     const worst = v.kldCases.filter((c) => c.mean > 0).slice(0, 3);
     for (const c of worst) {
       lines.push(`    ${c.id}: KLD mean ${nats(c.mean)} max ${nats(c.max)}, top-1 ${pct(c.top1Agreement)}, first divergence ${c.firstDivergence ?? "none"}`);
@@ -55,6 +74,7 @@ export function compareText(r: CompareReport): string {
     for (const w of v.gate.warnings) lines.push(`  ! ${w}`);
   }
   if (r.graderAgreement) lines.push("", ...agreementLines(r.graderAgreement));
+  if (r.ladder) lines.push("", ...ladderText(r.ladder));
   return lines.join("\n") + "\n";
 }
 
@@ -100,13 +120,14 @@ export function compareMarkdown(r: CompareReport): string {
     }
     out.push("");
     if (v.kldUnavailable) out.push(`${mdCell(v.kldUnavailable)}; outputs diverged in ${v.divergedCases}/${v.cases} cases.`);
-    else out.push(`KLD (nats) mean ${nats(v.kld.mean)}, median ${nats(v.kld.median)}, p99 ${nats(v.kld.p99)}, max ${nats(v.kld.max)}; top-1 agreement ${pct(v.top1Agreement)}; mean Δp ${num(v.meanDeltaP, 4)}; outputs diverged in ${v.divergedCases}/${v.cases} cases.`);
+    else out.push(`KLD (nats, ${mdCell(kldMethod(r))}) mean ${nats(v.kld.mean)}, median ${nats(v.kld.median)}, p99 ${nats(v.kld.p99)}, max ${nats(v.kld.max)}; top-1 agreement ${pct(v.top1Agreement)}; mean Δp ${num(v.meanDeltaP, 4)}; outputs diverged in ${v.divergedCases}/${v.cases} cases.`);
     if (v.kldSource) out.push(`KL from ${mdCell(v.kldSource)}${v.kldTopK !== undefined && v.kldTopK !== r.topK ? ` (reference top-${v.kldTopK}, not ${r.topK})` : ""}.`);
+    if (v.kldStats) out.push("", mdCell(statsLine(v)));
     if (v.kldSlices.length) {
       out.push("");
-      out.push("| Slice | KLD mean | median | p99 | max | Top-1 |");
-      out.push("|---|---:|---:|---:|---:|---:|");
-      for (const s of v.kldSlices) out.push(`| ${mdCell(s.name)} | ${nats(s.mean)} | ${nats(s.median)} | ${nats(s.p99)} | ${nats(s.max)} | ${pct(s.top1Agreement)} |`);
+      out.push("| Slice | KLD mean ± | median | p99 | max | Top-1 | RMS Δp |");
+      out.push("|---|---:|---:|---:|---:|---:|---:|");
+      for (const s of v.kldSlices) out.push(`| ${mdCell(s.name)} | ${nats(s.mean)} ± ${nats(s.stderr ?? 0)} | ${nats(s.median)} | ${nats(s.p99)} | ${nats(s.max)} | ${pct(s.top1Agreement)} | ${s.stats ? pct(s.stats.dp.rms, 3) : "–"} |`);
     }
     if (v.flips.length) {
       out.push("");
@@ -119,6 +140,7 @@ export function compareMarkdown(r: CompareReport): string {
     out.push("");
     out.push("</details>");
   }
+  if (r.ladder) out.push("", ...ladderMarkdown(r.ladder));
   return out.join("\n") + "\n";
 }
 
@@ -141,7 +163,7 @@ export function compareHtml(r: CompareReport): string {
   h.push(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`);
   h.push(`<title>Driftlens compare — ${e(r.reference)}</title><style>${CSS}</style></head><body>`);
   h.push(`<h1>Driftlens compare: <span class="${r.gate.passed ? "pass" : "fail"}">${r.gate.passed ? "within the gate" : "gate fails"}</span></h1>`);
-  h.push(`<p class="muted">Reference ${e(r.reference)} · eval sets ${e(r.evalSets.join(", "))} · KL divergence over the reference's top-${r.topK} tokens plus one bucket for the rest · gate: max drop ${pct(r.gate.maxPassRateDrop)}, max slice drop ${pct(r.gate.maxSliceDrop)}, alpha ${r.gate.alpha}</p>`);
+  h.push(`<p class="muted">Reference ${e(r.reference)} · eval sets ${e(r.evalSets.join(", "))} · ${r.kldMethod === "full-vocabulary" ? "KL divergence over the whole vocabulary" : `KL divergence over the reference's top-${r.topK} tokens plus one bucket for the rest`} · gate: max drop ${pct(r.gate.maxPassRateDrop)}, max slice drop ${pct(r.gate.maxSliceDrop)}, alpha ${r.gate.alpha}</p>`);
   if (r.gate.reasons.length) h.push(`<ul>${r.gate.reasons.map((x) => `<li class="fail">${e(x)}</li>`).join("")}</ul>`);
   h.push(`<table><thead><tr><th>Variant</th><th>Quant</th><th>Size</th><th>Pass rate</th><th>Δ</th><th>95% CI</th><th>p</th><th>KLD mean</th><th>KLD p99</th><th>Top-1</th><th>tok/s</th><th>TTFT ms</th><th>Memory</th><th>Gate</th></tr></thead><tbody>`);
   for (const v of r.variants) {
@@ -158,14 +180,15 @@ export function compareHtml(r: CompareReport): string {
     }
     if (v.kldUnavailable) h.push(`<p class="muted">${e(v.kldUnavailable)}</p>`);
     if (v.kldSource) h.push(`<p class="muted">KL from ${e(v.kldSource)}${v.kldTopK !== undefined && v.kldTopK !== r.topK ? ` (reference top-${v.kldTopK}, not ${r.topK})` : ""}</p>`);
-    h.push(`<table><thead><tr><th>Slice (worst first)</th><th>Cases</th><th>Pass rate</th><th>Reference</th><th>Δ</th><th>95% CI</th><th>p</th><th>Min detectable drop</th><th>KLD mean</th><th>KLD max</th></tr></thead><tbody>`);
+    h.push(`<table><thead><tr><th>Slice (worst first)</th><th>Cases</th><th>Pass rate</th><th>Reference</th><th>Δ</th><th>95% CI</th><th>p</th><th>Min detectable drop</th><th>KLD mean ±</th><th>KLD max</th></tr></thead><tbody>`);
     for (const s of v.slices) {
       const k = v.kldSlices.find((x) => x.name === s.name);
       h.push(
-        `<tr><td>${e(s.name)}</td><td class="n">${s.cases}</td><td class="n">${pct(s.passRate)}</td><td class="n">${pct(s.basePassRate)}</td><td class="n">${bar(s.delta)}${pp(s.delta)}</td><td>${ciText(s.ci)}</td><td class="n">${pval(s.pValue)}</td><td class="n">${e(mdd(s))}</td><td class="n">${nats(k?.mean)}</td><td class="n">${nats(k?.max)}</td></tr>`,
+        `<tr><td>${e(s.name)}</td><td class="n">${s.cases}</td><td class="n">${pct(s.passRate)}</td><td class="n">${pct(s.basePassRate)}</td><td class="n">${bar(s.delta)}${pp(s.delta)}</td><td>${ciText(s.ci)}</td><td class="n">${pval(s.pValue)}</td><td class="n">${e(mdd(s))}</td><td class="n">${nats(k?.mean)}${k ? ` ± ${nats(k.stderr ?? 0)}` : ""}</td><td class="n">${nats(k?.max)}</td></tr>`,
       );
     }
     h.push(`</tbody></table>`);
+    if (v.kldStats) h.push(`<p class="muted">${e(statsLine(v))}</p>`);
     if (v.flips.length) {
       h.push(`<p>Flips:</p><ul>${v.flips.map((f) => `<li><code>${e(f.id)}</code> ${f.from} → <span class="${f.to === "pass" ? "pass" : "fail"}">${f.to}</span> <span class="muted">${e(f.tags.join(", "))}</span></li>`).join("")}</ul>`);
     }
@@ -180,6 +203,7 @@ export function compareHtml(r: CompareReport): string {
       h.push(`</tbody></table>`);
     }
   }
+  if (r.ladder) h.push(ladderHtml(r.ladder));
   h.push(`</body></html>\n`);
   return h.join("\n");
 }

@@ -1,7 +1,11 @@
 // The JSON shapes of `driftlens compare` and `driftlens diff`, as plain data. Renderers in
 // this folder take these and nothing else, so the CLI, the extension and tests all print the same.
 import type { GraderAgreement } from "../graders/agreement";
+import type { KldStatistics } from "../kld-stats";
 import type { Summary } from "../stats";
+import type { Ladder } from "./ladder-types";
+
+export type { Ladder, LadderRung } from "./ladder-types";
 
 export type Outcome = "pass" | "fail";
 
@@ -9,6 +13,8 @@ export interface Gate {
   maxPassRateDrop: number;
   maxSliceDrop: number;
   alpha: number;
+  /** Largest allowed mean corpus KLD (the ladder's recommendation); absent when not set. */
+  maxKld?: number;
 }
 
 export interface GateResult {
@@ -67,6 +73,10 @@ export interface SliceKld extends Summary {
   name: string;
   positions: number;
   top1Agreement: number;
+  /** Uncertainty of the mean KLD (llama-perplexity's ±). */
+  stderr: number;
+  /** llama-perplexity's statistics over the slice's positions. */
+  stats: KldStatistics;
 }
 
 export interface CompareVariant {
@@ -85,6 +95,8 @@ export interface CompareVariant {
   /** Worst slice (most negative delta) first. */
   slices: SliceDelta[];
   kld: Summary;
+  /** llama-perplexity's statistics over every position (teacher-forced on the reference's outputs). */
+  kldStats: KldStatistics;
   top1Agreement: number;
   meanDeltaP: number;
   /** Cases whose greedy output departs from the reference's somewhere. */
@@ -112,6 +124,8 @@ export interface CompareReport {
   reference: string;
   evalSets: string[];
   topK: number;
+  /** How KL divergence was measured: top-K of the reference + one bucket for the rest, or the whole vocabulary. */
+  kldMethod?: "top-K" | "full-vocabulary";
   gate: Gate & { passed: boolean; reasons: string[] };
   variants: CompareVariant[];
   /**
@@ -121,6 +135,8 @@ export interface CompareReport {
   failures?: { variant: string; error: string }[];
   /** `--cross-grader`: how the configured graders and another agree on every model-graded verdict. */
   graderAgreement?: GraderAgreement;
+  /** The quant ladder, when asked for (`compare --ladder`). */
+  ladder?: Ladder;
 }
 
 /** One part of a word-level output diff. */

@@ -4,7 +4,7 @@
 // on served variants alone loads no model and starts no worker, and nothing is sent anywhere
 // unless a variant names an endpoint.
 import { EngineError } from "../errors";
-import type { EngineFailure, EngineInfo, GeneratedToken, GenerateRequest, GenerateResult, RemoteModelSpec, ScoreRequest, ScoreResult } from "../types";
+import type { CorpusTokens, DivergenceRequest, DivergenceResult, EngineFailure, EngineInfo, GeneratedToken, GenerateRequest, GenerateResult, RemoteModelSpec, ScoreRequest, ScoreResult } from "../types";
 import { generateOn } from "./generate";
 import { RemoteError } from "./http";
 import { identifyRemote, type RemoteIdentity } from "./probe";
@@ -20,6 +20,9 @@ export interface LocalEngine {
   countTokens(modelPath: string, text: string): Promise<number>;
   dispose(): Promise<void>;
   cancel?(): void;
+  /** Full-vocabulary divergence and corpus tokenization (corpus KL, the quant ladder, --full-vocab). */
+  divergence?(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult>;
+  corpusTokens?(modelPath: string, text: string): Promise<CorpusTokens>;
 }
 
 export interface RoutingEngineOptions {
@@ -167,6 +170,24 @@ export class RoutingEngine {
     if (result) return result;
     if (error instanceof KldUnavailableError) throw error;
     throw new EngineError(failureOf(error ?? new Error("no answer"), variant, !entry.pool.alive));
+  }
+
+  /**
+   * Full-vocabulary divergence runs on the local engine only: a server reports at most its top-K
+   * log-probabilities per position, never the whole vocabulary.
+   */
+  async divergence(req: DivergenceRequest, signal?: AbortSignal): Promise<DivergenceResult> {
+    const served = [req.reference, ...req.candidates].find((m) => m.remote);
+    if (served) throw new EngineError({ kind: "other", message: `${served.variant} is a served variant: full-vocabulary KL needs every logit, which a server does not return; compare it without --full-vocab (top-K KL) or use a local GGUF variant`, variant: served.variant });
+    const local = await this.localEngine();
+    if (!local.divergence) throw new EngineError({ kind: "other", message: "the local engine cannot compute full-vocabulary divergence" });
+    return local.divergence(req, signal);
+  }
+
+  async corpusTokens(modelPath: string, text: string): Promise<CorpusTokens> {
+    const local = await this.localEngine();
+    if (!local.corpusTokens) throw new EngineError({ kind: "other", message: "the local engine cannot tokenize a corpus" });
+    return local.corpusTokens(modelPath, text);
   }
 
   async info(): Promise<EngineInfo> {
