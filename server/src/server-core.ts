@@ -38,7 +38,12 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
 
   const clientCaps: ClientCapabilities = params.capabilities;
   const { events, emit } = createEvents(log);
-  const settings = settingsHolder(connection, clientCaps, log, (s) => emit("onSettingsChange", s));
+  // Set before a listener hears of new settings: re-checks then see the new effective config.
+  let diagnosisRef: DiagnosisService | undefined;
+  const settings = settingsHolder(connection, clientCaps, log, (s) => {
+    diagnosisRef?.setConfigOverrides(s);
+    emit("onSettingsChange", s);
+  });
   const tokenCounter = new TokenCounter({
     log,
     enabled: () => settings.current().tokenCount === "model",
@@ -51,6 +56,7 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
   });
   const workspaces = new WorkspaceManager<ServerWorkspace>((root) => createWorkspace(root, tokenCounter.count));
   const diagnosis = startDiagnosis(workspaces, tokenCounter, log);
+  diagnosisRef = diagnosis;
   const scheduler = createScheduler((key, e) => log.error(`background job ${key} failed`, e));
 
   const ctx: FeatureContext<ServerWorkspace> = {
@@ -76,6 +82,7 @@ export function startCore(connection: Connection, documents: TextDocuments<TextD
   }
 
   settings.apply(params.initializationOptions, false);
+  diagnosis.setConfigOverrides(settings.current());
   workspaces.setFolders(initialRoots(params));
   watchFilesAndFolders(connection, clientCaps, workspaces, log, emit);
   trackDocuments(documents, workspaces, diagnosis, log, emit);

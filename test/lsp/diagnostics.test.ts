@@ -151,3 +151,27 @@ describe("background scan at startup", () => {
     }
   });
 });
+
+describe("the editor's gate settings", () => {
+  it("size slices (DL309) for driftlens.gate.maxSliceDrop over driftlens.yaml's gate, in the diagnostics worker too", async () => {
+    const ws = buildWorkspace({ withCases: false });
+    const file = path.join(ws.root, "slice.eval.yaml");
+    const cases = Array.from({ length: 20 }, (_, i) => `  - id: c${i}\n    vars: {country: France}\n    why: w\n    tags: [eu]\n`).join("");
+    fs.writeFileSync(file, `prompt: capital.prompt\ncases:\n${cases}`);
+    const base = { scanOnStartup: false, diagnosticsDebounceMs: 0, tokenCount: "estimate" };
+    const dl309 = async (settings: Record<string, unknown>) => {
+      const client = await LspClient.start({ folders: [ws.root], settings });
+      try {
+        const uri = await client.open(file);
+        const ds = await client.waitForDiagnostics(uri, { pred: () => true });
+        return ds.filter((d) => d.code === "DL309").map((d) => d.message);
+      } finally {
+        await client.stop();
+      }
+    };
+    // driftlens.yaml's default gate: 20 cases cannot show a 10-point drop.
+    assert.match((await dl309(base))[0] ?? "", /10-point pass-rate drop/);
+    // The setting allows 30-point slice drops: 17 cases suffice.
+    assert.deepEqual(await dl309({ ...base, gate: { maxSliceDrop: 0.3 } }), []);
+  });
+});

@@ -10,6 +10,7 @@ import { adapterNameOf, parseAdapter, type AdapterDoc } from "./adapter";
 import { corpusDiagnostics } from "./corpus";
 import { findConfigFile, loadConfig, parseConfigText, type ConfigDoc, type FamilyConfig } from "./config";
 import { declaredEvalSetPrompt, EvalParseCache, MAX_EVAL_DIAGNOSTICS, parseEvalSet, scanJsonlEvalSet, type EvalCase, type EvalSetDoc } from "./evalset";
+import { effectiveConfig, type ConfigOverrides } from "./effective-config";
 import { cachedFingerprint, fingerprintFile } from "./fingerprint";
 import { Containment, listedFolders, storePathProblem } from "./containment";
 import { readRegularText, regularFileProblem } from "../util/safe-file";
@@ -73,6 +74,11 @@ export interface WorkspaceOptions {
   onProgress?: (file: string, done: number, total: number) => void;
   /** Environment the model stores are found through (OLLAMA_MODELS, HF_HUB_CACHE, home, …); default: this process's. */
   storeEnvironment?: Partial<StoreEnvironment>;
+  /**
+   * The editor's settings over driftlens.yaml (artifacts/effective-config.ts), read at each check:
+   * the gate's slice-size hint (DL309) uses the gate a run in the editor would apply.
+   */
+  configOverrides?: () => ConfigOverrides | undefined;
 }
 
 /** Characters per token for the estimate used when no tokenizer is available. */
@@ -189,6 +195,7 @@ export class Workspace {
   /** Served variants' endpoints are asked only with a checkEndpoint (trusted workspaces, the CLI). */
   private readonly remote?: RemoteChecks;
   private readonly onProgress?: (file: string, done: number, total: number) => void;
+  private readonly configOverrides?: () => ConfigOverrides | undefined;
   /** Reads the Hugging Face cache, LM Studio's folder and Ollama's store (never writes them). */
   readonly modelStores: ModelStores;
 
@@ -197,6 +204,7 @@ export class Workspace {
     if (options.countTokens) this.countTokens = options.countTokens;
     if (options.checkEndpoint) this.remote = new RemoteChecks(options.checkEndpoint);
     if (options.onProgress) this.onProgress = options.onProgress;
+    if (options.configOverrides) this.configOverrides = options.configOverrides;
     this.modelStores = new ModelStores(options.storeEnvironment);
   }
 
@@ -1069,7 +1077,7 @@ export class Workspace {
     const grader = this.config().config.grader;
     return [
       ...evalSamplingDiagnostics(doc, { ...(promptDoc ? { prompt: promptDoc } : {}), ...(grader ? { configGrader: grader.ref } : {}), variantProblem: (ref) => this.modelRefProblem(ref) }),
-      ...sliceSizeDiagnostics(doc, this.config().config.gate, promptDoc),
+      ...sliceSizeDiagnostics(doc, effectiveConfig(this.config().config, this.configOverrides?.()).gate, promptDoc),
     ];
   }
 
@@ -1198,7 +1206,8 @@ function promptyAsPromptDoc(suite: AdoptedSuite): PromptDoc | undefined {
   const s = suite.inputSchema;
   if (!s) return undefined;
   const jsonSchema = { type: "object", properties: s.properties, ...(s.required.length ? { required: s.required } : {}), ...(s.open ? {} : { additionalProperties: false }) } as JSONSchema;
-  return { file: suite.file, input: { jsonSchema, default: s.defaults } } as unknown as PromptDoc;
+  // No sampling config: the eval-set checks treat the prompt as greedy (as the runner does without one).
+  return { file: suite.file, config: {}, input: { jsonSchema, default: s.defaults } } as unknown as PromptDoc;
 }
 
 /** Base tensor names a LoRA adapter writes (`X.lora_a` / `X.lora_b` → `X`). */

@@ -1189,8 +1189,14 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       const r = byId.get(pc.id);
       if (!r) return [];
       const c = toCaseReport(r, takenOver.has(pc.id) ? "resumed" : undefined);
-      // Only a case in error can have been refused; asking again costs nothing for the others.
-      if (c.error !== undefined && pc.assert.some((a) => prepareAssertion(a, pc.vars).error !== undefined)) c.configError = true;
+      // Only a case in error can have been refused; asking again costs nothing for the others. An
+      // assertion's own transform (promptfoo configs) runs first and is no part of what is checked.
+      const checked = (a: Assertion): unknown => {
+        if (!pc.assertionTransforms || a === null || typeof a !== "object" || !("transform" in a)) return a;
+        const { transform: _t, ...rest } = a as Assertion & { transform?: unknown };
+        return rest;
+      };
+      if (c.error !== undefined && pc.assert.some((a) => prepareAssertion(checked(a), pc.vars).error !== undefined)) c.configError = true;
       return [c];
     });
     const wallMs = performance.now() - vt0;

@@ -159,6 +159,14 @@ export function register(ctx: FeatureContext): void {
     }
   });
 
+  // The editor's gate settings change what eval-set checks say (DL309): re-check the open eval sets.
+  events.onSettingsChange(() => {
+    for (const doc of documents.all()) {
+      const file = uriToPath(doc.uri);
+      if (file && artifactKind(file) === "evalset") scheduleFile(file, "document", false);
+    }
+  });
+
   // A real token count arrived after a pass used the estimate: re-check the open prompts.
   ctx.tokenCounter.onLateCount(() => {
     for (const doc of documents.all()) {

@@ -402,7 +402,10 @@ function buildCases(ctx: Ctx, tests: PfTest[], defaultTest: Record<string, unkno
       ctx.report(t.range, "DL508", "warning", `${t.where}: per-test prompts/providers filters are not applied; Driftlens runs every test on every prompt`);
       ctx.notCarried.add(`prompts/providers filters of ${t.where}`);
     }
-    const { kept, dropped, keptIndex, keptSources } = checkAdoptedAssertions(ctx, sources, t, knows, PROMPTFOO_TYPES, MODEL_GRADED);
+    // Model-graded types stay "not run locally" here even where Driftlens's own eval sets judge them
+    // with a `grader:` variant: a promptfoo config's judge is promptfoo's provider, not a local model.
+    const knowsLocally = (type: string) => !MODEL_GRADED.has(type.startsWith("not-") ? type.slice(4) : type) && knows(type);
+    const { kept, dropped, keptIndex, keptSources } = checkAdoptedAssertions(ctx, sources, t, knowsLocally, PROMPTFOO_TYPES, MODEL_GRADED);
     const vars = { ...dVars, ...(isObject(test.vars) ? test.vars : {}) };
     const combos = options.disableVarExpansion === true ? [vars] : varCombinations(ctx, vars, t.range);
     const baseId = t.userDescription && typeof test.description === "string" && test.description.trim() ? test.description.trim() : undefined;

@@ -4,7 +4,7 @@
 // the (single) engine worker process: it sends each count it makes; a text without one is
 // estimated at once and handed to the main thread to count when the user pauses.
 import { parentPort, workerData } from "node:worker_threads";
-import { createWorkspace, type ServerWorkspace } from "./artifact-bridge";
+import { createWorkspace, setConfigOverrides, type ServerWorkspace } from "./artifact-bridge";
 import { diagnoseWithContract, evalOutline, promptContractKey, type FromWorker, type ToWorker } from "./diagnosis";
 import { modelFileKey } from "./token-counter";
 
@@ -71,6 +71,9 @@ export function runDiagnosisWorker(): void {
     switch (m.type) {
       case "overlay":
         ws(m.root).setOverlay(m.file, m.text);
+        return;
+      case "settings":
+        setConfigOverrides(m.overrides);
         return;
       case "cancel":
         cancelled.add(m.id);

@@ -7,13 +7,16 @@
 // dies, diagnostics fall back to the main thread's Workspaces, so the server keeps working.
 import { Worker } from "node:worker_threads";
 import { artifactKind, type Diagnostic, type Range } from "../../artifacts/types";
-import type { ServerWorkspace } from "./artifact-bridge";
+import type { ConfigOverrides } from "../../artifacts/effective-config";
+import { setConfigOverrides, type ServerWorkspace } from "./artifact-bridge";
 import type { Logger } from "./context";
 import type { TokenCount, TokenCounter } from "./token-counter";
 import type { WorkspaceManager } from "./workspaces";
 
 export interface DiagnosisService {
   setOverlay(root: string, file: string, text: string | undefined): void;
+  /** The editor's settings over driftlens.yaml, for the checks that read the effective config (DL309). */
+  setConfigOverrides(o: ConfigOverrides): void;
   /** All diagnostics of one file. Rejects with an AbortError-like Error when `signal` fires first. */
   diagnose(root: string, file: string, signal?: AbortSignal): Promise<DiagnoseResult>;
   dependents(root: string, file: string): Promise<string[]>;
@@ -81,6 +84,9 @@ export class InThreadDiagnosis implements DiagnosisService {
     const e = this.workspaces.forFile(file);
     return e.root === root ? e.ws : this.workspaces.all().find((x) => x.root === root)?.ws ?? e.ws;
   }
+  setConfigOverrides(o: ConfigOverrides): void {
+    setConfigOverrides(o);
+  }
   setOverlay(): void {
     // The main thread's Workspaces already hold the overlays.
   }
@@ -102,6 +108,7 @@ export class InThreadDiagnosis implements DiagnosisService {
 // ---- messages between the main thread and the worker ----
 export type ToWorker =
   | { type: "overlay"; root: string; file: string; text: string | undefined }
+  | { type: "settings"; overrides: ConfigOverrides }
   | { type: "diagnose" | "dependents" | "contract" | "outline"; id: number; root: string; file: string }
   | { type: "cancel"; id: number }
   /** A token count the main thread holds (TokenCounter): the worker answers DL210 from these. */
@@ -130,6 +137,7 @@ export class WorkerDiagnosis implements DiagnosisService {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly overlays = new Map<string, { root: string; text: string }>();
+  private overrides: ConfigOverrides | undefined;
   private failed = false;
   private restarts = 0;
 
@@ -190,6 +198,7 @@ export class WorkerDiagnosis implements DiagnosisService {
     w.stderr.on("data", (d: Buffer) => this.log.warn(`diagnostics worker: ${d.toString().trim()}`));
     w.on("message", (m: FromWorker) => this.onMessage(m));
     for (const c of this.tokens.counts()) w.postMessage({ type: "counted", ...c } satisfies ToWorker);
+    if (this.overrides) w.postMessage({ type: "settings", overrides: this.overrides } satisfies ToWorker);
     w.on("error", (e) => this.log.error("diagnostics worker failed", e));
     w.on("exit", (code) => {
       if (this.worker !== w) return;
@@ -253,6 +262,14 @@ export class WorkerDiagnosis implements DiagnosisService {
         { once: true },
       );
     });
+  }
+
+  setConfigOverrides(o: ConfigOverrides): void {
+    this.overrides = o;
+    // This thread's workspaces too (the fallback, and the main thread's hover and runs).
+    this.fallback.setConfigOverrides(o);
+    // A worker not started yet gets them when it starts.
+    if (this.worker) this.post({ type: "settings", overrides: o });
   }
 
   setOverlay(root: string, file: string, text: string | undefined): void {
