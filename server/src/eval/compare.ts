@@ -25,7 +25,7 @@ import {
   type RunnerWorkspace,
 } from "./runner";
 import { caseFlip, pairedOutcome } from "./sampled-compare";
-import { clean, comparePaired, type GateSettings } from "./stats";
+import { clean, comparePaired, type GateSettings, type PairedCase, type SliceStats } from "./stats";
 import { currentEngineVersion } from "./engine-version";
 import { graderAgreement, type GraderAgreement } from "./graders/agreement";
 import type { Judge } from "./graders/grade";
@@ -110,20 +110,93 @@ function toSpec(v: RunnerVariant): ModelSpec {
 }
 
 export async function compareVariants(opts: CompareOptions): Promise<CompareReport> {
-  const ws = opts.workspace;
+  const topK = checkedTopK(opts);
+  const failures = new Failures();
+  const resolution = await resolveVariants(opts, failures);
+  const engine = lazyEngine(opts.engine);
+  const report = await runAllVariants(opts, resolution.order, engine.get);
+  const runsOf = runsOfVariant(report, resolution.resolved);
+  const { pairs, order } = dropFailed(report, runsOf, resolution, failures);
+  const messagesFor = messageSource(opts.workspace, opts.render);
+  const ctx: CompareContext = {
+    opts,
+    topK,
+    engine,
+    messagesFor,
+    scoring: referenceScoring(engine.get, messagesFor, topK, opts.signal),
+    runsOf,
+    display: (file) => (opts.root ? path.relative(opts.root, file).split(path.sep).join("/") : file),
+    memory: new Map(),
+  };
+
+  const variantsOut: CompareVariant[] = [];
+  for (const id of order) {
+    const cand = resolution.resolved.get(id)!;
+    const reportRef = resolution.reportRef;
+    const ref = pairs.find((p) => p.cand.id === id)?.ref ?? (id === reportRef.id ? reportRef : resolution.resolved.get(cand.referenceId ?? id) ?? cand);
+    variantsOut.push(await compareVariant(ctx, cand, ref));
+  }
+  return finishReport(ctx, { report, order, resolution, variantsOut, failures });
+}
+
+/** Rejects options compare cannot run with; returns the top-K the divergence uses. */
+function checkedTopK(opts: CompareOptions): number {
   const topK = opts.topK ?? DEFAULT_KLD_TOP_K;
   if (!Number.isInteger(topK) || topK < 1) throw new CompareError(`--top-k must be a positive integer, not ${topK}`);
   if (opts.variants.length === 0) throw new CompareError("nothing to compare: give --family or --variant (or configure models in driftlens.yaml)");
   if (opts.targets.length === 0) throw new CompareError("no eval sets to run: give --evals FILE, or add eval sets that name their prompt");
+  return topK;
+}
 
-  // 1. Resolve every variant and the reference each is compared against.
+/**
+ * Variants that could not be resolved or run, each named once. A variant that fails is named in
+ * the report and the others are compared as usual: one broken model file must not hide the rest.
+ */
+class Failures {
+  readonly list: { variant: string; error: string }[] = [];
+  private readonly failed = new Set<string>();
+
+  add(variant: string, error: string): void {
+    if (this.failed.has(variant)) return;
+    this.failed.add(variant);
+    this.list.push({ variant, error });
+  }
+
+  has(variant: string): boolean {
+    return this.failed.has(variant);
+  }
+
+  /** Every error, joined (the message when nothing is left to compare). */
+  joined(): string {
+    return this.list.map((f) => f.error).join("; ");
+  }
+}
+
+interface VariantPair {
+  cand: CompareVariantInfo;
+  ref: CompareVariantInfo;
+}
+
+/** Every variant asked for, paired with the reference it is compared against. */
+interface Resolution {
+  /** Resolved variants, by the ref they were asked by and by id. */
+  resolved: Map<string, CompareVariantInfo>;
+  pairs: VariantPair[];
+  /** The report's reference: the forced one, else the first pair's (usually the family's). */
+  reportRef: CompareVariantInfo;
+  /** Variant ids to run: the report's reference, then each pair's reference and candidate, once each. */
+  order: string[];
+}
+
+/** Resolves every variant and the reference each is compared against (a failure is recorded, not thrown). */
+async function resolveVariants(opts: CompareOptions, failures: Failures): Promise<Resolution> {
   const resolved = new Map<string, CompareVariantInfo>();
   const resolve = async (ref: string): Promise<CompareVariantInfo> => {
     const hit = resolved.get(ref);
     if (hit) return hit;
     let v: CompareVariantInfo;
     try {
-      v = await ws.resolveVariant(ref);
+      v = await opts.workspace.resolveVariant(ref);
     } catch (e) {
       throw new CompareError(e instanceof Error ? e.message : String(e));
     }
@@ -132,43 +205,39 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     return v;
   };
   const forced = opts.reference ? await resolve(opts.reference) : undefined;
-  // A variant that cannot be resolved, or whose run fails, is named in the report and the others
-  // are compared as usual: one broken model file must not hide the rest.
-  const failures: { variant: string; error: string }[] = [];
-  const failed = new Set<string>();
-  const fail = (variant: string, error: string) => {
-    if (failed.has(variant)) return;
-    failed.add(variant);
-    failures.push({ variant, error });
-  };
-  let pairs: { cand: CompareVariantInfo; ref: CompareVariantInfo }[] = [];
+  const pairs: VariantPair[] = [];
   for (const ref of opts.variants) {
     try {
       const cand = await resolve(ref);
       const refId = forced?.id ?? cand.referenceId ?? cand.id;
       pairs.push({ cand, ref: await resolve(refId) });
     } catch (e) {
-      fail(ref, e instanceof Error ? e.message : String(e));
+      failures.add(ref, e instanceof Error ? e.message : String(e));
     }
   }
-  if (pairs.length === 0) throw new CompareError(failures.map((f) => f.error).join("; ") || "nothing to compare");
-  // The report's reference: the forced one, else the first pair's (usually the family's).
+  if (pairs.length === 0) throw new CompareError(failures.joined() || "nothing to compare");
   const reportRef = forced ?? pairs[0]!.ref;
   const order: string[] = [];
-  const addOrder = (id: string) => {
-    if (!order.includes(id)) order.push(id);
-  };
-  addOrder(reportRef.id);
-  for (const p of pairs) {
-    addOrder(p.ref.id);
-    addOrder(p.cand.id);
-  }
+  for (const id of [reportRef.id, ...pairs.flatMap((p) => [p.ref.id, p.cand.id])]) if (!order.includes(id)) order.push(id);
+  return { resolved, pairs, reportRef, order };
+}
 
-  // 2. Run (or reuse) every eval on every variant involved.
-  let enginePromise: Promise<CompareEngine> | undefined;
-  const getEngine = () => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
-  const report: EvalReport = await runEvals({
-    workspace: ws,
+/** The engine, started on first use: a comparison served from the store starts none. */
+interface LazyEngine {
+  get: () => Promise<CompareEngine>;
+  /** The engine if something started it, else undefined. */
+  started: () => Promise<CompareEngine> | undefined;
+}
+
+function lazyEngine(engine: CompareOptions["engine"]): LazyEngine {
+  let p: Promise<CompareEngine> | undefined;
+  return { get: () => (p ??= typeof engine === "function" ? engine() : Promise.resolve(engine)), started: () => p };
+}
+
+/** Runs (or reuses from the store) every eval on every variant involved. */
+function runAllVariants(opts: CompareOptions, order: string[], getEngine: () => Promise<CompareEngine>): Promise<EvalReport> {
+  return runEvals({
+    workspace: opts.workspace,
     store: opts.store,
     engine: getEngine,
     targets: opts.targets,
@@ -184,25 +253,43 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
     ...(opts.grader ? { grader: opts.grader } : {}),
   });
+}
+
+/** The runs of a variant, by its id (a run names the ref it was asked by). */
+function runsOfVariant(report: EvalReport, resolved: Map<string, CompareVariantInfo>): (id: string) => EvalRunReport[] {
+  return (id) => report.runs.filter((r) => r.variant === id || resolved.get(r.variant)?.id === id);
+}
+
+/**
+ * Records every variant whose runs failed, and every candidate whose reference failed, and leaves
+ * them out; throws when nothing is left to compare.
+ */
+function dropFailed(report: EvalReport, runsOf: (id: string) => EvalRunReport[], res: Resolution, failures: Failures): { pairs: VariantPair[]; order: string[] } {
   // A target that could not run at all (an unreadable prompt) affects every variant alike.
   if (report.errors.length && report.runs.length === 0) throw new CompareError(report.errors.map((e) => e.message).join("; "));
-  for (const e of report.errors) fail(`(${path.basename(e.evalSetFile)})`, e.message);
-  const runsOf = (id: string) => report.runs.filter((r) => r.variant === id || resolved.get(r.variant)?.id === id);
-  for (const id of order) {
+  for (const e of report.errors) failures.add(`(${path.basename(e.evalSetFile)})`, e.message);
+  for (const id of res.order) {
     const bad = runsOf(id).find((r) => r.status !== "complete");
-    if (bad) fail(id, bad.error ?? `variant ${id}: the run of ${bad.evalSetFile} did not complete`);
-    else if (runsOf(id).length === 0) fail(id, `variant ${id}: nothing was run`);
+    if (bad) failures.add(id, bad.error ?? `variant ${id}: the run of ${bad.evalSetFile} did not complete`);
+    else if (runsOf(id).length === 0) failures.add(id, `variant ${id}: nothing was run`);
   }
   // A candidate whose reference failed has nothing to be compared with.
-  for (const p of pairs) if (failed.has(p.ref.id) && !failed.has(p.cand.id)) fail(p.cand.id, `variant ${p.cand.id}: its reference ${p.ref.id} failed, so it cannot be compared`);
-  pairs = pairs.filter((p) => !failed.has(p.cand.id));
-  for (let i = order.length - 1; i >= 0; i--) if (failed.has(order[i]!)) order.splice(i, 1);
-  if (order.length === 0 || pairs.length === 0) throw new CompareError(failures.map((f) => f.error).join("; "));
+  for (const p of res.pairs) if (failures.has(p.ref.id) && !failures.has(p.cand.id)) failures.add(p.cand.id, `variant ${p.cand.id}: its reference ${p.ref.id} failed, so it cannot be compared`);
+  const pairs = res.pairs.filter((p) => !failures.has(p.cand.id));
+  const order = res.order.filter((id) => !failures.has(id));
+  if (order.length === 0 || pairs.length === 0) throw new CompareError(failures.joined());
+  return { pairs, order };
+}
 
-  // 3. Messages per case, for teacher forcing (rendering does not depend on the variant).
-  // The same renderer runEvals used, so the forced tokens follow exactly the generating prompt.
+type MessagesFor = (run: EvalRunReport, caseId: string) => Promise<ChatMessage[]>;
+
+/**
+ * Messages per case, for teacher forcing (rendering does not depend on the variant). The same
+ * renderer runEvals used, so the forced tokens follow exactly the generating prompt.
+ */
+function messageSource(ws: CompareWorkspace, optsRender: RenderFn | undefined): MessagesFor {
   const wsRender = ws.render?.bind(ws);
-  const render: RenderFn | undefined = opts.render ?? (wsRender ? (doc, input) => wsRender(doc.file ?? "", { input }) : undefined);
+  const render: RenderFn | undefined = optsRender ?? (wsRender ? (doc, input) => wsRender(doc.file ?? "", { input }) : undefined);
   const messagesCache = new Map<string, Promise<ChatMessage[]>>();
   const evalCache = new Map<string, Promise<Map<string, Record<string, unknown>>>>();
   const varsOf = (file: string) => {
@@ -213,7 +300,7 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     }
     return p;
   };
-  const messagesFor = (run: EvalRunReport, caseId: string): Promise<ChatMessage[]> => {
+  return (run, caseId) => {
     const key = keyOf(run, { id: caseId });
     let p = messagesCache.get(key);
     if (!p) {
@@ -227,8 +314,18 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     }
     return p;
   };
+}
 
-  // 4. Reference distributions, scored once per (reference, case) and shared by its candidates.
+/** Teacher-forced scores: the reference's, once per (reference, case), shared by its candidates. */
+interface Scoring {
+  scoreRef(ref: CompareVariantInfo, run: EvalRunReport, c: EvalCaseReport): Promise<ScoreResult>;
+  /** `p`, or no positions when the served side gives no prompt logprobs (the reason kept in noKl under pairKey). */
+  scoreOrNoKl(pairKey: string, p: Promise<ScoreResult>): Promise<ScoreResult>;
+  /** Candidate id → why it has no KL. */
+  noKl: Map<string, string>;
+}
+
+function referenceScoring(getEngine: () => Promise<CompareEngine>, messagesFor: MessagesFor, topK: number, signal: AbortSignal | undefined): Scoring {
   const refScores = new Map<string, Promise<ScoreResult>>();
   // A served variant whose server gives no prompt logprobs has no KL; the comparison goes on.
   const noKl = new Map<string, string>();
@@ -243,204 +340,273 @@ export async function compareVariants(opts: CompareOptions): Promise<CompareRepo
     let p = refScores.get(key);
     if (!p) {
       p = (async () =>
-        (await getEngine()).score(
-          { id: c.id, model: toSpec(ref), messages: await messagesFor(run, c.id), tokens: c.tokens.map((t) => t.token), topK },
-          opts.signal,
-        ))();
+        (await getEngine()).score({ id: c.id, model: toSpec(ref), messages: await messagesFor(run, c.id), tokens: c.tokens.map((t) => t.token), topK }, signal))();
       refScores.set(key, p);
     }
     return p;
   };
+  return { scoreRef, scoreOrNoKl, noKl };
+}
 
-  const display = (file: string) => (opts.root ? path.relative(opts.root, file).split(path.sep).join("/") : file);
-  const variantsOut: CompareVariant[] = [];
-  const fileBytes = (p: string) => {
-    try {
-      return fs.statSync(p).size;
-    } catch {
-      return null;
-    }
+/** What comparing one variant needs from the whole comparison. */
+interface CompareContext {
+  opts: CompareOptions;
+  topK: number;
+  engine: LazyEngine;
+  messagesFor: MessagesFor;
+  scoring: Scoring;
+  runsOf: (id: string) => EvalRunReport[];
+  /** An eval set's path as the report shows it (relative to the workspace root). */
+  display: (file: string) => string;
+  /** Model file → bytes loaded, as last seen; kept across variants. */
+  memory: Map<string, number>;
+}
+
+/** One variant against its reference: paired statistics and gate, KL divergence, speed, memory. */
+async function compareVariant(ctx: CompareContext, cand: CompareVariantInfo, ref: CompareVariantInfo): Promise<CompareVariant> {
+  const isReference = ref.id === cand.id;
+  const candRuns = ctx.runsOf(cand.id);
+  const refRuns = ctx.runsOf(ref.id);
+  const { paired, flips, divergences } = await pairCases(ctx, cand, ref, candRuns, refRuns);
+  ctx.opts.log?.(`${cand.id}: ${paired.length} cases compared with ${ref.id}`);
+  const cmp = comparePaired(cand.id, paired, ctx.opts.gate);
+  const kl = klStatistics(divergences);
+  const speed = speedOf(candRuns);
+  await recordMemory(ctx, cand, candRuns, refRuns);
+  return {
+    variant: cand.id,
+    quant: cand.quant ?? null,
+    isReference,
+    comparedTo: ref.id,
+    fileBytes: fileBytes(cand.modelPath),
+    cases: cmp.overall.cases,
+    passRate: cmp.overall.headPassRate,
+    referencePassRate: cmp.overall.basePassRate,
+    delta: cmp.overall.delta,
+    ci: cmp.overall.ci,
+    pValue: cmp.overall.pValue,
+    slices: sliceRows(cmp.slices),
+    kld: kl.pooled.kld,
+    kldStats: poolStatistics(divergences),
+    top1Agreement: kl.pooled.top1Agreement,
+    meanDeltaP: kl.pooled.meanDeltaP,
+    divergedCases: kl.pooled.divergedCases,
+    kldSlices: kl.kldSlices,
+    kldCases: kl.kldCases,
+    flips: flips.sort((a, b) => (a.evalSet < b.evalSet ? -1 : a.evalSet > b.evalSet ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    gate: isReference ? { passed: true, reasons: [], warnings: [] } : { passed: cmp.passed, reasons: cmp.reasons, warnings: cmp.warnings },
+    tokensPerSecond: speed.tokensPerSecond,
+    timeToFirstTokenMs: speed.timeToFirstTokenMs,
+    memoryBytes: ctx.memory.get(cand.modelPath) ?? null,
+    runFingerprints: candRuns.map((r) => r.fingerprint).filter((x): x is string => x !== null),
+    ...servedKl(cand, ref, isReference, ctx.scoring.noKl.get(cand.id), ctx.topK, [...candRuns, ...refRuns]),
   };
-  const memory = new Map<string, number>();
+}
 
-  for (const id of order) {
-    const cand = resolved.get(id)!;
-    const pair = pairs.find((p) => p.cand.id === id);
-    const ref = pair?.ref ?? (id === reportRef.id ? reportRef : resolved.get(cand.referenceId ?? id) ?? cand);
-    const isReference = ref.id === cand.id;
-    const candRuns = runsOf(cand.id);
-    const refRuns = runsOf(ref.id);
-    const refCases = new Map<string, { run: EvalRunReport; c: EvalCaseReport }>();
-    for (const run of refRuns) for (const c of run.cases) refCases.set(keyOf(run, c), { run, c });
+type EvalSetDivergence = CaseDivergence & { evalSet: string; tags: string[] };
 
-    const paired: { id: string; tags: string[]; base: boolean; head: boolean }[] = [];
-    const flips: CompareFlip[] = [];
-    const divergences: (CaseDivergence & { evalSet: string; tags: string[] })[] = [];
-    const newMemos: [string, unknown][] = [];
-    for (const run of candRuns) {
-      for (const c of run.cases) {
-        const r = refCases.get(keyOf(run, c));
-        if (!r) continue;
-        const label = candRuns.length > 1 || refRuns.length > 1 ? `${run.evalSetFile}#${c.id}` : c.id;
-        paired.push({ id: label, tags: c.tags, ...pairedOutcome(r.c, c) });
-        const flip = caseFlip(r.c, c);
-        if (flip) flips.push({ id: c.id, ...flip, tags: c.tags, evalSet: display(run.evalSetFile) });
-        let d: CaseDivergence;
-        if (isReference || r.c.error || c.error) {
-          d = identicalCase(c.id, isReference ? c.tokens.length : 0);
-        } else {
-          // Teacher forcing is deterministic given both runs (their fingerprints cover prompt,
-          // rendered cases, model and adapter files, sampling, seed and engine version): a case's
-          // divergence is kept in the store, so reopening a comparison scores nothing again.
-          const method = opts.fullVocabulary ? "full" : topK;
-          const memoKey = r.run.fingerprint && run.fingerprint ? `kld/2:${sha256(JSON.stringify([r.run.fingerprint, run.fingerprint, c.id, method]))}` : undefined;
-          const memo = memoKey && !opts.noCache ? opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
-          if (memo && memo.id === c.id && Array.isArray(memo.perPosition) && memo.kld) d = memo;
-          else {
-            const refTokens = r.c.tokens.map((t) => t.token);
-            const none = noKl.has(cand.id);
-            if (opts.fullVocabulary === true && !none) {
-              d = await caseDivergenceOf({
-                engine: await getEngine(),
-                reference: ref,
-                candidate: cand,
-                messages: await messagesFor(r.run, c.id),
-                refTokens,
-                candTokens: c.tokens.map((t) => t.token),
-                id: c.id,
-                topK,
-                fullVocabulary: true,
-                refScore: () => scoreRef(ref, r.run, r.c),
-                ...(opts.signal ? { signal: opts.signal } : {}),
-              });
-            } else {
-              const refScore = noKl.has(cand.id) ? NO_SCORE : await scoreOrNoKl(cand.id, scoreRef(ref, r.run, r.c));
-              const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
-              const candScore = noKl.has(cand.id)
-                ? NO_SCORE
-                : await scoreOrNoKl(
-                    cand.id,
-                    (await getEngine()).score({ id: c.id, model: toSpec(cand), messages: await messagesFor(r.run, c.id), tokens: refTokens, topK: 1, probe }, opts.signal),
-                  );
-              d = caseDivergence(c.id, none ? [] : refScore.positions, none ? [] : candScore.positions, refTokens, c.tokens.map((t) => t.token), topK);
-            }
-            if (memoKey && !none) newMemos.push([memoKey, d]);
-          }
-        }
-        divergences.push({ ...d, evalSet: display(run.evalSetFile), tags: c.tags });
-      }
+/** Pairs each candidate case with the reference's: pass/fail outcome, flip, and divergence. */
+async function pairCases(
+  ctx: CompareContext,
+  cand: CompareVariantInfo,
+  ref: CompareVariantInfo,
+  candRuns: EvalRunReport[],
+  refRuns: EvalRunReport[],
+): Promise<{ paired: PairedCase[]; flips: CompareFlip[]; divergences: EvalSetDivergence[] }> {
+  const refCases = new Map<string, { run: EvalRunReport; c: EvalCaseReport }>();
+  for (const run of refRuns) for (const c of run.cases) refCases.set(keyOf(run, c), { run, c });
+  const paired: PairedCase[] = [];
+  const flips: CompareFlip[] = [];
+  const divergences: EvalSetDivergence[] = [];
+  const newMemos: [string, unknown][] = [];
+  for (const run of candRuns) {
+    for (const c of run.cases) {
+      const r = refCases.get(keyOf(run, c));
+      if (!r) continue;
+      const label = candRuns.length > 1 || refRuns.length > 1 ? `${run.evalSetFile}#${c.id}` : c.id;
+      paired.push({ id: label, tags: c.tags, ...pairedOutcome(r.c, c) });
+      const flip = caseFlip(r.c, c);
+      if (flip) flips.push({ id: c.id, ...flip, tags: c.tags, evalSet: ctx.display(run.evalSetFile) });
+      const d = await divergenceOfCase(ctx, { cand, ref, run, c, refRun: r.run, refCase: r.c }, newMemos);
+      divergences.push({ ...d, evalSet: ctx.display(run.evalSetFile), tags: c.tags });
     }
-    opts.store.putMemos(newMemos);
-    opts.log?.(`${cand.id}: ${paired.length} cases compared with ${ref.id}`);
+  }
+  ctx.opts.store.putMemos(newMemos);
+  return { paired, flips, divergences };
+}
 
-    const cmp = comparePaired(cand.id, paired, opts.gate);
-    const pooled = poolDivergence(divergences);
-    const sliceNames = [...new Set(divergences.flatMap((d) => d.tags))].sort();
-    const kldSlices: SliceKld[] = sliceNames.map((name) => {
-      const inSlice = divergences.filter((d) => d.tags.includes(name));
-      const p = poolDivergence(inSlice);
-      const stats = poolStatistics(inSlice);
-      return { name, ...p.kld, stderr: stats.kld.stderr, positions: p.positions, top1Agreement: p.top1Agreement, stats };
-    });
-    kldSlices.sort((a, b) => b.mean - a.mean || (a.name < b.name ? -1 : 1));
-    const kldCases: CaseKld[] = divergences
-      .map((d) => ({
-        id: d.id,
-        evalSet: d.evalSet,
-        positions: d.positions,
-        ...d.kld,
-        top1Agreement: d.top1Agreement,
-        meanDeltaP: d.meanDeltaP,
-        firstDivergence: d.firstDivergence,
-      }))
-      .sort((a, b) => b.mean - a.mean || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+/** A candidate case and the reference case it is paired with. */
+interface CasePair {
+  cand: CompareVariantInfo;
+  ref: CompareVariantInfo;
+  run: EvalRunReport;
+  c: EvalCaseReport;
+  refRun: EvalRunReport;
+  refCase: EvalCaseReport;
+}
 
-    // Speed: from the generations themselves (cached results keep their original timings).
-    const allCases = candRuns.flatMap((r) => r.cases).filter((c) => !c.error && c.tokens.length > 0);
-    const tps = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.tokensPerSecond ?? 0), 0) / allCases.length) : null;
-    const ttft = allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.timeToFirstTokenMs ?? 0), 0) / allCases.length) : null;
-    // Loaded models right after this variant was scored (an LRU budget may unload it later).
-    // A comparison served from the store starts no engine: then the memory the engine reported
-    // when it last had this model file (by content) loaded.
-    const memoryKey = (modelPath: string) => {
-      const fp = candRuns.find((x) => x.modelPath === modelPath)?.modelFingerprint ?? refRuns.find((x) => x.modelPath === modelPath)?.modelFingerprint;
-      return fp ? `model-bytes/1:${fp}` : undefined;
-    };
-    if (enginePromise) {
-      const now = await (await enginePromise).info().catch(() => undefined);
-      const seen: [string, unknown][] = [];
-      for (const m of now?.loadedModels ?? []) {
-        memory.set(m.modelPath, m.bytes);
-        const k = memoryKey(m.modelPath);
-        if (k) seen.push([k, m.bytes]);
-      }
-      opts.store.putMemos(seen);
-    }
-    if (!memory.has(cand.modelPath)) {
-      const k = memoryKey(cand.modelPath);
-      const bytes = k ? opts.store.getMemo<number>(k) : undefined;
-      if (typeof bytes === "number") memory.set(cand.modelPath, bytes);
-    }
+/** A case's divergence: none for the reference itself or a failed case, else from the store's memo or scored (and queued in newMemos). */
+async function divergenceOfCase(ctx: CompareContext, x: CasePair, newMemos: [string, unknown][]): Promise<CaseDivergence> {
+  const isReference = x.ref.id === x.cand.id;
+  if (isReference || x.refCase.error || x.c.error) return identicalCase(x.c.id, isReference ? x.c.tokens.length : 0);
+  // Teacher forcing is deterministic given both runs (their fingerprints cover prompt,
+  // rendered cases, model and adapter files, sampling, seed and engine version): a case's
+  // divergence is kept in the store, so reopening a comparison scores nothing again.
+  const method = ctx.opts.fullVocabulary ? "full" : ctx.topK;
+  const memoKey = x.refRun.fingerprint && x.run.fingerprint ? `kld/2:${sha256(JSON.stringify([x.refRun.fingerprint, x.run.fingerprint, x.c.id, method]))}` : undefined;
+  const memo = memoKey && !ctx.opts.noCache ? ctx.opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
+  if (memo && memo.id === x.c.id && Array.isArray(memo.perPosition) && memo.kld) return memo;
+  // Whether the pair had no KL before this case was scored (scoring it may find out it has none).
+  const none = ctx.scoring.noKl.has(x.cand.id);
+  const d = await scoreCase(ctx, x, none);
+  if (memoKey && !none) newMemos.push([memoKey, d]);
+  return d;
+}
 
-    variantsOut.push({
-      variant: cand.id,
-      quant: cand.quant ?? null,
-      isReference,
-      comparedTo: ref.id,
-      fileBytes: fileBytes(cand.modelPath),
-      cases: cmp.overall.cases,
-      passRate: cmp.overall.headPassRate,
-      referencePassRate: cmp.overall.basePassRate,
-      delta: cmp.overall.delta,
-      ci: cmp.overall.ci,
-      pValue: cmp.overall.pValue,
-      slices: cmp.slices.map((s) => ({
-        name: s.name,
-        cases: s.cases,
-        passRate: s.headPassRate,
-        basePassRate: s.basePassRate,
-        delta: s.delta,
-        ci: s.ci,
-        pValue: s.pValue,
-        minDetectableDrop: s.minDetectableDrop,
-        regressions: s.regressions,
-        fixes: s.fixes,
-        failsGate: s.failsGate,
-        ...(s.samples !== undefined ? { samples: s.samples } : {}),
-      })),
-      kld: pooled.kld,
-      kldStats: poolStatistics(divergences),
-      top1Agreement: pooled.top1Agreement,
-      meanDeltaP: pooled.meanDeltaP,
-      divergedCases: pooled.divergedCases,
-      kldSlices,
-      kldCases,
-      flips: flips.sort((a, b) => (a.evalSet < b.evalSet ? -1 : a.evalSet > b.evalSet ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-      gate: isReference ? { passed: true, reasons: [], warnings: [] } : { passed: cmp.passed, reasons: cmp.reasons, warnings: cmp.warnings },
-      tokensPerSecond: tps,
-      timeToFirstTokenMs: ttft,
-      memoryBytes: memory.get(cand.modelPath) ?? null,
-      runFingerprints: candRuns.map((r) => r.fingerprint).filter((x): x is string => x !== null),
-      ...servedKl(cand, ref, isReference, noKl.get(cand.id), topK, [...candRuns, ...refRuns]),
+/** Scores one case pair by teacher forcing: the whole vocabulary, or top-K + rest (none when the pair has no KL). */
+async function scoreCase(ctx: CompareContext, x: CasePair, none: boolean): Promise<CaseDivergence> {
+  const { cand, ref, c } = x;
+  const refTokens = x.refCase.tokens.map((t) => t.token);
+  const candTokens = c.tokens.map((t) => t.token);
+  const signal = ctx.opts.signal;
+  if (ctx.opts.fullVocabulary === true && !none) {
+    return caseDivergenceOf({
+      engine: await ctx.engine.get(),
+      reference: ref,
+      candidate: cand,
+      messages: await ctx.messagesFor(x.refRun, c.id),
+      refTokens,
+      candTokens,
+      id: c.id,
+      topK: ctx.topK,
+      fullVocabulary: true,
+      refScore: () => ctx.scoring.scoreRef(ref, x.refRun, x.refCase),
+      ...(signal ? { signal } : {}),
     });
   }
+  const { noKl, scoreOrNoKl } = ctx.scoring;
+  const refScore = noKl.has(cand.id) ? NO_SCORE : await scoreOrNoKl(cand.id, ctx.scoring.scoreRef(ref, x.refRun, x.refCase));
+  const probe = refScore.positions.map((pos) => pos.top.map((t) => t.token));
+  const candScore = noKl.has(cand.id)
+    ? NO_SCORE
+    : await scoreOrNoKl(cand.id, (await ctx.engine.get()).score({ id: c.id, model: toSpec(cand), messages: await ctx.messagesFor(x.refRun, c.id), tokens: refTokens, topK: 1, probe }, signal));
+  return caseDivergence(c.id, none ? [] : refScore.positions, none ? [] : candScore.positions, refTokens, candTokens, ctx.topK);
+}
 
-  const reasons = [...variantsOut.flatMap((v) => v.gate.reasons), ...failures.map((f) => `${f.variant} could not be compared: ${f.error}`)];
+/** Pooled KL divergence of a variant, per slice (largest mean first) and per case (largest first). */
+function klStatistics(divergences: EvalSetDivergence[]): { pooled: ReturnType<typeof poolDivergence>; kldSlices: SliceKld[]; kldCases: CaseKld[] } {
+  const pooled = poolDivergence(divergences);
+  const sliceNames = [...new Set(divergences.flatMap((d) => d.tags))].sort();
+  const kldSlices: SliceKld[] = sliceNames.map((name) => {
+    const inSlice = divergences.filter((d) => d.tags.includes(name));
+    const p = poolDivergence(inSlice);
+    const stats = poolStatistics(inSlice);
+    return { name, ...p.kld, stderr: stats.kld.stderr, positions: p.positions, top1Agreement: p.top1Agreement, stats };
+  });
+  kldSlices.sort((a, b) => b.mean - a.mean || (a.name < b.name ? -1 : 1));
+  const kldCases: CaseKld[] = divergences
+    .map((d) => ({
+      id: d.id,
+      evalSet: d.evalSet,
+      positions: d.positions,
+      ...d.kld,
+      top1Agreement: d.top1Agreement,
+      meanDeltaP: d.meanDeltaP,
+      firstDivergence: d.firstDivergence,
+    }))
+    .sort((a, b) => b.mean - a.mean || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { pooled, kldSlices, kldCases };
+}
+
+/** Speed, from the generations themselves (cached results keep their original timings). */
+function speedOf(candRuns: EvalRunReport[]): { tokensPerSecond: number | null; timeToFirstTokenMs: number | null } {
+  const allCases = candRuns.flatMap((r) => r.cases).filter((c) => !c.error && c.tokens.length > 0);
+  return {
+    tokensPerSecond: allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.tokensPerSecond ?? 0), 0) / allCases.length) : null,
+    timeToFirstTokenMs: allCases.length ? clean(allCases.reduce((a, c) => a + (c.timings?.timeToFirstTokenMs ?? 0), 0) / allCases.length) : null,
+  };
+}
+
+/**
+ * Notes in ctx.memory the loaded models right after this variant was scored (an LRU budget may
+ * unload it later), and keeps them in the store by model content. A comparison served from the
+ * store starts no engine: then the memory the engine reported when it last had this model file
+ * (by content) loaded.
+ */
+async function recordMemory(ctx: CompareContext, cand: CompareVariantInfo, candRuns: EvalRunReport[], refRuns: EvalRunReport[]): Promise<void> {
+  const memoryKey = (modelPath: string) => {
+    const fp = candRuns.find((x) => x.modelPath === modelPath)?.modelFingerprint ?? refRuns.find((x) => x.modelPath === modelPath)?.modelFingerprint;
+    return fp ? `model-bytes/1:${fp}` : undefined;
+  };
+  const started = ctx.engine.started();
+  if (started) {
+    const now = await (await started).info().catch(() => undefined);
+    const seen: [string, unknown][] = [];
+    for (const m of now?.loadedModels ?? []) {
+      ctx.memory.set(m.modelPath, m.bytes);
+      const k = memoryKey(m.modelPath);
+      if (k) seen.push([k, m.bytes]);
+    }
+    ctx.opts.store.putMemos(seen);
+  }
+  if (!ctx.memory.has(cand.modelPath)) {
+    const k = memoryKey(cand.modelPath);
+    const bytes = k ? ctx.opts.store.getMemo<number>(k) : undefined;
+    if (typeof bytes === "number") ctx.memory.set(cand.modelPath, bytes);
+  }
+}
+
+/** A model file's size, or null when it cannot be read (a served variant has none). */
+function fileBytes(p: string): number | null {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return null;
+  }
+}
+
+/** Per-slice statistics as the report shows them. */
+function sliceRows(slices: SliceStats[]): CompareVariant["slices"] {
+  return slices.map((s) => ({
+    name: s.name,
+    cases: s.cases,
+    passRate: s.headPassRate,
+    basePassRate: s.basePassRate,
+    delta: s.delta,
+    ci: s.ci,
+    pValue: s.pValue,
+    minDetectableDrop: s.minDetectableDrop,
+    regressions: s.regressions,
+    fixes: s.fixes,
+    failsGate: s.failsGate,
+    ...(s.samples !== undefined ? { samples: s.samples } : {}),
+  }));
+}
+
+/** The report: every variant, the overall gate (failed variants fail it), grader agreement and the ladder. */
+async function finishReport(
+  ctx: CompareContext,
+  x: { report: EvalReport; order: string[]; resolution: Resolution; variantsOut: CompareVariant[]; failures: Failures },
+): Promise<CompareReport> {
+  const { opts, display } = ctx;
+  const { resolved, reportRef } = x.resolution;
+  const failures = x.failures.list;
+  const reasons = [...x.variantsOut.flatMap((v) => v.gate.reasons), ...failures.map((f) => `${f.variant} could not be compared: ${f.error}`)];
   const agreement = opts.crossGrader
-    ? await crossGrade(opts, opts.crossGrader, report.runs.filter((r) => order.some((id) => r.variant === id || resolved.get(r.variant)?.id === id)), getEngine, messagesFor)
+    ? await crossGrade(opts, opts.crossGrader, x.report.runs.filter((r) => x.order.some((id) => r.variant === id || resolved.get(r.variant)?.id === id)), ctx.engine.get, ctx.messagesFor)
     : undefined;
   if (agreement) for (const d of agreement.disagreements) d.evalSet = display(d.evalSet);
   const out: CompareReport = {
     reference: reportRef.id,
     evalSets: [...new Set(opts.targets.map((t) => display(t.evalSetFile)))],
-    topK,
+    topK: ctx.topK,
     kldMethod: opts.fullVocabulary ? "full-vocabulary" : "top-K",
     gate: { ...opts.gate, passed: reasons.length === 0, reasons },
-    variants: variantsOut,
+    variants: x.variantsOut,
     ...(failures.length ? { failures } : {}),
     ...(agreement ? { graderAgreement: agreement } : {}),
   };
-  if (opts.ladder) out.ladder = await ladderOf(out, opts.ladder, opts, [...resolved.values()], getEngine);
+  if (opts.ladder) out.ladder = await ladderOf(out, opts.ladder, opts, [...resolved.values()], ctx.engine.get);
   return out;
 }
 

@@ -13,7 +13,7 @@ import { changedFiles, gitToplevel, GitError, relPath, absPath, resolveRef, show
 import type { DiffCase, DiffFlip, DiffPrompt, DiffReport, WordDiffPart } from "./report/types";
 import { runEvals, variantRefsFor, type EvalReport, type EvalRunReport, type EvalTarget, type RenderFn, type RunnerEngine, type RunnerWorkspace } from "./runner";
 import { caseFlip, pairedOutcome } from "./sampled-compare";
-import { comparePaired, type GateSettings } from "./stats";
+import { comparePaired, type GateSettings, type SliceStats } from "./stats";
 
 export type { DiffReport } from "./report/types";
 
@@ -98,81 +98,158 @@ export function wordDiff(a: string, b: string): WordDiffPart[] {
 
 export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
   const root = path.resolve(opts.root);
-  let top: string;
-  let baseCommit: string;
-  let headCommit: string | undefined;
-  try {
-    top = await gitToplevel(root);
-    baseCommit = await resolveRef(top, opts.base ?? "HEAD");
-    headCommit = opts.head !== undefined ? await resolveRef(top, opts.head) : undefined;
-  } catch (e) {
-    if (e instanceof GitError) throw new DiffError(e.message);
-    throw e;
-  }
+  const { top, baseCommit, headCommit } = await resolveRevisions(root, opts);
+  const report: DiffReport = {
+    base: { ref: opts.base ?? "HEAD", commit: baseCommit },
+    head: { ref: opts.head ?? "working tree", commit: headCommit ?? null },
+    prompts: [],
+    gate: { passed: true, reasons: [], warnings: [], ...opts.gate },
+  };
   const inRoot = (rel: string) => {
     const abs = absPath(top, rel);
     return abs === root || abs.startsWith(root + path.sep);
   };
-  const baseRef = opts.base ?? "HEAD";
-  const headRef = opts.head ?? "working tree";
-  const report: DiffReport = {
-    base: { ref: baseRef, commit: baseCommit },
-    head: { ref: headRef, commit: headCommit ?? null },
-    prompts: [],
-    gate: { passed: true, reasons: [], warnings: [], ...opts.gate },
-  };
+  const changed = classifyChanges(top, inRoot, await changedFiles(top, baseCommit, headCommit));
+  if (changed.relevant.length === 0 && !changed.configChanged && !changed.adoptedChanged && changed.dataChanged.size === 0) return report;
 
-  const allChanges = await changedFiles(top, baseCommit, headCommit);
+  // Both sides as overlaid workspaces.
+  const sides: Sides = {
+    top,
+    root,
+    baseWs: await workspaceAt(opts, top, root, inRoot, baseCommit),
+    headWs: await workspaceAt(opts, top, root, inRoot, headCommit),
+    renamedTo: renames(changed.changes),
+  };
+  const subjects = new Subjects();
+  await subjectsOfChanges(sides, changed.relevant, subjects);
+  subjectsOfAdopted(sides, changed, subjects);
+  if (changed.configChanged && sides.headWs.listArtifacts) await subjectsOfConfig(sides, opts, subjects);
+  const jobs = await pairEvalSets(sides, subjects);
+
+  const { baseReport, headReport } = await runBothSides(opts, sides, jobs);
+  for (const job of jobs) {
+    const s = job.subject;
+    for (const pr of pairRuns(runsFor(headReport, s.head, job.headEval), runsFor(baseReport, s.base, job.baseEval))) {
+      report.prompts.push(comparePrompt(opts.gate, root, job, pr.base, pr.head));
+    }
+  }
+  report.gate.reasons = report.prompts.flatMap((p) => p.gate.reasons);
+  report.gate.warnings = report.prompts.flatMap((p) => p.gate.warnings);
+  report.gate.passed = report.gate.reasons.length === 0;
+  return report;
+}
+
+/** The repository's top and the two revisions as commits (head undefined: the working tree). */
+async function resolveRevisions(root: string, opts: DiffOptions): Promise<{ top: string; baseCommit: string; headCommit: string | undefined }> {
+  try {
+    const top = await gitToplevel(root);
+    const baseCommit = await resolveRef(top, opts.base ?? "HEAD");
+    const headCommit = opts.head !== undefined ? await resolveRef(top, opts.head) : undefined;
+    return { top, baseCommit, headCommit };
+  } catch (e) {
+    if (e instanceof GitError) throw new DiffError(e.message);
+    throw e;
+  }
+}
+
+/** The changes between the revisions, sorted by what they can affect. */
+interface ChangeKinds {
+  /** Changed artifact files under the workspace root. */
+  changes: FileChange[];
+  /** Changed prompts and eval sets. */
+  relevant: FileChange[];
+  /**
+   * driftlens.yaml or an adapter config changed: a prompt whose variants now resolve to other
+   * model or adapter files (or scales) behaves differently without a line of it changing.
+   */
+  configChanged: boolean;
+  adoptedChanged: boolean;
+  /** Changed files an adopted file may reference (a promptfoo test CSV), absolute: their adopted files changed. */
+  dataChanged: Set<string>;
+}
+
+function classifyChanges(top: string, inRoot: (rel: string) => boolean, allChanges: FileChange[]): ChangeKinds {
   const changes = allChanges.filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && isArtifact(p)));
-  // Changed files an adopted file may reference (a promptfoo test CSV): their adopted files changed.
   const dataChanged = new Set(allChanges.flatMap((c) => [c.basePath, c.headPath]).filter((p): p is string => p !== undefined && inRoot(p) && !isArtifact(p) && DATA_RE.test(p)).map((p) => absPath(top, p)));
   const adoptedChanged = changes.some((c) => [c.basePath, c.headPath].some((p) => p !== undefined && ADOPTED_RE.test(p)));
   const relevant = changes.filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && (PROMPT_RE.test(p) || EVALSET_RE.test(p))));
-  // driftlens.yaml or an adapter config changed: a prompt whose variants now resolve to other
-  // model or adapter files (or scales) behaves differently without a line of it changing.
   const configChanged = changes.some((c) => [c.basePath, c.headPath].some((p) => p !== undefined && (CONFIG_RE.test(p) || ADAPTER_RE.test(p))));
-  if (relevant.length === 0 && !configChanged && !adoptedChanged && dataChanged.size === 0) return report;
+  return { changes, relevant, configChanged, adoptedChanged, dataChanged };
+}
 
-  // Both sides as overlaid workspaces.
-  const workspaceAt = async (commit: string | undefined): Promise<DiffWorkspace> => {
-    const ws = opts.createWorkspace(root);
-    if (commit === undefined) return ws;
-    const differing = (await changedFiles(top, commit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && (isArtifact(p) || DATA_RE.test(p))));
-    const atCommit = differing.flatMap((c) => (c.basePath ? [c.basePath] : []));
-    const contents = await showFiles(top, commit, atCommit);
-    for (const c of differing) {
-      if (c.basePath) ws.setOverlay(absPath(top, c.basePath), contents.get(c.basePath) ?? "");
-      // A file that exists only on disk did not exist at the commit: an empty overlay hides it.
-      if (c.headPath && c.headPath !== c.basePath && !c.basePath) ws.setOverlay(absPath(top, c.headPath), "");
-      else if (c.status === "renamed" && c.headPath) ws.setOverlay(absPath(top, c.headPath), "");
-    }
-    return ws;
-  };
-  const baseWs = await workspaceAt(baseCommit);
-  const headWs = await workspaceAt(headCommit);
-
-  // Which prompts to compare, with their path on each side (renames followed).
-  const renamedTo = new Map<string, string>(); // head rel → base rel
-  for (const c of changes) if (c.status === "renamed" && c.basePath && c.headPath) renamedTo.set(c.headPath, c.basePath);
-  interface Subject {
-    head?: string; // absolute
-    base?: string;
-    status: DiffPrompt["status"];
+/** A fresh workspace whose artifact (and data) files read as they were at `commit` (undefined: the working tree). */
+async function workspaceAt(opts: DiffOptions, top: string, root: string, inRoot: (rel: string) => boolean, commit: string | undefined): Promise<DiffWorkspace> {
+  const ws = opts.createWorkspace(root);
+  if (commit === undefined) return ws;
+  const differing = (await changedFiles(top, commit)).filter((c) => [c.basePath, c.headPath].some((p) => p !== undefined && inRoot(p) && (isArtifact(p) || DATA_RE.test(p))));
+  const atCommit = differing.flatMap((c) => (c.basePath ? [c.basePath] : []));
+  const contents = await showFiles(top, commit, atCommit);
+  for (const c of differing) {
+    if (c.basePath) ws.setOverlay(absPath(top, c.basePath), contents.get(c.basePath) ?? "");
+    // A file that exists only on disk did not exist at the commit: an empty overlay hides it.
+    if (c.headPath && c.headPath !== c.basePath && !c.basePath) ws.setOverlay(absPath(top, c.headPath), "");
+    else if (c.status === "renamed" && c.headPath) ws.setOverlay(absPath(top, c.headPath), "");
   }
-  const subjects = new Map<string, Subject>();
-  const addSubject = (s: Subject) => {
+  return ws;
+}
+
+/** Renamed files: head path → base path (relative to the repository's top). */
+function renames(changes: FileChange[]): Map<string, string> {
+  const renamedTo = new Map<string, string>();
+  for (const c of changes) if (c.status === "renamed" && c.basePath && c.headPath) renamedTo.set(c.headPath, c.basePath);
+  return renamedTo;
+}
+
+/** The two sides of a diff. */
+interface Sides {
+  top: string;
+  root: string;
+  baseWs: DiffWorkspace;
+  headWs: DiffWorkspace;
+  /** Head path → base path of every renamed file (relative to the top). */
+  renamedTo: Map<string, string>;
+}
+
+/** A prompt to compare, with its (absolute) path on each side. */
+interface Subject {
+  head?: string;
+  base?: string;
+  status: DiffPrompt["status"];
+}
+
+/** The prompts to compare, by path; a prompt found twice keeps its most specific status. */
+class Subjects {
+  private readonly byKey = new Map<string, Subject>();
+
+  add(s: Subject): void {
     const key = s.head ?? s.base!;
-    const prev = subjects.get(key);
-    if (!prev || prev.status === "evals-changed") subjects.set(key, s);
-  };
-  const exists = async (ws: DiffWorkspace, file: string) => {
-    try {
-      const p = await ws.prompt(file);
-      return typeof p.text === "string" ? p.text.trim().length > 0 : true;
-    } catch {
-      return false;
-    }
-  };
+    const prev = this.byKey.get(key);
+    if (!prev || prev.status === "evals-changed") this.byKey.set(key, s);
+  }
+
+  has(file: string): boolean {
+    return this.byKey.has(file);
+  }
+
+  /** Every subject, by path. */
+  sorted(): Subject[] {
+    return [...this.byKey.values()].sort((a, b) => ((a.head ?? a.base)! < (b.head ?? b.base)! ? -1 : 1));
+  }
+}
+
+/** Whether a prompt file exists (and is not empty) on a side. */
+async function exists(ws: DiffWorkspace, file: string): Promise<boolean> {
+  try {
+    const p = await ws.prompt(file);
+    return typeof p.text === "string" ? p.text.trim().length > 0 : true;
+  } catch {
+    return false;
+  }
+}
+
+/** The prompts changed prompts, partials and eval sets stand for, with their path on each side (renames followed). */
+async function subjectsOfChanges(sides: Sides, relevant: FileChange[], subjects: Subjects): Promise<void> {
+  const { top, root, headWs, baseWs, renamedTo } = sides;
   for (const c of relevant) {
     const h = c.headPath;
     const b = c.basePath;
@@ -184,11 +261,11 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
           const userRel = relPath(top, user);
           const baseRel = [...renamedTo].find(([hp]) => hp === userRel)?.[1] ?? userRel;
           const headRel = [...renamedTo].find(([, bp]) => bp === userRel)?.[0] ?? userRel;
-          addSubject({ head: absPath(top, ws === headWs ? userRel : headRel), base: absPath(top, ws === headWs ? baseRel : userRel), status: "modified" });
+          subjects.add({ head: absPath(top, ws === headWs ? userRel : headRel), base: absPath(top, ws === headWs ? baseRel : userRel), status: "modified" });
         }
       }
     } else if ((h && PROMPT_RE.test(h)) || (b && PROMPT_RE.test(b))) {
-      addSubject({
+      subjects.add({
         ...(h ? { head: absPath(top, h) } : {}),
         ...(b ? { base: absPath(top, b) } : {}),
         status: c.status === "added" ? "added" : c.status === "deleted" ? "deleted" : c.status === "renamed" ? "renamed" : "modified",
@@ -200,93 +277,108 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
       const headPrompt = hp ? path.resolve(root, hp) : undefined;
       const basePrompt = bp ? path.resolve(root, bp) : headPrompt ? absPath(top, renamedTo.get(relPath(top, headPrompt)) ?? relPath(top, headPrompt)) : undefined;
       if (!headPrompt && !basePrompt) continue;
-      addSubject({ ...(headPrompt ? { head: headPrompt } : {}), ...(basePrompt ? { base: basePrompt } : {}), status: "evals-changed" });
+      subjects.add({ ...(headPrompt ? { head: headPrompt } : {}), ...(basePrompt ? { base: basePrompt } : {}), status: "evals-changed" });
     }
   }
+}
 
-  // Adopted files that changed, or whose referenced files changed: each of their prompts, paired
-  // by id (`config#key`), is compared; "modified" when the prompt itself changed.
+/**
+ * Adopted files that changed, or whose referenced files changed: each of their prompts, paired
+ * by id (`config#key`), is compared; "modified" when the prompt itself changed.
+ */
+function subjectsOfAdopted(sides: Sides, changed: ChangeKinds, subjects: Subjects): void {
+  const { top, headWs, baseWs } = sides;
   const adoptedFiles = new Set<string>();
-  for (const c of changes) for (const p of [c.basePath, c.headPath]) if (p && ADOPTED_RE.test(p)) adoptedFiles.add(absPath(top, p));
-  if (dataChanged.size) {
+  for (const c of changed.changes) for (const p of [c.basePath, c.headPath]) if (p && ADOPTED_RE.test(p)) adoptedFiles.add(absPath(top, p));
+  if (changed.dataChanged.size) {
     for (const ws of [headWs, baseWs]) {
       for (const f of ws.listArtifacts?.() ?? []) {
         if (!ADOPTED_RE.test(f.split(path.sep).join("/"))) continue;
         try {
-          if (ws.suite?.(f).references.some((r) => dataChanged.has(r))) adoptedFiles.add(f);
+          if (ws.suite?.(f).references.some((r) => changed.dataChanged.has(r))) adoptedFiles.add(f);
         } catch {
           // unreadable on this side
         }
       }
     }
   }
-  const promptsOf = (ws: DiffWorkspace, file: string): Map<string, string> => {
-    const out = new Map<string, string>();
-    try {
-      for (const t of ws.targetsFor?.(file) ?? []) out.set(t.promptFile, ws.read?.(t.promptFile) ?? "");
-      if (/\.prompty$/.test(file) && ws.read?.(file)) out.set(file, ws.read(file) ?? "");
-    } catch {
-      // not there on this side
-    }
-    return out;
-  };
   for (const f of adoptedFiles) {
-    const h = promptsOf(headWs, f);
-    const b = promptsOf(baseWs, f);
+    const h = adoptedPrompts(headWs, f);
+    const b = adoptedPrompts(baseWs, f);
     for (const id of new Set([...h.keys(), ...b.keys()])) {
       const hv = h.get(id);
       const bv = b.get(id);
-      addSubject({ ...(hv !== undefined ? { head: id } : {}), ...(bv !== undefined ? { base: id } : {}), status: hv === undefined ? "deleted" : bv === undefined ? "added" : hv !== bv ? "modified" : "evals-changed" });
+      subjects.add({ ...(hv !== undefined ? { head: id } : {}), ...(bv !== undefined ? { base: id } : {}), status: hv === undefined ? "deleted" : bv === undefined ? "added" : hv !== bv ? "modified" : "evals-changed" });
     }
   }
+}
 
-  if (configChanged && headWs.listArtifacts) {
-    const fileIdentity = async (file: string) => (fs.existsSync(file) ? opts.store.fingerprintFile(file) : `missing ${file}`);
-    /** What a prompt runs on at one side: each variant's model and adapter files (by content) and scales. */
-    const identity = async (ws: DiffWorkspace, file: string): Promise<string> => {
-      const out: unknown[] = [];
+/** The prompts an adopted file stands for on one side: prompt id → its text. */
+function adoptedPrompts(ws: DiffWorkspace, file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    for (const t of ws.targetsFor?.(file) ?? []) out.set(t.promptFile, ws.read?.(t.promptFile) ?? "");
+    if (/\.prompty$/.test(file) && ws.read?.(file)) out.set(file, ws.read(file) ?? "");
+  } catch {
+    // not there on this side
+  }
+  return out;
+}
+
+/** driftlens.yaml or an adapter config changed: every prompt whose variants now run on other model or adapter files (or scales). */
+async function subjectsOfConfig(sides: Sides, opts: DiffOptions, subjects: Subjects): Promise<void> {
+  const { top, headWs, baseWs, renamedTo } = sides;
+  const candidates: string[] = [];
+  for (const file of headWs.listArtifacts!()) {
+    if (ADOPTED_RE.test(file.split(path.sep).join("/"))) {
+      // An adopted file's prompts run on the variants its providers map to.
       try {
-        for (const ref of await variantRefsFor(ws, await ws.prompt(file), opts.variants)) {
-          try {
-            const v = await ws.resolveVariant(ref);
-            out.push([v.id, await fileIdentity(v.modelPath), await Promise.all(v.adapters.map(async (a) => [await fileIdentity(a.path), a.scale]))]);
-          } catch (e) {
-            out.push([ref, `unresolved: ${(e as Error).message}`]);
-          }
-        }
-      } catch (e) {
-        out.push(`unreadable: ${(e as Error).message}`);
+        for (const t of headWs.targetsFor?.(file) ?? []) if (!candidates.includes(t.promptFile)) candidates.push(t.promptFile);
+      } catch {
+        // unreadable: nothing to compare
       }
-      return JSON.stringify(out);
-    };
-    const candidates: string[] = [];
-    for (const file of headWs.listArtifacts()) {
-      if (ADOPTED_RE.test(file.split(path.sep).join("/"))) {
-        // An adopted file's prompts run on the variants its providers map to.
-        try {
-          for (const t of headWs.targetsFor?.(file) ?? []) if (!candidates.includes(t.promptFile)) candidates.push(t.promptFile);
-        } catch {
-          // unreadable: nothing to compare
-        }
-      } else candidates.push(file);
-    }
-    for (const file of candidates) {
-      const adopted = !PROMPT_RE.test(file);
-      if ((!adopted && PARTIAL_RE.test(file.split(path.sep).join("/"))) || subjects.has(file)) continue;
-      const baseFile = adopted ? file : absPath(top, renamedTo.get(relPath(top, file)) ?? relPath(top, file));
-      if (!(await exists(headWs, file)) || !(await exists(baseWs, baseFile))) continue;
-      if ((await identity(headWs, file)) !== (await identity(baseWs, baseFile))) addSubject({ head: file, base: baseFile, status: "config-changed" });
-    }
+    } else candidates.push(file);
   }
+  for (const file of candidates) {
+    const adopted = !PROMPT_RE.test(file);
+    if ((!adopted && PARTIAL_RE.test(file.split(path.sep).join("/"))) || subjects.has(file)) continue;
+    const baseFile = adopted ? file : absPath(top, renamedTo.get(relPath(top, file)) ?? relPath(top, file));
+    if (!(await exists(headWs, file)) || !(await exists(baseWs, baseFile))) continue;
+    if ((await variantIdentity(opts, headWs, file)) !== (await variantIdentity(opts, baseWs, baseFile))) subjects.add({ head: file, base: baseFile, status: "config-changed" });
+  }
+}
 
-  // Eval sets per subject and side, paired by path (renames followed).
-  interface Job {
-    subject: Subject;
-    headEval?: string;
-    baseEval?: string;
+/** What a prompt runs on at one side: each variant's model and adapter files (by content) and scales. */
+async function variantIdentity(opts: DiffOptions, ws: DiffWorkspace, file: string): Promise<string> {
+  const fileIdentity = async (f: string) => (fs.existsSync(f) ? opts.store.fingerprintFile(f) : `missing ${f}`);
+  const out: unknown[] = [];
+  try {
+    for (const ref of await variantRefsFor(ws, await ws.prompt(file), opts.variants)) {
+      try {
+        const v = await ws.resolveVariant(ref);
+        out.push([v.id, await fileIdentity(v.modelPath), await Promise.all(v.adapters.map(async (a) => [await fileIdentity(a.path), a.scale]))]);
+      } catch (e) {
+        out.push([ref, `unresolved: ${(e as Error).message}`]);
+      }
+    }
+  } catch (e) {
+    out.push(`unreadable: ${(e as Error).message}`);
   }
+  return JSON.stringify(out);
+}
+
+/** A subject's eval set on each side (one of them absent when the set exists on one side only). */
+interface Job {
+  subject: Subject;
+  headEval?: string;
+  baseEval?: string;
+}
+
+/** Eval sets per subject and side, paired by path (renames followed); subjects on neither side dropped. */
+async function pairEvalSets(sides: Sides, subjects: Subjects): Promise<Job[]> {
+  const { top, root, headWs, baseWs, renamedTo } = sides;
   const jobs: Job[] = [];
-  for (const s of [...subjects.values()].sort((a, b) => ((a.head ?? a.base)! < (b.head ?? b.base)! ? -1 : 1))) {
+  for (const s of subjects.sorted()) {
     if (s.head && !(await exists(headWs, s.head))) delete s.head;
     if (s.base && !(await exists(baseWs, s.base))) delete s.base;
     if (!s.head && !s.base) continue;
@@ -301,149 +393,168 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
     }
     for (const be of baseSets) if (!usedBase.has(be)) jobs.push({ subject: s, baseEval: be });
   }
+  return jobs;
+}
 
-  // Run both sides (one runEvals call each; the engine starts once, only if something is not cached).
+/** Runs both sides (one runEvals call each; the engine starts once, only if something is not cached). */
+async function runBothSides(opts: DiffOptions, sides: Sides, jobs: Job[]): Promise<{ baseReport: EvalReport; headReport: EvalReport }> {
   let enginePromise: Promise<RunnerEngine> | undefined;
   const getEngine = () => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
-  const run = async (ws: DiffWorkspace, targets: EvalTarget[]): Promise<EvalReport> => {
-    if (targets.length === 0) return { runs: [], errors: [] };
-    const r = await runEvals({
-      workspace: ws,
-      store: opts.store,
-      engine: getEngine,
-      targets,
-      ...(opts.variants?.length ? { variants: opts.variants } : {}),
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-      ...(opts.noCache ? { noCache: true } : {}),
-      ...(opts.render ? { render: opts.render } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
-      ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
-      ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
-      ...(opts.grader ? { grader: opts.grader } : {}),
-    });
-    if (r.errors.length) throw new DiffError(r.errors.map((e) => e.message).join("; "));
-    const bad = r.runs.find((x) => x.status !== "complete");
-    if (bad) throw new DiffError(bad.error ?? `variant ${bad.variant}: the run of ${bad.evalSetFile} did not complete`);
-    return r;
-  };
   const uniq = (ts: EvalTarget[]) => [...new Map(ts.map((t) => [`${t.promptFile}\u0000${t.evalSetFile}`, t])).values()];
-  const baseReport = await run(
-    baseWs,
+  const baseReport = await runSide(
+    opts,
+    getEngine,
+    sides.baseWs,
     uniq(jobs.flatMap((j) => (j.subject.base && j.baseEval ? [{ promptFile: j.subject.base, evalSetFile: j.baseEval }] : []))),
   );
-  const headReport = await run(
-    headWs,
+  const headReport = await runSide(
+    opts,
+    getEngine,
+    sides.headWs,
     uniq(jobs.flatMap((j) => (j.subject.head && j.headEval ? [{ promptFile: j.subject.head, evalSetFile: j.headEval }] : []))),
   );
+  return { baseReport, headReport };
+}
 
+/** One side's evals; any error or incomplete run is a DiffError. */
+async function runSide(opts: DiffOptions, getEngine: () => Promise<RunnerEngine>, ws: DiffWorkspace, targets: EvalTarget[]): Promise<EvalReport> {
+  if (targets.length === 0) return { runs: [], errors: [] };
+  const r = await runEvals({
+    workspace: ws,
+    store: opts.store,
+    engine: getEngine,
+    targets,
+    ...(opts.variants?.length ? { variants: opts.variants } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.noCache ? { noCache: true } : {}),
+    ...(opts.render ? { render: opts.render } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
+    ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
+    ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
+    ...(opts.grader ? { grader: opts.grader } : {}),
+  });
+  if (r.errors.length) throw new DiffError(r.errors.map((e) => e.message).join("; "));
+  const bad = r.runs.find((x) => x.status !== "complete");
+  if (bad) throw new DiffError(bad.error ?? `variant ${bad.variant}: the run of ${bad.evalSetFile} did not complete`);
+  return r;
+}
+
+/** The runs of one prompt on one eval set. */
+function runsFor(r: EvalReport, promptFile?: string, evalSetFile?: string): EvalRunReport[] {
+  return promptFile && evalSetFile ? r.runs.filter((x) => x.promptFile === promptFile && x.evalSetFile === evalSetFile) : [];
+}
+
+/** Pairs runs by variant; when the prompt's own model changed, its single runs pair up. */
+function pairRuns(headRuns: EvalRunReport[], baseRuns: EvalRunReport[]): { head?: EvalRunReport; base?: EvalRunReport }[] {
+  const pairs: { head?: EvalRunReport; base?: EvalRunReport }[] = [];
+  if (headRuns.length === 1 && baseRuns.length === 1) pairs.push({ head: headRuns[0]!, base: baseRuns[0]! });
+  else {
+    for (const h of headRuns) pairs.push({ head: h, ...(baseRuns.find((b) => b.variant === h.variant) ? { base: baseRuns.find((b) => b.variant === h.variant)! } : {}) });
+    for (const b of baseRuns) if (!headRuns.some((h) => h.variant === b.variant)) pairs.push({ base: b });
+  }
+  return pairs;
+}
+
+/** One prompt on one variant and eval set, base against head: per-case deltas, flips, statistics and gate. */
+function comparePrompt(gate: GateSettings, root: string, job: Job, base: EvalRunReport | undefined, head: EvalRunReport | undefined): DiffPrompt {
+  const s = job.subject;
   const rel = (abs: string) => relPath(root, abs);
-  const runsFor = (r: EvalReport, promptFile?: string, evalSetFile?: string) =>
-    promptFile && evalSetFile ? r.runs.filter((x) => x.promptFile === promptFile && x.evalSetFile === evalSetFile) : [];
+  const file = rel(s.head ?? s.base!);
+  const variant = head && base && head.variant !== base.variant ? `${base.variant} → ${head.variant}` : (head ?? base)!.variant;
+  const label = `${file} on ${variant}`;
+  const baseCases = new Map((base?.cases ?? []).map((c) => [c.id, c]));
+  const headCases = new Map((head?.cases ?? []).map((c) => [c.id, c]));
+  const common = (head?.cases ?? []).filter((c) => baseCases.has(c.id));
+  const added = base && head ? (head.cases ?? []).filter((c) => !baseCases.has(c.id)).map((c) => c.id) : [];
+  const removed = base && head ? (base.cases ?? []).filter((c) => !headCases.has(c.id)).map((c) => c.id) : [];
+  const pairsOf = common.map((h) => ({ id: h.id, tags: h.tags, ...pairedOutcome(baseCases.get(h.id)!, h) }));
+  const cmp = comparePaired(label, pairsOf, gate);
+  const compared = Boolean(base && head);
+  return {
+    file,
+    baseFile: s.base ? rel(s.base) : null,
+    status: !head ? "deleted" : !base ? (s.status === "evals-changed" ? "evals-changed" : "added") : s.status,
+    variant,
+    evalSet: rel((job.headEval ?? job.baseEval)!),
+    baseEvalSet: job.baseEval ? rel(job.baseEval) : null,
+    baseHash: base?.promptHash ?? null,
+    headHash: head?.promptHash ?? null,
+    // On the common cases when both sides ran (so an eval-set change cannot fake a delta).
+    basePassRate: compared ? cmp.overall.basePassRate : base ? base.summary.passRate : null,
+    headPassRate: compared ? cmp.overall.headPassRate : head ? head.summary.passRate : null,
+    delta: compared ? cmp.overall.delta : null,
+    ci: compared ? cmp.overall.ci : null,
+    pValue: compared ? cmp.overall.pValue : null,
+    cases: common.length,
+    slices: compared ? sliceRows(cmp.slices) : [],
+    flips: flipsOf(common, baseCases),
+    evalSetChanged: Boolean(base && head && (base.evalSetHash !== head.evalSetHash || added.length > 0 || removed.length > 0)),
+    added,
+    removed,
+    caseResults: caseResults(base, head, baseCases, headCases),
+    gate: compared ? { passed: cmp.passed, reasons: cmp.reasons, warnings: cmp.warnings } : { passed: true, reasons: [], warnings: [] },
+  };
+}
 
-  for (const job of jobs) {
-    const s = job.subject;
-    const headRuns = runsFor(headReport, s.head, job.headEval);
-    const baseRuns = runsFor(baseReport, s.base, job.baseEval);
-    // Pair runs by variant; when the prompt's own model changed, its single runs pair up.
-    const pairs: { head?: EvalRunReport; base?: EvalRunReport }[] = [];
-    if (headRuns.length === 1 && baseRuns.length === 1) pairs.push({ head: headRuns[0]!, base: baseRuns[0]! });
-    else {
-      for (const h of headRuns) pairs.push({ head: h, ...(baseRuns.find((b) => b.variant === h.variant) ? { base: baseRuns.find((b) => b.variant === h.variant)! } : {}) });
-      for (const b of baseRuns) if (!headRuns.some((h) => h.variant === b.variant)) pairs.push({ base: b });
-    }
-    for (const pr of pairs) report.prompts.push(comparePrompt(s, job, pr.base, pr.head));
-  }
+type RunCase = EvalRunReport["cases"][number];
 
-  function comparePrompt(s: Subject, job: Job, base: EvalRunReport | undefined, head: EvalRunReport | undefined): DiffPrompt {
-    const file = rel(s.head ?? s.base!);
-    const variant = head && base && head.variant !== base.variant ? `${base.variant} → ${head.variant}` : (head ?? base)!.variant;
-    const label = `${file} on ${variant}`;
-    const baseCases = new Map((base?.cases ?? []).map((c) => [c.id, c]));
-    const headCases = new Map((head?.cases ?? []).map((c) => [c.id, c]));
-    const common = (head?.cases ?? []).filter((c) => baseCases.has(c.id));
-    const added = base && head ? (head.cases ?? []).filter((c) => !baseCases.has(c.id)).map((c) => c.id) : [];
-    const removed = base && head ? (base.cases ?? []).filter((c) => !headCases.has(c.id)).map((c) => c.id) : [];
-    const pairsOf = common.map((h) => ({ id: h.id, tags: h.tags, ...pairedOutcome(baseCases.get(h.id)!, h) }));
-    const cmp = comparePaired(label, pairsOf, opts.gate);
-    const flips: DiffFlip[] = common
-      .filter((h) => caseFlip(baseCases.get(h.id)!, h) !== null)
-      .map((h) => {
-        const b = baseCases.get(h.id)!;
-        return {
-          id: h.id,
-          ...caseFlip(b, h)!,
-          tags: h.tags,
-          baseOutput: b.output,
-          headOutput: h.output,
-          outputDiff: wordDiff(b.output, h.output),
-        };
-      });
-    const firstFailure = (c: EvalRunReport["cases"][number]) => c.error ?? c.assertions.find((a) => !a.pass)?.message ?? null;
-    const caseResults: DiffCase[] = [
-      ...(head?.cases ?? []).map((h) => {
-        const b = baseCases.get(h.id);
-        return {
-          id: h.id,
-          tags: h.tags,
-          base: b ? (b.pass ? "pass" : "fail") : null,
-          head: h.pass ? "pass" : "fail",
-          headOutput: h.output,
-          headMessage: h.pass ? null : firstFailure(h),
-          ...(h.samples.length > 1 || (b?.samples.length ?? 1) > 1 ? { basePassFraction: b ? b.passFraction : null, headPassFraction: h.passFraction } : {}),
-        } satisfies DiffCase;
-      }),
-      ...(base?.cases ?? [])
-        .filter((b) => !headCases.has(b.id))
-        .map((b) => ({ id: b.id, tags: b.tags, base: b.pass ? "pass" : "fail", head: null, headOutput: null, headMessage: null }) satisfies DiffCase),
-    ];
-    const compared = Boolean(base && head);
-    return {
-      file,
-      baseFile: s.base ? rel(s.base) : null,
-      status: !head ? "deleted" : !base ? (s.status === "evals-changed" ? "evals-changed" : "added") : s.status,
-      variant,
-      evalSet: rel((job.headEval ?? job.baseEval)!),
-      baseEvalSet: job.baseEval ? rel(job.baseEval) : null,
-      baseHash: base?.promptHash ?? null,
-      headHash: head?.promptHash ?? null,
-      // On the common cases when both sides ran (so an eval-set change cannot fake a delta).
-      basePassRate: compared ? cmp.overall.basePassRate : base ? base.summary.passRate : null,
-      headPassRate: compared ? cmp.overall.headPassRate : head ? head.summary.passRate : null,
-      delta: compared ? cmp.overall.delta : null,
-      ci: compared ? cmp.overall.ci : null,
-      pValue: compared ? cmp.overall.pValue : null,
-      cases: common.length,
-      slices: compared
-        ? cmp.slices.map((x) => ({
-            name: x.name,
-            cases: x.cases,
-            passRate: x.headPassRate,
-            basePassRate: x.basePassRate,
-            delta: x.delta,
-            ci: x.ci,
-            pValue: x.pValue,
-            minDetectableDrop: x.minDetectableDrop,
-            regressions: x.regressions,
-            fixes: x.fixes,
-            failsGate: x.failsGate,
-            ...(x.samples !== undefined ? { samples: x.samples } : {}),
-          }))
-        : [],
-      flips,
-      evalSetChanged: Boolean(base && head && (base.evalSetHash !== head.evalSetHash || added.length > 0 || removed.length > 0)),
-      added,
-      removed,
-      caseResults,
-      gate: compared ? { passed: cmp.passed, reasons: cmp.reasons, warnings: cmp.warnings } : { passed: true, reasons: [], warnings: [] },
-    };
-  }
+/** The cases of both sides whose outcome flipped, with a word diff of their outputs. */
+function flipsOf(common: RunCase[], baseCases: Map<string, RunCase>): DiffFlip[] {
+  return common
+    .filter((h) => caseFlip(baseCases.get(h.id)!, h) !== null)
+    .map((h) => {
+      const b = baseCases.get(h.id)!;
+      return {
+        id: h.id,
+        ...caseFlip(b, h)!,
+        tags: h.tags,
+        baseOutput: b.output,
+        headOutput: h.output,
+        outputDiff: wordDiff(b.output, h.output),
+      };
+    });
+}
 
-  report.gate.reasons = report.prompts.flatMap((p) => p.gate.reasons);
-  report.gate.warnings = report.prompts.flatMap((p) => p.gate.warnings);
-  report.gate.passed = report.gate.reasons.length === 0;
-  return report;
+/** Every case's outcome on each side: head's cases first, then those only the base has. */
+function caseResults(base: EvalRunReport | undefined, head: EvalRunReport | undefined, baseCases: Map<string, RunCase>, headCases: Map<string, RunCase>): DiffCase[] {
+  const firstFailure = (c: RunCase) => c.error ?? c.assertions.find((a) => !a.pass)?.message ?? null;
+  return [
+    ...(head?.cases ?? []).map((h) => {
+      const b = baseCases.get(h.id);
+      return {
+        id: h.id,
+        tags: h.tags,
+        base: b ? (b.pass ? "pass" : "fail") : null,
+        head: h.pass ? "pass" : "fail",
+        headOutput: h.output,
+        headMessage: h.pass ? null : firstFailure(h),
+        ...(h.samples.length > 1 || (b?.samples.length ?? 1) > 1 ? { basePassFraction: b ? b.passFraction : null, headPassFraction: h.passFraction } : {}),
+      } satisfies DiffCase;
+    }),
+    ...(base?.cases ?? [])
+      .filter((b) => !headCases.has(b.id))
+      .map((b) => ({ id: b.id, tags: b.tags, base: b.pass ? "pass" : "fail", head: null, headOutput: null, headMessage: null }) satisfies DiffCase),
+  ];
+}
+
+/** Per-slice statistics as the report shows them. */
+function sliceRows(slices: SliceStats[]): DiffPrompt["slices"] {
+  return slices.map((x) => ({
+    name: x.name,
+    cases: x.cases,
+    passRate: x.headPassRate,
+    basePassRate: x.basePassRate,
+    delta: x.delta,
+    ci: x.ci,
+    pValue: x.pValue,
+    minDetectableDrop: x.minDetectableDrop,
+    regressions: x.regressions,
+    fixes: x.fixes,
+    failsGate: x.failsGate,
+    ...(x.samples !== undefined ? { samples: x.samples } : {}),
+  }));
 }
 
 export type { FileChange };
