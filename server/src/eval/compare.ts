@@ -456,14 +456,17 @@ async function divergenceOfCase(ctx: CompareContext, x: CasePair, newMemos: [str
   const memoKey = x.refRun.fingerprint && x.run.fingerprint ? `kld/2:${sha256(JSON.stringify([x.refRun.fingerprint, x.run.fingerprint, x.c.id, method]))}` : undefined;
   const memo = memoKey && !ctx.opts.noCache ? ctx.opts.store.getMemo<CaseDivergence>(memoKey) : undefined;
   if (memo && memo.id === x.c.id && Array.isArray(memo.perPosition) && memo.kld) return memo;
-  // Whether the pair had no KL before this case was scored (scoring it may find out it has none).
-  const none = ctx.scoring.noKl.has(x.cand.id);
-  const d = await scoreCase(ctx, x, none);
-  if (memoKey && !none) newMemos.push([memoKey, d]);
+  const d = await scoreCase(ctx, x, ctx.scoring.noKl.has(x.cand.id));
+  // Scoring this case may have found out the pair has no KL (a server without prompt logprobs):
+  // then there is nothing to keep.
+  if (memoKey && !ctx.scoring.noKl.has(x.cand.id)) newMemos.push([memoKey, d]);
   return d;
 }
 
-/** Scores one case pair by teacher forcing: the whole vocabulary, or top-K + rest (none when the pair has no KL). */
+/**
+ * Scores one case pair by teacher forcing: the whole vocabulary, or top-K + rest (nothing when the
+ * pair has no KL; `none` says whether that was known before this case).
+ */
 async function scoreCase(ctx: CompareContext, x: CasePair, none: boolean): Promise<CaseDivergence> {
   const { cand, ref, c } = x;
   const refTokens = x.refCase.tokens.map((t) => t.token);
@@ -490,7 +493,9 @@ async function scoreCase(ctx: CompareContext, x: CasePair, none: boolean): Promi
   const candScore = noKl.has(cand.id)
     ? NO_SCORE
     : await scoreOrNoKl(cand.id, (await ctx.engine.get()).score({ id: c.id, model: toSpec(cand), messages: await ctx.messagesFor(x.refRun, c.id), tokens: refTokens, topK: 1, probe }, signal));
-  return caseDivergence(c.id, none ? [] : refScore.positions, none ? [] : candScore.positions, refTokens, candTokens, ctx.topK);
+  // Asked again: scoring either side may just have found out the pair has no KL.
+  const noneNow = noKl.has(cand.id);
+  return caseDivergence(c.id, noneNow ? [] : refScore.positions, noneNow ? [] : candScore.positions, refTokens, candTokens, ctx.topK);
 }
 
 /** Pooled KL divergence of a variant, per slice (largest mean first) and per case (largest first). */
