@@ -1197,19 +1197,19 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
     const summary = summarize(cases, genTokens, genMs, wallMs);
     const out: EvalRunReport = { ...base, backend, threads, summary, slices: slicesFor(cases, defs), cases, status: "complete" };
     if (cases.length === p.cases.length && !runError) {
-      store.completeRun(runId, summary as unknown as Record<string, unknown>);
+      store.completeRun(runId, summary);
       return out;
     }
     const missing = p.cases.length - cases.length;
     if (runError) {
-      store.failRun(runId, runError, summary as unknown as Record<string, unknown>);
+      store.failRun(runId, runError, summary);
       prog.done += missing;
       prog.failed += missing;
       emit(variant.id, p.target.promptFile, runError);
       return { ...out, status: "failed", error: runError, summary: { ...summary, cases: p.cases.length, failed: summary.failed + missing, errors: summary.errors + missing } };
     }
     const msg = cancelled ? `cancelled with ${missing} of ${p.cases.length} cases not run; run the same command again to resume` : `${missing} cases got no result`;
-    store.failRun(runId, msg, summary as unknown as Record<string, unknown>);
+    store.failRun(runId, msg, summary);
     return { ...out, status: cancelled ? "cancelled" : "failed", error: msg };
   }
 }
