@@ -552,19 +552,80 @@ interface PreparedCase {
   repeat: number;
 }
 
+/** A target loaded and rendered once (rendering does not depend on the variant), with the variants it runs on. */
+interface PreparedTarget {
+  target: EvalTarget;
+  prompt: RunnerPrompt;
+  evalSet: MemoEvalSet;
+  promptHash: string;
+  evalSetHash: string;
+  renderHash: string;
+  cases: PreparedCase[];
+  variants: string[];
+  /** JSON prompts: the grammar and schema outputs are generated under and validated against. */
+  structured?: StructuredOutputSpec;
+  /** The graders of the model-graded assertions, with their files' fingerprints (run fingerprint). */
+  graders: unknown[];
+  judge?: Judge;
+}
+
+/** What every phase of one runEvals call shares: its options, resolved once, and the lazily started engine. */
+interface RunSession {
+  opts: RunEvalsOptions;
+  ws: RunnerWorkspace;
+  store: Store;
+  seed: number;
+  topLogprobs: number;
+  engineVersion: string;
+  render: RenderFn;
+  getEngine: () => Promise<RunnerEngine>;
+  embed: ((texts: string[]) => Promise<number[][]>) | undefined;
+  /** driftlens.yaml's default grader. */
+  configGrader: string | undefined;
+}
+
+/** Progress counters across every target × variant of one call. */
+interface ProgressCounts {
+  done: number;
+  generated: number;
+  cached: number;
+  failed: number;
+  genTokens: number;
+  genMs: number;
+  genDone: number;
+  genPending: number;
+}
+
+/** The counters and the function that reports them (with the variant and prompt a message is about). */
+interface Progress {
+  counts: ProgressCounts;
+  emit: (variant?: string, promptFile?: string, message?: string) => void;
+}
+
 export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
-  const { workspace: ws, store } = opts;
+  const session = await openSession(opts);
   const report: EvalReport = { runs: [], errors: [] };
-  const seed = opts.seed ?? 0;
-  const topLogprobs = opts.topLogprobs ?? 5;
-  const engineVersion = opts.engineVersion ?? currentEngineVersion();
+  const prepared = await prepareTargets(session, report.errors);
+  const progress = createProgress(opts.onProgress, prepared.reduce((n, p) => n + p.cases.length * p.variants.length, 0));
+  progress.emit(undefined, undefined, "starting");
+  for (const p of prepared) {
+    const defs = sliceDefs(p.evalSet.slices);
+    for (const ref of p.variants) {
+      if (opts.signal?.aborted) break;
+      report.runs.push(await runVariantOrStoreFailure(session, progress, p, ref, defs));
+    }
+  }
+  return report;
+}
+
+/** Resolves runEvals' options once: defaults, the renderer, the lazy engine, embeddings, the configured grader. */
+async function openSession(opts: RunEvalsOptions): Promise<RunSession> {
+  const ws = opts.workspace;
   const wsRender = ws.render?.bind(ws);
-  const render: RenderFn | undefined =
-    opts.render ?? (wsRender ? (doc, input) => wsRender(doc.file ?? "", { input }) : defaultRender);
+  const render: RenderFn | undefined = opts.render ?? (wsRender ? (doc, input) => wsRender(doc.file ?? "", { input }) : defaultRender);
   if (!render) throw new EvalConfigError("no prompt renderer is available (internal: pass `render` to runEvals)");
   let enginePromise: Promise<RunnerEngine> | undefined;
   const getEngine = (): Promise<RunnerEngine> => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
-  const caseFilter = opts.caseIds ? new Set(opts.caseIds) : undefined;
   const embed = opts.embed ?? (await workspaceEmbedder(ws, getEngine));
   let configGrader: string | undefined;
   try {
@@ -572,175 +633,36 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
   } catch {
     // an unreadable driftlens.yaml is reported by its own diagnostics; assertions then say no grader is set
   }
-
-  // 1. Load and render every target once (rendering does not depend on the variant).
-  interface Prepared {
-    target: EvalTarget;
-    prompt: RunnerPrompt;
-    evalSet: MemoEvalSet;
-    promptHash: string;
-    evalSetHash: string;
-    renderHash: string;
-    cases: PreparedCase[];
-    variants: string[];
-    /** JSON prompts: the grammar and schema outputs are generated under and validated against. */
-    structured?: StructuredOutputSpec;
-    /** The graders of the model-graded assertions, with their files' fingerprints (run fingerprint). */
-    graders: unknown[];
-    judge?: Judge;
-  }
-  const prepared: Prepared[] = [];
-  const memos: [string, unknown][] = [];
-  const readFile = (file: string, doc?: { text?: string }): string => {
-    // The workspace decides what may be read (regular files inside it); its refusal is final.
-    if (ws.read) return ws.read(file) ?? failRead(file);
-    return typeof doc?.text === "string" ? doc.text : fs.readFileSync(file, "utf8");
+  return {
+    opts,
+    ws,
+    store: opts.store,
+    seed: opts.seed ?? 0,
+    topLogprobs: opts.topLogprobs ?? 5,
+    engineVersion: opts.engineVersion ?? currentEngineVersion(),
+    render,
+    getEngine,
+    embed,
+    configGrader,
   };
-  const failRead = (file: string): never => {
-    throw new Error(ws.readProblem?.(file) ?? `${file} does not exist or is not readable`);
-  };
-  for (const target of opts.targets) {
-    const fail = (message: string) => report.errors.push({ promptFile: target.promptFile, evalSetFile: target.evalSetFile, message });
-    let prompt: RunnerPrompt;
-    let evalSet: MemoEvalSet;
-    let promptText: string;
-    let evalText: string;
-    try {
-      prompt = await ws.prompt(target.promptFile);
-      promptText = readFile(target.promptFile, prompt);
-      evalText = readFile(target.evalSetFile);
-      // A parsed eval set is a pure function of its text: an unchanged one is not parsed again.
-      const esKey = sha256(JSON.stringify(["evalset/1", BUILD_ID, target.evalSetFile, evalText]));
-      const memo = store.getMemo<MemoEvalSet>(esKey);
-      if (memo) evalSet = memo;
-      else {
-        const doc = await ws.evalSet(target.evalSetFile);
-        evalSet = {
-          cases: doc.cases.map((c) => ({
-            id: c.id,
-            vars: c.vars ?? {},
-            assert: c.assert ?? [],
-            tags: c.tags ?? [],
-            ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
-            ...(c.range ? { range: { start: { line: c.range.start.line } } } : {}),
-            ...(c.transform !== undefined ? { transform: c.transform } : {}),
-            ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
-            ...(c.repeat !== undefined ? { repeat: c.repeat } : {}),
-          })),
-          slices: doc.slices ?? null,
-          defaultAssert: doc.defaultAssert ?? [],
-          errors: errorsOf(doc.diagnostics),
-          ...(doc.repeat !== undefined ? { repeat: doc.repeat } : {}),
-          ...(doc.grader !== undefined ? { grader: typeof doc.grader === "string" ? doc.grader : doc.grader.ref } : {}),
-        };
-        memos.push([esKey, evalSet]);
-      }
-    } catch (e) {
-      // A store that cannot be read is the store's problem, not the prompt's.
-      fail(isStoreError(e) ? storeErrorMessage(store.file, e) : `cannot read ${target.promptFile} / ${target.evalSetFile}: ${(e as Error).message}`);
-      continue;
-    }
-    const pErr = errorsOf(prompt.diagnostics);
-    if (pErr.length) {
-      fail(`${target.promptFile} has errors: ${pErr.slice(0, 3).join("; ")}`);
-      continue;
-    }
-    if (evalSet.errors.length && evalSet.cases.length === 0) {
-      fail(`${target.evalSetFile} has errors: ${evalSet.errors.slice(0, 3).join("; ")}`);
-      continue;
-    }
-    const commitOf = (file: string) => (typeof opts.gitCommit === "string" ? opts.gitCommit : opts.gitCommit?.[file]);
-    let promptHash: string;
-    let evalSetHash: string;
-    try {
-      promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: commitOf(target.promptFile) }).hash;
-      evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: commitOf(target.evalSetFile) }).hash;
-    } catch (e) {
-      if (!isStoreError(e)) throw e;
-      fail(storeErrorMessage(store.file, e));
-      continue;
-    }
-    // Rendered messages are a pure function of the prompt text, its partials and the vars, so with
-    // the workspace's own renderer they are memoized (a custom `render` is always called).
-    const partials = opts.render ? undefined : partialTexts(ws, target.promptFile, prompt);
-    const seen = new Set<string>();
-    const cases: PreparedCase[] = [];
-    let ord = 0;
-    for (const c of evalSet.cases) {
-      const id = String(c.id);
-      const myOrd = ord++;
-      if (caseFilter && !caseFilter.has(id)) continue;
-      if (opts.shard && !inShard(myOrd, opts.shard)) continue;
-      if (seen.has(id)) continue; // duplicate ids are a diagnostic of the eval set; the first wins
-      seen.add(id);
-      const pc: PreparedCase = {
-        id,
-        ord: myOrd,
-        tags: (c.tags ?? []).map(String),
-        vars: c.vars ?? {},
-        assert: [...(evalSet.defaultAssert ?? []), ...(c.assert ?? [])],
-        ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
-        ...(c.range ? { line: c.range.start.line } : {}),
-        ...(c.transform !== undefined ? { transform: c.transform } : {}),
-        ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
-        repeat: repeatFor(c.repeat, opts.repeat, evalSet.repeat),
-      };
-      const rKey = partials ? sha256(JSON.stringify(["render/1", BUILD_ID, target.promptFile, promptText, partials, pc.vars])) : undefined;
-      const hit = rKey ? store.getMemo<{ messages: ChatMessage[]; config: Record<string, unknown> }>(rKey) : undefined;
-      if (hit) {
-        pc.messages = hit.messages;
-        pc.params = samplingFrom(hit.config);
-      } else {
-        try {
-          const r = await render(prompt, pc.vars);
-          const config = { ...(prompt.config ?? {}), ...(r.config ?? {}) };
-          pc.messages = toChatMessages(r);
-          pc.params = samplingFrom(config);
-          if (rKey) memos.push([rKey, { messages: pc.messages, config }]);
-        } catch (e) {
-          pc.renderError = `case ${id}: the prompt could not be rendered: ${(e as Error).message}`;
-        }
-      }
-      cases.push(pc);
-    }
-    const variants = await variantRefsFor(ws, prompt, opts.variants);
-    if (variants.length === 0) {
-      fail(`no model variant to run ${target.promptFile} on: set 'model:' in the prompt, pass --variant, or configure models in driftlens.yaml`);
-      continue;
-    }
-    const renderHash = sha256(JSON.stringify(cases.map((c) => [c.id, c.messages ?? null, c.params ?? null, c.renderError ?? null])));
-    const structured = structuredOutputOf(prompt);
-    const judgeOpts = { override: opts.grader, defaults: [evalSet.grader, configGrader], resolveVariant: (ref: string) => ws.resolveVariant(ref), store };
-    const graders = await graderIdentity([...evalSet.defaultAssert, ...evalSet.cases.flatMap((c) => c.assert ?? [])], judgeOpts);
-    const judge = graders.length
-      ? createJudge({ ...judgeOpts, getEngine, engineVersion, generationKey, precheck: (v) => precheckVariant(v, opts.memoryBudgetBytes), ...(opts.noCache ? { noCache: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
-      : undefined;
-    prepared.push({ target, prompt, evalSet, promptHash, evalSetHash, renderHash, cases, variants, ...(structured ? { structured } : {}), graders, ...(judge ? { judge } : {}) });
-  }
-  try {
-    store.putMemos(memos);
-  } catch (e) {
-    // Memos only save work next time; a store that cannot take them fails the runs below, by name.
-    if (!isStoreError(e)) throw e;
-  }
+}
 
-  // 2. Progress accounting across everything.
-  const total = prepared.reduce((n, p) => n + p.cases.length * p.variants.length, 0);
+/** Progress reporting: counters, and an emitter that turns them into EvalProgress for the listener. */
+function createProgress(onProgress: RunEvalsOptions["onProgress"], total: number): Progress {
   const t0 = performance.now();
-  const prog = { done: 0, generated: 0, cached: 0, failed: 0, genTokens: 0, genMs: 0, genDone: 0, genPending: 0 };
+  const counts: ProgressCounts = { done: 0, generated: 0, cached: 0, failed: 0, genTokens: 0, genMs: 0, genDone: 0, genPending: 0 };
   const emit = (variant?: string, promptFile?: string, message?: string) => {
-    if (!opts.onProgress) return;
-    const onProgress = opts.onProgress;
+    if (!onProgress) return;
     const elapsed = performance.now() - t0;
-    const perGen = prog.genDone > 0 ? elapsed / prog.genDone : null;
-    const remaining = total - prog.done;
+    const perGen = counts.genDone > 0 ? elapsed / counts.genDone : null;
+    const remaining = total - counts.done;
     const update: EvalProgress = {
-      done: prog.done,
+      done: counts.done,
       total,
-      generated: prog.generated,
-      cached: prog.cached,
-      failed: prog.failed,
-      tokensPerSecond: elapsed > 0 ? prog.genTokens / (elapsed / 1000) : 0,
+      generated: counts.generated,
+      cached: counts.cached,
+      failed: counts.failed,
+      tokensPerSecond: elapsed > 0 ? counts.genTokens / (elapsed / 1000) : 0,
       etaMs: remaining === 0 ? 0 : perGen === null ? null : perGen * remaining,
       ...(variant ? { variant } : {}),
       ...(promptFile ? { promptFile } : {}),
@@ -752,472 +674,754 @@ export async function runEvals(opts: RunEvalsOptions): Promise<EvalReport> {
       // a listener's failure is the listener's; the run goes on
     }
   };
-  emit(undefined, undefined, "starting");
+  return { counts, emit };
+}
 
-  // 3. Each target × variant.
-  for (const p of prepared) {
-    const defs = sliceDefs(p.evalSet.slices);
-    for (const ref of p.variants) {
-      if (opts.signal?.aborted) break;
-      let runReport: EvalRunReport;
-      try {
-        runReport = await runVariant(p, ref, defs);
-      } catch (e) {
-        // A store failure (read-only, full disk, corrupt) fails this run by name; the others are
-        // still tried and report the same cause if it persists: no work is skipped silently.
-        if (!isStoreError(e)) throw e;
-        runReport = storeFailedRun(p, ref, `variant ${ref}: ${storeErrorMessage(store.file, e)}`);
-        emit(ref, p.target.promptFile, runReport.error);
-      }
-      report.runs.push(runReport);
-    }
+// ---- planning: targets, their cases and variants ----
+
+/**
+ * Loads and renders every target once; a target that cannot run is reported in `errors` and left
+ * out. Parsed eval sets and rendered messages are memoized in the store for the next call.
+ */
+async function prepareTargets(s: RunSession, errors: EvalReport["errors"]): Promise<PreparedTarget[]> {
+  const prepared: PreparedTarget[] = [];
+  const memos: [string, unknown][] = [];
+  for (const target of s.opts.targets) {
+    const p = await prepareTarget(s, target, memos);
+    if (typeof p === "string") errors.push({ promptFile: target.promptFile, evalSetFile: target.evalSetFile, message: p });
+    else prepared.push(p);
   }
-  return report;
+  try {
+    s.store.putMemos(memos);
+  } catch (e) {
+    // Memos only save work next time; a store that cannot take them fails the runs below, by name.
+    if (!isStoreError(e)) throw e;
+  }
+  return prepared;
+}
 
-  function storeFailedRun(p: Prepared, ref: string, error: string): EvalRunReport {
+/** One target ready to run, or the message saying why it cannot (memos to store are added to `memos`). */
+async function prepareTarget(s: RunSession, target: EvalTarget, memos: [string, unknown][]): Promise<PreparedTarget | string> {
+  const { opts, ws, store } = s;
+  const loaded = await loadTarget(s, target, memos);
+  if (typeof loaded === "string") return loaded;
+  const { prompt, evalSet, promptText, evalText } = loaded;
+  const pErr = errorsOf(prompt.diagnostics);
+  if (pErr.length) return `${target.promptFile} has errors: ${pErr.slice(0, 3).join("; ")}`;
+  if (evalSet.errors.length && evalSet.cases.length === 0) return `${target.evalSetFile} has errors: ${evalSet.errors.slice(0, 3).join("; ")}`;
+  const commitOf = (file: string) => (typeof opts.gitCommit === "string" ? opts.gitCommit : opts.gitCommit?.[file]);
+  let promptHash: string;
+  let evalSetHash: string;
+  try {
+    promptHash = store.recordArtifact({ path: target.promptFile, content: promptText, kind: "prompt", gitCommit: commitOf(target.promptFile) }).hash;
+    evalSetHash = store.recordArtifact({ path: target.evalSetFile, content: evalText, kind: "evalset", gitCommit: commitOf(target.evalSetFile) }).hash;
+  } catch (e) {
+    if (!isStoreError(e)) throw e;
+    return storeErrorMessage(store.file, e);
+  }
+  const cases = await prepareCases(s, target.promptFile, prompt, promptText, evalSet, memos);
+  const variants = await variantRefsFor(ws, prompt, opts.variants);
+  if (variants.length === 0) return `no model variant to run ${target.promptFile} on: set 'model:' in the prompt, pass --variant, or configure models in driftlens.yaml`;
+  const renderHash = sha256(JSON.stringify(cases.map((c) => [c.id, c.messages ?? null, c.params ?? null, c.renderError ?? null])));
+  const structured = structuredOutputOf(prompt);
+  const { graders, judge } = await judgeFor(s, evalSet);
+  return { target, prompt, evalSet, promptHash, evalSetHash, renderHash, cases, variants, ...(structured ? { structured } : {}), graders, ...(judge ? { judge } : {}) };
+}
+
+/** Reads a target's prompt and eval set (the parsed eval set memoized by its text), or says why it cannot. */
+async function loadTarget(
+  s: RunSession,
+  target: EvalTarget,
+  memos: [string, unknown][],
+): Promise<{ prompt: RunnerPrompt; evalSet: MemoEvalSet; promptText: string; evalText: string } | string> {
+  const { ws, store } = s;
+  const failRead = (file: string): never => {
+    throw new Error(ws.readProblem?.(file) ?? `${file} does not exist or is not readable`);
+  };
+  const readFile = (file: string, doc?: { text?: string }): string => {
+    // The workspace decides what may be read (regular files inside it); its refusal is final.
+    if (ws.read) return ws.read(file) ?? failRead(file);
+    return typeof doc?.text === "string" ? doc.text : fs.readFileSync(file, "utf8");
+  };
+  try {
+    const prompt = await ws.prompt(target.promptFile);
+    const promptText = readFile(target.promptFile, prompt);
+    const evalText = readFile(target.evalSetFile);
+    // A parsed eval set is a pure function of its text: an unchanged one is not parsed again.
+    const esKey = sha256(JSON.stringify(["evalset/1", BUILD_ID, target.evalSetFile, evalText]));
+    let evalSet = store.getMemo<MemoEvalSet>(esKey);
+    if (!evalSet) {
+      evalSet = memoEvalSet(await ws.evalSet(target.evalSetFile));
+      memos.push([esKey, evalSet]);
+    }
+    return { prompt, evalSet, promptText, evalText };
+  } catch (e) {
+    // A store that cannot be read is the store's problem, not the prompt's.
+    return isStoreError(e) ? storeErrorMessage(store.file, e) : `cannot read ${target.promptFile} / ${target.evalSetFile}: ${(e as Error).message}`;
+  }
+}
+
+/** What the runner keeps of a parsed eval set (plain data, so it can be memoized). */
+function memoEvalSet(doc: RunnerEvalSet): MemoEvalSet {
+  return {
+    cases: doc.cases.map((c) => ({
+      id: c.id,
+      vars: c.vars ?? {},
+      assert: c.assert ?? [],
+      tags: c.tags ?? [],
+      ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+      ...(c.range ? { range: { start: { line: c.range.start.line } } } : {}),
+      ...(c.transform !== undefined ? { transform: c.transform } : {}),
+      ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
+      ...(c.repeat !== undefined ? { repeat: c.repeat } : {}),
+    })),
+    slices: doc.slices ?? null,
+    defaultAssert: doc.defaultAssert ?? [],
+    errors: errorsOf(doc.diagnostics),
+    ...(doc.repeat !== undefined ? { repeat: doc.repeat } : {}),
+    ...(doc.grader !== undefined ? { grader: typeof doc.grader === "string" ? doc.grader : doc.grader.ref } : {}),
+  };
+}
+
+/**
+ * The cases to run (selected by id and shard, first of duplicate ids), each rendered. Rendered
+ * messages are a pure function of the prompt text, its partials and the vars, so with the
+ * workspace's own renderer they are memoized (a custom `render` is always called).
+ */
+async function prepareCases(s: RunSession, promptFile: string, prompt: RunnerPrompt, promptText: string, evalSet: MemoEvalSet, memos: [string, unknown][]): Promise<PreparedCase[]> {
+  const { opts, store } = s;
+  const caseFilter = opts.caseIds ? new Set(opts.caseIds) : undefined;
+  const partials = opts.render ? undefined : partialTexts(s.ws, promptFile, prompt);
+  const seen = new Set<string>();
+  const cases: PreparedCase[] = [];
+  let ord = 0;
+  for (const c of evalSet.cases) {
+    const id = String(c.id);
+    const myOrd = ord++;
+    if (caseFilter && !caseFilter.has(id)) continue;
+    if (opts.shard && !inShard(myOrd, opts.shard)) continue;
+    if (seen.has(id)) continue; // duplicate ids are a diagnostic of the eval set; the first wins
+    seen.add(id);
+    const pc: PreparedCase = {
+      id,
+      ord: myOrd,
+      tags: (c.tags ?? []).map(String),
+      vars: c.vars ?? {},
+      assert: [...(evalSet.defaultAssert ?? []), ...(c.assert ?? [])],
+      ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+      ...(c.range ? { line: c.range.start.line } : {}),
+      ...(c.transform !== undefined ? { transform: c.transform } : {}),
+      ...(c.assertionTransforms ? { assertionTransforms: true } : {}),
+      repeat: repeatFor(c.repeat, opts.repeat, evalSet.repeat),
+    };
+    const rKey = partials ? sha256(JSON.stringify(["render/1", BUILD_ID, promptFile, promptText, partials, pc.vars])) : undefined;
+    const hit = rKey ? store.getMemo<{ messages: ChatMessage[]; config: Record<string, unknown> }>(rKey) : undefined;
+    if (hit) {
+      pc.messages = hit.messages;
+      pc.params = samplingFrom(hit.config);
+    } else {
+      try {
+        const r = await s.render(prompt, pc.vars);
+        const config = { ...(prompt.config ?? {}), ...(r.config ?? {}) };
+        pc.messages = toChatMessages(r);
+        pc.params = samplingFrom(config);
+        if (rKey) memos.push([rKey, { messages: pc.messages, config }]);
+      } catch (e) {
+        pc.renderError = `case ${id}: the prompt could not be rendered: ${(e as Error).message}`;
+      }
+    }
+    cases.push(pc);
+  }
+  return cases;
+}
+
+/** The graders of an eval set's model-graded assertions (for the fingerprint) and the judge that asks them. */
+async function judgeFor(s: RunSession, evalSet: MemoEvalSet): Promise<{ graders: unknown[]; judge?: Judge }> {
+  const { opts, ws, store } = s;
+  const judgeOpts = { override: opts.grader, defaults: [evalSet.grader, s.configGrader], resolveVariant: (ref: string) => ws.resolveVariant(ref), store };
+  const graders = await graderIdentity([...evalSet.defaultAssert, ...evalSet.cases.flatMap((c) => c.assert ?? [])], judgeOpts);
+  if (!graders.length) return { graders };
+  const judge = createJudge({
+    ...judgeOpts,
+    getEngine: s.getEngine,
+    engineVersion: s.engineVersion,
+    generationKey,
+    precheck: (v) => precheckVariant(v, opts.memoryBudgetBytes),
+    ...(opts.noCache ? { noCache: true } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  return { graders, judge };
+}
+
+// ---- one target × variant ----
+
+/**
+ * Runs one variant; a store failure (read-only, full disk, corrupt) fails this run by name. The
+ * others are still tried and report the same cause if it persists: no work is skipped silently.
+ */
+async function runVariantOrStoreFailure(s: RunSession, progress: Progress, p: PreparedTarget, ref: string, defs: Record<string, SliceDef>): Promise<EvalRunReport> {
+  try {
+    return await runVariant(s, progress, p, ref, defs);
+  } catch (e) {
+    if (!isStoreError(e)) throw e;
     const n = p.cases.length;
-    return {
-      id: null,
-      fingerprint: null,
-      variant: ref,
-      promptFile: p.target.promptFile,
-      evalSetFile: p.target.evalSetFile,
-      status: "failed",
-      error,
-      promptHash: p.promptHash,
-      evalSetHash: p.evalSetHash,
-      modelFingerprint: null,
-      modelPath: null,
-      adapters: [],
-      params: {},
-      seed,
-      engineVersion,
-      backend: null,
-      threads: null,
-      resumed: false,
-      summary: { ...summarize([], 0, 0, 0), cases: n, failed: n, errors: n },
-      slices: {},
-      cases: [],
-    };
+    const error = `variant ${ref}: ${storeErrorMessage(s.store.file, e)}`;
+    progress.emit(ref, p.target.promptFile, error);
+    return { ...emptyRunReport(s, p, ref, error), summary: { ...summarize([], 0, 0, 0), cases: n, failed: n, errors: n } };
   }
+}
 
-  async function runVariant(p: Prepared, ref: string, defs: Record<string, SliceDef>): Promise<EvalRunReport> {
-    const vt0 = performance.now();
-    const base: EvalRunReport = {
-      id: null,
-      fingerprint: null,
-      variant: ref,
-      promptFile: p.target.promptFile,
-      evalSetFile: p.target.evalSetFile,
-      status: "failed",
-      promptHash: p.promptHash,
-      evalSetHash: p.evalSetHash,
-      modelFingerprint: null,
-      modelPath: null,
-      adapters: [],
-      params: {},
-      seed,
-      engineVersion,
-      backend: null,
-      threads: null,
-      resumed: false,
-      summary: summarize([], 0, 0, 0),
-      slices: {},
-      cases: [],
-    };
-    const failEarly = (message: string): EvalRunReport => {
-      prog.done += p.cases.length;
-      prog.failed += p.cases.length;
-      emit(ref, p.target.promptFile, message);
-      return { ...base, error: message, summary: { ...summarize([], 0, 0, performance.now() - vt0), cases: p.cases.length, failed: p.cases.length, errors: p.cases.length } };
-    };
-    let variant: RunnerVariant;
+/** A failed run report with nothing known yet but the target and the variant ref (and why, when known now). */
+function emptyRunReport(s: RunSession, p: PreparedTarget, ref: string, error?: string): EvalRunReport {
+  return {
+    id: null,
+    fingerprint: null,
+    variant: ref,
+    promptFile: p.target.promptFile,
+    evalSetFile: p.target.evalSetFile,
+    status: "failed",
+    ...(error !== undefined ? { error } : {}),
+    promptHash: p.promptHash,
+    evalSetHash: p.evalSetHash,
+    modelFingerprint: null,
+    modelPath: null,
+    adapters: [],
+    params: {},
+    seed: s.seed,
+    engineVersion: s.engineVersion,
+    backend: null,
+    threads: null,
+    resumed: false,
+    summary: summarize([], 0, 0, 0),
+    slices: {},
+    cases: [],
+  };
+}
+
+/** A variant resolved and fingerprinted: what its run is keyed by. */
+interface IdentifiedVariant {
+  variant: RunnerVariant;
+  served: RemoteIdentity | undefined;
+  modelFingerprint: string;
+  adapters: AdapterFingerprint[];
+}
+
+/** One variant's run in progress: its identity, stored run, results so far and generation totals. */
+interface VariantRun extends IdentifiedVariant {
+  s: RunSession;
+  progress: Progress;
+  p: PreparedTarget;
+  /** The report as known so far (the run's identity, params, endpoints). */
+  base: EvalRunReport;
+  run: RunRecord;
+  runId: string;
+  resumed: boolean;
+  /** Results by case id: those of a resumed run, then each as it is written. */
+  byId: Map<string, CaseResultRecord>;
+  /** Results already stored belong to the interrupted run this call took over. */
+  takenOver: Set<string>;
+  genTokens: number;
+  genMs: number;
+  backend: string | null;
+  threads: number | null;
+  startedAt: number;
+}
+
+/** Runs one prompt × eval set on one variant: identify, open (or resume) its run, cache pass, generation pass, record. */
+async function runVariant(s: RunSession, progress: Progress, p: PreparedTarget, ref: string, defs: Record<string, SliceDef>): Promise<EvalRunReport> {
+  const startedAt = performance.now();
+  const base = emptyRunReport(s, p, ref);
+  const id = await identifyVariant(s, ref, base);
+  if (typeof id === "string") {
+    progress.counts.done += p.cases.length;
+    progress.counts.failed += p.cases.length;
+    progress.emit(ref, p.target.promptFile, id);
+    const n = p.cases.length;
+    return { ...base, error: id, summary: { ...summarize([], 0, 0, performance.now() - startedAt), cases: n, failed: n, errors: n } };
+  }
+  const vr = openRun(s, progress, p, id, base, startedAt);
+  countResumed(vr);
+  const { misses, openCases } = await cachePass(vr);
+  const { runError, cancelled } = await generationPass(vr, misses, openCases);
+  if (!vr.resumed && vr.backend !== null && vr.run.backend === null && !misses.length) s.store.setRunEngine(vr.runId, vr.backend, vr.threads);
+  return finishRun(vr, defs, runError, cancelled);
+}
+
+/**
+ * Resolves a variant ref and fingerprints its model and adapters (a served model by what its
+ * endpoints report), filling `base` as it learns; a message naming the variant when it cannot.
+ */
+async function identifyVariant(s: RunSession, ref: string, base: EvalRunReport): Promise<IdentifiedVariant | string> {
+  let variant: RunnerVariant;
+  try {
+    variant = await s.ws.resolveVariant(ref);
+  } catch (e) {
+    return `variant ${ref}: ${(e as Error).message}`;
+  }
+  base.variant = variant.id;
+  base.modelPath = variant.modelPath;
+  // A served model is fingerprinted by what its endpoints report (asked now, so a changed
+  // server is noticed); no endpoint answering fails the variant, naming each and why.
+  let served: RemoteIdentity | undefined;
+  if (variant.remote) {
     try {
-      variant = await ws.resolveVariant(ref);
+      served = await identifyRemote(variant.id, variant.remote, { fresh: true, ...(s.opts.signal ? { signal: s.opts.signal } : {}) });
     } catch (e) {
-      return failEarly(`variant ${ref}: ${(e as Error).message}`);
+      return (e as Error).message;
     }
-    base.variant = variant.id;
-    base.modelPath = variant.modelPath;
-    // A served model is fingerprinted by what its endpoints report (asked now, so a changed
-    // server is noticed); no endpoint answering fails the variant, naming each and why.
-    let served: RemoteIdentity | undefined;
-    if (variant.remote) {
-      try {
-        served = await identifyRemote(variant.id, variant.remote, { fresh: true, ...(opts.signal ? { signal: opts.signal } : {}) });
-      } catch (e) {
-        return failEarly((e as Error).message);
-      }
-      base.endpoints = servedEndpointReports(served);
+    base.endpoints = servedEndpointReports(served);
+  }
+  let modelFingerprint: string;
+  const adapters: AdapterFingerprint[] = [];
+  try {
+    if (!served && !fs.existsSync(variant.modelPath)) throw new Error(`model file ${variant.modelPath} does not exist; fix its path in driftlens.yaml or create the file`);
+    modelFingerprint = served ? served.fingerprint : await s.store.fingerprintFile(variant.modelPath);
+    for (const a of variant.adapters) {
+      if (!fs.existsSync(a.path)) throw new Error(`adapter ${a.name} file ${a.path} does not exist; fix 'file:' in ${a.file ?? "its adapter config"}`);
+      adapters.push({ name: a.name, file: a.file ?? a.path, fingerprint: await s.store.fingerprintFile(a.path), scale: a.scale });
     }
-    let modelFingerprint: string;
-    const adapters: AdapterFingerprint[] = [];
-    try {
-      if (!served && !fs.existsSync(variant.modelPath)) throw new Error(`model file ${variant.modelPath} does not exist; fix its path in driftlens.yaml or create the file`);
-      modelFingerprint = served ? served.fingerprint : await store.fingerprintFile(variant.modelPath);
-      for (const a of variant.adapters) {
-        if (!fs.existsSync(a.path)) throw new Error(`adapter ${a.name} file ${a.path} does not exist; fix 'file:' in ${a.file ?? "its adapter config"}`);
-        adapters.push({ name: a.name, file: a.file ?? a.path, fingerprint: await store.fingerprintFile(a.path), scale: a.scale });
-      }
-    } catch (e) {
-      return failEarly(`variant ${variant.id}: ${(e as Error).message}`);
+  } catch (e) {
+    return `variant ${variant.id}: ${(e as Error).message}`;
+  }
+  base.modelFingerprint = modelFingerprint;
+  base.adapters = adapters;
+  return { variant, served, modelFingerprint, adapters };
+}
+
+/** The run-level params: the prompt's (every case shares the prompt's config), plus structured output and repeats when used. */
+function runParamsFor(p: PreparedTarget, topLogprobs: number): Record<string, unknown> {
+  const runParams = { ...samplingFrom(p.prompt.config), topLogprobs } as Record<string, unknown>;
+  // Added only when used, so the fingerprints of free-text, single-sample runs stay as they were.
+  if (p.structured) runParams.structured = { format: p.structured.format, constrained: p.structured.constrained, grammar: p.structured.key.slice(0, 16) };
+  const repeats = p.cases.map((c) => c.repeat);
+  if (repeats.some((r) => r > 1)) runParams.repeat = repeats.every((r) => r === repeats[0]) ? repeats[0] : repeats;
+  return runParams;
+}
+
+/** The behavioural fingerprint of a run: everything that determines its results. */
+function runFingerprint(s: RunSession, p: PreparedTarget, id: IdentifiedVariant, runParams: Record<string, unknown>): string {
+  const { opts } = s;
+  return sha256(
+    JSON.stringify([
+      "run/1",
+      p.promptHash,
+      p.evalSetHash,
+      id.modelFingerprint,
+      id.adapters.map((a) => [a.fingerprint, a.scale]),
+      runParams,
+      s.seed,
+      s.engineVersion,
+      opts.caseIds ? [...opts.caseIds].sort() : null,
+      // What the cases render to: covers partials, which the prompt's own hash does not.
+      p.renderHash,
+      // Who judges the model-graded assertions (only when there are some).
+      ...(p.graders.length ? [["graders", p.graders]] : []),
+      ...(opts.shard ? [["shard", opts.shard.index, opts.shard.count]] : []),
+    ]),
+  );
+}
+
+/** Resumes the interrupted run with this fingerprint, or starts a new one, and reads its stored results. */
+function openRun(s: RunSession, progress: Progress, p: PreparedTarget, id: IdentifiedVariant, base: EvalRunReport, startedAt: number): VariantRun {
+  const { store } = s;
+  const runParams = runParamsFor(p, s.topLogprobs);
+  base.params = runParams;
+  const fingerprint = runFingerprint(s, p, id, runParams);
+  base.fingerprint = fingerprint;
+  let run: RunRecord | undefined = store.claimResumableRun(fingerprint);
+  const resumed = run !== undefined;
+  run ??= store.createRun({
+    fingerprint,
+    variant: id.variant.id,
+    promptFile: p.target.promptFile,
+    evalSetFile: p.target.evalSetFile,
+    promptHash: p.promptHash,
+    evalSetHash: p.evalSetHash,
+    modelFingerprint: id.modelFingerprint,
+    adapters: id.adapters,
+    params: runParams,
+    seed: s.seed,
+    engineVersion: s.engineVersion,
+    caseCount: p.cases.length,
+    meta: { modelPath: id.variant.modelPath, noCache: Boolean(s.opts.noCache) },
+  });
+  base.id = run.id;
+  base.resumed = resumed;
+  const byId = new Map<string, CaseResultRecord>();
+  for (const r of store.results(run.id)) byId.set(r.caseId, r);
+  return {
+    ...id,
+    s,
+    progress,
+    p,
+    base,
+    run,
+    runId: run.id,
+    resumed,
+    byId,
+    takenOver: new Set(byId.keys()),
+    genTokens: 0,
+    genMs: 0,
+    backend: run.backend,
+    threads: run.threads,
+    startedAt,
+  };
+}
+
+/** The resume pass: stored results of a resumed run count as done. */
+function countResumed(vr: VariantRun): void {
+  const { counts } = vr.progress;
+  for (const pc of vr.p.cases) {
+    const r = vr.byId.get(pc.id);
+    if (r) {
+      counts.done++;
+      if (!r.pass) counts.failed++;
     }
-    base.modelFingerprint = modelFingerprint;
-    base.adapters = adapters;
-    // The run-level params: the prompt's (every case shares the prompt's config).
-    const runParams = { ...samplingFrom(p.prompt.config), topLogprobs } as Record<string, unknown>;
-    // Added only when used, so the fingerprints of free-text, single-sample runs stay as they were.
-    if (p.structured) runParams.structured = { format: p.structured.format, constrained: p.structured.constrained, grammar: p.structured.key.slice(0, 16) };
-    const repeats = p.cases.map((c) => c.repeat);
-    if (repeats.some((r) => r > 1)) runParams.repeat = repeats.every((r) => r === repeats[0]) ? repeats[0] : repeats;
-    base.params = runParams;
-    const fingerprint = sha256(
-      JSON.stringify([
-        "run/1",
-        p.promptHash,
-        p.evalSetHash,
-        modelFingerprint,
-        adapters.map((a) => [a.fingerprint, a.scale]),
-        runParams,
-        seed,
-        engineVersion,
-        opts.caseIds ? [...opts.caseIds].sort() : null,
-        // What the cases render to: covers partials, which the prompt's own hash does not.
-        p.renderHash,
-        // Who judges the model-graded assertions (only when there are some).
-        ...(p.graders.length ? [["graders", p.graders]] : []),
-        ...(opts.shard ? [["shard", opts.shard.index, opts.shard.count]] : []),
-      ]),
+  }
+  if (vr.byId.size) vr.progress.emit(vr.variant.id, vr.p.target.promptFile, `resuming ${vr.byId.size} stored results`);
+}
+
+/** Makes a written result known: to the run's results, the progress, and the case listener. */
+function publish(vr: VariantRun, rec: CaseResultRecord, pc: PreparedCase): void {
+  const { counts, emit } = vr.progress;
+  vr.byId.set(rec.caseId, rec);
+  counts.done++;
+  if (!rec.pass) counts.failed++;
+  try {
+    vr.s.opts.onCaseResult?.({ runId: vr.runId, promptFile: vr.p.target.promptFile, evalSetFile: vr.p.target.evalSetFile, variant: vr.variant.id, case: toCaseReport(rec), ...(pc.line !== undefined ? { line: pc.line } : {}) });
+  } catch {
+    // a listener's failure is the listener's; the run goes on
+  }
+  emit(vr.variant.id, vr.p.target.promptFile);
+}
+
+/** Judges one output: the case's assertions, and for a JSON prompt its schema. */
+async function evaluate(vr: VariantRun, pc: PreparedCase, text: string, latencyMs: number, stopReason?: string): Promise<CaseEvaluation> {
+  const { p, s } = vr;
+  const ev = await evaluateAssertions(pc.assert, text, {
+    vars: pc.vars,
+    latencyMs,
+    trusted: s.opts.trusted ?? false,
+    ...(s.embed ? { embed: s.embed } : {}),
+    ...(pc.threshold !== undefined ? { threshold: pc.threshold } : {}),
+    ...(pc.transform !== undefined ? { transform: pc.transform } : {}),
+    ...(pc.assertionTransforms ? { assertionTransforms: true } : {}),
+    extra: { caseId: pc.id, tags: pc.tags, variant: vr.variant.id, prompt: p.target.promptFile },
+    ...(p.judge ? { judge: p.judge, prompt: (pc.messages ?? []).map((m) => m.text).join("\n\n") } : {}),
+  });
+  // A JSON prompt's output is parsed and validated against its schema, like an assertion.
+  return p.structured ? combine([...ev.assertions, await checkStructuredOutput(text, p.structured, stopReason)], pc.threshold) : ev;
+}
+
+type GenerationFacts = Pick<CachedGeneration, "text" | "tokens" | "timeToFirstTokenMs" | "wallMs" | "tokensPerSecond" | "promptTokens">;
+
+/** The generation of a case that produced none (not rendered, or failed on its own). */
+const EMPTY_GENERATION: GenerationFacts = { text: "", tokens: [], timeToFirstTokenMs: 0, wallMs: 0, tokensPerSecond: 0, promptTokens: 0 };
+
+/** A case result record from a generation and its evaluation. */
+function caseRecord(pc: PreparedCase, gen: GenerationFacts, ev: CaseEvaluation, cached: boolean, key: string | null, error: string | null): CaseResultRecord {
+  return {
+    caseId: pc.id,
+    ord: pc.ord,
+    pass: error === null && ev.pass,
+    score: error === null ? ev.score : 0,
+    output: gen.text,
+    // As the store will read them back, so a fresh result equals its cached copy.
+    tokens: normalizeTokens(gen.tokens),
+    assertions: ev.assertions.map((a) => ({ type: a.type, pass: a.pass, score: a.score, message: a.message, weight: a.weight })),
+    tags: pc.tags,
+    cached,
+    genKey: key,
+    error,
+    timings: { timeToFirstTokenMs: gen.timeToFirstTokenMs, wallMs: gen.wallMs, tokensPerSecond: gen.tokensPerSecond, promptTokens: gen.promptTokens },
+  };
+}
+
+/** A sample the cache could not answer: the request to send and where its result goes. */
+interface Miss {
+  pc: PreparedCase;
+  key: string;
+  /** Sample index. */
+  i: number;
+  req: GenerateRequest;
+}
+
+/** A case with samples still to generate. */
+interface OpenCase {
+  recs: (CaseResultRecord | undefined)[];
+  seeds: number[];
+  left: number;
+  /** A sample failed on its own (e.g. prompt longer than the context): the case is recorded as an error. */
+  failed: boolean;
+  generated: boolean;
+}
+
+/**
+ * The cache pass. Each sample of a case is its own generation (a case drawn once: one sample); a
+ * case is recorded once all its samples are in. Returns the samples left to generate.
+ */
+async function cachePass(vr: VariantRun): Promise<{ misses: Miss[]; openCases: Map<string, OpenCase> }> {
+  const { s, p, runId } = vr;
+  const misses: Miss[] = [];
+  const openCases = new Map<string, OpenCase>();
+  const pendingHits: { rec: CaseResultRecord; pc: PreparedCase }[] = [];
+  const flushHits = () => {
+    if (!pendingHits.length) return;
+    s.store.putResults(
+      runId,
+      pendingHits.map((h) => h.rec),
     );
-    base.fingerprint = fingerprint;
-
-    let run: RunRecord | undefined = store.claimResumableRun(fingerprint);
-    const resumed = run !== undefined;
-    run ??= store.createRun({
-      fingerprint,
-      variant: variant.id,
-      promptFile: p.target.promptFile,
-      evalSetFile: p.target.evalSetFile,
-      promptHash: p.promptHash,
-      evalSetHash: p.evalSetHash,
-      modelFingerprint,
-      adapters,
-      params: runParams,
-      seed,
-      engineVersion,
-      caseCount: p.cases.length,
-      meta: { modelPath: variant.modelPath, noCache: Boolean(opts.noCache) },
-    });
-    const runId = run.id;
-    base.id = runId;
-    base.resumed = resumed;
-
-    const byId = new Map<string, CaseResultRecord>();
-    for (const r of store.results(runId)) byId.set(r.caseId, r);
-    // Results already stored belong to the interrupted run this call took over.
-    const takenOver = new Set(byId.keys());
-    let genTokens = 0;
-    let genMs = 0;
-    let backend: string | null = run.backend;
-    let threads: number | null = run.threads;
-
-    const publish = (rec: CaseResultRecord, pc: PreparedCase) => {
-      byId.set(rec.caseId, rec);
-      prog.done++;
-      if (!rec.pass) prog.failed++;
-      try {
-        opts.onCaseResult?.({ runId, promptFile: p.target.promptFile, evalSetFile: p.target.evalSetFile, variant: variant.id, case: toCaseReport(rec), ...(pc.line !== undefined ? { line: pc.line } : {}) });
-      } catch {
-        // a listener's failure is the listener's; the run goes on
-      }
-      emit(variant.id, p.target.promptFile);
-    };
-
-    const evaluate = async (pc: PreparedCase, text: string, latencyMs: number, stopReason?: string): Promise<CaseEvaluation> => {
-      const ev = await evaluateAssertions(pc.assert, text, {
-        vars: pc.vars,
-        latencyMs,
-        trusted: opts.trusted ?? false,
-        ...(embed ? { embed } : {}),
-        ...(pc.threshold !== undefined ? { threshold: pc.threshold } : {}),
-        ...(pc.transform !== undefined ? { transform: pc.transform } : {}),
-        ...(pc.assertionTransforms ? { assertionTransforms: true } : {}),
-        extra: { caseId: pc.id, tags: pc.tags, variant: variant.id, prompt: p.target.promptFile },
-        ...(p.judge ? { judge: p.judge, prompt: (pc.messages ?? []).map((m) => m.text).join("\n\n") } : {}),
-      });
-      // A JSON prompt's output is parsed and validated against its schema, like an assertion.
-      return p.structured ? combine([...ev.assertions, await checkStructuredOutput(text, p.structured, stopReason)], pc.threshold) : ev;
-    };
-
-    const record = (pc: PreparedCase, gen: Pick<CachedGeneration, "text" | "tokens" | "timeToFirstTokenMs" | "wallMs" | "tokensPerSecond" | "promptTokens">, ev: CaseEvaluation, cached: boolean, key: string | null, error: string | null): CaseResultRecord => ({
-      caseId: pc.id,
-      ord: pc.ord,
-      pass: error === null && ev.pass,
-      score: error === null ? ev.score : 0,
-      output: gen.text,
-      // As the store will read them back, so a fresh result equals its cached copy.
-      tokens: normalizeTokens(gen.tokens),
-      assertions: ev.assertions.map((a) => ({ type: a.type, pass: a.pass, score: a.score, message: a.message, weight: a.weight })),
-      tags: pc.tags,
-      cached,
-      genKey: key,
-      error,
-      timings: { timeToFirstTokenMs: gen.timeToFirstTokenMs, wallMs: gen.wallMs, tokensPerSecond: gen.tokensPerSecond, promptTokens: gen.promptTokens },
-    });
-
-    // Stored results of a resumed run count as done.
-    for (const pc of p.cases) {
-      const r = byId.get(pc.id);
-      if (r) {
-        prog.done++;
-        if (!r.pass) prog.failed++;
-      }
+    for (const h of pendingHits) publish(vr, h.rec, h.pc);
+    pendingHits.length = 0;
+  };
+  for (const pc of p.cases) {
+    if (vr.byId.has(pc.id)) continue;
+    if (pc.renderError || !pc.messages || !pc.params) {
+      const rec = caseRecord(pc, EMPTY_GENERATION, { pass: false, score: 0, assertions: [] }, false, null, pc.renderError ?? "not rendered");
+      s.store.putResult(runId, rec);
+      publish(vr, rec, pc);
+      continue;
     }
-    if (byId.size) emit(variant.id, p.target.promptFile, `resuming ${byId.size} stored results`);
-
-    // Cache pass. Each sample of a case is its own generation (a case drawn once: one sample); a
-    // case is recorded once all its samples are in.
-    interface Miss {
-      pc: PreparedCase;
-      key: string;
-      /** Sample index. */
-      i: number;
-      req: GenerateRequest;
+    if (s.opts.signal?.aborted) break;
+    const oc = await lookUpSamples(vr, pc, misses);
+    if (oc.left > 0) {
+      openCases.set(pc.id, oc);
+      continue;
     }
-    interface OpenCase {
-      recs: (CaseResultRecord | undefined)[];
-      seeds: number[];
-      left: number;
-      /** A sample failed on its own (e.g. prompt longer than the context): the case is recorded as an error. */
-      failed: boolean;
-      generated: boolean;
-    }
-    const misses: Miss[] = [];
-    const openCases = new Map<string, OpenCase>();
-    const structuredKey = p.structured?.constrained ? p.structured.key : undefined;
-    const structuredReq = p.structured?.constrained ? { structured: { grammar: p.structured.grammar.gbnf, schema: p.structured.schema } } : {};
-    // Under a grammar no alternatives are recorded: asking for them makes llama.cpp check the whole
-    // vocabulary against the grammar at every token (2-3x slower; the engine README has the numbers).
-    const outTopLogprobs = p.structured?.constrained ? 0 : topLogprobs;
-    const pendingHits: { rec: CaseResultRecord; pc: PreparedCase }[] = [];
-    const flushHits = () => {
-      if (!pendingHits.length) return;
-      store.putResults(
-        runId,
-        pendingHits.map((h) => h.rec),
-      );
-      for (const h of pendingHits) publish(h.rec, h.pc);
-      pendingHits.length = 0;
-    };
-    const emptyGen = { text: "", tokens: [], timeToFirstTokenMs: 0, wallMs: 0, tokensPerSecond: 0, promptTokens: 0 };
-    for (const pc of p.cases) {
-      if (byId.has(pc.id)) continue;
-      if (pc.renderError || !pc.messages || !pc.params) {
-        const rec = record(pc, emptyGen, { pass: false, score: 0, assertions: [] }, false, null, pc.renderError ?? "not rendered");
-        store.putResult(runId, rec);
-        publish(rec, pc);
-        continue;
-      }
-      if (opts.signal?.aborted) break;
-      const oc: OpenCase = { recs: new Array<CaseResultRecord | undefined>(pc.repeat), seeds: [], left: pc.repeat, failed: false, generated: false };
-      for (let i = 0; i < pc.repeat; i++) {
-        const params: SamplingParams = { ...pc.params, seed: sampleSeed(seed, pc.id, i) };
-        oc.seeds.push(params.seed);
-        const key = generationKey({ messages: pc.messages, modelFingerprint, adapters, params, engineVersion, topLogprobs: outTopLogprobs, ...(structuredKey ? { structured: structuredKey } : {}) });
-        const hit = opts.noCache ? undefined : store.getGeneration(key);
-        if (hit) {
-          const ev = await evaluate(pc, hit.text, hit.wallMs, hit.stopReason);
-          // Cancelled while a grader judged it: the verdict may be missing, so the case is not recorded.
-          // Without graders every verdict is computed locally and complete, so it is recorded as before.
-          if (opts.signal?.aborted && p.judge) break;
-          oc.recs[i] = record(pc, hit, ev, true, key, ev.error ?? null);
-          oc.left--;
-          prog.cached++;
-          backend ??= hit.backend;
-          threads ??= hit.threads;
-          continue;
-        }
-        misses.push({
-          pc,
-          key,
-          i,
-          req: {
-            id: sampleRequestId(pc.id, i),
-            model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(variant.remote ? { remote: variant.remote } : {}) },
-            messages: pc.messages,
-            params,
-            topLogprobs: outTopLogprobs,
-            ...structuredReq,
-          },
-        });
-      }
-      if (oc.left > 0) {
-        openCases.set(pc.id, oc);
-        continue;
-      }
-      // Cache hits are written in batches (cheap to redo if a kill loses one); each is published
-      // only once written.
-      pendingHits.push({ rec: combineSamples(oc.recs as CaseResultRecord[], oc.seeds), pc });
-      if (pendingHits.length >= 250) flushHits();
-    }
-
-    flushHits();
-
-    let runError: string | undefined;
-    let cancelled = false;
-    const generatedKeys: string[] = [];
-    let writeError: Error | undefined;
-    if (misses.length && !opts.signal?.aborted) {
-      runError = served ? undefined : precheckVariant(variant, opts.memoryBudgetBytes);
-      if (!runError) {
-        try {
-          const engine = await getEngine();
-          try {
-            // A served run starts no local engine: its backend is the server kind.
-            backend = served ? `remote ${served.live[0]!.kind}` : (await engine.info()).backend;
-          } catch {
-            // reported below if generation fails too
-          }
-          const byReq = new Map(misses.map((m) => [m.req.id, m]));
-          const writes: Promise<void>[] = [];
-          const batch = await engine.generateMany(
-            misses.map((m) => m.req),
-            (r) => {
-              const m = byReq.get(r.id);
-              if (!m) return;
-              byReq.delete(r.id);
-              const oc = openCases.get(m.pc.id)!;
-              if ("failure" in r) {
-                if (r.failure.kind === "cancelled") cancelled = true;
-                else if (VARIANT_FAILURES.has(r.failure.kind)) runError ??= r.failure.message.includes(variant.id) ? r.failure.message : `variant ${variant.id}: ${r.failure.message}`;
-                else if (!oc.failed) {
-                  oc.failed = true;
-                  // A failure of this case alone (e.g. its prompt exceeds the context): recorded as an error.
-                  const rec = record(m.pc, emptyGen, { pass: false, score: 0, assertions: [] }, false, null, `case ${m.pc.id}: ${r.failure.message}`);
-                  try {
-                    store.putResult(runId, rec);
-                    publish(rec, m.pc);
-                  } catch (e) {
-                    writeError ??= e as Error;
-                  }
-                }
-                return;
-              }
-              if (r.stopReason === "cancelled") {
-                cancelled = true;
-                return;
-              }
-              writes.push(
-                (async () => {
-                  const ev = await evaluate(m.pc, r.text, r.wallMs, r.stopReason);
-                  const g = {
-                    key: m.key,
-                    text: r.text,
-                    tokens: r.tokens,
-                    promptTokens: r.promptTokens,
-                    template: r.template,
-                    stopReason: r.stopReason,
-                    timeToFirstTokenMs: r.timeToFirstTokenMs,
-                    wallMs: r.wallMs,
-                    tokensPerSecond: r.tokensPerSecond,
-                    backend,
-                    threads,
-                    engineVersion,
-                  };
-                  if (opts.signal?.aborted && p.judge) {
-                    // The output is good (cached), a grader's verdict may not be: the case waits for the rerun.
-                    // Without graders the verdicts are complete and the case is recorded (the rerun
-                    // then generates only what is missing).
-                    store.putGeneration(g);
-                    cancelled = true;
-                    return;
-                  }
-                  oc.recs[m.i] = record(m.pc, r, ev, false, m.key, ev.error ?? null);
-                  oc.left--;
-                  oc.generated = true;
-                  generatedKeys.push(m.key);
-                  genTokens += r.tokens.length;
-                  genMs += r.wallMs;
-                  prog.generated++;
-                  prog.genTokens += r.tokens.length;
-                  if (oc.failed || oc.left > 0) {
-                    // More samples to come (or the case already failed): keep this one in the cache.
-                    store.putGeneration(g);
-                    return;
-                  }
-                  const rec = combineSamples(oc.recs as CaseResultRecord[], oc.seeds);
-                  store.putGenerationAndResult(g, runId, rec);
-                  prog.genDone++;
-                  publish(rec, m.pc);
-                })().catch((e: unknown) => {
-                  // Never an unhandled rejection: a store failure fails the run with the reason.
-                  writeError ??= e as Error;
-                }),
-              );
-            },
-            opts.signal,
-          ).catch((e: unknown) => {
-            const f = (e as { failure?: EngineFailure }).failure;
-            if (f?.kind === "cancelled") cancelled = true;
-            else runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
-          });
-          base.endpoints = endpointsOf(batch) ?? base.endpoints;
-          await Promise.all(writes);
-          if (writeError) runError ??= `variant ${variant.id}: ${storeErrorMessage(store.file, writeError)}`;
-          if (opts.signal?.aborted) cancelled = true;
-          // After a failure the engine may be gone; asking would start a fresh one for nothing.
-          if (generatedKeys.length && !runError && !served) {
-            try {
-              const info = await engine.info();
-              backend = info.backend;
-              threads = info.threads > 0 ? info.threads : null;
-              store.setRunEngine(runId, backend, threads);
-              store.setGenerationsEngine(generatedKeys, backend, threads);
-            } catch {
-              // the run keeps what it knew
-            }
-          }
-        } catch (e) {
-          const f = (e as { failure?: EngineFailure }).failure;
-          runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
-        }
-      }
-    } else if (opts.signal?.aborted) cancelled = true;
-    if (!resumed && backend !== null && run.backend === null && !misses.length) store.setRunEngine(runId, backend, threads);
-
-    const cases = p.cases.flatMap((pc) => {
-      const r = byId.get(pc.id);
-      if (!r) return [];
-      const c = toCaseReport(r, takenOver.has(pc.id) ? "resumed" : undefined);
-      // Only a case in error can have been refused; asking again costs nothing for the others. An
-      // assertion's own transform (promptfoo configs) runs first and is no part of what is checked.
-      const checked = (a: Assertion): unknown => {
-        if (!pc.assertionTransforms || a === null || typeof a !== "object" || !("transform" in a)) return a;
-        const { transform: _t, ...rest } = a as Assertion & { transform?: unknown };
-        return rest;
-      };
-      if (c.error !== undefined && pc.assert.some((a) => prepareAssertion(checked(a), pc.vars).error !== undefined)) c.configError = true;
-      return [c];
-    });
-    const wallMs = performance.now() - vt0;
-    const summary = summarize(cases, genTokens, genMs, wallMs);
-    const out: EvalRunReport = { ...base, backend, threads, summary, slices: slicesFor(cases, defs), cases, status: "complete" };
-    if (cases.length === p.cases.length && !runError) {
-      store.completeRun(runId, summary as unknown as Record<string, unknown>);
-      return out;
-    }
-    const missing = p.cases.length - cases.length;
-    if (runError) {
-      store.failRun(runId, runError, summary as unknown as Record<string, unknown>);
-      prog.done += missing;
-      prog.failed += missing;
-      emit(variant.id, p.target.promptFile, runError);
-      return { ...out, status: "failed", error: runError, summary: { ...summary, cases: p.cases.length, failed: summary.failed + missing, errors: summary.errors + missing } };
-    }
-    const msg = cancelled ? `cancelled with ${missing} of ${p.cases.length} cases not run; run the same command again to resume` : `${missing} cases got no result`;
-    store.failRun(runId, msg, summary as unknown as Record<string, unknown>);
-    return { ...out, status: cancelled ? "cancelled" : "failed", error: msg };
+    // Cache hits are written in batches (cheap to redo if a kill loses one); each is published
+    // only once written.
+    pendingHits.push({ rec: combineSamples(oc.recs as CaseResultRecord[], oc.seeds), pc });
+    if (pendingHits.length >= 250) flushHits();
   }
+  flushHits();
+  return { misses, openCases };
+}
+
+/** Answers a case's samples from the generation cache (evaluated now); the others are added to `misses`. */
+async function lookUpSamples(vr: VariantRun, pc: PreparedCase, misses: Miss[]): Promise<OpenCase> {
+  const { s, p, variant } = vr;
+  const { opts } = s;
+  const structuredKey = p.structured?.constrained ? p.structured.key : undefined;
+  const structuredReq = p.structured?.constrained ? { structured: { grammar: p.structured.grammar.gbnf, schema: p.structured.schema } } : {};
+  // Under a grammar no alternatives are recorded: asking for them makes llama.cpp check the whole
+  // vocabulary against the grammar at every token (2-3x slower; the engine README has the numbers).
+  const outTopLogprobs = p.structured?.constrained ? 0 : s.topLogprobs;
+  const oc: OpenCase = { recs: new Array<CaseResultRecord | undefined>(pc.repeat), seeds: [], left: pc.repeat, failed: false, generated: false };
+  for (let i = 0; i < pc.repeat; i++) {
+    const params: SamplingParams = { ...pc.params!, seed: sampleSeed(s.seed, pc.id, i) };
+    oc.seeds.push(params.seed);
+    const key = generationKey({ messages: pc.messages!, modelFingerprint: vr.modelFingerprint, adapters: vr.adapters, params, engineVersion: s.engineVersion, topLogprobs: outTopLogprobs, ...(structuredKey ? { structured: structuredKey } : {}) });
+    const hit = opts.noCache ? undefined : s.store.getGeneration(key);
+    if (hit) {
+      const ev = await evaluate(vr, pc, hit.text, hit.wallMs, hit.stopReason);
+      // Cancelled while a grader judged it: the verdict may be missing, so the case is not recorded.
+      // Without graders every verdict is computed locally and complete, so it is recorded as before.
+      if (opts.signal?.aborted && p.judge) break;
+      oc.recs[i] = caseRecord(pc, hit, ev, true, key, ev.error ?? null);
+      oc.left--;
+      vr.progress.counts.cached++;
+      vr.backend ??= hit.backend;
+      vr.threads ??= hit.threads;
+      continue;
+    }
+    misses.push({
+      pc,
+      key,
+      i,
+      req: {
+        id: sampleRequestId(pc.id, i),
+        model: { variant: variant.id, modelPath: variant.modelPath, adapters: variant.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(variant.remote ? { remote: variant.remote } : {}) },
+        messages: pc.messages!,
+        params,
+        topLogprobs: outTopLogprobs,
+        ...structuredReq,
+      },
+    });
+  }
+  return oc;
+}
+
+/** What the generation pass learns while the engine answers. */
+interface GenerationState {
+  runError: string | undefined;
+  cancelled: boolean;
+  writeError: Error | undefined;
+  generatedKeys: string[];
+  writes: Promise<void>[];
+}
+
+/**
+ * The generation pass: starts the engine (only now, and only for misses), generates every missing
+ * sample, evaluates and writes each case as its last sample arrives. Returns why the run failed,
+ * if it did, and whether it was cancelled.
+ */
+async function generationPass(vr: VariantRun, misses: Miss[], openCases: Map<string, OpenCase>): Promise<{ runError: string | undefined; cancelled: boolean }> {
+  const { s, variant, served } = vr;
+  const { opts, store } = s;
+  const st: GenerationState = { runError: undefined, cancelled: false, writeError: undefined, generatedKeys: [], writes: [] };
+  if (!misses.length || opts.signal?.aborted) return { runError: undefined, cancelled: Boolean(opts.signal?.aborted) };
+  st.runError = served ? undefined : precheckVariant(variant, opts.memoryBudgetBytes);
+  if (st.runError) return { runError: st.runError, cancelled: false };
+  try {
+    const engine = await s.getEngine();
+    try {
+      // A served run starts no local engine: its backend is the server kind.
+      vr.backend = served ? `remote ${served.live[0]!.kind}` : (await engine.info()).backend;
+    } catch {
+      // reported below if generation fails too
+    }
+    const byReq = new Map(misses.map((m) => [m.req.id, m]));
+    const batch = await engine
+      .generateMany(
+        misses.map((m) => m.req),
+        (r) => {
+          const m = byReq.get(r.id);
+          if (!m) return;
+          byReq.delete(r.id);
+          const oc = openCases.get(m.pc.id)!;
+          if ("failure" in r) onSampleFailure(vr, st, m, oc, r.failure);
+          else if (r.stopReason === "cancelled") st.cancelled = true;
+          else
+            st.writes.push(
+              onSampleGenerated(vr, st, m, oc, r).catch((e: unknown) => {
+                // Never an unhandled rejection: a store failure fails the run with the reason.
+                st.writeError ??= e as Error;
+              }),
+            );
+        },
+        opts.signal,
+      )
+      .catch((e: unknown) => {
+        const f = (e as { failure?: EngineFailure }).failure;
+        if (f?.kind === "cancelled") st.cancelled = true;
+        else st.runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
+      });
+    vr.base.endpoints = endpointsOf(batch) ?? vr.base.endpoints;
+    await Promise.all(st.writes);
+    if (st.writeError) st.runError ??= `variant ${variant.id}: ${storeErrorMessage(store.file, st.writeError)}`;
+    if (opts.signal?.aborted) st.cancelled = true;
+    // After a failure the engine may be gone; asking would start a fresh one for nothing.
+    if (st.generatedKeys.length && !st.runError && !served) await recordEngine(vr, engine, st.generatedKeys);
+  } catch (e) {
+    const f = (e as { failure?: EngineFailure }).failure;
+    st.runError ??= `variant ${variant.id}: ${f?.message ?? (e as Error).message}`;
+  }
+  return { runError: st.runError, cancelled: st.cancelled };
+}
+
+/**
+ * A sample the engine could not generate: a variant failure (model, adapter, memory, crash) fails
+ * the run; a failure of this case alone (e.g. its prompt exceeds the context) is recorded as its error.
+ */
+function onSampleFailure(vr: VariantRun, st: GenerationState, m: Miss, oc: OpenCase, failure: EngineFailure): void {
+  const { variant } = vr;
+  if (failure.kind === "cancelled") st.cancelled = true;
+  else if (VARIANT_FAILURES.has(failure.kind)) st.runError ??= failure.message.includes(variant.id) ? failure.message : `variant ${variant.id}: ${failure.message}`;
+  else if (!oc.failed) {
+    oc.failed = true;
+    const rec = caseRecord(m.pc, EMPTY_GENERATION, { pass: false, score: 0, assertions: [] }, false, null, `case ${m.pc.id}: ${failure.message}`);
+    try {
+      vr.s.store.putResult(vr.runId, rec);
+      publish(vr, rec, m.pc);
+    } catch (e) {
+      st.writeError ??= e as Error;
+    }
+  }
+}
+
+/** A generated sample: evaluated, cached, and when it is the case's last, the case is written and published. */
+async function onSampleGenerated(vr: VariantRun, st: GenerationState, m: Miss, oc: OpenCase, r: GenerateResult): Promise<void> {
+  const { s, p } = vr;
+  const { store } = s;
+  const counts = vr.progress.counts;
+  const ev = await evaluate(vr, m.pc, r.text, r.wallMs, r.stopReason);
+  const g = {
+    key: m.key,
+    text: r.text,
+    tokens: r.tokens,
+    promptTokens: r.promptTokens,
+    template: r.template,
+    stopReason: r.stopReason,
+    timeToFirstTokenMs: r.timeToFirstTokenMs,
+    wallMs: r.wallMs,
+    tokensPerSecond: r.tokensPerSecond,
+    backend: vr.backend,
+    threads: vr.threads,
+    engineVersion: s.engineVersion,
+  };
+  if (s.opts.signal?.aborted && p.judge) {
+    // The output is good (cached), a grader's verdict may not be: the case waits for the rerun.
+    // Without graders the verdicts are complete and the case is recorded (the rerun
+    // then generates only what is missing).
+    store.putGeneration(g);
+    st.cancelled = true;
+    return;
+  }
+  oc.recs[m.i] = caseRecord(m.pc, r, ev, false, m.key, ev.error ?? null);
+  oc.left--;
+  oc.generated = true;
+  st.generatedKeys.push(m.key);
+  vr.genTokens += r.tokens.length;
+  vr.genMs += r.wallMs;
+  counts.generated++;
+  counts.genTokens += r.tokens.length;
+  if (oc.failed || oc.left > 0) {
+    // More samples to come (or the case already failed): keep this one in the cache.
+    store.putGeneration(g);
+    return;
+  }
+  const rec = combineSamples(oc.recs as CaseResultRecord[], oc.seeds);
+  store.putGenerationAndResult(g, vr.runId, rec);
+  counts.genDone++;
+  publish(vr, rec, m.pc);
+}
+
+/** Records the engine's backend and threads with the run and the generations it made. */
+async function recordEngine(vr: VariantRun, engine: RunnerEngine, generatedKeys: string[]): Promise<void> {
+  try {
+    const info = await engine.info();
+    vr.backend = info.backend;
+    vr.threads = info.threads > 0 ? info.threads : null;
+    vr.s.store.setRunEngine(vr.runId, vr.backend, vr.threads);
+    vr.s.store.setGenerationsEngine(generatedKeys, vr.backend, vr.threads);
+  } catch {
+    // the run keeps what it knew
+  }
+}
+
+/**
+ * Recording and the run summary: the run's case reports, slices and summary; the stored run is
+ * marked complete only when every case has a result, else failed (or cancelled, to be resumed).
+ */
+function finishRun(vr: VariantRun, defs: Record<string, SliceDef>, runError: string | undefined, cancelled: boolean): EvalRunReport {
+  const { s, p, runId, progress } = vr;
+  const { store } = s;
+  const cases = p.cases.flatMap((pc) => {
+    const r = vr.byId.get(pc.id);
+    if (!r) return [];
+    const c = toCaseReport(r, vr.takenOver.has(pc.id) ? "resumed" : undefined);
+    // Only a case in error can have been refused; asking again costs nothing for the others.
+    if (c.error !== undefined && pc.assert.some((a) => prepareAssertion(asChecked(a, pc.assertionTransforms), pc.vars).error !== undefined)) c.configError = true;
+    return [c];
+  });
+  const wallMs = performance.now() - vr.startedAt;
+  const summary = summarize(cases, vr.genTokens, vr.genMs, wallMs);
+  const out: EvalRunReport = { ...vr.base, backend: vr.backend, threads: vr.threads, summary, slices: slicesFor(cases, defs), cases, status: "complete" };
+  if (cases.length === p.cases.length && !runError) {
+    store.completeRun(runId, summary);
+    return out;
+  }
+  const missing = p.cases.length - cases.length;
+  if (runError) {
+    store.failRun(runId, runError, summary);
+    progress.counts.done += missing;
+    progress.counts.failed += missing;
+    progress.emit(vr.variant.id, p.target.promptFile, runError);
+    return { ...out, status: "failed", error: runError, summary: { ...summary, cases: p.cases.length, failed: summary.failed + missing, errors: summary.errors + missing } };
+  }
+  const msg = cancelled ? `cancelled with ${missing} of ${p.cases.length} cases not run; run the same command again to resume` : `${missing} cases got no result`;
+  store.failRun(runId, msg, summary);
+  return { ...out, status: cancelled ? "cancelled" : "failed", error: msg };
 }
 
 /** Absolute path helper for callers that accept workspace-relative targets. */
@@ -1269,3 +1473,13 @@ export function resolveTarget(root: string, t: EvalTarget): EvalTarget {
 }
 
 export { contentHash };
+
+/**
+ * An assertion as `driftlens check` sees it: an assertion's own transform (promptfoo configs) runs
+ * before it and is no part of what is checked.
+ */
+function asChecked(a: Assertion, assertionTransforms: boolean | undefined): unknown {
+  if (!assertionTransforms || a === null || typeof a !== "object" || !("transform" in a)) return a;
+  const { transform: _t, ...rest } = a as Assertion & { transform?: unknown };
+  return rest;
+}

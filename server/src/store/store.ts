@@ -547,7 +547,7 @@ export class Store {
    * Marks a run complete, in the same transaction that checks every case has a result; throws (and
    * leaves the run unfinished) otherwise, so no run is ever complete with missing cases.
    */
-  completeRun(id: string, summary: Record<string, unknown>): void {
+  completeRun(id: string, summary: object): void {
     this.write(() => {
       const run = this.stmt("SELECT case_count FROM runs WHERE id = ?").get(id) as { case_count: number } | undefined;
       if (!run) throw new Error(`run ${id} is not in the store`);
@@ -564,7 +564,7 @@ export class Store {
   }
 
   /** Marks a run failed with a message for the user; its stored results stay for a resume. */
-  failRun(id: string, error: string, summary?: Record<string, unknown>): void {
+  failRun(id: string, error: string, summary?: object): void {
     const now = Date.now();
     this.write(() =>
       this.stmt("UPDATE runs SET status = 'failed', error = ?, summary = COALESCE(?, summary), finished_at = ?, updated_at = ?, owner_pid = NULL WHERE id = ?").run(
