@@ -46,7 +46,8 @@ describe("repeat: N on the tiny model at temperature 1.0", () => {
   test("N samples per case; the same seed gives identical samples and verdicts, cached or generated again", async () => {
     const a = await run();
     assert.equal(a.status, "complete", a.error);
-    assert.equal(a.summary.generated, 4 * N);
+    // The summary counts cases (generated + cached + resumed = cases), each with its N samples.
+    assert.equal(a.summary.generated, 4);
     assert.deepEqual(a.params.repeat, N);
     for (const c of a.cases) {
       assert.equal(c.samples.length, N);
@@ -57,10 +58,11 @@ describe("repeat: N on the tiny model at temperature 1.0", () => {
     }
     assert.equal(a.summary.passRate, a.cases.reduce((s, c) => s + c.passFraction, 0) / a.cases.length);
     const again = await run({ noCache: true });
-    assert.equal(again.summary.generated, 4 * N);
+    assert.equal(again.summary.generated, 4);
     assert.deepEqual(samplesOf(again), samplesOf(a));
     const cached = await run();
-    assert.equal(cached.summary.cached, 4 * N);
+    assert.equal(cached.summary.cached, 4);
+    assert.ok(cached.cases.every((c) => c.source === "cached" && c.samples.length === N));
     assert.deepEqual(samplesOf(cached), samplesOf(a));
     // Verdicts of the grader are part of each sample's pass and score.
     assert.ok(a.cases.every((c) => c.assertions.some((x) => x.type === "llm-rubric" && /\d+\/10 samples pass/.test(x.message))));
@@ -93,7 +95,9 @@ describe("repeat: N on the tiny model at temperature 1.0", () => {
     const resumed = await run({ seed: 77 });
     assert.equal(resumed.status, "complete");
     assert.equal(resumed.resumed, true);
-    assert.ok(resumed.summary.generated + resumed.summary.cached <= (4 - done) * N, `${resumed.summary.generated} generated + ${resumed.summary.cached} cached`);
+    const { generated, cached, resumed: taken } = resumed.summary;
+    assert.equal(generated + cached + taken, 4, `${generated} generated + ${cached} cached + ${taken} resumed`);
+    assert.equal(taken, done, "the finished cases are taken over from the interrupted run");
     assert.equal(resumed.cases.length, 4);
   });
 

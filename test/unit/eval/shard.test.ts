@@ -22,8 +22,8 @@ function normalized(text: string, dir: string) {
     ...run,
     id: null,
     resumed: null,
-    summary: { ...run.summary, generated: 0, cached: 0, tokensPerSecond: 0, wallMs: 0 },
-    cases: run.cases.map((c) => ({ ...c, cached: null, timings: null })),
+    summary: { ...run.summary, generated: 0, cached: 0, resumed: 0, tokensPerSecond: 0, wallMs: 0 },
+    cases: run.cases.map((c) => ({ ...c, cached: null, source: null, timings: null })),
   }));
 }
 
