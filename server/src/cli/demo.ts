@@ -193,13 +193,7 @@ export const demoCommand: Command = {
         steps,
         totalMs: performance.now() - t0,
       };
-      fs.mkdirSync(outDir, { recursive: true });
-      const html = path.join(outDir, "index.html");
-      fs.writeFileSync(html, renderDemoHtml(data));
-      fs.writeFileSync(path.join(outDir, "summary.md"), renderDemoMarkdown(data));
-      // The eval runs without per-token alternatives (the store keeps those): a readable size.
-      const runs = evals.runs.map((r) => ({ ...r, cases: r.cases.map(({ tokens: _tokens, ...c }) => c) }));
-      fs.writeFileSync(path.join(outDir, "report.json"), JSON.stringify({ ...data, evals: { ...evals, runs } }, null, 2) + "\n");
+      const html = writeDemoReport(outDir, data, evals);
       io.out(`Driftlens demo report: ${html}\nSummary (markdown): ${path.join(outDir, "summary.md")}\n`);
       if (failedRuns.length || evals.errors.length) {
         io.err(`demo: ${failedRuns.length + evals.errors.length} run(s) could not complete; see above\n`);
@@ -211,6 +205,18 @@ export const demoCommand: Command = {
     }
   },
 };
+
+/** Writes index.html, summary.md and report.json into `outDir`; returns the HTML report's path. */
+function writeDemoReport(outDir: string, data: DemoData, evals: EvalReport): string {
+  fs.mkdirSync(outDir, { recursive: true });
+  const html = path.join(outDir, "index.html");
+  fs.writeFileSync(html, renderDemoHtml(data));
+  fs.writeFileSync(path.join(outDir, "summary.md"), renderDemoMarkdown(data));
+  // The eval runs without per-token alternatives (the store keeps those): a readable size.
+  const runs = evals.runs.map((r) => ({ ...r, cases: r.cases.map(({ tokens: _tokens, ...c }) => c) }));
+  fs.writeFileSync(path.join(outDir, "report.json"), JSON.stringify({ ...data, evals: { ...evals, runs } }, null, 2) + "\n");
+  return html;
+}
 
 function variantRuns(evals: EvalReport, variants: string[], all: { id: string; quant?: string; modelPath: string }[], root: string): DemoVariantRuns[] {
   return variants.map((id) => {

@@ -109,6 +109,21 @@ interface GhEvaluator {
   range: Range;
 }
 
+/** Driftlens sampling config from a .prompt.yml's modelParameters; a value of the wrong type is reported at its key. */
+function samplingOf(mp: Record<string, unknown>, problem: (key: string, message: string) => void): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  if (mp.maxTokens !== undefined) {
+    if (typeof mp.maxTokens === "number" && Number.isInteger(mp.maxTokens)) config.maxOutputTokens = mp.maxTokens;
+    else problem("maxTokens", "maxTokens must be an integer");
+  }
+  for (const [k, to] of [["temperature", "temperature"], ["topP", "topP"]] as const) {
+    if (mp[k] === undefined) continue;
+    if (typeof mp[k] === "number") config[to] = mp[k];
+    else problem(k, `${k} must be a number`);
+  }
+  return config;
+}
+
 export function parseGhPrompt(text: string, file: string, reader: SourceReader): AdoptedSuite {
   const log = new ReadLog(reader);
   log.files.set(file, text);
@@ -137,16 +152,7 @@ export function parseGhPrompt(text: string, file: string, reader: SourceReader):
     if (!isObject(doc.modelParameters)) report(at(["modelParameters"]), "DL601", "error", "modelParameters must be a mapping (maxTokens, temperature, topP)");
     else {
       diagnostics.push(...unknownKeyDiagnostics(src, ["modelParameters"], PARAM_KEYS, file, "DL602", "modelParameters"));
-      const mp = doc.modelParameters;
-      if (mp.maxTokens !== undefined) {
-        if (typeof mp.maxTokens === "number" && Number.isInteger(mp.maxTokens)) config.maxOutputTokens = mp.maxTokens;
-        else report(at(["modelParameters", "maxTokens"]), "DL601", "error", "maxTokens must be an integer");
-      }
-      for (const [k, to] of [["temperature", "temperature"], ["topP", "topP"]] as const) {
-        if (mp[k] === undefined) continue;
-        if (typeof mp[k] === "number") config[to] = mp[k];
-        else report(at(["modelParameters", k]), "DL601", "error", `${k} must be a number`);
-      }
+      Object.assign(config, samplingOf(doc.modelParameters, (k, message) => report(at(["modelParameters", k]), "DL601", "error", message)));
     }
   }
   // Response format and JSON schema (a JSON string, or a mapping in the older layout).

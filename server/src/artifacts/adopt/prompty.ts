@@ -77,6 +77,43 @@ function readInputs(raw: unknown): InputDecl[] {
 
 const JSON_TYPES: Record<string, string> = { string: "string", number: "number", integer: "integer", boolean: "boolean", array: "array", object: "object", list: "array", dict: "object" };
 
+/** The model a Prompty file names: model.id, else its connection's deployment or model name. */
+function promptyProvider(model: Record<string, unknown>, at: (p: PathKey[]) => Range, file: string): ProviderRef | undefined {
+  const connection = isObject(model.connection) ? model.connection : isObject(model.configuration) ? model.configuration : {};
+  const connKey = isObject(model.connection) ? "connection" : "configuration";
+  const idCandidates: [unknown, PathKey[]][] = [
+    [model.id, ["model", "id"]],
+    [connection.azure_deployment, ["model", connKey, "azure_deployment"]],
+    [connection.name, ["model", connKey, "name"]],
+    [connection.model, ["model", connKey, "model"]],
+    [connection.deployment, ["model", connKey, "deployment"]],
+  ];
+  for (const [v, p] of idCandidates) {
+    if (typeof v === "string" && v.trim() && !v.startsWith("${")) return { id: v.trim(), range: at(p), file };
+  }
+  return undefined;
+}
+
+/** The top-level names a mustache template reads; a template that does not parse is reported (with its offset when known). */
+function mustacheVariables(body: string, problem: (message: string, offset?: number) => void): string[] {
+  try {
+    const tokens = Mustache.parse(body) as unknown[];
+    const names = new Set<string>();
+    const walk = (ts: unknown[]) => {
+      for (const tk of ts as [string, string, number, number, unknown[]?][]) {
+        if (["name", "&", "#", "^"].includes(tk[0]) && tk[1] !== ".") names.add(tk[1].split(".")[0]!);
+        if (Array.isArray(tk[4])) walk(tk[4]);
+      }
+    };
+    walk(tokens);
+    return [...names];
+  } catch (e) {
+    const pos = /at (\d+)/.exec((e as Error).message);
+    problem((e as Error).message, pos ? Number(pos[1]) : undefined);
+    return [];
+  }
+}
+
 export function parsePrompty(text: string, file: string, reader: SourceReader): AdoptedSuite {
   const log = new ReadLog(reader);
   log.files.set(file, text);
@@ -102,22 +139,7 @@ export function parsePrompty(text: string, file: string, reader: SourceReader): 
   if (m) diagnostics.push(...unknownKeyDiagnostics(src, [], TOP_KEYS, file, "DL702", "Prompty front matter"));
   // Model: the provider id, the sampling options.
   const model = isObject(fm.model) ? fm.model : {};
-  const connection = isObject(model.connection) ? model.connection : isObject(model.configuration) ? model.configuration : {};
-  const connKey = isObject(model.connection) ? "connection" : "configuration";
-  let provider: ProviderRef | undefined;
-  const idCandidates: [unknown, PathKey[]][] = [
-    [model.id, ["model", "id"]],
-    [connection.azure_deployment, ["model", connKey, "azure_deployment"]],
-    [connection.name, ["model", connKey, "name"]],
-    [connection.model, ["model", connKey, "model"]],
-    [connection.deployment, ["model", connKey, "deployment"]],
-  ];
-  for (const [v, p] of idCandidates) {
-    if (typeof v === "string" && v.trim() && !v.startsWith("${")) {
-      provider = { id: v.trim(), range: at(p), file };
-      break;
-    }
-  }
+  const provider = promptyProvider(model, at, file);
   const options = isObject(model.options) ? model.options : isObject(model.parameters) ? model.parameters : {};
   const config = samplingConfig(options);
   if (typeof model.api === "string" && model.api !== "chat" && model.api !== "completion") {
@@ -160,22 +182,10 @@ export function parsePrompty(text: string, file: string, reader: SourceReader): 
     else if (c.usesFiles) report({ start: full.position(bodyStart), end: full.position(bodyStart) }, "DL707", "warning", "the template includes or extends other templates; Driftlens renders the file on its own");
     variables = c.variables;
   } else if (format === "mustache") {
-    try {
-      const tokens = Mustache.parse(body) as unknown[];
-      const names = new Set<string>();
-      const walk = (ts: unknown[]) => {
-        for (const tk of ts as [string, string, number, number, unknown[]?][]) {
-          if (["name", "&", "#", "^"].includes(tk[0]) && tk[1] !== ".") names.add(tk[1].split(".")[0]!);
-          if (Array.isArray(tk[4])) walk(tk[4]);
-        }
-      };
-      walk(tokens);
-      variables = [...names];
-    } catch (e) {
-      const pos = /at (\d+)/.exec((e as Error).message);
-      const r = pos ? full.range(bodyStart + Number(pos[1]), bodyStart + Number(pos[1]) + 1) : { start: full.position(bodyStart), end: full.position(bodyStart) };
-      report(r, "DL703", "error", `mustache: ${(e as Error).message}`);
-    }
+    variables = mustacheVariables(body, (problem, offset) => {
+      const r = offset !== undefined ? full.range(bodyStart + offset, bodyStart + offset + 1) : { start: full.position(bodyStart), end: full.position(bodyStart) };
+      report(r, "DL703", "error", `mustache: ${problem}`);
+    });
   }
   const declared = new Set([...inputs.map((i) => i.name), ...Object.keys(sample)]);
   if (declared.size > 0) {
