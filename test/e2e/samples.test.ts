@@ -28,6 +28,9 @@ after(async () => {
 
 test("Compare models shows each sampled case's pass fraction and, expanded, its samples", async () => {
   await openFile(s.page, "sampled.prompt");
+  // Compare Models is in the Command Palette once the extension is active (`driftlens.active`), and
+  // an open palette does not take in commands that appear later: wait for activation first.
+  await until("the Driftlens status item (the extension is active)", async () => (await s.page.$$eval(".statusbar-item", (els) => els.map((e) => e.textContent ?? ""))).some((t) => /Driftlens/.test(t)), 90_000);
   await runCommand(s.page, "Driftlens: Compare Models");
   const frame = await webviewFrame(s.page, ".grid-head .vname", 60_000);
   await (await frame.waitForSelector("button:text-is('Run')", { timeout: 30_000 })).click();
