@@ -47,10 +47,10 @@ export function groupSize(vocab: number, bytesPerValue: number, sequences = 1): 
  * vocabulary entry), garbage as soon as it is read; for large vocabularies these land in V8's
  * large-object space, which only a full collection frees, and V8 lets the heap grow before it
  * does one. The worker runs with --expose-gc: a full collection after roughly 250,000 such
- * entries (about 12 MB of garbage; a few ms of GC against the hundreds of ms it takes to produce
+ * entries (about 5 MB of garbage; a few ms of GC against the hundreds of ms it takes to produce
  * them) keeps peak memory flat however long the text is.
  */
-const GC_EVERY_ENTRIES = 250_000;
+const GC_EVERY_ENTRIES = 100_000;
 let garbageEntries = 0;
 
 function collectGarbage(entries: number): void {
