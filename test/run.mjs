@@ -3,9 +3,9 @@
 // hostile (generated hostile inputs: bounds on time, memory and file access), differential
 // (assertions side by side with promptfoo's, installed on first use by test/differential/setup.sh),
 // e2e (real VS Code in headless Chromium; needs the e2e toolchain that .ci/run installs).
-// The full run then runs the unit and LSP suites again on each other supported Node runtime
-// (20, 22, 24: the server, the CLI and the engine worker all run on the runtime the tests run on)
-// and once with the node:sqlite store driver forced: the runtime matrix. Runtimes come from npm
+// The full run then runs the runtime-dependent unit and LSP tests again on each other supported Node
+// runtime (20, 22, 24: the server, the CLI and the engine worker all run on the runtime the tests run
+// on) and once with the node:sqlite store driver forced: the runtime matrix (MATRIX below). Runtimes come from npm
 // into .cache/runtimes/ with a better-sqlite3 binary for each (extension/scripts/natives.mjs).
 //   npm test                          all suites, then the runtime matrix
 //   npm test -- unit lsp              only those suites, on this Node
@@ -15,6 +15,7 @@
 //   npm test -- --matrix unit/store   the runtime matrix for those files
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ensureNativesLocked, MAJORS } from "../extension/scripts/natives.mjs";
 
@@ -75,18 +76,30 @@ function runtimeNode(major) {
   return ensureNativesLocked(["--node", String(major)]).find((r) => r.major === major).node;
 }
 
-/** One pass of node's test runner; returns whether it passed. */
+/** One pass of node's test runner; returns whether it passed, and its failures (test/failures-reporter.mjs). */
 function pass(label, nodeBin, passFiles, env) {
   console.log(`\n=== ${label}: ${passFiles.length} test files ===`);
   const t0 = Date.now();
-  const r = spawnSync(nodeBin, ["--test", "--test-reporter=spec", ...passFiles.map((f) => path.join("dist/test", f))], {
-    stdio: "inherit",
-    cwd: root,
-    env: { ...process.env, DRIFTLENS_REPO_ROOT: root, ...env },
-  });
+  const failuresFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "driftlens-test-")), "failures.jsonl");
+  const r = spawnSync(
+    nodeBin,
+    [
+      "--test",
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      `--test-reporter=${path.join(root, "test", "failures-reporter.mjs")}`,
+      `--test-reporter-destination=${failuresFile}`,
+      ...passFiles.map((f) => path.join("dist/test", f)),
+    ],
+    { stdio: "inherit", cwd: root, env: { ...process.env, DRIFTLENS_REPO_ROOT: root, ...env } },
+  );
   const ok = r.status === 0;
   console.log(`=== ${label}: ${ok ? "passed" : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s ===`);
-  return { label, ok, seconds: (Date.now() - t0) / 1000 };
+  const failures = fs.existsSync(failuresFile)
+    ? fs.readFileSync(failuresFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+    : [];
+  fs.rmSync(path.dirname(failuresFile), { recursive: true, force: true });
+  return { label, ok, seconds: (Date.now() - t0) / 1000, failures };
 }
 
 const driverEnv = (name) => (name ? { DRIFTLENS_SQLITE_DRIVER: name } : {});
@@ -96,10 +109,29 @@ if (!matrixOnly) {
   passes.push(pass(label, runtimeNode(node), files, driverEnv(sqlite)));
 }
 
-// The runtime matrix: unit and LSP suites on every other supported runtime, and on Node 22 (the
-// Node of VS Code desktop's Electron, whose ABI no binary is built for) with node:sqlite forced.
+// The runtime matrix: the tests of what differs between runtimes, on every other supported runtime,
+// and on Node 22 (the Node of VS Code desktop's Electron, whose ABI no binary is built for) with
+// node:sqlite forced. What differs: the SQLite driver and the native binary it loads, node-llama-cpp's
+// engine in its worker and process, the CLI and the language server run on that Node, fetch (served
+// variants), and V8 (the code cache). The pure engine (parsers, assertions, statistics, reports)
+// runs the same on each and runs once, on this Node. A `--matrix` run takes the files it names.
+const MATRIX = [
+  "unit/store/",
+  "unit/runtime/",
+  "unit/extension/server-runtime",
+  "unit/util/code-cache",
+  "unit/llm/",
+  "unit/eval/runner",
+  "unit/eval/cli-eval",
+  "unit/kld/engine-divergence",
+  "unit/remote/generate",
+  "unit/remote/runner",
+  "lsp/server",
+  "lsp/diagnostics",
+  "lsp/runs",
+].map((p) => p.split("/").join(path.sep));
 if (full || matrixOnly) {
-  const matrixFiles = files.filter((f) => f.startsWith(`unit${path.sep}`) || f.startsWith(`lsp${path.sep}`));
+  const matrixFiles = files.filter((f) => (f.startsWith(`unit${path.sep}`) || f.startsWith(`lsp${path.sep}`)) && (matrixOnly || MATRIX.some((m) => f.startsWith(m))));
   const mine = Number(process.versions.node.split(".")[0]);
   const runs = [...MAJORS.filter((m) => m !== mine).map((m) => [m, ""]), [22, "node"]];
   for (const [major, driver] of runs) {
@@ -111,5 +143,21 @@ if (full || matrixOnly) {
 if (passes.length > 1) {
   console.log("\n=== summary ===");
   for (const p of passes) console.log(`${p.ok ? "ok  " : "FAIL"}  ${p.label}  (${p.seconds.toFixed(0)} s)`);
+}
+// Every failure again, last, where the tail of a CI log shows it: the test, its file, the message.
+const failed = passes.flatMap((p) => p.failures.map((f) => ({ ...f, pass: p.label })));
+if (failed.length) {
+  console.log(`\n=== ${failed.length} failure(s) ===`);
+  const clip = (t, n) => (t.length > n ? `${t.slice(0, n)}…` : t);
+  for (const f of failed) {
+    console.log(`✖ [${f.pass}] ${clip(f.name, 120)}  (${path.relative(root, f.file) || "?"})`);
+    console.log(`    ${clip(f.message.replace(/\s+/g, " "), 400)}`);
+  }
+  // The extension's own log from the end-to-end suite (written by its tests), for a failure there.
+  const log = path.join(root, "test-results", "e2e", "extension.log");
+  if (failed.some((f) => f.file.includes(`${path.sep}e2e${path.sep}`)) && fs.existsSync(log)) {
+    console.log("--- the end of the extension's log (test-results/e2e/extension.log) ---");
+    for (const l of fs.readFileSync(log, "utf8").trimEnd().split("\n").slice(-12)) console.log(clip(l, 240));
+  }
 }
 process.exit(passes.every((p) => p.ok) ? 0 : 1);

@@ -26,6 +26,8 @@ afterEach(async (t) => {
   const dir = path.join(REPO_ROOT, "test-results", "e2e");
   fs.mkdirSync(dir, { recursive: true });
   await s?.page.screenshot({ path: path.join(dir, `${String(++shot).padStart(2, "0")}-${t.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`) }).catch(() => undefined);
+  // The extension's log so far (test/run.mjs prints its end after a failure).
+  if (s) fs.writeFileSync(path.join(dir, "extension.log"), s.extensionLog());
 });
 
 after(async () => {
