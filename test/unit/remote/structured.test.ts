@@ -18,7 +18,8 @@ import { RoutingEngine } from "../../../server/src/llm/remote/router";
 import { responseFormat, structuredFields, structuredWarning } from "../../../server/src/llm/remote/structured";
 import { Store } from "../../../server/src/store/store";
 import { startLlamaServer, type LlamaServer } from "../../helpers/llama-server";
-import { TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
+import { startMockServer, type MockServer } from "../../helpers/mock-server";
+import { SHARED, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 
 const SCHEMA = {
   type: "object",
@@ -38,6 +39,9 @@ const COUNTRIES = ["France", "Japan", "Peru", "Kenya", "Chile", "Norway", "Fiji"
 const ajv = new Ajv({ strict: false });
 
 let server: LlamaServer;
+let stories: LlamaServer;
+/** MOCK: Ollama's envelope (owned_by "library", no /props) in front of a real llama-server on stories260K. */
+let ollama: MockServer;
 let root: string;
 
 function yaml(url: string, revisionA: string): string {
@@ -45,6 +49,10 @@ function yaml(url: string, revisionA: string): string {
     "models:",
     "  tiny:",
     `    variants: {served: {endpoints: [${url}]}}`,
+    "  story:",
+    "    variants:",
+    `      ollama: {endpoints: [${ollama.url}]}`,
+    `      ollama-text: {endpoints: [${ollama.url}], template: completion}`,
     "  judge:",
     "    variants:",
     `      a: {endpoints: [${url}], revision: "${revisionA}"}`,
@@ -74,6 +82,22 @@ function personPrompt(opts: { constrain?: boolean; schema?: object }): string {
 
 const personEvalSet = (prompt: string) => [`prompt: ${prompt}`, "cases:", ...COUNTRIES.map((c, i) => `  - id: c${i}\n    vars: {country: ${c}}\n    assert: [{type: is-json}]`), ""].join("\n");
 
+/** For the mock Ollama: a schema llama.cpp's own converter (behind response_format) enforces in full. */
+const STORY_SCHEMA = { type: "object", properties: { name: { type: "string", maxLength: 12 }, age: { type: "integer", minimum: 0, maximum: 120 }, member: { type: "boolean" } }, required: ["name", "age", "member"], additionalProperties: false };
+const storyPrompt = [
+  "---",
+  `config: {temperature: 1.0, maxOutputTokens: 120}`,
+  "input:",
+  "  schema:",
+  "    country: string",
+  "output:",
+  "  format: json",
+  `  schema: ${JSON.stringify(STORY_SCHEMA)}`,
+  "---",
+  '{{role "user"}}Once upon a time in {{country}} there was',
+  "",
+].join("\n");
+
 const GRADED_CASES = COUNTRIES.slice(0, 5);
 const gradedEvalSet = () =>
   [
@@ -92,7 +116,8 @@ const gradedEvalSet = () =>
   ].join("\n");
 
 before(async () => {
-  server = await startLlamaServer({ model: TINY_RANDOM_GGUF, contextSize: 1024 });
+  [server, stories] = await Promise.all([startLlamaServer({ model: TINY_RANDOM_GGUF, contextSize: 1024 }), startLlamaServer({ model: path.join(SHARED, "models", "stories260K.gguf") })]);
+  ollama = await startMockServer({ upstream: stories, personality: "ollama" });
   root = fs.realpathSync(tempDir("driftlens-served-structured-"));
   fs.writeFileSync(path.join(root, "driftlens.yaml"), yaml(server.url, "1"));
   fs.writeFileSync(path.join(root, "person.prompt"), personPrompt({}));
@@ -101,10 +126,13 @@ before(async () => {
   fs.writeFileSync(path.join(root, "free.eval.yaml"), personEvalSet("free.prompt"));
   fs.writeFileSync(path.join(root, "capital.prompt"), "---\nmodel: tiny/served\nconfig: {temperature: 0, maxOutputTokens: 12}\ninput:\n  schema:\n    country: string\n---\nThe capital of {{country}} is\n");
   fs.writeFileSync(path.join(root, "graded.eval.yaml"), gradedEvalSet());
+  fs.writeFileSync(path.join(root, "story.prompt"), storyPrompt);
+  fs.writeFileSync(path.join(root, "story.eval.yaml"), personEvalSet("story.prompt"));
 });
 
 after(async () => {
-  await server?.stop();
+  await ollama?.close();
+  await Promise.all([server?.stop(), stories?.stop()]);
 });
 
 /** What reached the engine in the last run: per variant, requests (outputs under test and verdicts). */
@@ -194,6 +222,26 @@ describe("structured output on a served variant (llama-server, random weights)",
     } finally {
       fs.writeFileSync(path.join(root, "person.prompt"), personPrompt({}));
     }
+  });
+
+  test("an Ollama-style server (MOCK envelope, real llama-server) gets response_format on chat; on plain-text completions the run warns and goes on", async () => {
+    const chat = await run("story.prompt", "story.eval.yaml", { variants: ["story/ollama"] });
+    assert.equal(chat.status, "complete", chat.error);
+    assert.equal(chat.backend, "remote ollama");
+    assert.equal(validCount(chat, STORY_SCHEMA), COUNTRIES.length, chat.cases.map((c) => c.output).join("\n"));
+    assert.equal(chat.warnings, undefined);
+
+    const text = await run("story.prompt", "story.eval.yaml", { variants: ["story/ollama-text"] });
+    assert.equal(text.status, "complete", text.error);
+    assert.equal(text.warnings?.length, 1);
+    assert.match(text.warnings![0]!, /^variant story\/ollama-text: Ollama cannot constrain plain-text completions to JSON/);
+    assert.match(formatText({ runs: [text], errors: [] }, root), /\n {4}warning: variant story\/ollama-text: Ollama cannot constrain/);
+    const valid = validCount(text, STORY_SCHEMA);
+    assert.ok(valid < COUNTRIES.length / 4, `${valid}/${COUNTRIES.length} unconstrained outputs were valid`);
+    // Said again on a fully cached rerun: the report describes the run, not this call's requests.
+    const again = await run("story.prompt", "story.eval.yaml", { variants: ["story/ollama-text"] });
+    assert.equal(again.summary.cached, COUNTRIES.length);
+    assert.deepEqual(again.warnings, text.warnings);
   });
 
   test("how each server kind is asked, and where a kind cannot constrain the run says so", () => {
