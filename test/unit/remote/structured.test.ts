@@ -126,6 +126,7 @@ before(async () => {
   fs.writeFileSync(path.join(root, "free.eval.yaml"), personEvalSet("free.prompt"));
   fs.writeFileSync(path.join(root, "capital.prompt"), "---\nmodel: tiny/served\nconfig: {temperature: 0, maxOutputTokens: 12}\ninput:\n  schema:\n    country: string\n---\nThe capital of {{country}} is\n");
   fs.writeFileSync(path.join(root, "graded.eval.yaml"), gradedEvalSet());
+  fs.writeFileSync(path.join(root, "unconstrained.eval.yaml"), "prompt: capital.prompt\ncases:\n  - id: u0\n    vars: {country: France}\n    assert: [{type: llm-rubric, value: Names a city, grader: story/ollama-text}]\n");
   fs.writeFileSync(path.join(root, "story.prompt"), storyPrompt);
   fs.writeFileSync(path.join(root, "story.eval.yaml"), personEvalSet("story.prompt"));
 });
@@ -286,9 +287,20 @@ describe("structured output on a served variant (llama-server, random weights)",
 });
 
 describe("model-graded assertions judged by served variants", () => {
+  test("a served grader whose server cannot constrain answers free text: a verdict that does not parse says why", async () => {
+    const r = await run("capital.prompt", "unconstrained.eval.yaml");
+    const c = r.cases[0]!;
+    const why = c.error ?? c.assertions.find((a) => a.type === "llm-rubric")?.message ?? "";
+    console.log(`unconstrained served grader: ${why.slice(0, 300)}`);
+    assert.match(why, /grader story\/ollama-text .*not the JSON object asked for: .*\(its server \(ollama, plain-text completions\) cannot constrain the verdict to JSON/);
+  });
+
   const verdicts = (r: EvalRunReport, type: string) => r.cases.map((c) => c.assertions.find((a) => a.type === type)!);
 
   test("every verdict parses; a rerun is fully cached; a new revision of one grader re-judges exactly its verdicts", async () => {
+    // The editor and `check` take a served variant as a grader.
+    const diags = await new Workspace(root).diagnose(path.join(root, "graded.eval.yaml"));
+    assert.deepEqual(diags.filter((d) => d.severity === "error" || /^DL32/.test(d.code ?? "")), []);
     const first = await run("capital.prompt", "graded.eval.yaml");
     assert.equal(first.status, "complete", first.error);
     const n = GRADED_CASES.length;

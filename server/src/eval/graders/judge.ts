@@ -12,7 +12,7 @@ import fs from "node:fs";
 import { sha256Text } from "../../artifacts/hash";
 import { JSON_GRAMMAR_VERSION } from "../../artifacts/json-grammar";
 import { identifyRemote } from "../../llm/remote/probe";
-import { servedStructuredKey } from "../../llm/remote/structured";
+import { servedStructuredKey, structuredMode } from "../../llm/remote/structured";
 import type { GenerateRequest, GenerateResult, SamplingParams } from "../../llm/types";
 import type { Store } from "../../store/store";
 import type { RunnerEngine, RunnerVariant } from "../runner";
@@ -43,6 +43,8 @@ interface ResolvedJudge {
   adapters: { fingerprint: string; scale: number }[];
   /** A served grader: its endpoints judge. */
   served: boolean;
+  /** Why a served grader's verdicts are not constrained (its server cannot be asked to). */
+  unconstrained?: string;
 }
 
 /** Which grader an assertion gets (override > assertion > eval set > driftlens.yaml). */
@@ -71,7 +73,9 @@ export function createJudge(opts: JudgeOptions): Judge {
           // Probed afresh, as a served variant under test is: a changed server is noticed.
           try {
             const id = await identifyRemote(variant.id, variant.remote, { fresh: true, ...(opts.signal ? { signal: opts.signal } : {}) });
-            return { variant, modelFingerprint: id.fingerprint, adapters: [], served: true };
+            const kind = id.live[0]!.kind;
+            const unconstrained = structuredMode(kind, id.template) === "none" ? `its server (${kind}, plain-text completions) cannot constrain the verdict to JSON; serve the judge with a chat template or set 'template: chat' on it` : undefined;
+            return { variant, modelFingerprint: id.fingerprint, adapters: [], served: true, ...(unconstrained ? { unconstrained } : {}) };
           } catch (e) {
             throw new Error(`grader ${ref}: ${(e as Error).message}`);
           }
@@ -151,7 +155,7 @@ export function createJudge(opts: JudgeOptions): Judge {
       // A failure is not remembered: the next case may try again (e.g. after an engine restart).
       p.catch(() => inflight.delete(key));
     }
-    return { text: await p, grader: ref };
+    return { text: await p, grader: ref, ...(j.unconstrained ? { unconstrained: j.unconstrained } : {}) };
   };
 }
 
