@@ -14,12 +14,16 @@ import { setFingerprintCache } from "../../../server/src/artifacts/fingerprint";
 import { jsonSchemaToGbnf } from "../../../server/src/artifacts/json-grammar";
 import { formatText } from "../../../server/src/eval/format";
 import { runEvals, type EvalRunReport, type RunEvalsOptions, type RunnerEngine, type RunnerWorkspace } from "../../../server/src/eval/runner";
+import { EngineClient } from "../../../server/src/llm/client";
 import { RoutingEngine } from "../../../server/src/llm/remote/router";
 import { responseFormat, structuredFields, structuredWarning } from "../../../server/src/llm/remote/structured";
 import { Store } from "../../../server/src/store/store";
 import { startLlamaServer, type LlamaServer } from "../../helpers/llama-server";
 import { startMockServer, type MockServer } from "../../helpers/mock-server";
 import { SHARED, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
+import { TEST_ENGINE_SETTINGS } from "../eval/helpers";
+
+const STORIES = path.join(SHARED, "models", "stories260K.gguf");
 
 const SCHEMA = {
   type: "object",
@@ -51,6 +55,8 @@ function yaml(url: string, revisionA: string): string {
     `    variants: {served: {endpoints: [${url}]}, served-chat: {endpoints: [${url}], template: chat}}`,
     "  story:",
     "    variants:",
+    `      local: ${JSON.stringify(STORIES)}`,
+    `      llama: {endpoints: [${stories.url}]}`,
     `      ollama: {endpoints: [${ollama.url}]}`,
     `      ollama-text: {endpoints: [${ollama.url}], template: completion}`,
     "  judge:",
@@ -116,7 +122,7 @@ const gradedEvalSet = () =>
   ].join("\n");
 
 before(async () => {
-  [server, stories] = await Promise.all([startLlamaServer({ model: TINY_RANDOM_GGUF, contextSize: 1024 }), startLlamaServer({ model: path.join(SHARED, "models", "stories260K.gguf") })]);
+  [server, stories] = await Promise.all([startLlamaServer({ model: TINY_RANDOM_GGUF, contextSize: 1024 }), startLlamaServer({ model: STORIES })]);
   ollama = await startMockServer({ upstream: stories, personality: "ollama" });
   root = fs.realpathSync(tempDir("driftlens-served-structured-"));
   fs.writeFileSync(path.join(root, "driftlens.yaml"), yaml(server.url, "1"));
@@ -128,6 +134,8 @@ before(async () => {
   fs.writeFileSync(path.join(root, "graded.eval.yaml"), gradedEvalSet());
   fs.writeFileSync(path.join(root, "unconstrained.eval.yaml"), "prompt: capital.prompt\ncases:\n  - id: u0\n    vars: {country: France}\n    assert: [{type: llm-rubric, value: Names a city, grader: story/ollama-text}]\n");
   fs.writeFileSync(path.join(root, "story.prompt"), storyPrompt);
+  fs.writeFileSync(path.join(root, "greedy.prompt"), storyPrompt.replace("temperature: 1.0", "temperature: 0"));
+  fs.writeFileSync(path.join(root, "greedy.eval.yaml"), personEvalSet("greedy.prompt"));
   fs.writeFileSync(path.join(root, "story.eval.yaml"), personEvalSet("story.prompt"));
 });
 
@@ -139,13 +147,13 @@ after(async () => {
 /** What reached the engine in the last run: per variant, requests (outputs under test and verdicts). */
 let seen = new Map<string, number>();
 
-async function run(prompt: string, evalSet: string, over: Partial<RunEvalsOptions> = {}): Promise<EvalRunReport> {
+async function run(prompt: string, evalSet: string, over: Partial<RunEvalsOptions> = {}, allowLocal = false): Promise<EvalRunReport> {
   seen = new Map();
   const store = Store.open(path.join(root, ".driftlens", "store.db"));
   setFingerprintCache(store.fingerprintCache());
   let router: RoutingEngine | undefined;
   const engine = async (): Promise<RunnerEngine> => {
-    router ??= new RoutingEngine(() => Promise.reject(new Error("a served-only run must not start the local engine")));
+    router ??= new RoutingEngine(() => (allowLocal ? EngineClient.start(TEST_ENGINE_SETTINGS) : Promise.reject(new Error("a served-only run must not start the local engine"))));
     const r = router;
     return {
       info: () => r.info(),
@@ -159,7 +167,7 @@ async function run(prompt: string, evalSet: string, over: Partial<RunEvalsOption
     const report = await runEvals({ workspace: new Workspace(root) as unknown as RunnerWorkspace, store, engine, targets: [{ promptFile: path.join(root, prompt), evalSetFile: path.join(root, evalSet) }], seed: 7, ...over });
     assert.equal(report.errors.length, 0, JSON.stringify(report.errors));
     assert.equal(report.runs.length, 1);
-    assert.equal(router?.localStarted ?? false, false, "served variants only: no local engine");
+    if (!allowLocal) assert.equal(router?.localStarted ?? false, false, "served variants only: no local engine");
     return report.runs[0]!;
   } finally {
     await router?.dispose();
@@ -229,6 +237,19 @@ describe("structured output on a served variant (llama-server, random weights)",
     }
     console.log(`served structured output on llama-server's chat route: ${valid}/${r.cases.length} schema-valid, every one JSON`);
     assert.ok(valid >= COUNTRIES.length - 2, `${valid}/${COUNTRIES.length}`);
+  });
+
+  test("greedy under the same grammar, llama-server and the local engine give the same JSON on the same GGUF", async () => {
+    const local = await run("greedy.prompt", "greedy.eval.yaml", { variants: ["story/local"] }, true);
+    const served = await run("greedy.prompt", "greedy.eval.yaml", { variants: ["story/llama"] });
+    assert.equal(local.status, "complete", local.error);
+    assert.equal(served.status, "complete", served.error);
+    assert.equal(validCount(local, STORY_SCHEMA), COUNTRIES.length);
+    console.log(`greedy JSON, local = served on stories260K, e.g. ${local.cases[0]!.output} / ${local.cases[1]!.output}`);
+    assert.deepEqual(
+      served.cases.map((c) => [c.id, c.output]),
+      local.cases.map((c) => [c.id, c.output]),
+    );
   });
 
   test("the structured spec is part of a served variant's generation key: a schema change regenerates under the new schema", async () => {
