@@ -89,6 +89,10 @@ export function createJudge(opts: JudgeOptions): Judge {
         return { variant, modelFingerprint, adapters, served: false };
       })();
       resolved.set(ref, p);
+      // A served grader that did not answer may answer the next case; a configuration error stays.
+      p.catch((e: unknown) => {
+        if (!(e instanceof GraderConfigError)) resolved.delete(ref);
+      });
     }
     return p;
   };
