@@ -69,6 +69,7 @@ function formatTextRaw(report: EvalReport, root?: string): string {
     lines.push(`${head}  ${s.passed}/${s.cases} passed (${pct(s.passRate)})  ${sources(s)}${speed}  ${ms(s.wallMs)}${r.resumed ? "  (resumed an interrupted run)" : ""}`);
     const slices = sortedSlices(r);
     if (slices.length) lines.push(`    slices: ${slices.map(([n, v]) => `${n} ${v.passed}/${v.cases}`).join(", ")}`);
+    for (const w of r.warnings ?? []) lines.push(`    warning: ${oneLine(w, 400)}`);
     if (r.endpoints?.length) lines.push(`    endpoints: ${r.endpoints.map((e) => `${e.url} ${e.cases} case${e.cases === 1 ? "" : "s"}${e.failed ? ` (failed: ${oneLine(e.error ?? "unknown error", 100)})` : ""}`).join(", ")}`);
     for (const c of r.cases) {
       if (c.pass) continue;

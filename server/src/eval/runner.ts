@@ -11,6 +11,7 @@ import path from "node:path";
 import { checkTensorBounds, ggufFacts, ggufFileInfo, readGgufHeader } from "../gguf/reader";
 import { identifyRemote, type RemoteIdentity } from "../llm/remote/probe";
 import { endpointsOf, servedEndpointReports, type EndpointReport } from "../llm/remote/report";
+import { servedStructuredKey, structuredWarning } from "../llm/remote/structured";
 import type { ChatMessage, EngineFailure, GenerateRequest, GenerateResult, RemoteModelSpec, SamplingParams } from "../llm/types";
 import { normalizeTokens } from "../store/token-codec";
 import { contentHash, sha256, type AdapterFingerprint, type CachedGeneration, type CaseResultRecord, type RunRecord, type Store, type StoredToken } from "../store/store";
@@ -284,6 +285,8 @@ export interface EvalRunReport {
   resumed: boolean;
   /** Served variants: per endpoint, the cases it answered in this call, whether it failed and why. */
   endpoints?: EndpointReport[];
+  /** What the run could not do as asked but went on without (e.g. a server that cannot constrain output to JSON). */
+  warnings?: string[];
   summary: EvalRunSummary;
   slices: Record<string, { cases: number; passed: number; passRate: number }>;
   cases: EvalCaseReport[];
@@ -939,6 +942,8 @@ async function runVariant(s: RunSession, progress: Progress, p: PreparedTarget, 
     const n = p.cases.length;
     return { ...base, error: id, summary: { ...summarize([], 0, 0, performance.now() - startedAt), cases: n, failed: n, errors: n } };
   }
+  const warning = id.served && p.structured?.constrained ? structuredWarning(id.variant.id, id.served.live[0]!.kind, id.served.template, { grammar: p.structured.grammar.gbnf, schema: p.structured.schema }) : undefined;
+  if (warning) base.warnings = [warning];
   const vr = openRun(s, progress, p, id, base, startedAt);
   countResumed(vr);
   const { misses, openCases } = await cachePass(vr);
@@ -1201,7 +1206,7 @@ async function cachePass(vr: VariantRun): Promise<{ misses: Miss[]; openCases: M
 async function lookUpSamples(vr: VariantRun, pc: PreparedCase, misses: Miss[]): Promise<OpenCase> {
   const { s, p, variant } = vr;
   const { opts } = s;
-  const structuredKey = p.structured?.constrained ? p.structured.key : undefined;
+  const structuredKey = !p.structured?.constrained ? undefined : variant.remote ? servedStructuredKey(p.structured.key, p.structured.schema) : p.structured.key;
   const structuredReq = p.structured?.constrained ? { structured: { grammar: p.structured.grammar.gbnf, schema: p.structured.schema } } : {};
   // Under a grammar no alternatives are recorded: asking for them makes llama.cpp check the whole
   // vocabulary against the grammar at every token (2-3x slower; the engine README has the numbers).

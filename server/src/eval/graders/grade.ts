@@ -19,6 +19,8 @@ export interface JudgeRequest {
 export interface JudgeAnswer {
   text: string;
   grader: string;
+  /** Set when the grader answered without a constraint (a served grader whose server cannot take one): why. */
+  unconstrained?: string;
 }
 
 /** Asks a judge; provided by the runner (resolves the grader, caches, calls the engine). */
@@ -40,7 +42,7 @@ function parseVerdict(a: JudgeAnswer, purpose: string): Record<string, unknown> 
   } catch {
     // reported below
   }
-  throw new Error(`the verdict of grader ${a.grader} for ${purpose} is not the JSON object asked for: ${JSON.stringify(a.text.slice(0, 200))}`);
+  throw new Error(`the verdict of grader ${a.grader} for ${purpose} is not the JSON object asked for: ${JSON.stringify(a.text.slice(0, 200))}${a.unconstrained ? ` (${a.unconstrained})` : ""}`);
 }
 
 const reasonOf = (v: Record<string, unknown>, a: JudgeAnswer) => `${typeof v.reason === "string" && v.reason.trim() ? v.reason.trim() : "(no reason given)"} [grader ${a.grader}]`;

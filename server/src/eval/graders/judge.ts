@@ -4,10 +4,15 @@
 // engine interface as the outputs under test (so a remote grader goes wherever remote variants
 // go), and cached in the store's generation cache under a key that covers the judge's model file,
 // adapters, the full judge prompt (rubric and output included) and the grammar. Changing the
-// grader or the rubric therefore invalidates exactly the verdicts that depend on it.
+// grader or the rubric therefore invalidates exactly the verdicts that depend on it. A served
+// grader (a variant with endpoints) judges on its endpoints, constrained as its server allows
+// (llm/remote/structured.ts), and is keyed by its served fingerprint (what the endpoints report,
+// the model name and the variant's `revision`), so a new revision re-judges exactly its verdicts.
 import fs from "node:fs";
 import { sha256Text } from "../../artifacts/hash";
 import { JSON_GRAMMAR_VERSION } from "../../artifacts/json-grammar";
+import { identifyRemote } from "../../llm/remote/probe";
+import { servedStructuredKey, structuredMode } from "../../llm/remote/structured";
 import type { GenerateRequest, GenerateResult, SamplingParams } from "../../llm/types";
 import type { Store } from "../../store/store";
 import type { RunnerEngine, RunnerVariant } from "../runner";
@@ -36,6 +41,10 @@ interface ResolvedJudge {
   variant: RunnerVariant;
   modelFingerprint: string;
   adapters: { fingerprint: string; scale: number }[];
+  /** A served grader: its endpoints judge. */
+  served: boolean;
+  /** Why a served grader's verdicts are not constrained (its server cannot be asked to). */
+  unconstrained?: string;
 }
 
 /** Which grader an assertion gets (override > assertion > eval set > driftlens.yaml). */
@@ -60,15 +69,30 @@ export function createJudge(opts: JudgeOptions): Judge {
         } catch (e) {
           throw new GraderConfigError(`grader ${ref}: ${(e as Error).message}`);
         }
+        if (variant.remote) {
+          // Probed afresh, as a served variant under test is: a changed server is noticed.
+          try {
+            const id = await identifyRemote(variant.id, variant.remote, { fresh: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+            const kind = id.live[0]!.kind;
+            const unconstrained = structuredMode(kind, id.template) === "none" ? `its server (${kind}, plain-text completions) cannot constrain the verdict to JSON; serve the judge with a chat template or set 'template: chat' on it` : undefined;
+            return { variant, modelFingerprint: id.fingerprint, adapters: [], served: true, ...(unconstrained ? { unconstrained } : {}) };
+          } catch (e) {
+            throw new Error(`grader ${ref}: ${(e as Error).message}`);
+          }
+        }
         const problem = opts.precheck?.(variant);
         if (problem) throw new GraderConfigError(`grader ${problem}`);
         if (!fs.existsSync(variant.modelPath)) throw new GraderConfigError(`grader ${ref}: model file ${variant.modelPath} does not exist`);
         const modelFingerprint = await opts.store.fingerprintFile(variant.modelPath);
         const adapters = [];
         for (const a of variant.adapters) adapters.push({ fingerprint: await opts.store.fingerprintFile(a.path), scale: a.scale });
-        return { variant, modelFingerprint, adapters };
+        return { variant, modelFingerprint, adapters, served: false };
       })();
       resolved.set(ref, p);
+      // A served grader that did not answer may answer the next case; a configuration error stays.
+      p.catch((e: unknown) => {
+        if (!(e instanceof GraderConfigError)) resolved.delete(ref);
+      });
     }
     return p;
   };
@@ -79,6 +103,7 @@ export function createJudge(opts: JudgeOptions): Judge {
     const j = await resolve(ref);
     const params: SamplingParams = { temperature: 0, maxTokens: req.shape.maxBytes + 4, stop: [], seed: 0 };
     const structured = { grammar: req.shape.grammar, schema: req.shape.schema };
+    const grammarKey = sha256Text(`${JSON_GRAMMAR_VERSION}\u0000${structured.grammar}`);
     const key = opts.generationKey({
       messages: req.messages,
       modelFingerprint: j.modelFingerprint,
@@ -86,7 +111,7 @@ export function createJudge(opts: JudgeOptions): Judge {
       params,
       engineVersion: opts.engineVersion,
       topLogprobs: 0,
-      structured: sha256Text(`${JSON_GRAMMAR_VERSION}\u0000${structured.grammar}`),
+      structured: j.served ? servedStructuredKey(grammarKey, structured.schema) : grammarKey,
     });
     let p = inflight.get(key);
     if (!p) {
@@ -98,7 +123,7 @@ export function createJudge(opts: JudgeOptions): Judge {
         let failure: string | undefined;
         const request: GenerateRequest = {
           id: `grader:${key.slice(0, 16)}`,
-          model: { variant: j.variant.id, modelPath: j.variant.modelPath, adapters: j.variant.adapters.map((a) => ({ path: a.path, scale: a.scale })) },
+          model: { variant: j.variant.id, modelPath: j.variant.modelPath, adapters: j.variant.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(j.variant.remote ? { remote: j.variant.remote } : {}) },
           messages: req.messages,
           params,
           topLogprobs: 0,
@@ -134,7 +159,7 @@ export function createJudge(opts: JudgeOptions): Judge {
       // A failure is not remembered: the next case may try again (e.g. after an engine restart).
       p.catch(() => inflight.delete(key));
     }
-    return { text: await p, grader: ref };
+    return { text: await p, grader: ref, ...(j.unconstrained ? { unconstrained: j.unconstrained } : {}) };
   };
 }
 
@@ -157,6 +182,15 @@ export async function graderIdentity(
   for (const ref of [...refs].sort()) {
     try {
       const v = await opts.resolveVariant(ref);
+      if (v.remote) {
+        // A served grader: what its endpoints serve, its model name and revision.
+        const fp = await identifyRemote(v.id, v.remote).then(
+          (id) => id.fingerprint,
+          (e: unknown) => `unreachable: ${(e as Error).message}`,
+        );
+        out.push([ref, "served", fp]);
+        continue;
+      }
       const files = [v.modelPath, ...v.adapters.map((a) => a.path)];
       out.push([ref, ...(await Promise.all(files.map((f) => (fs.existsSync(f) ? opts.store.fingerprintFile(f) : `missing ${f}`)))), v.adapters.map((a) => a.scale)]);
     } catch (e) {

@@ -11,6 +11,7 @@ import { completionText } from "../completion-text";
 import type { ChatMessage, GeneratedToken, GenerateRequest, GenerateResult, RemoteModelSpec, SamplingParams, TokenAlternative } from "../types";
 import { RemoteError, requestJson } from "./http";
 import type { EndpointInfo } from "./probe";
+import { structuredFields } from "./structured";
 
 export interface CallContext {
   info: EndpointInfo;
@@ -128,6 +129,8 @@ async function llamaCompletion(ctx: CallContext, r: GenerateRequest, t0: number)
     post_sampling_probs: p.temperature > 0,
     return_tokens: true,
     cache_prompt: true,
+    // Structured output: our GBNF, as the local engine generates under it.
+    ...structuredFields(ctx.info.kind, ctx.template, r.structured),
   };
   const lora = llamaLora(ctx);
   if (lora) body.lora = lora;
@@ -182,7 +185,8 @@ async function stopTail(ctx: CallContext, r: GenerateRequest, prompt: number[], 
   for (let i = known.length; i < kept.length; i++) {
     const res = await requestJson<LlamaCompletion>(`${ctx.info.base}/completion`, {
       ...req(ctx),
-      body: { ...body, prompt: [...prompt, ...ids.slice(0, i)], n_predict: 1, stop: [], return_tokens: false },
+      // Without the grammar: it would restart at its root in the middle of the output.
+      body: { ...body, prompt: [...prompt, ...ids.slice(0, i)], n_predict: 1, stop: [], return_tokens: false, grammar: undefined },
     });
     const p = res.completion_probabilities?.[0];
     const top = (p?.top_probs ?? p?.top_logprobs ?? []).map((a) => ({ token: a.id ?? -1, text: a.token ?? "", prob: probOf(a) }));
@@ -256,6 +260,7 @@ async function openAiGenerate(ctx: CallContext, r: GenerateRequest, t0: number):
     body.repetition_penalty = 1;
   }
   if (ctx.info.kind === "vllm") body.return_tokens_as_token_ids = true;
+  Object.assign(body, structuredFields(ctx.info.kind, ctx.template, r.structured));
   if (ctx.info.kind === "llama-server") {
     const lora = llamaLora(ctx);
     if (lora) body.lora = lora;
