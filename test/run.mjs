@@ -120,9 +120,11 @@ const MATRIX = [
   "unit/runtime/",
   "unit/extension/server-runtime",
   "unit/util/code-cache",
-  "unit/llm/",
+  "unit/llm/engine-client",
+  "unit/llm/engine-variants",
+  "unit/llm/no-dispose",
+  "unit/llm/embed",
   "unit/eval/runner",
-  "unit/eval/cli-eval",
   "unit/kld/engine-divergence",
   "unit/remote/generate",
   "unit/remote/runner",
@@ -130,12 +132,16 @@ const MATRIX = [
   "lsp/diagnostics",
   "lsp/runs",
 ].map((p) => p.split("/").join(path.sep));
+// With node:sqlite forced, what reads and writes the store: the store itself, the runner, runs
+// from the language server.
+const SQLITE_MATRIX = ["unit/store/", "unit/eval/runner", "lsp/runs"].map((p) => p.split("/").join(path.sep));
 if (full || matrixOnly) {
-  const matrixFiles = files.filter((f) => (f.startsWith(`unit${path.sep}`) || f.startsWith(`lsp${path.sep}`)) && (matrixOnly || MATRIX.some((m) => f.startsWith(m))));
+  const suite = (f) => f.startsWith(`unit${path.sep}`) || f.startsWith(`lsp${path.sep}`);
+  const pick = (list) => files.filter((f) => suite(f) && (matrixOnly || list.some((m) => f.startsWith(m))));
   const mine = Number(process.versions.node.split(".")[0]);
-  const runs = [...MAJORS.filter((m) => m !== mine).map((m) => [m, ""]), [22, "node"]];
-  for (const [major, driver] of runs) {
-    if (!matrixFiles.length) break;
+  const runs = [...MAJORS.filter((m) => m !== mine).map((m) => [m, "", pick(MATRIX)]), [22, "node", pick(SQLITE_MATRIX)]];
+  for (const [major, driver, matrixFiles] of runs) {
+    if (!matrixFiles.length) continue;
     passes.push(pass(`Node ${major}${driver ? ", SQLite driver node:sqlite forced" : ""} (runtime matrix)`, runtimeNode(major), matrixFiles, driverEnv(driver)));
   }
 }

@@ -170,6 +170,9 @@ test("the quant ladder: comparing the whole family draws size against pass rate 
   assert.ok((await frame.$$(".ladder-chart g.rung[data-variant='tiny/q4_0'] circle.point.bad")).length > 0);
   assert.ok((await frame.$$(".ladder-chart line.max-kld")).length === 1, "gate.maxKld drawn");
   assert.match(await frame.$eval(".ladder-summary", (e) => e.textContent ?? ""), /tiny\/q8_0 is the smallest variant that passes the gate/);
+  // The axis labels ("pass rate", "corpus KLD") lie wholly inside the chart: none cut at its left edge.
+  const labels = await frame.$$eval(".ladder-chart .axis-label", (ts) => ts.map((t) => ({ text: t.textContent, x: (t as SVGGraphicsElement).getBBox().x })));
+  assert.ok(labels.length === 2 && labels.every((l) => l.x >= 0), JSON.stringify(labels));
   await screenshot(s.page, "quant-ladder.png");
 });
 

@@ -63,7 +63,11 @@ export function ladderBlock(l: LadderView): HTMLElement {
     [p2, l.kldSource === "corpus" ? "corpus KLD" : "eval KLD"],
   ] as const) {
     root.append(svg("rect", { x: M.left, y: top, width: plotW, height: PANEL_H, class: "frame" }));
-    root.append(svg("text", { x: M.left - 6, y: top + PANEL_H / 2, class: "axis-label", "text-anchor": "end" }, label));
+    // One word per line: "corpus KLD" on one line was wider than the margin and lost its first letter.
+    const words = label.split(" ");
+    const text = svg("text", { x: M.left - 6, y: top + PANEL_H / 2 - ((words.length - 1) * 12) / 2, class: "axis-label", "text-anchor": "end" });
+    words.forEach((w, i) => text.append(svg("tspan", { x: M.left - 6, dy: i ? 12 : 0 }, w)));
+    root.append(text);
   }
   root.append(svg("text", { x: M.left - 6, y: p1 + 9, class: "tick", "text-anchor": "end" }, pct(1)));
   root.append(svg("text", { x: M.left - 6, y: p1 + PANEL_H, class: "tick", "text-anchor": "end" }, pct(minPass)));
