@@ -8,7 +8,7 @@ import type { ChatMessage, CorpusTokens, DivergenceRequest, DivergenceResult, Mo
 import { sha256, type Store } from "../store/store";
 import { KldUnavailableError, kldSource } from "../llm/remote/score";
 import { buildLadder, type LadderCorpusInput } from "./ladder";
-import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "./kld";
+import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "../stats/kld";
 import type { CaseKld, CompareFlip, CompareReport, CompareVariant, Ladder, SliceKld } from "./report/types";
 import {
   generationKey,
@@ -25,7 +25,7 @@ import {
   type RunnerWorkspace,
 } from "./runner";
 import { caseFlip, pairedOutcome } from "./sampled-compare";
-import { clean, comparePaired, type GateSettings, type PairedCase, type SliceStats } from "./stats";
+import { clean, comparePaired, type GateSettings, type PairedCase, type SliceStats } from "../stats/stats";
 import { currentEngineVersion } from "./engine-version";
 import { graderAgreement, type GraderAgreement } from "./graders/agreement";
 import type { Judge } from "./graders/grade";

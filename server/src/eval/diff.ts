@@ -13,7 +13,7 @@ import { changedFiles, gitToplevel, GitError, relPath, absPath, resolveRef, show
 import type { DiffCase, DiffFlip, DiffPrompt, DiffReport, WordDiffPart } from "./report/types";
 import { runEvals, variantRefsFor, type EvalReport, type EvalRunReport, type EvalTarget, type RenderFn, type RunnerEngine, type RunnerWorkspace } from "./runner";
 import { caseFlip, pairedOutcome } from "./sampled-compare";
-import { comparePaired, type GateSettings, type SliceStats } from "./stats";
+import { comparePaired, type GateSettings, type SliceStats } from "../stats/stats";
 
 export type { DiffReport } from "./report/types";
 

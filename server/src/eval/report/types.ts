@@ -1,8 +1,8 @@
 // The JSON shapes of `driftlens compare` and `driftlens diff`, as plain data. Renderers in
 // this folder take these and nothing else, so the CLI, the extension and tests all print the same.
 import type { GraderAgreement } from "../graders/agreement";
-import type { KldStatistics } from "../kld-stats";
-import type { Summary } from "../stats";
+import type { KldStatistics } from "../../stats/kld-stats";
+import type { Summary } from "../../stats/stats";
 import type { Ladder } from "./ladder-types";
 
 export type { Ladder, LadderRung } from "./ladder-types";
