@@ -28,7 +28,7 @@ export async function handleDeltas(state: RunsState, raw: unknown, token: Cancel
       store,
       engine: async () => state.routed(es),
       gate: state.effective(r, s).gate,
-      createWorkspace: (root) => adoptedView(new Workspace(root)) as never,
+      createWorkspace: (root) => adoptedView(new Workspace(root)),
       seed: s.run.seed,
       render: state.renderFor(r),
       signal: run.abort.signal,

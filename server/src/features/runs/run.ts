@@ -172,9 +172,9 @@ async function compareAfterRun(state: RunsState, c: CompareInputs): Promise<Comp
     if (ladder.problem) c.problems.push(`quant ladder: ${ladder.problem}`);
     return await compareVariants({
       ...(ladder.request ? { ladder: ladder.request } : {}),
-      workspace: state.view(c.r) as never,
+      workspace: state.view(c.r),
       store: c.store,
-      engine: async () => state.routed(c.es) as never,
+      engine: async () => state.routed(c.es),
       targets: c.targets,
       variants: c.variants,
       gate: state.effective(c.r, c.s).gate,
