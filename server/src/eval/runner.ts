@@ -505,9 +505,7 @@ interface ProgressCounts {
   cached: number;
   failed: number;
   genTokens: number;
-  genMs: number;
   genDone: number;
-  genPending: number;
 }
 
 /** The counters and the function that reports them (with the variant and prompt a message is about). */
@@ -564,7 +562,7 @@ async function openSession(opts: RunEvalsOptions): Promise<RunSession> {
 /** Progress reporting: counters, and an emitter that turns them into EvalProgress for the listener. */
 function createProgress(onProgress: RunEvalsOptions["onProgress"], total: number): Progress {
   const t0 = performance.now();
-  const counts: ProgressCounts = { done: 0, generated: 0, cached: 0, failed: 0, genTokens: 0, genMs: 0, genDone: 0, genPending: 0 };
+  const counts: ProgressCounts = { done: 0, generated: 0, cached: 0, failed: 0, genTokens: 0, genDone: 0 };
   const emit = (variant?: string, promptFile?: string, message?: string) => {
     if (!onProgress) return;
     const elapsed = performance.now() - t0;
