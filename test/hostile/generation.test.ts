@@ -41,6 +41,17 @@ function loopWorkspace(caseTimeout = "4s"): string {
   return dir;
 }
 
+/** CPU time (user + system) a process has used, in seconds (Linux /proc; 0 when it is gone). */
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const rest = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 interface Report {
   runs: { variant: string; status: string; cases: { id: string; pass: boolean; error?: string }[] }[];
 }
@@ -84,7 +95,11 @@ describe("generation bounds", () => {
         return worker > 0;
       }, 60_000);
       assert.ok(found, "the engine worker started");
-      await new Promise((r) => setTimeout(r, 4000));
+      // Stuck in the template: its main thread spinning. Loading the tiny model takes a fraction of
+      // a second of CPU (threads: 1, nothing measured), so 3 s of CPU means the loop, however loaded
+      // the machine is (a fixed wait could end before the loop starts, where 'disconnect' still works).
+      const stuck = await waitFor(() => cpuSeconds(worker) >= 3, 90_000);
+      assert.ok(stuck, `the worker ${worker} never spun in the template (${cpuSeconds(worker)} s of CPU)`);
       if (how === "kill the CLI") cli.kill("SIGKILL");
       else process.kill(worker, "SIGTERM");
       const gone = await waitFor(() => !alive(worker), 5000);
