@@ -3,7 +3,8 @@
 // sends per-variant stats (tokens/s, time to first token, memory, KL divergence from the reference).
 import path from "node:path";
 import * as vscode from "vscode";
-import type { CaseResult } from "../../server/src/protocol/runs";
+import type { CompareReport } from "../../server/src/protocol/reports";
+import type { CaseResult, RunSummary } from "../../server/src/protocol/runs";
 import { CompareFromWebviewSchema, LadderSchema, type Cell, type CompareToWebview, type VariantStats } from "../../webviews/src/protocol/messages";
 import { fetchTestTree } from "./commands";
 import type { Ctx } from "./ctx";
@@ -133,8 +134,8 @@ export class ComparePanel {
     if (pending.length) this.post({ type: "cells", cells: pending });
     const stats = statsFrom(result.compare, result.summaries);
     if (stats.length) this.post({ type: "stats", stats });
-    // The quant ladder, when the run compared variants of one family (validated: the report crosses a process boundary).
-    const ladder = LadderSchema.safeParse((result.compare as { ladder?: unknown } | undefined)?.ladder);
+    // The quant ladder, when the run compared variants of one family (the chart's fields, as the webview contract bounds them).
+    const ladder = LadderSchema.safeParse(result.compare?.ladder);
     if (ladder.success) this.post({ type: "ladder", ladder: ladder.data });
     this.post({ type: "done", status: result.status, message: result.message });
   }
@@ -147,29 +148,25 @@ export class ComparePanel {
   }
 }
 
-/** Per-variant stats from the CompareReport and the run summaries, tolerant of missing parts. */
-function statsFrom(compare: unknown, summaries: { variant: string; cases: number; passed: number; tokensPerSecond: number | null }[]): VariantStats[] {
+/** Per-variant stats from the CompareReport and the run summaries; a non-finite number shows as none. */
+function statsFrom(compare: CompareReport | undefined, summaries: RunSummary[]): VariantStats[] {
   const out = new Map<string, VariantStats>();
-  const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : null);
+  const num = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
   for (const s of summaries) {
     out.set(s.variant, { variant: s.variant, passRate: s.cases ? s.passed / s.cases : null, tokensPerSecond: s.tokensPerSecond, timeToFirstTokenMs: null, tokens: null, memoryBytes: null, kldMean: null });
   }
-  const variants = (compare as { variants?: unknown[] } | undefined)?.variants;
-  if (Array.isArray(variants)) {
-    for (const v of variants as Record<string, unknown>[]) {
-      if (typeof v.variant !== "string") continue;
-      const prev = out.get(v.variant);
-      out.set(v.variant, {
-        variant: v.variant,
-        passRate: num(v.passRate) ?? prev?.passRate ?? null,
-        tokensPerSecond: num(v.tokensPerSecond) ?? prev?.tokensPerSecond ?? null,
-        timeToFirstTokenMs: num(v.timeToFirstTokenMs),
-        tokens: prev?.tokens ?? null,
-        memoryBytes: num(v.memoryBytes),
-        kldMean: typeof v.kldUnavailable === "string" ? null : num((v.kld as Record<string, unknown> | undefined)?.mean),
-        ...(typeof v.kldUnavailable === "string" ? { kldNote: v.kldUnavailable.slice(0, 500) } : typeof v.kldSource === "string" ? { kldNote: `KL from ${v.kldSource}`.slice(0, 500) } : {}),
-      });
-    }
+  for (const v of compare?.variants ?? []) {
+    const prev = out.get(v.variant);
+    out.set(v.variant, {
+      variant: v.variant,
+      passRate: num(v.passRate) ?? prev?.passRate ?? null,
+      tokensPerSecond: num(v.tokensPerSecond) ?? prev?.tokensPerSecond ?? null,
+      timeToFirstTokenMs: num(v.timeToFirstTokenMs),
+      tokens: prev?.tokens ?? null,
+      memoryBytes: num(v.memoryBytes),
+      kldMean: v.kldUnavailable !== undefined ? null : num(v.kld.mean),
+      ...(v.kldUnavailable !== undefined ? { kldNote: v.kldUnavailable.slice(0, 500) } : v.kldSource !== undefined ? { kldNote: `KL from ${v.kldSource}`.slice(0, 500) } : {}),
+    });
   }
   return [...out.values()];
 }

@@ -63,8 +63,7 @@ export class DeltaPanel {
     this.post({ type: "loading", file: vscode.workspace.asRelativePath(file), baseRef });
     const r = await this.ctx.runs.deltas(file, baseRef);
     if (r.status !== "completed" || !r.report) return this.post({ type: "error", message: r.message ?? `the comparison ${r.status}` });
-    const rep = r.report as Record<string, unknown>;
-    this.post({ type: "report", ...(rep as object) } as DeltaToWebview);
+    this.post({ type: "report", ...r.report });
   }
 
   dispose(): void {

@@ -17,6 +17,7 @@ import {
   type RunParams,
   type RunResult,
 } from "../../server/src/protocol/runs";
+import type { DiffReport } from "../../server/src/protocol/reports";
 import type { Ctx } from "./ctx";
 import { unsavedArtifacts, unsavedMessage } from "./unsaved";
 
@@ -69,7 +70,7 @@ export class RunManager {
     return [...this.active.values()].map(({ id, title, done, total }) => ({ id, title, done, total }));
   }
 
-  private refuseUntrusted(): RunResult | null {
+  private refuseUntrusted(): Omit<RunResult, "report" | "compare"> | null {
     if (this.ctx.trusted) return null;
     const message = "Driftlens runs nothing in a restricted workspace. Trust this workspace to run evals.";
     void vscode.window.showWarningMessage(message, "Manage Workspace Trust").then((p) => p && vscode.commands.executeCommand("workbench.trust.manage"));
@@ -141,7 +142,7 @@ export class RunManager {
   }
 
   /** Eval deltas of a prompt vs a git ref (DiffReport), with progress and cancel. */
-  async deltas(file: string, baseRef: string): Promise<{ status: string; message?: string; report?: unknown }> {
+  async deltas(file: string, baseRef: string): Promise<{ status: string; message?: string; report?: DiffReport }> {
     const refused = this.refuseUntrusted();
     if (refused) return refused;
     await this.saveBeforeRun();

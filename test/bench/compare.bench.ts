@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { caseDivergence } from "../../server/src/eval/kld";
+import { caseDivergence } from "../../server/src/stats/kld";
 import { EngineClient } from "../../server/src/llm/client";
 import type { EngineSettings, ModelSpec } from "../../server/src/llm/types";
 import { writeRandomLlama, type RandomLlamaDims } from "../../server/src/modelgen/random";

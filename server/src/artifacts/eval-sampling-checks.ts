@@ -4,7 +4,7 @@
 // anywhere (DL322); and slices too small to detect the gate's slice drop (`gate.maxSliceDrop`, 10
 // points by default) with the samples they get (DL309).
 import type { EvalSetDoc } from "./evalset";
-import { minCasesToDetectDrop } from "./power";
+import { minCasesToDetectDrop } from "../stats/power";
 import type { PromptDoc } from "./prompt";
 import type { Diagnostic } from "./types";
 

@@ -13,6 +13,7 @@ import { caseSchema, CASE_KEYS, EVAL_KEYS, evalHeaderSchema } from "./schemas";
 import type { Diagnostic, Range } from "./types";
 import { Pair, Scalar, YAMLMap } from "yaml";
 import { blankCases, splitFlowCases } from "./evalset-flow";
+import { blockSequenceUnder } from "./yaml-block-sequence";
 import { forEachLine } from "../util/safe-file";
 import { firstLine, locate, mapKeys, OffsetMapper, parseYaml, rangeFor, type PathKey, type YamlSource } from "./yaml-source";
 import { unknownKeyDiagnostics, zodDiagnostics } from "./zod-diagnostics";
@@ -267,65 +268,9 @@ interface Split {
  * One pass over the text without per-line allocations: it runs on every keystroke.
  */
 function splitCases(text: string): Split | undefined {
-  const len = text.length;
-  let casesLine = -1;
-  let casesOff = 0;
-  let casesNextOff = 0;
-  let indent = -1;
-  const itemStarts: number[] = [];
-  const itemOffsets: number[] = [];
-  let regionEnd = -1;
-  let regionEndOff = len;
-  let lastContent = -1;
-  let afterLastContentOff = len;
-  for (let s = 0, i = 0; s <= len; i++) {
-    const nl = text.indexOf("\n", s);
-    const next = nl < 0 ? len : nl + 1;
-    const c0 = text.charCodeAt(s);
-    // Directives, document markers: leave those files to the full parser.
-    if (c0 === 37 /* % */ || ((c0 === 45 || c0 === 46) && text.startsWith(c0 === 45 ? "---" : "...", s))) return undefined;
-    if (casesLine < 0) {
-      if (c0 === 99 /* c */ && text.startsWith("cases:", s) && /^cases:[ \t]*(#.*)?\r?$/.test(text.slice(s, nl < 0 ? len : nl))) {
-        casesLine = i;
-        casesOff = s;
-        casesNextOff = next;
-      }
-    } else if (regionEnd < 0) {
-      let j = s;
-      while (j < len && text.charCodeAt(j) === 32) j++;
-      const c = j < len ? text.charCodeAt(j) : 10;
-      if (!(c === 10 || c === 13 || c === 35) /* not blank or comment */) {
-        if (c === 9 && j === s) return undefined;
-        const ind = j - s;
-        const c1 = j + 1 < len ? text.charCodeAt(j + 1) : 10;
-        const dash = c === 45 && (c1 === 32 || c1 === 9 || c1 === 10 || c1 === 13);
-        if (indent < 0) {
-          if (!dash) return undefined;
-          indent = ind;
-        }
-        if (ind < indent || (ind === indent && !dash)) {
-          regionEnd = i;
-          regionEndOff = s;
-        } else {
-          if (ind === indent) {
-            itemStarts.push(i);
-            itemOffsets.push(s);
-          }
-          lastContent = i;
-          afterLastContentOff = next;
-        }
-      }
-    }
-    if (nl < 0) break;
-    s = next;
-  }
-  if (casesLine < 0 || indent < 0) return undefined;
-  // Trailing blank/comment lines after the last item stay outside (they belong to the tail).
-  if (regionEnd < 0 || lastContent + 1 < regionEnd) {
-    regionEnd = lastContent + 1;
-    regionEndOff = afterLastContentOff;
-  }
-  return { casesLine, casesOff, casesNextOff, itemStarts, itemOffsets, regionEnd, regionEndOff };
+  const b = blockSequenceUnder(text, "cases");
+  if (!b) return undefined;
+  return { casesLine: b.headerLine, casesOff: b.headerOff, casesNextOff: b.headerNextOff, itemStarts: b.itemLines, itemOffsets: b.itemOffs, regionEnd: b.endLine, regionEndOff: b.endOff };
 }
 
 /** `hash` computed on first read: hashing a megabyte on every keystroke is wasted when nobody asks. */

@@ -9,6 +9,6 @@ export { parseAdapter, adapterNameOf, type AdapterDoc } from "./adapter";
 export { parseVariantRef, tryParseVariantRef, formatVariantRef, type VariantRef, type VariantRefAdapter } from "./variant-ref";
 export { compilePicoschema, checkValue, type JSONSchema, type PicoschemaResult } from "./picoschema";
 export { fingerprintFile, cachedFingerprint, setFingerprintCache, type FingerprintCache } from "./fingerprint";
-export { mcnemarOneSidedP, canDetectDrop, minCasesToDetectDrop } from "./power";
+export { mcnemarOneSidedP, canDetectDrop, minCasesToDetectDrop } from "../stats/power";
 export { Workspace, quantPrecision, loraTargets, loraShapeProblems, CHARS_PER_TOKEN_ESTIMATE, type ResolvedVariant, type ResolvedAdapter, type WorkspaceOptions, type CountTokens } from "./workspace";
 export { sha256Text } from "./hash";

@@ -980,7 +980,7 @@ export class Workspace {
   private checkEvalSet(abs: string): Diagnostic[] {
     const doc = this.evalSet(abs);
     const out = [...doc.diagnostics];
-    const found: { prompt?: PromptDoc } = {};
+    const found: { prompt?: CheckedPrompt } = {};
     const check = this.casePromptCheck(doc, abs, out, found);
     if (check) {
       for (const c of doc.cases) {
@@ -1008,7 +1008,7 @@ export class Workspace {
     const vars: Diagnostic[] = [];
     let dropped = 0;
     let check: ReturnType<Workspace["casePromptCheck"]> | null = null;
-    const found: { prompt?: PromptDoc } = {};
+    const found: { prompt?: CheckedPrompt } = {};
     const onCase = (c: EvalCase, doc: EvalSetDoc) => {
       if (check === null) check = this.casePromptCheck(doc, abs, extra, found);
       if (!check) return;
@@ -1035,11 +1035,11 @@ export class Workspace {
    * returns the per-case check of vars against the prompt's input schema, if it has one; the
    * prompt itself goes into `found`.
    */
-  private casePromptCheck(doc: EvalSetDoc, abs: string, out: Diagnostic[], found: { prompt?: PromptDoc }): { schema: JSONSchema; defaults: Record<string, unknown>; run: (c: EvalCase) => Diagnostic[] } | undefined {
+  private casePromptCheck(doc: EvalSetDoc, abs: string, out: Diagnostic[], found: { prompt?: CheckedPrompt }): { schema: JSONSchema; defaults: Record<string, unknown>; run: (c: EvalCase) => Diagnostic[] } | undefined {
     const file = doc.file;
-    let promptDoc: PromptDoc | undefined;
+    let promptDoc: CheckedPrompt | undefined;
     // A Prompty file named by `prompt:` is checked through its inputs, not parsed as Dotprompt.
-    const promptOf = (f: string): PromptDoc | undefined => (artifactKind(f) === "prompty" ? promptyAsPromptDoc(this.adopted(f)) : this.prompt(f));
+    const promptOf = (f: string): CheckedPrompt | undefined => (artifactKind(f) === "prompty" ? promptyAsPromptDoc(this.adopted(f)) : this.prompt(f));
     if (doc.prompt) {
       const outside = this.outside(file, doc.prompt.range, "prompt", doc.prompt.declared, doc.prompt.path);
       if (outside) out.push(outside);
@@ -1073,7 +1073,7 @@ export class Workspace {
   }
 
   /** Repeat and grader checks (DL320-DL322) and DL309 for slices too small to detect the gate's slice drop. */
-  private samplingInfo(doc: EvalSetDoc, promptDoc: PromptDoc | undefined): Diagnostic[] {
+  private samplingInfo(doc: EvalSetDoc, promptDoc: CheckedPrompt | undefined): Diagnostic[] {
     const grader = this.config().config.grader;
     return [
       ...evalSamplingDiagnostics(doc, { ...(promptDoc ? { prompt: promptDoc } : {}), ...(grader ? { configGrader: grader.ref } : {}), variantProblem: (ref) => this.modelRefProblem(ref) }),
@@ -1201,13 +1201,16 @@ export class Workspace {
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
+/** The part of a prompt that eval-set checks read: its file, sampling config, input schema and defaults. */
+type CheckedPrompt = Pick<PromptDoc, "file" | "config" | "input">;
+
 /** The part of a PromptDoc eval-set checks read (input schema and defaults), from a Prompty file's inputs. */
-function promptyAsPromptDoc(suite: AdoptedSuite): PromptDoc | undefined {
+function promptyAsPromptDoc(suite: AdoptedSuite): CheckedPrompt | undefined {
   const s = suite.inputSchema;
   if (!s) return undefined;
   const jsonSchema = { type: "object", properties: s.properties, ...(s.required.length ? { required: s.required } : {}), ...(s.open ? {} : { additionalProperties: false }) } as JSONSchema;
   // No sampling config: the eval-set checks treat the prompt as greedy (as the runner does without one).
-  return { file: suite.file, config: {}, input: { jsonSchema, default: s.defaults } } as unknown as PromptDoc;
+  return { file: suite.file, config: {}, input: { jsonSchema, default: s.defaults } };
 }
 
 /** Base tensor names a LoRA adapter writes (`X.lora_a` / `X.lora_b` → `X`). */

@@ -8,7 +8,7 @@ import type { ChatMessage, CorpusTokens, DivergenceRequest, DivergenceResult, Mo
 import { sha256, type Store } from "../store/store";
 import { KldUnavailableError, kldSource } from "../llm/remote/score";
 import { buildLadder, type LadderCorpusInput } from "./ladder";
-import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "./kld";
+import { caseDivergence, DEFAULT_KLD_TOP_K, fullVocabularyCase, identicalCase, poolDivergence, poolStatistics, type CaseDivergence } from "../stats/kld";
 import type { CaseKld, CompareFlip, CompareReport, CompareVariant, Ladder, SliceKld } from "./report/types";
 import {
   generationKey,
@@ -25,8 +25,9 @@ import {
   type RunnerWorkspace,
 } from "./runner";
 import { caseFlip, pairedOutcome } from "./sampled-compare";
-import { clean, comparePaired, type GateSettings, type PairedCase, type SliceStats } from "./stats";
+import { clean, comparePaired, type GateSettings, type PairedCase } from "../stats/stats";
 import { currentEngineVersion } from "./engine-version";
+import { lazyEngine, passedRunOptions, sliceRows, type LazyEngine } from "./shared-runs";
 import { graderAgreement, type GraderAgreement } from "./graders/agreement";
 import type { Judge } from "./graders/grade";
 import { createJudge } from "./graders/judge";
@@ -222,18 +223,6 @@ async function resolveVariants(opts: CompareOptions, failures: Failures): Promis
   return { resolved, pairs, reportRef, order };
 }
 
-/** The engine, started on first use: a comparison served from the store starts none. */
-interface LazyEngine {
-  get: () => Promise<CompareEngine>;
-  /** The engine if something started it, else undefined. */
-  started: () => Promise<CompareEngine> | undefined;
-}
-
-function lazyEngine(engine: CompareOptions["engine"]): LazyEngine {
-  let p: Promise<CompareEngine> | undefined;
-  return { get: () => (p ??= typeof engine === "function" ? engine() : Promise.resolve(engine)), started: () => p };
-}
-
 /** Runs (or reuses from the store) every eval on every variant involved. */
 function runAllVariants(opts: CompareOptions, order: string[], getEngine: () => Promise<CompareEngine>): Promise<EvalReport> {
   return runEvals({
@@ -242,16 +231,8 @@ function runAllVariants(opts: CompareOptions, order: string[], getEngine: () => 
     engine: getEngine,
     targets: opts.targets,
     variants: order,
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-    ...(opts.noCache ? { noCache: true } : {}),
-    ...(opts.render ? { render: opts.render } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
-    ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
+    ...passedRunOptions(opts),
     ...(opts.gitCommit ? { gitCommit: opts.gitCommit } : {}),
-    ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
-    ...(opts.grader ? { grader: opts.grader } : {}),
   });
 }
 
@@ -352,7 +333,7 @@ function referenceScoring(getEngine: () => Promise<CompareEngine>, messagesFor: 
 interface CompareContext {
   opts: CompareOptions;
   topK: number;
-  engine: LazyEngine;
+  engine: LazyEngine<CompareEngine>;
   messagesFor: MessagesFor;
   scoring: Scoring;
   runsOf: (id: string) => EvalRunReport[];
@@ -568,24 +549,6 @@ function fileBytes(p: string): number | null {
   } catch {
     return null;
   }
-}
-
-/** Per-slice statistics as the report shows them. */
-function sliceRows(slices: SliceStats[]): CompareVariant["slices"] {
-  return slices.map((s) => ({
-    name: s.name,
-    cases: s.cases,
-    passRate: s.headPassRate,
-    basePassRate: s.basePassRate,
-    delta: s.delta,
-    ci: s.ci,
-    pValue: s.pValue,
-    minDetectableDrop: s.minDetectableDrop,
-    regressions: s.regressions,
-    fixes: s.fixes,
-    failsGate: s.failsGate,
-    ...(s.samples !== undefined ? { samples: s.samples } : {}),
-  }));
 }
 
 /** The report: every variant, the overall gate (failed variants fail it), grader agreement and the ladder. */

@@ -7,7 +7,7 @@
 // per position for the percentiles, so memory does not grow with the vocabulary and barely with
 // the text (8 bytes × 2 per scored token).
 import type { CorpusTokens, DivergenceRequest, DivergenceResult, ModelSpec } from "../llm/types";
-import { KldAccumulator, type KldStatistics } from "./kld-stats";
+import { KldAccumulator, type KldStatistics } from "../stats/kld-stats";
 
 export type ReferenceStorage = DivergenceRequest["storage"];
 

@@ -13,7 +13,8 @@ import { changedFiles, gitToplevel, GitError, relPath, absPath, resolveRef, show
 import type { DiffCase, DiffFlip, DiffPrompt, DiffReport, WordDiffPart } from "./report/types";
 import { runEvals, variantRefsFor, type EvalReport, type EvalRunReport, type EvalTarget, type RenderFn, type RunnerEngine, type RunnerWorkspace } from "./runner";
 import { caseFlip, pairedOutcome } from "./sampled-compare";
-import { comparePaired, type GateSettings, type SliceStats } from "./stats";
+import { lazyEngine, passedRunOptions, sliceRows } from "./shared-runs";
+import { comparePaired, type GateSettings } from "../stats/stats";
 
 export type { DiffReport } from "./report/types";
 
@@ -99,18 +100,12 @@ export function wordDiff(a: string, b: string): WordDiffPart[] {
 export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
   const root = path.resolve(opts.root);
   const { top, baseCommit, headCommit } = await resolveRevisions(root, opts);
-  const report: DiffReport = {
-    base: { ref: opts.base ?? "HEAD", commit: baseCommit },
-    head: { ref: opts.head ?? "working tree", commit: headCommit ?? null },
-    prompts: [],
-    gate: { passed: true, reasons: [], warnings: [], ...opts.gate },
-  };
   const inRoot = (rel: string) => {
     const abs = absPath(top, rel);
     return abs === root || abs.startsWith(root + path.sep);
   };
   const changed = classifyChanges(top, inRoot, await changedFiles(top, baseCommit, headCommit));
-  if (changed.relevant.length === 0 && !changed.configChanged && !changed.adoptedChanged && changed.dataChanged.size === 0) return report;
+  if (changed.relevant.length === 0 && !changed.configChanged && !changed.adoptedChanged && changed.dataChanged.size === 0) return diffReport(opts, baseCommit, headCommit, []);
 
   // Both sides as overlaid workspaces.
   const sides: Sides = {
@@ -127,16 +122,25 @@ export async function diffRefs(opts: DiffOptions): Promise<DiffReport> {
   const jobs = await pairEvalSets(sides, subjects);
 
   const { baseReport, headReport } = await runBothSides(opts, sides, jobs);
+  const prompts: DiffPrompt[] = [];
   for (const job of jobs) {
     const s = job.subject;
     for (const pr of pairRuns(runsFor(headReport, s.head, job.headEval), runsFor(baseReport, s.base, job.baseEval))) {
-      report.prompts.push(comparePrompt(opts.gate, root, job, pr.base, pr.head));
+      prompts.push(comparePrompt(opts.gate, root, job, pr.base, pr.head));
     }
   }
-  report.gate.reasons = report.prompts.flatMap((p) => p.gate.reasons);
-  report.gate.warnings = report.prompts.flatMap((p) => p.gate.warnings);
-  report.gate.passed = report.gate.reasons.length === 0;
-  return report;
+  return diffReport(opts, baseCommit, headCommit, prompts);
+}
+
+/** The report over the compared prompts: the gate passes when no prompt gives a reason to fail it. */
+function diffReport(opts: DiffOptions, baseCommit: string, headCommit: string | undefined, prompts: DiffPrompt[]): DiffReport {
+  const reasons = prompts.flatMap((p) => p.gate.reasons);
+  return {
+    base: { ref: opts.base ?? "HEAD", commit: baseCommit },
+    head: { ref: opts.head ?? "working tree", commit: headCommit ?? null },
+    prompts,
+    gate: { passed: reasons.length === 0, reasons, warnings: prompts.flatMap((p) => p.gate.warnings), ...opts.gate },
+  };
 }
 
 /** The repository's top and the two revisions as commits (head undefined: the working tree). */
@@ -398,8 +402,7 @@ async function pairEvalSets(sides: Sides, subjects: Subjects): Promise<Job[]> {
 
 /** Runs both sides (one runEvals call each; the engine starts once, only if something is not cached). */
 async function runBothSides(opts: DiffOptions, sides: Sides, jobs: Job[]): Promise<{ baseReport: EvalReport; headReport: EvalReport }> {
-  let enginePromise: Promise<RunnerEngine> | undefined;
-  const getEngine = () => (enginePromise ??= typeof opts.engine === "function" ? opts.engine() : Promise.resolve(opts.engine));
+  const getEngine = lazyEngine(opts.engine).get;
   const uniq = (ts: EvalTarget[]) => [...new Map(ts.map((t) => [`${t.promptFile}\u0000${t.evalSetFile}`, t])).values()];
   const baseReport = await runSide(
     opts,
@@ -425,15 +428,7 @@ async function runSide(opts: DiffOptions, getEngine: () => Promise<RunnerEngine>
     engine: getEngine,
     targets,
     ...(opts.variants?.length ? { variants: opts.variants } : {}),
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-    ...(opts.noCache ? { noCache: true } : {}),
-    ...(opts.render ? { render: opts.render } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    ...(opts.trusted !== undefined ? { trusted: opts.trusted } : {}),
-    ...(opts.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: opts.memoryBudgetBytes } : {}),
-    ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
-    ...(opts.grader ? { grader: opts.grader } : {}),
+    ...passedRunOptions(opts),
   });
   if (r.errors.length) throw new DiffError(r.errors.map((e) => e.message).join("; "));
   const bad = r.runs.find((x) => x.status !== "complete");
@@ -537,24 +532,6 @@ function caseResults(base: EvalRunReport | undefined, head: EvalRunReport | unde
       .filter((b) => !headCases.has(b.id))
       .map((b) => ({ id: b.id, tags: b.tags, base: b.pass ? "pass" : "fail", head: null, headOutput: null, headMessage: null }) satisfies DiffCase),
   ];
-}
-
-/** Per-slice statistics as the report shows them. */
-function sliceRows(slices: SliceStats[]): DiffPrompt["slices"] {
-  return slices.map((x) => ({
-    name: x.name,
-    cases: x.cases,
-    passRate: x.headPassRate,
-    basePassRate: x.basePassRate,
-    delta: x.delta,
-    ci: x.ci,
-    pValue: x.pValue,
-    minDetectableDrop: x.minDetectableDrop,
-    regressions: x.regressions,
-    fixes: x.fixes,
-    failsGate: x.failsGate,
-    ...(x.samples !== undefined ? { samples: x.samples } : {}),
-  }));
 }
 
 export type { FileChange };

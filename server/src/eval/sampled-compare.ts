@@ -3,7 +3,7 @@
 // the unit; its samples stay together), and a flip is a move of the pass fraction by at least
 // FLIP_THRESHOLD — with one sample, exactly pass ↔ fail.
 import type { EvalCaseReport } from "./runner";
-import { flipOf, type PairedOutcome } from "./stats";
+import { flipOf, type PairedOutcome } from "../stats/stats";
 
 type CaseLike = Pick<EvalCaseReport, "pass" | "passFraction" | "samples">;
 

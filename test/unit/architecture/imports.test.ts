@@ -5,7 +5,7 @@
 //   2. the LSP-free engine (artifacts/, eval/, store/, llm/, gguf/, …) imports no editor or LSP module;
 //   3. only store/ imports a SQLite driver; only llm/ imports node-llama-cpp;
 //   4. the extension and the webviews reach the server only through its contracts (protocol/).
-// To see it fail: add `import "vscode-languageserver/node";` to server/src/eval/stats.ts (or
+// To see it fail: add `import "vscode-languageserver/node";` to server/src/stats/stats.ts (or
 // `import "../features/hover";` to server/src/artifacts/hash.ts) and run
 // `npm test -- unit/architecture`: the test names the file, the import and the rule it breaks.
 // A new folder under server/src fails until it is given a floor here and in docs/architecture.md.

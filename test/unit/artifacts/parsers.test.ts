@@ -10,7 +10,7 @@ import { loadConfig } from "../../../server/src/artifacts/config";
 import { EvalParseCache, parseEvalSet } from "../../../server/src/artifacts/evalset";
 import { fingerprintFile, setFingerprintCache } from "../../../server/src/artifacts/fingerprint";
 import { compilePicoschema } from "../../../server/src/artifacts/picoschema";
-import { canDetectDrop, mcnemarOneSidedP, minCasesToDetectDrop } from "../../../server/src/artifacts/power";
+import { canDetectDrop, mcnemarOneSidedP, minCasesToDetectDrop } from "../../../server/src/stats/power";
 import { detach, parsePrompt, parseTemplate, templateSegments } from "../../../server/src/artifacts/prompt";
 import { renderPrompt, renderTextForCount } from "../../../server/src/artifacts/render";
 import { parseVariantRef, tryParseVariantRef } from "../../../server/src/artifacts/variant-ref";

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { compareCommand, openContext } from "../../../server/src/cli/compare";
 import { COMPARE_TIMING_FIELDS, compareVariants, type CompareEngine, type CompareWorkspace } from "../../../server/src/eval/compare";
 import type { CompareReport } from "../../../server/src/eval/report";
+import { CompareReportSchema } from "../../../server/src/protocol/reports";
 import { Store } from "../../../server/src/store/store";
 import { quickstartCopy, runCommand } from "./quickstart";
 
@@ -14,6 +15,10 @@ test("compare on the quickstart: F16/Q8_0 within the gate, Q4_0 fails only its t
   const first = await runCommand(compareCommand, ["--family", "tiny", "--format", "json"], dir);
   assert.equal(first.code, 1, `a variant fails the gate, so exit 1; stderr: ${first.err}`);
   const r = JSON.parse(first.out) as CompareReport;
+  // The wire contract (what the extension parses a driftlens/run comparison with) takes the report as printed, every field kept.
+  const wire = CompareReportSchema.safeParse(JSON.parse(first.out));
+  assert.ok(wire.success, `CompareReportSchema rejects the report: ${wire.error?.issues[0]?.path.join(".")}: ${wire.error?.issues[0]?.message}`);
+  assert.deepEqual(wire.data, r);
   const v = (id: string) => {
     const x = r.variants.find((y) => y.variant === id);
     assert.ok(x, `${id} in ${r.variants.map((y) => y.variant).join(", ")}`);

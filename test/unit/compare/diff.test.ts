@@ -8,6 +8,7 @@ import { openContext } from "../../../server/src/cli/compare";
 import { diffCommand } from "../../../server/src/cli/diff";
 import type { CliIO } from "../../../server/src/cli/common";
 import type { DiffReport } from "../../../server/src/eval/report";
+import { DiffReportSchema, EvalReportSchema } from "../../../server/src/protocol/reports";
 import { runEvals, type RunnerWorkspace } from "../../../server/src/eval/runner";
 import { tempDir } from "../../helpers/paths";
 import { quickstartCopy, runCommand } from "./quickstart";
@@ -37,6 +38,11 @@ async function passMap(dir: string): Promise<Map<string, boolean>> {
       targets: [{ promptFile: path.join(dir, "capital.prompt"), evalSetFile: path.join(dir, "capitals.eval.yaml") }],
     });
     assert.equal(r.runs.length, 1);
+    // The report's wire contract keeps every field of the report as JSON carries it.
+    const sent = JSON.parse(JSON.stringify(r)) as unknown;
+    const wire = EvalReportSchema.safeParse(sent);
+    assert.ok(wire.success, `EvalReportSchema rejects the report: ${wire.error?.issues[0]?.path.join(".")}: ${wire.error?.issues[0]?.message}`);
+    assert.deepEqual(wire.data, sent);
     return new Map(r.runs[0]!.cases.map((c) => [c.id, c.pass]));
   } finally {
     await ctx.dispose();
@@ -60,6 +66,10 @@ test("diff in a git repository: a breaking edit reports exactly its flips and ex
   const broken = await runCommand(diffCommand, ["--format", "json"], dir);
   assert.equal(broken.code, 1, broken.err);
   const r = JSON.parse(broken.out) as DiffReport;
+  // The wire contract (what the extension parses driftlens/deltas with) takes the report as printed, every field kept.
+  const wire = DiffReportSchema.safeParse(JSON.parse(broken.out));
+  assert.ok(wire.success, `DiffReportSchema rejects the report: ${wire.error?.issues[0]?.path.join(".")}: ${wire.error?.issues[0]?.message}`);
+  assert.deepEqual(wire.data, r);
   assert.equal(r.base.ref, "HEAD");
   assert.equal(r.base.commit, git("rev-parse", "HEAD").trim());
   assert.equal(r.head.commit, null);

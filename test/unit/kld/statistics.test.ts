@@ -1,11 +1,11 @@
 // The arithmetic of corpus KL divergence, against independent formulations written here:
 // per-position full-vocabulary KL, Δp, nll and same-top (llm/position-divergence.ts), the emulation
 // of llama-perplexity's 16-bit reference storage, the top-K + rest estimate for top-K-only
-// candidates, and llama-perplexity's summary statistics (eval/kld-stats.ts).
+// candidates, and llama-perplexity's summary statistics (stats/kld-stats.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { corpusChunks, corpusText } from "../../../server/src/eval/corpus-kld";
-import { KldAccumulator, medianSorted, percentileSorted } from "../../../server/src/eval/kld-stats";
+import { KldAccumulator, medianSorted, percentileSorted } from "../../../server/src/stats/kld-stats";
 import { DivergenceMath } from "../../../server/src/llm/position-divergence";
 import { mulberry32 } from "../../../server/src/util/prng";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ScoredPosition } from "../../../server/src/llm/types";
-import { caseDivergence, firstDivergence, identicalCase, KLD_EPS, poolDivergence, positionDivergence } from "../../../server/src/eval/kld";
+import { caseDivergence, firstDivergence, identicalCase, KLD_EPS, poolDivergence, positionDivergence } from "../../../server/src/stats/kld";
 
 function ref(top: [number, number][], forcedProb = top[0]![1]): ScoredPosition {
   return { forcedProb, top: top.map(([token, prob]) => ({ token, prob })) };

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { comparePaired, flipOf, mcnemarExact, minDetectableDrop, mulberry32, pairedPassStats, signFlipTest, type PairedCase } from "../../../server/src/eval/stats";
-import { minCasesToDetectDrop } from "../../../server/src/artifacts/power";
+import { comparePaired, flipOf, mcnemarExact, minDetectableDrop, mulberry32, pairedPassStats, signFlipTest, type PairedCase } from "../../../server/src/stats/stats";
+import { minCasesToDetectDrop } from "../../../server/src/stats/power";
 import { FIXTURES } from "../../helpers/paths";
 
 interface Fixtures {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { minCasesToDetectDrop } from "../../../server/src/artifacts/power";
+import { minCasesToDetectDrop } from "../../../server/src/stats/power";
 import {
   comparePaired,
   mcnemarExact,
@@ -9,7 +9,7 @@ import {
   mulberry32,
   pairedBootstrap,
   summarize,
-} from "../../../server/src/eval/stats";
+} from "../../../server/src/stats/stats";
 
 test("exact McNemar matches the two-sided binomial on discordant pairs", () => {
   // b=10, c=2: 2·(C(12,0)+C(12,1)+C(12,2))/2^12 = 2·79/4096 = 0.038574…

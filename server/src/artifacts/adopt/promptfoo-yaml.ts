@@ -7,6 +7,7 @@
 // same result.
 import { Document } from "yaml";
 import type { Diagnostic, Range } from "../types";
+import { blockSequenceUnder } from "../yaml-block-sequence";
 import { OffsetMapper, parseYaml, rangeFor, type PathKey, type YamlSource } from "../yaml-source";
 
 interface Item {
@@ -40,66 +41,9 @@ interface Cut {
 
 /** The items of a top-level block `tests:` sequence, or undefined when the text is not cut exactly. */
 function cut(text: string, key: string): Cut | undefined {
-  const header = `${key}:`;
-  const headerRe = new RegExp(`^${key}:[ \\t]*(#.*)?\\r?$`);
-  const c0Key = key.charCodeAt(0);
-  const len = text.length;
-  let testsLine = -1;
-  let testsOff = 0;
-  let testsNextOff = 0;
-  let indent = -1;
-  const itemLines: number[] = [];
-  const itemOffs: number[] = [];
-  let endLine = -1;
-  let endOff = len;
-  let lastContent = -1;
-  let afterLast = len;
-  for (let s = 0, i = 0; s <= len; i++) {
-    const nl = text.indexOf("\n", s);
-    const next = nl < 0 ? len : nl + 1;
-    const c0 = text.charCodeAt(s);
-    if (c0 === 37 /* % */ || ((c0 === 45 || c0 === 46) && text.startsWith(c0 === 45 ? "---" : "...", s))) return undefined;
-    if (testsLine < 0) {
-      if (c0 === c0Key && text.startsWith(header, s) && headerRe.test(text.slice(s, nl < 0 ? len : nl))) {
-        testsLine = i;
-        testsOff = s;
-        testsNextOff = next;
-      }
-    } else if (endLine < 0) {
-      let j = s;
-      while (j < len && text.charCodeAt(j) === 32) j++;
-      const c = j < len ? text.charCodeAt(j) : 10;
-      if (!(c === 10 || c === 13 || c === 35)) {
-        if (c === 9 && j === s) return undefined;
-        const ind = j - s;
-        const c1 = j + 1 < len ? text.charCodeAt(j + 1) : 10;
-        const dash = c === 45 && (c1 === 32 || c1 === 9 || c1 === 10 || c1 === 13);
-        if (indent < 0) {
-          if (!dash) return undefined;
-          indent = ind;
-        }
-        if (ind < indent || (ind === indent && !dash)) {
-          endLine = i;
-          endOff = s;
-        } else {
-          if (ind === indent) {
-            itemLines.push(i);
-            itemOffs.push(s);
-          }
-          lastContent = i;
-          afterLast = next;
-        }
-      }
-    }
-    if (nl < 0) break;
-    s = next;
-  }
-  if (testsLine < 0 || indent < 0) return undefined;
-  if (endLine < 0 || lastContent + 1 < endLine) {
-    endLine = lastContent + 1;
-    endOff = afterLast;
-  }
-  return { testsOff, testsNextOff, testsLine, itemLines, itemOffs, endLine, endOff };
+  const b = blockSequenceUnder(text, key);
+  if (!b) return undefined;
+  return { testsOff: b.headerOff, testsNextOff: b.headerNextOff, testsLine: b.headerLine, itemLines: b.itemLines, itemOffs: b.itemOffs, endLine: b.endLine, endOff: b.endOff };
 }
 
 function header(key: string): RegExp {

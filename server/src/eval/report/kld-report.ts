@@ -2,7 +2,7 @@
 // sections — perplexity, KL divergence, token probability — as a table with one column per
 // variant. Text for the terminal, Markdown for PR comments; variant names are escaped.
 import type { CorpusKldReport, CorpusVariantStats } from "../corpus-kld";
-import type { KldStatistics } from "../kld-stats";
+import type { KldStatistics } from "../../stats/kld-stats";
 import { mdCell, pct } from "./format";
 
 /** A KL divergence or ln-ratio value: 6 decimals like llama-perplexity, scientific when tiny. */

@@ -5,7 +5,7 @@ import type { CancellationToken } from "vscode-languageserver/node";
 import { Workspace } from "../../artifacts";
 import { adoptedView } from "../../artifacts/adopt/view";
 import { artifactKind } from "../../artifacts/types";
-import { gitToplevel, relPath } from "../../eval/git";
+import { relPath } from "../../eval/git";
 import { DeltasParamsSchema } from "../../protocol/runs";
 import { lazy, REFUSED, type Root, type RunsState } from "./state";
 
@@ -28,7 +28,7 @@ export async function handleDeltas(state: RunsState, raw: unknown, token: Cancel
       store,
       engine: async () => state.routed(es),
       gate: state.effective(r, s).gate,
-      createWorkspace: (root) => adoptedView(new Workspace(root)) as never,
+      createWorkspace: (root) => adoptedView(new Workspace(root)),
       seed: s.run.seed,
       render: state.renderFor(r),
       signal: run.abort.signal,
@@ -41,8 +41,6 @@ export async function handleDeltas(state: RunsState, raw: unknown, token: Cancel
       },
     });
     void state.refreshEngineInfo();
-    // The toplevel is not used; the git call stays so that moving this code changed no behaviour.
-    await gitToplevel(r.root).catch(() => r.root);
     const wanted = promptsAskedAbout(state, r, p.data.file);
     const prompts = report.prompts.filter((x) => wanted.has(x.file) || (x.baseFile !== null && wanted.has(x.baseFile)) || wanted.has(relPath(r.root, path.resolve(r.root, x.file))));
     return { status: run.abort.signal.aborted ? "cancelled" : "completed", report: { ...report, prompts: prompts.length ? prompts : report.prompts } };

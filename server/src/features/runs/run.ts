@@ -4,6 +4,7 @@ import path from "node:path";
 import type { CancellationToken } from "vscode-languageserver/node";
 import type { CaseEvent, EvalReport, EvalTarget, RenderFn } from "../../eval/runner";
 import type { EngineSettings } from "../../llm/types";
+import type { CompareReport } from "../../protocol/reports";
 import type { ServerSettings } from "../../protocol/settings";
 import { CaseResultMethod, RunParamsSchema, RunProgressMethod, type CaseResult, type RunParams, type RunResult, type RunSummary } from "../../protocol/runs";
 import type { Store } from "../../store/store";
@@ -77,7 +78,7 @@ async function runAndCompare(state: RunsState, r: Root, run: ActiveRun, params: 
   const summaries = summariesOf(report);
   if (run.abort.signal.aborted) return { runId: run.id, status: "cancelled", summaries, report };
   const problems = [...report.errors.map((e) => e.message), ...report.runs.filter((x) => x.error).map((x) => x.error!)];
-  let compare: unknown;
+  let compare: CompareReport | undefined;
   if (params.compare && variants && variants.length > 1) compare = await compareAfterRun(state, { r, s, es, store, run, targets, variants, render, problems });
   return { runId: run.id, status: "completed", summaries, report, compare, ...(problems.length ? { message: problems.join("; ") } : {}) };
 }
@@ -163,7 +164,7 @@ interface CompareInputs {
 }
 
 /** Compares the run's variants with their references (and the quant ladder of one family). */
-async function compareAfterRun(state: RunsState, c: CompareInputs): Promise<unknown> {
+async function compareAfterRun(state: RunsState, c: CompareInputs): Promise<CompareReport | undefined> {
   const { compareVariants, ladderForVariants } = await lazy();
   try {
     // Variants of one family also get the quant ladder (size vs pass rate and KLD) in the webview.
@@ -171,9 +172,9 @@ async function compareAfterRun(state: RunsState, c: CompareInputs): Promise<unkn
     if (ladder.problem) c.problems.push(`quant ladder: ${ladder.problem}`);
     return await compareVariants({
       ...(ladder.request ? { ladder: ladder.request } : {}),
-      workspace: state.view(c.r) as never,
+      workspace: state.view(c.r),
       store: c.store,
-      engine: async () => state.routed(c.es) as never,
+      engine: async () => state.routed(c.es),
       targets: c.targets,
       variants: c.variants,
       gate: state.effective(c.r, c.s).gate,

@@ -248,7 +248,7 @@ export class RunsState {
 
   /** The cases of an eval set (native or adopted), as the runner sees them. */
   casesOf(r: Root, evalSetFile: string): RunnerCase[] {
-    return this.view(r).evalSet(evalSetFile).cases as never;
+    return this.view(r).evalSet(evalSetFile).cases;
   }
 
   /** The line of a case in its eval set, when the eval set still parses. */

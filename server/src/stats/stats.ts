@@ -1,7 +1,7 @@
 // Paired statistics for regression reports: the same cases measured under two versions (two
 // variants, or a prompt before and after an edit). Everything here is pure and deterministic —
 // the bootstrap uses a seeded PRNG — so the same inputs always give the same report.
-import { canDetectDrop } from "../artifacts/power";
+import { canDetectDrop } from "./power";
 
 import { mulberry32 } from "../util/prng";
 
@@ -113,7 +113,7 @@ export function minSignificantFlips(alpha: number): number {
  * the smallest drop that could reach significance at all (every discordant pair a regression),
  * i.e. minSignificantFlips(alpha) / n. A smaller drop can never be significant on this slice,
  * however real. null when the slice is too small to detect any drop. The power arithmetic is
- * the artifacts engine's (server/src/artifacts/power.ts, one-sided), asked at alpha/2 because the
+ * server/src/stats/power.ts's (one-sided), asked at alpha/2 because the
  * p-values reported beside it are two-sided.
  */
 export function minDetectableDrop(n: number, alpha: number, samples = 1): number | null {

@@ -11,7 +11,17 @@
 // Positions are treated as independent, as llama-perplexity does. Rates and Δp are fractions here
 // (llama-perplexity prints percent). Memory: running sums plus one float64 per position for the
 // KLD and Δp percentiles — nothing per vocabulary entry.
-import type { DivergenceValues } from "../llm/types";
+
+/**
+ * Per-position values of one candidate (the engine's DivergenceValues has this shape; stated here
+ * so statistics import nothing above them).
+ */
+export interface PositionValues {
+  kld: readonly number[];
+  dp: readonly number[];
+  nll: readonly number[];
+  sameTop: readonly boolean[];
+}
 
 export interface KldDistribution {
   mean: number;
@@ -141,7 +151,7 @@ export class KldAccumulator {
   }
 
   /** Every position of one candidate's values from a divergence result. */
-  addValues(v: DivergenceValues, nllBase: readonly number[]): void {
+  addValues(v: PositionValues, nllBase: readonly number[]): void {
     if (v.kld.length !== nllBase.length) throw new Error(`${v.kld.length} candidate positions but ${nllBase.length} reference positions`);
     for (let i = 0; i < v.kld.length; i++) this.add(v.kld[i]!, v.dp[i]!, v.nll[i]!, nllBase[i]!, v.sameTop[i]!);
   }

@@ -12,9 +12,21 @@
 // (the log-sum inequality), exact when top-K holds all the mass; for K = 20 on the models we ship
 // the tail holds well under 1% of the mass. The reference against itself is exactly 0 (short
 // circuit, no model call).
-import type { DivergenceValues, ScoredPosition } from "../llm/types";
-import { KldAccumulator, type KldStatistics } from "./kld-stats";
+import { KldAccumulator, type KldStatistics, type PositionValues } from "./kld-stats";
 import { clean, summarize, type Summary } from "./stats";
+
+/**
+ * One teacher-forced position as the engine scores it (the engine's ScoredPosition has this shape;
+ * stated here so statistics import nothing above them).
+ */
+export interface ScoredPositionLike {
+  /** Probability of the forced token at this position. */
+  forcedProb: number;
+  /** The model's top-K, most likely first. */
+  top: readonly { token: number; prob: number }[];
+  /** Probabilities of the probe ids, in probe order (absent when no probe was given). */
+  probe?: readonly number[];
+}
 
 export const DEFAULT_KLD_TOP_K = 20;
 export const KLD_EPS = 1e-10;
@@ -31,7 +43,7 @@ export interface PositionDivergence {
 }
 
 /** KL(ref‖cand) at one position from the reference's top-K and the candidate's probe of those ids. */
-export function positionDivergence(ref: ScoredPosition, cand: ScoredPosition, topK = DEFAULT_KLD_TOP_K): PositionDivergence {
+export function positionDivergence(ref: ScoredPositionLike, cand: ScoredPositionLike, topK = DEFAULT_KLD_TOP_K): PositionDivergence {
   const refTop = ref.top.slice(0, topK);
   const probe = cand.probe;
   if (!probe || probe.length < refTop.length) {
@@ -84,8 +96,8 @@ export interface CaseDivergence {
 /** Divergence of one case. `refTokens`/`candTokens` are the two greedy outputs (token ids). */
 export function caseDivergence(
   id: string,
-  ref: readonly ScoredPosition[],
-  cand: readonly ScoredPosition[],
+  ref: readonly ScoredPositionLike[],
+  cand: readonly ScoredPositionLike[],
   refTokens: readonly number[],
   candTokens: readonly number[],
   topK = DEFAULT_KLD_TOP_K,
@@ -102,7 +114,7 @@ export function identicalCase(id: string, positions: number): CaseDivergence {
 }
 
 /** A case scored over the whole vocabulary by the engine (DivergenceResult values of one candidate). */
-export function fullVocabularyCase(id: string, v: DivergenceValues, nllBase: readonly number[], refTokens: readonly number[], candTokens: readonly number[]): CaseDivergence {
+export function fullVocabularyCase(id: string, v: PositionValues, nllBase: readonly number[], refTokens: readonly number[], candTokens: readonly number[]): CaseDivergence {
   const perPosition: PositionDivergence[] = v.kld.map((kld, i) => ({ kld, top1Agree: v.sameTop[i]!, deltaP: v.dp[i]!, nll: v.nll[i]!, nllBase: nllBase[i]! }));
   return summarizeCase(id, perPosition, firstDivergence(refTokens, candTokens));
 }
