@@ -9,27 +9,15 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import Ajv from "ajv";
 import { Workspace } from "../../../server/src/artifacts";
-import { jsonSchemaToGbnf } from "../../../server/src/artifacts/json-grammar";
 import { runEvals, type RunEvalsOptions } from "../../../server/src/eval/runner";
 import { Store } from "../../../server/src/store/store";
 import { REPO_ROOT, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 import { quickstartCopy } from "../compare/quickstart";
 import { engineFactory } from "./helpers";
+import { STRUCTURED_MAX_TOKENS, STRUCTURED_SCHEMA } from "../../helpers/structured-schema";
 
-const SCHEMA = {
-  type: "object",
-  properties: {
-    name: { type: "string", maxLength: 12 },
-    age: { type: "integer", minimum: 0, maximum: 120 },
-    score: { type: "number", minimum: 0, maximum: 1 },
-    tags: { type: "array", items: { enum: ["red", "green", "blue"] }, maxItems: 3 },
-    member: { type: "boolean" },
-    note: { type: ["string", "null"], maxLength: 8 },
-  },
-  required: ["name", "age", "score", "member"],
-  additionalProperties: false,
-};
-const MAX_TOKENS = jsonSchemaToGbnf(SCHEMA).maxBytes;
+const SCHEMA = STRUCTURED_SCHEMA;
+const MAX_TOKENS = STRUCTURED_MAX_TOKENS;
 const COUNTRIES = ["France", "Japan", "Peru", "Kenya", "Chile", "Norway", "Fiji", "Egypt", "Italy", "Ghana", "Nepal", "Cuba", "Spain", "Iran", "Mali", "Oman", "Laos", "Chad", "Togo", "Peru2"];
 
 function promptText(opts: { constrain?: boolean; schema?: object }): string {

@@ -11,7 +11,6 @@ import { after, before, describe, test } from "node:test";
 import Ajv from "ajv";
 import { Workspace } from "../../../server/src/artifacts";
 import { setFingerprintCache } from "../../../server/src/artifacts/fingerprint";
-import { jsonSchemaToGbnf } from "../../../server/src/artifacts/json-grammar";
 import { formatText } from "../../../server/src/eval/format";
 import { runEvals, type EvalRunReport, type RunEvalsOptions, type RunnerEngine, type RunnerWorkspace } from "../../../server/src/eval/runner";
 import { EngineClient } from "../../../server/src/llm/client";
@@ -22,23 +21,12 @@ import { startLlamaServer, type LlamaServer } from "../../helpers/llama-server";
 import { startMockServer, type MockServer } from "../../helpers/mock-server";
 import { SHARED, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 import { TEST_ENGINE_SETTINGS } from "../eval/helpers";
+import { STRUCTURED_MAX_TOKENS, STRUCTURED_SCHEMA } from "../../helpers/structured-schema";
 
 const STORIES = path.join(SHARED, "models", "stories260K.gguf");
 
-const SCHEMA = {
-  type: "object",
-  properties: {
-    name: { type: "string", maxLength: 12 },
-    age: { type: "integer", minimum: 0, maximum: 120 },
-    score: { type: "number", minimum: 0, maximum: 1 },
-    tags: { type: "array", items: { enum: ["red", "green", "blue"] }, maxItems: 3 },
-    member: { type: "boolean" },
-    note: { type: ["string", "null"], maxLength: 8 },
-  },
-  required: ["name", "age", "score", "member"],
-  additionalProperties: false,
-};
-const MAX_TOKENS = jsonSchemaToGbnf(SCHEMA).maxBytes;
+const SCHEMA = STRUCTURED_SCHEMA;
+const MAX_TOKENS = STRUCTURED_MAX_TOKENS;
 const COUNTRIES = ["France", "Japan", "Peru", "Kenya", "Chile", "Norway", "Fiji", "Egypt", "Italy", "Ghana", "Nepal", "Cuba", "Spain", "Iran", "Mali", "Oman"];
 const ajv = new Ajv({ strict: false });
 
