@@ -46,7 +46,7 @@ export function groupSize(vocab: number, bytesPerValue: number, sequences = 1): 
  * Every logit node-llama-cpp hands over arrives as a JS array and a Map (about 50 bytes per
  * vocabulary entry), garbage as soon as it is read; for large vocabularies these land in V8's
  * large-object space, which only a full collection frees, and V8 lets the heap grow before it
- * does one. The worker runs with --expose-gc: a full collection after roughly 250,000 such
+ * does one. The worker runs with --expose-gc: a full collection after roughly 100,000 such
  * entries (about 5 MB of garbage; a few ms of GC against the hundreds of ms it takes to produce
  * them) keeps peak memory flat however long the text is.
  */
