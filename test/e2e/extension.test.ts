@@ -57,8 +57,9 @@ test("an undeclared variable in a prompt appears in the Problems panel with our 
   } finally {
     // Reverted even when the check above failed: an edit left unsaved would be saved by the next
     // test's run and fail every test after it.
+    // (A failing revert must not hide why the test failed; the wait below reports it.)
     await openFile(s.page, "capital.prompt").catch(() => undefined);
-    await runCommand(s.page, "File: Revert File");
+    await runCommand(s.page, "File: Revert File").catch(() => undefined);
   }
   await until("the diagnostic to clear after the revert", async () => !/langauge/.test((await texts(".markers-panel")).join(" ")), 30_000);
 });

@@ -20,3 +20,25 @@ export const STRUCTURED_SCHEMA = {
 
 /** Enough tokens for the longest value the schema allows (one token per byte at worst). */
 export const STRUCTURED_MAX_TOKENS = jsonSchemaToGbnf(STRUCTURED_SCHEMA).maxBytes;
+
+/**
+ * A JSON prompt under that schema (or `schema`), at temperature 1.0 so that only the constraint
+ * keeps a weak model's output valid; `constrain: false` adds the opt-out.
+ */
+export function structuredPrompt(model: string, opts: { constrain?: boolean; schema?: object } = {}): string {
+  return [
+    "---",
+    `model: ${model}`,
+    `config: {temperature: 1.0, maxOutputTokens: ${STRUCTURED_MAX_TOKENS}}`,
+    "input:",
+    "  schema:",
+    "    country: string",
+    "output:",
+    "  format: json",
+    `  schema: ${JSON.stringify(opts.schema ?? STRUCTURED_SCHEMA)}`,
+    ...(opts.constrain === false ? ["driftlens.constrain: false"] : []),
+    "---",
+    '{{role "user"}}Describe a person from {{country}} as JSON.',
+    "",
+  ].join("\n");
+}

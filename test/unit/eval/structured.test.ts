@@ -14,30 +14,12 @@ import { Store } from "../../../server/src/store/store";
 import { REPO_ROOT, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 import { quickstartCopy } from "../compare/quickstart";
 import { engineFactory } from "./helpers";
-import { STRUCTURED_MAX_TOKENS, STRUCTURED_SCHEMA } from "../../helpers/structured-schema";
+import { STRUCTURED_SCHEMA, structuredPrompt } from "../../helpers/structured-schema";
 
 const SCHEMA = STRUCTURED_SCHEMA;
-const MAX_TOKENS = STRUCTURED_MAX_TOKENS;
 const COUNTRIES = ["France", "Japan", "Peru", "Kenya", "Chile", "Norway", "Fiji", "Egypt", "Italy", "Ghana", "Nepal", "Cuba", "Spain", "Iran", "Mali", "Oman", "Laos", "Chad", "Togo", "Peru2"];
 
-function promptText(opts: { constrain?: boolean; schema?: object }): string {
-  const schema = JSON.stringify(opts.schema ?? SCHEMA);
-  return [
-    "---",
-    "model: tiny/rnd",
-    `config: {temperature: 1.0, maxOutputTokens: ${MAX_TOKENS}}`,
-    "input:",
-    "  schema:",
-    "    country: string",
-    "output:",
-    "  format: json",
-    `  schema: ${schema}`,
-    ...(opts.constrain === false ? ["driftlens.constrain: false"] : []),
-    "---",
-    '{{role "user"}}Describe a person from {{country}} as JSON.',
-    "",
-  ].join("\n");
-}
+const promptText = (opts: { constrain?: boolean; schema?: object } = {}): string => structuredPrompt("tiny/rnd", opts);
 
 function evalSetText(prompt: string): string {
   return [`prompt: ${prompt}`, "cases:", ...COUNTRIES.map((c, i) => `  - id: c${i}\n    vars: {country: ${c}}\n    assert: [{type: is-json}]\n    why: w`), ""].join("\n");

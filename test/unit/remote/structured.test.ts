@@ -21,12 +21,11 @@ import { startLlamaServer, type LlamaServer } from "../../helpers/llama-server";
 import { startMockServer, type MockServer } from "../../helpers/mock-server";
 import { SHARED, TINY_RANDOM_GGUF, tempDir } from "../../helpers/paths";
 import { TEST_ENGINE_SETTINGS } from "../eval/helpers";
-import { STRUCTURED_MAX_TOKENS, STRUCTURED_SCHEMA } from "../../helpers/structured-schema";
+import { STRUCTURED_SCHEMA, structuredPrompt } from "../../helpers/structured-schema";
 
 const STORIES = path.join(SHARED, "models", "stories260K.gguf");
 
 const SCHEMA = STRUCTURED_SCHEMA;
-const MAX_TOKENS = STRUCTURED_MAX_TOKENS;
 const COUNTRIES = ["France", "Japan", "Peru", "Kenya", "Chile", "Norway", "Fiji", "Egypt", "Italy", "Ghana", "Nepal", "Cuba", "Spain", "Iran", "Mali", "Oman"];
 const ajv = new Ajv({ strict: false });
 
@@ -56,23 +55,7 @@ function yaml(url: string, revisionA: string): string {
   ].join("\n");
 }
 
-function personPrompt(opts: { constrain?: boolean; schema?: object }): string {
-  return [
-    "---",
-    "model: tiny/served",
-    `config: {temperature: 1.0, maxOutputTokens: ${MAX_TOKENS}}`,
-    "input:",
-    "  schema:",
-    "    country: string",
-    "output:",
-    "  format: json",
-    `  schema: ${JSON.stringify(opts.schema ?? SCHEMA)}`,
-    ...(opts.constrain === false ? ["driftlens.constrain: false"] : []),
-    "---",
-    '{{role "user"}}Describe a person from {{country}} as JSON.',
-    "",
-  ].join("\n");
-}
+const personPrompt = (opts: { constrain?: boolean; schema?: object } = {}): string => structuredPrompt("tiny/served", opts);
 
 const personEvalSet = (prompt: string) => [`prompt: ${prompt}`, "cases:", ...COUNTRIES.map((c, i) => `  - id: c${i}\n    vars: {country: ${c}}\n    assert: [{type: is-json}]`), ""].join("\n");
 
