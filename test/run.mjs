@@ -113,8 +113,9 @@ if (!matrixOnly) {
 // and on Node 22 (the Node of VS Code desktop's Electron, whose ABI no binary is built for) with
 // node:sqlite forced. What differs: the SQLite driver and the native binary it loads, node-llama-cpp's
 // engine in its worker and process, the CLI and the language server run on that Node, fetch (served
-// variants), and V8 (the code cache). The pure engine (parsers, assertions, statistics, reports)
-// runs the same on each and runs once, on this Node. A `--matrix` run takes the files it names.
+// variants), and V8 (the code cache; the collector, which the kld memory bound depends on). The
+// pure engine (parsers, assertions, statistics, reports) runs the same on each and runs once, on
+// this Node. A `--matrix` run takes the files it names.
 const MATRIX = [
   "unit/store/",
   "unit/runtime/",
@@ -126,6 +127,7 @@ const MATRIX = [
   "unit/llm/embed",
   "unit/eval/runner",
   "unit/kld/engine-divergence",
+  "unit/kld/memory",
   "unit/remote/generate",
   "unit/remote/runner",
   "lsp/server",

@@ -20,9 +20,12 @@ export const TINY_RANDOM_GGUF = path.join(SHARED, "models", "llama-2-tiny-random
 export const DIST = path.join(REPO_ROOT, "dist");
 export const FIXTURES = path.join(REPO_ROOT, "test", "fixtures");
 
-/** A fresh temporary directory, removed when the process exits. */
+const tempDirs = new Set<string>();
+
+/** A fresh temporary directory, removed when the process exits (one exit listener for all of them). */
 export function tempDir(prefix = "driftlens-test-"): string {
   const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), prefix));
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (tempDirs.size === 0) process.on("exit", () => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  tempDirs.add(dir);
   return dir;
 }

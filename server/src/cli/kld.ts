@@ -108,7 +108,7 @@ export const kldCommand: Command = {
     }
 
     const settings: EngineSettings = { ...config.engine, ...(threads !== undefined ? { threads } : {}) };
-    const client = await EngineClient.start(settings, { log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined });
+    const client = await EngineClient.start(settings, { flatMemory: true, log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined });
     let report: CorpusKldReport;
     try {
       report = await corpusKld({

@@ -44,6 +44,16 @@ export interface EngineClientOptions {
   workerPath?: string;
   /** Extra environment for the worker (e.g. DRIFTLENS_CACHE_DIR for the threads cache). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Keep the worker's resident memory flat over long full-vocabulary divergence runs (`driftlens
+   * kld`): glibc raises its mmap threshold after a large block is freed; then llama-addon's
+   * per-position vocabulary-sized vectors (256 KB at 32k tokens, allocated and freed on libuv
+   * threads) fill the malloc arenas instead, and resident memory creeps up with the text's length.
+   * A fixed threshold (MALLOC_MMAP_THRESHOLD_, ignored by other C libraries) keeps them mmapped.
+   * Only for that: every such block then costs an mmap and munmap, which slows generation (under a
+   * grammar, whose candidate arrays are vocabulary-sized every token, by about a quarter).
+   */
+  flatMemory?: boolean;
 }
 
 type DistOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -144,13 +154,12 @@ export class EngineClient {
     const child = fork(workerPath, [], {
       execPath: this.opts.execPath ?? process.env.DRIFTLENS_ENGINE_NODE ?? process.execPath,
       // --expose-gc: full-vocabulary divergence collects its per-position garbage (llm/divergence-run.ts).
-      execArgv: ["--expose-gc"],
+      // --max-semi-space-size=16: the young generation V8 settles at on Node 20 here (two 16 MB
+      // semi-spaces); Node 24's V8 lets it grow to 2 × 32 MB over a long run, so the same corpus
+      // run ended 44% larger at 64 chunks than at 4 (32,000-token vocabulary) there and +2% with it.
+      execArgv: ["--expose-gc", "--max-semi-space-size=16"],
       stdio: ["ignore", "pipe", "pipe", "ipc"],
-      // glibc raises its mmap threshold after a large block is freed; then llama-addon's per-position
-      // vocabulary-sized vectors (256 KB at 32k tokens, allocated and freed on libuv threads) fill
-      // the malloc arenas instead, and resident memory creeps up with the text's length. A fixed
-      // threshold keeps them mmapped and memory flat (ignored by other C libraries).
-      env: { MALLOC_MMAP_THRESHOLD_: "131072", ...process.env, ...this.opts.env },
+      env: { ...(this.opts.flatMemory ? { MALLOC_MMAP_THRESHOLD_: "131072" } : {}), ...process.env, ...this.opts.env },
       serialization: "json",
     });
     this.starts++;
@@ -396,7 +405,7 @@ export class EngineClient {
   }
 
   async info(): Promise<EngineInfo> {
-    return this.request({ type: "info" }, {}, engineInfoSchema) as Promise<EngineInfo>;
+    return this.request({ type: "info" }, {}, engineInfoSchema);
   }
 
   /** One generation; `onToken` streams tokens as they are produced; abort resolves with stopReason "cancelled". */
@@ -443,7 +452,7 @@ export class EngineClient {
 
   /** Teacher forcing: per forced token, its probability, this model's top-K and the probe ids' probabilities. */
   async score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult> {
-    return this.request({ type: "score", req }, { spec: { variant: req.model.variant, file: req.model.modelPath } }, scoreResultSchema, signal) as Promise<ScoreResult>;
+    return this.request({ type: "score", req }, { spec: { variant: req.model.variant, file: req.model.modelPath } }, scoreResultSchema, signal);
   }
 
   /** Full-vocabulary divergence of candidates from a reference on token sequences (one batch); per-position numbers only. */

@@ -44,17 +44,22 @@ export function groupSize(vocab: number, bytesPerValue: number, sequences = 1): 
 
 /**
  * Every logit node-llama-cpp hands over arrives as a JS array and a Map (about 50 bytes per
- * vocabulary entry), garbage as soon as it is read; for large vocabularies these land in V8's
- * large-object space, which only a full collection frees, and V8 lets the heap grow before it
- * does one. The worker runs with --expose-gc: a full collection after roughly 100,000 such
- * entries (about 5 MB of garbage; a few ms of GC against the hundreds of ms it takes to produce
- * them) keeps peak memory flat however long the text is.
+ * vocabulary entry), garbage as soon as it is read. Below about 8,000 entries these are ordinary
+ * young-generation objects that V8's scavenger frees cheaply on its own. From there on (a
+ * position's array of 2 × vocabulary values passes V8's 128 KB large-object size) they land in
+ * the large-object space, which only a full collection frees, and V8 lets the heap grow before it
+ * does one. The worker runs with --expose-gc: for such vocabularies a full collection after roughly
+ * 100,000 entries (about 5 MB of garbage; a few ms of GC against the hundreds of ms it takes to
+ * produce them) keeps peak memory flat however long the text is. For small vocabularies forcing
+ * them would only cost time (a 512-token vocabulary spent about a seventh of a corpus run in them).
  */
+const LARGE_OBJECT_VOCAB = 8192;
 const GC_EVERY_ENTRIES = 100_000;
 let garbageEntries = 0;
 
-function collectGarbage(entries: number): void {
-  garbageEntries += entries;
+function collectGarbage(positions: number, vocab: number): void {
+  if (vocab < LARGE_OBJECT_VOCAB) return;
+  garbageEntries += positions * vocab;
   if (garbageEntries < GC_EVERY_ENTRIES) return;
   garbageEntries = 0;
   (globalThis as { gc?: () => void }).gc?.();
@@ -255,7 +260,7 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
       // A failure of the reference's next group surfaces when it is awaited; keep it from being unhandled meanwhile.
       refDone?.catch(() => undefined);
       await Promise.all(held.slice(1).map((_, c) => evalGroup(c + 1, start, len, bank)));
-      collectGarbage(entries * held.length * (math?.vocab ?? 0));
+      collectGarbage(entries * held.length, math?.vocab ?? 0);
       start = next;
       len = nextLen;
       bank ^= 1;
