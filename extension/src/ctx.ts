@@ -82,6 +82,10 @@ export class Ctx {
     // synchronously here and boots while the rest of activation registers commands and views.
     const started = this.start();
     void vscode.commands.executeCommand("setContext", "driftlens.active", true);
+    // The client sends its initialize request in the microtasks that follow this synchronous part;
+    // registering commands and views waits one turn of the event loop so that it happens while the
+    // server works on its answer rather than before the server is asked.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     for (const [id, handler] of Object.entries(createCommands(this))) {
       this.pushExt(vscode.commands.registerCommand(id, handler));
     }
@@ -149,6 +153,7 @@ export class Ctx {
     const env = serverEnvironment(process.env, s.server.extraEnv, {
       trusted: this.trusted,
       hostRuntime: rt.isHost,
+      runtimeVersion: rt.version,
       codeCacheDir: path.join(this.extension.globalStorageUri.fsPath, "code-cache"),
     });
     const cwd = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file")?.uri.fsPath;
@@ -185,10 +190,15 @@ export class Ctx {
         { scheme: "file", pattern: ARTIFACT_GLOB },
       ],
       outputChannel: this.log,
-      initializationOptions: { ...s, trusted: this.trusted },
+      // A function: the client calls it as it builds the initialize request (timed for the log).
+      initializationOptions: () => {
+        tAsked = Date.now() - t0;
+        return { ...s, trusted: this.trusted };
+      },
       synchronize: { configurationSection: "driftlens" },
       diagnosticCollectionName: "driftlens",
     };
+    let tAsked = -1;
     const client = new LanguageClient("driftlens", "Driftlens", serverOptions, clientOptions);
     this.client = client;
     try {
@@ -200,7 +210,7 @@ export class Ctx {
       this.status.setServerState("failed");
       return;
     }
-    this.log.info(`language server started in ${Date.now() - t0} ms (Node runtime chosen in ${tRuntime} ms, server spawned and initialized in ${Date.now() - t0 - tRuntime} ms)`);
+    this.log.info(`language server started in ${Date.now() - t0} ms (Node runtime chosen in ${tRuntime} ms, initialize sent at ${tAsked} ms, server spawned and initialized in ${Date.now() - t0 - tRuntime} ms)`);
     this.status.setServerState("running");
     for (const fn of this.clientListeners) {
       try {

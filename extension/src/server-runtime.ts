@@ -183,18 +183,20 @@ function decide(opts: ChooseOptions, lookup: (nodePath: string) => NodeRuntime |
 /**
  * The language server's environment: the extension host's, the user's `driftlens.server.extraEnv`
  * on top, whether the workspace is trusted, and where to keep the server's code cache.
- * NODE_EXTRA_CA_CERTS is dropped unless extraEnv sets it: Node 20 reads and parses that certificate bundle at every process start (about 40 ms
- * of CPU measured on a 200 KB system bundle, most of a bare `node` start), and neither the server
- * nor the engine worker it starts opens a TLS connection (models are local files; node-llama-cpp
- * runs with `build: "never"`, so it never downloads).
+ * NODE_EXTRA_CA_CERTS is kept on Node 22 and later, which read that certificate bundle only
+ * when a TLS connection needs it: the server talks to served variants (driftlens.yaml
+ * `endpoints:`), which may be HTTPS behind a private CA. It is dropped on Node 20 and older, and
+ * where the runtime is not known yet (the runtime probe), unless extraEnv sets it: those parse the
+ * bundle at every process start (about 40 ms of CPU measured on a 200 KB system bundle, most of a
+ * bare `node` start); an HTTPS endpoint behind a private CA then needs it in extraEnv.
  */
 export function serverEnvironment(
   base: NodeJS.ProcessEnv,
   extraEnv: Record<string, string>,
-  opts: { trusted: boolean; hostRuntime: boolean; codeCacheDir?: string },
+  opts: { trusted: boolean; hostRuntime: boolean; codeCacheDir?: string; runtimeVersion?: string },
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
-  delete env.NODE_EXTRA_CA_CERTS;
+  if (!opts.runtimeVersion || versionParts(opts.runtimeVersion)[0] < 22) delete env.NODE_EXTRA_CA_CERTS;
   // Where the server keeps the V8 code cache of its bundles (server/src/util/code-cache.ts).
   if (opts.codeCacheDir) env.DRIFTLENS_CODE_CACHE_DIR = opts.codeCacheDir;
   Object.assign(env, extraEnv);

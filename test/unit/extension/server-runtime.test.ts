@@ -135,7 +135,7 @@ test("findOnPath finds executables only", () => {
   assert.equal(findOnPath("node", path.join(tempDir(), "empty")), null);
 });
 
-test("the server's environment: NODE_EXTRA_CA_CERTS dropped unless extraEnv sets it, trust, code cache, Electron as Node", () => {
+test("the server's environment: NODE_EXTRA_CA_CERTS dropped on Node 20 unless extraEnv sets it, kept on 22+, trust, code cache, Electron as Node", () => {
   const base = { PATH: "/usr/bin", NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt", HOME: "/home/u" };
   const env = serverEnvironment(base, { FOO: "1" }, { trusted: true, hostRuntime: false, codeCacheDir: "/storage/code-cache" });
   assert.deepEqual(env, { PATH: "/usr/bin", HOME: "/home/u", FOO: "1", DRIFTLENS_TRUSTED: "1", DRIFTLENS_CODE_CACHE_DIR: "/storage/code-cache" });
@@ -144,4 +144,9 @@ test("the server's environment: NODE_EXTRA_CA_CERTS dropped unless extraEnv sets
   assert.equal(mine.NODE_EXTRA_CA_CERTS, "/my/ca.pem", "a value the user set for the server is kept");
   assert.equal(mine.DRIFTLENS_TRUSTED, "0");
   assert.equal(mine.ELECTRON_RUN_AS_NODE, "1");
+  // Node 22 and later read the bundle only for a TLS connection (a served variant over HTTPS behind
+  // a private CA needs it); Node 20 parses it at every start.
+  assert.equal(serverEnvironment(base, {}, { trusted: true, hostRuntime: true, runtimeVersion: "v24.22.3" }).NODE_EXTRA_CA_CERTS, "/etc/ssl/certs/ca-certificates.crt");
+  assert.equal(serverEnvironment(base, {}, { trusted: true, hostRuntime: true, runtimeVersion: "v22.23.5" }).NODE_EXTRA_CA_CERTS, "/etc/ssl/certs/ca-certificates.crt");
+  assert.equal(serverEnvironment(base, {}, { trusted: true, hostRuntime: false, runtimeVersion: "v20.20.2" }).NODE_EXTRA_CA_CERTS, undefined);
 });
