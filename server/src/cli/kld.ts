@@ -5,9 +5,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { Workspace } from "../artifacts";
 import { CorpusTextError, readCorpusText } from "../artifacts/corpus";
-import { corpusKld, CorpusKldError, type CorpusKldReport } from "../eval/corpus-kld";
+import { corpusKld, CorpusKldError, type CorpusKldReport, type TopKCandidate } from "../eval/corpus-kld";
 import { kldJson, kldMarkdown, kldText } from "../eval/report/kld-report";
 import { EngineClient, EngineError } from "../llm/client";
+import { RoutingEngine } from "../llm/remote/router";
+import { KldUnavailableError } from "../llm/remote/score";
 import type { EngineSettings, ModelSpec } from "../llm/types";
 import { CliError, emitReport, EXIT_FAIL, EXIT_OK, parseArgs, type CliIO, type Command } from "./common";
 
@@ -21,8 +23,12 @@ ratio and ln ratio ±, correlation; mean KLD ± and its percentiles; Δp ± and 
 RMS Δp ±, same top p ±.
 
 Options:
-  --reference V    the reference: a variant (tiny/f32) or a .gguf file
-  --variant V      a variant to measure (repeatable): a variant or a .gguf file
+  --reference V    the reference: a local variant (tiny/f32) or a .gguf file
+  --variant V      a variant to measure (repeatable): a variant or a .gguf file. A served variant
+                   (endpoints: in driftlens.yaml) is scored from the server's log-probabilities:
+                   llama-server's n_probs (the whole vocabulary up to 1024 tokens, else the top
+                   160) or vLLM's prompt_logprobs (top 20); top-K only is a lower bound, and the
+                   report says which
   --text FILE      the text (UTF-8; one trailing newline is dropped, as llama-perplexity -f does)
   --ctx N          tokens per chunk (default 512, llama-perplexity's default)
   --chunks N       at most N chunks (default: every whole chunk of the text)
@@ -59,7 +65,7 @@ export function resolveModel(ws: Workspace, root: string, ref: string, flag: str
   }
   try {
     const v = ws.resolveVariant(ref);
-    return { variant: v.id, modelPath: v.modelPath, adapters: v.adapters.map((a) => ({ path: a.path, scale: a.scale })) };
+    return { variant: v.id, modelPath: v.modelPath, adapters: v.adapters.map((a) => ({ path: a.path, scale: a.scale })), ...(v.remote ? { remote: v.remote } : {}) };
   } catch (e) {
     throw new CliError(`${flag} ${ref}: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -98,7 +104,8 @@ export const kldCommand: Command = {
     if (cfgError) throw new CliError(`${path.relative(root, cfgError.file) || cfgError.file}:${cfgError.range.start.line + 1}: ${cfgError.message}`);
     const config = cfgDoc.config;
     const reference = resolveModel(ws, root, refArg, "--reference");
-    const variants = variantArgs.map((v) => resolveModel(ws, root, v, "--variant"));
+    if (reference.remote) throw new CliError(`--reference ${refArg} is a served variant: the reference's whole distribution is needed at every position, which a server does not return; use a local GGUF variant as the reference (served variants can be --variant)`);
+    const models = variantArgs.map((v) => resolveModel(ws, root, v, "--variant"));
     let text: string;
     try {
       text = readCorpusText(path.resolve(io.cwd, textArg), `--text ${textArg}`);
@@ -108,13 +115,16 @@ export const kldCommand: Command = {
     }
 
     const settings: EngineSettings = { ...config.engine, ...(threads !== undefined ? { threads } : {}) };
-    const client = await EngineClient.start(settings, { flatMemory: true, log: process.env.DRIFTLENS_DEBUG ? (l) => io.err(`${l}\n`) : undefined });
+    const debug = process.env.DRIFTLENS_DEBUG ? (l: string) => io.err(`${l}\n`) : undefined;
+    const engine = new RoutingEngine(() => EngineClient.start(settings, { flatMemory: true, log: debug }), debug ? { log: debug } : {});
     let report: CorpusKldReport;
     try {
+      const served = await Promise.all(models.filter((m) => m.remote).map((m) => servedCandidate(engine, m)));
       report = await corpusKld({
-        engine: client,
+        engine,
         reference,
-        variants,
+        variants: models.filter((m) => !m.remote),
+        topK: served,
         text,
         ctx: ctxN,
         ...(chunks !== undefined ? { chunks } : {}),
@@ -124,11 +134,14 @@ export const kldCommand: Command = {
         },
       });
     } catch (e) {
-      if (e instanceof CorpusKldError || e instanceof EngineError) throw new CliError(e.message);
+      if (e instanceof CorpusKldError || e instanceof EngineError || e instanceof KldUnavailableError) throw new CliError(e.message);
       throw e;
     } finally {
-      await client.dispose();
+      await engine.dispose();
     }
+    // Served variants were scored after the local ones; the report keeps the command line's order.
+    const order = models.map((m) => m.variant);
+    report.variants.sort((a, b) => order.indexOf(a.variant) - order.indexOf(b.variant));
     const rendered = format === "json" ? kldJson(report) : format === "markdown" ? kldMarkdown(report) : kldText(report);
     emitReport(io, args.flags.out as string | undefined, rendered, kldText(report));
     const maxKld = config.gate.maxKld;
@@ -140,3 +153,15 @@ export const kldCommand: Command = {
     return EXIT_OK;
   },
 };
+
+/** A served variant as a top-K candidate: what its server lists per position, chunk by chunk. */
+async function servedCandidate(engine: RoutingEngine, model: ModelSpec): Promise<TopKCandidate> {
+  const src = await engine.corpusSource(model);
+  return {
+    variant: model.variant,
+    topK: src.topK,
+    source: src.source,
+    ...(src.nVocab !== undefined ? { nVocab: src.nVocab } : {}),
+    positions: async (_chunk, tokens, from, signal) => (await engine.scoreCorpus(model, tokens, from, signal)).positions,
+  };
+}

@@ -6,7 +6,7 @@
 // engine worker, which returns per-position numbers; this side keeps running sums and one number
 // per position for the percentiles, so memory does not grow with the vocabulary and barely with
 // the text (8 bytes × 2 per scored token).
-import type { CorpusTokens, DivergenceRequest, DivergenceResult, ModelSpec } from "../llm/types";
+import type { CorpusTokens, DivergenceRequest, DivergenceResult, ExternalPosition, ModelSpec } from "../llm/types";
 import { KldAccumulator, type KldStatistics } from "../stats/kld-stats";
 
 export type ReferenceStorage = DivergenceRequest["storage"];
@@ -20,9 +20,14 @@ export interface CorpusEngine {
 /** A candidate known only by top-K log-probabilities per position (a remote server's prompt logprobs). */
 export interface TopKCandidate {
   variant: string;
+  /** Alternatives listed per position (K); K equal to the vocabulary makes the KL exact. */
   topK: number;
+  /** Where the log-probabilities come from (shown in the report). */
+  source?: string;
+  /** The candidate's vocabulary size, when known: it must be the reference's. */
+  nVocab?: number;
   /** Log-probabilities at the scored positions of one chunk (`tokens` is the chunk as sent). */
-  positions(chunk: number, tokens: readonly number[], from: number, signal?: AbortSignal): Promise<{ ids: number[]; logprobs: number[]; tokenLogprob: number }[]>;
+  positions(chunk: number, tokens: readonly number[], from: number, signal?: AbortSignal): Promise<ExternalPosition[]>;
 }
 
 export interface CorpusKldOptions {
@@ -47,6 +52,8 @@ export interface CorpusVariantStats extends KldStatistics {
   method: "full-vocabulary" | "top-K";
   /** K, for the top-K method (KL over those ids plus one bucket for the rest: a lower bound). */
   topK?: number;
+  /** Where a top-K candidate's log-probabilities came from. */
+  source?: string;
 }
 
 export interface CorpusKldReport {
@@ -111,6 +118,11 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
   const text = corpusText(o.text);
   const toks = await o.engine.corpusTokens(o.reference.modelPath, text);
   const plan = corpusChunks(toks, ctx, o.chunks);
+  for (const r of remote) {
+    if (r.nVocab !== undefined && toks.vocab && r.nVocab !== toks.vocab) {
+      throw new CorpusKldError(`${r.variant} has a vocabulary of ${r.nVocab} tokens and the reference ${o.reference.variant} one of ${toks.vocab}: KL divergence compares distributions over the same vocabulary, so compare variants of the same model`);
+    }
+  }
   const first = Math.floor(ctx / 2);
   const acc = [...o.variants, ...remote].map(() => new KldAccumulator());
   let vocab = 0;
@@ -121,13 +133,15 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
   const perBatch = batchWidth(ctx, toks.vocab);
   for (let b = 0; b < plan.count; b += perBatch) {
     if (o.signal?.aborted) throw new CorpusKldError("cancelled");
-    const sequences = [];
-    for (let i = b; i < Math.min(plan.count, b + perBatch); i++) {
-      const tokens = plan.chunk(i);
-      const external = [];
-      for (const r of remote) external.push({ topK: r.topK, positions: await r.positions(i, tokens, first, o.signal) });
-      sequences.push({ tokens, from: first, ...(external.length ? { external } : {}) });
-    }
+    // A batch's chunks go to top-K candidates side by side, so a served variant's endpoints share them.
+    const indices = Array.from({ length: Math.min(plan.count, b + perBatch) - b }, (_, j) => b + j);
+    const sequences = await Promise.all(
+      indices.map(async (i) => {
+        const tokens = plan.chunk(i);
+        const external = await Promise.all(remote.map(async (r) => ({ topK: r.topK, positions: await r.positions(i, tokens, first, o.signal) })));
+        return { tokens, from: first, ...(external.length ? { external } : {}) };
+      }),
+    );
     const res = await o.engine.divergence({ id: `chunks ${b + 1}-${b + sequences.length}`, reference: o.reference, candidates: o.variants, sequences, contextSize: ctx, parallel: perBatch, storage }, o.signal);
     vocab = res.vocab;
     enginePeak = Math.max(enginePeak, res.peakRssBytes);
@@ -136,7 +150,7 @@ export async function corpusKld(o: CorpusKldOptions): Promise<CorpusKldReport> {
   }
   const variants: CorpusVariantStats[] = [
     ...o.variants.map((v, i) => ({ variant: v.variant, method: "full-vocabulary" as const, ...acc[i]!.summary() })),
-    ...remote.map((r, i) => ({ variant: r.variant, method: "top-K" as const, topK: r.topK, ...acc[o.variants.length + i]!.summary() })),
+    ...remote.map((r, i) => ({ variant: r.variant, method: "top-K" as const, topK: r.topK, ...(r.source ? { source: r.source } : {}), ...acc[o.variants.length + i]!.summary() })),
   ];
   return {
     tokens: variants[0]?.tokens ?? 0,

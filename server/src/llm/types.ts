@@ -153,6 +153,8 @@ export interface DivergenceRequest extends Omit<z.infer<typeof divergenceRequest
 }
 
 export type DivergenceSequence = z.infer<typeof divergenceSequenceSchema>;
+/** A top-K-only candidate at one scored position (a served variant's prompt logprobs). */
+export type ExternalPosition = NonNullable<DivergenceSequence["external"]>[number]["positions"][number];
 export type DivergenceValues = z.infer<typeof divergenceValuesSchema>;
 export type DivergenceSequenceResult = z.infer<typeof divergenceSequenceResultSchema>;
 export type DivergenceResult = z.infer<typeof divergenceResultSchema>;

@@ -70,8 +70,11 @@ export const KLD_ROWS: { section: string; rows: Row[] }[] = [
   },
 ];
 
-function methodNote(v: CorpusVariantStats): string | undefined {
-  return v.method === "top-K" ? `${v.variant}: top-${v.topK} log-probabilities only (KL over those ids + the rest of the mass, a lower bound)` : undefined;
+function methodNote(v: CorpusVariantStats, vocab: number): string | undefined {
+  if (v.method !== "top-K") return undefined;
+  const from = v.source ? ` from ${v.source}` : "";
+  if (v.topK !== undefined && v.topK >= vocab && vocab > 0) return `${v.variant}: the whole vocabulary${from} (log-probabilities as the server rounds them)`;
+  return `${v.variant}: top-${v.topK} log-probabilities only${from} (KL over those ids + the rest of the mass, a lower bound)`;
 }
 
 function header(r: CorpusKldReport): string {
@@ -96,7 +99,7 @@ export function statsTable(columns: { name: string; stats: KldStatistics }[], in
 export function kldText(r: CorpusKldReport): string {
   const lines = [header(r), ""];
   lines.push(...statsTable(r.variants.map((v) => ({ name: v.variant, stats: v }))));
-  const notes = r.variants.map(methodNote).filter((x): x is string => !!x);
+  const notes = r.variants.map((v) => methodNote(v, r.vocab)).filter((x): x is string => !!x);
   if (notes.length) lines.push("", ...notes.map((n) => `Note: ${n}`));
   lines.push("", `Peak memory: engine ${mib(r.memory.enginePeakRssBytes)}, driftlens ${mib(r.memory.peakRssBytes)} (no logits file; nothing per vocabulary entry is kept across positions)`);
   return lines.join("\n") + "\n";
@@ -110,7 +113,7 @@ export function kldMarkdown(r: CorpusKldReport): string {
     out.push(`| **${s.section}** | ${r.variants.map(() => "").join(" | ")} |`);
     for (const [label, f] of s.rows) out.push(`| ${mdCell(label)} | ${r.variants.map((v) => f(v)).join(" | ")} |`);
   }
-  const notes = r.variants.map(methodNote).filter((x): x is string => !!x);
+  const notes = r.variants.map((v) => methodNote(v, r.vocab)).filter((x): x is string => !!x);
   if (notes.length) out.push("", ...notes.map((n) => `> ${mdCell(n)}`));
   return out.join("\n") + "\n";
 }
@@ -132,6 +135,7 @@ export function kldJson(r: CorpusKldReport): string {
           variant: v.variant,
           method: v.method,
           ...(v.topK !== undefined ? { topK: v.topK } : {}),
+          ...(v.source !== undefined ? { source: v.source } : {}),
           ppl: v.ppl,
           kld: v.kld,
           dp: v.dp,

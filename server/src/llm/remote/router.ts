@@ -4,12 +4,12 @@
 // on served variants alone loads no model and starts no worker, and nothing is sent anywhere
 // unless a variant names an endpoint.
 import { EngineError } from "../errors";
-import type { CorpusTokens, DivergenceRequest, DivergenceResult, EngineFailure, EngineInfo, GeneratedToken, GenerateRequest, GenerateResult, RemoteModelSpec, ScoreRequest, ScoreResult } from "../types";
+import type { CorpusTokens, DivergenceRequest, DivergenceResult, EngineFailure, EngineInfo, GeneratedToken, GenerateRequest, GenerateResult, ModelSpec, RemoteModelSpec, ScoreRequest, ScoreResult } from "../types";
 import { generateOn } from "./generate";
 import { RemoteError } from "./http";
 import { identifyRemote, type RemoteIdentity } from "./probe";
 import { CancelledError, EndpointPool, type EndpointReport, type PoolEvent } from "./scheduler";
-import { KldUnavailableError, scoreOn } from "./score";
+import { corpusSource, KldUnavailableError, scoreCorpusOn, scoreOn, type CorpusChunkScores } from "./score";
 
 /** The local engine's calls the router forwards (EngineClient implements them). */
 export interface LocalEngine {
@@ -139,6 +139,57 @@ export class RoutingEngine {
     return pool;
   }
 
+  /** A served variant's pool, re-identified when every endpoint of the kept one has failed. */
+  private async livePool(variant: string, spec: RemoteModelSpec, signal?: AbortSignal): Promise<{ pool: EndpointPool; id: RemoteIdentity }> {
+    let entry: { pool: EndpointPool; id: RemoteIdentity };
+    try {
+      entry = await this.scorePool(variant, spec, signal);
+      if (!entry.pool.alive) {
+        this.scorePools.delete(specKey(variant, spec));
+        entry = await this.scorePool(variant, spec, signal);
+      }
+    } catch (e) {
+      throw new EngineError({ kind: "crashed", message: (e as Error).message, variant });
+    }
+    return entry;
+  }
+
+  /**
+   * How corpus KL on a served variant is measured (the server's kind decides): its vocabulary, the
+   * alternatives listed per position and where they come from. KldUnavailableError for a server
+   * without prompt logprobs.
+   */
+  async corpusSource(model: ModelSpec, signal?: AbortSignal): Promise<{ nVocab?: number; topK: number; source: string }> {
+    const spec = model.remote;
+    if (!spec) throw new EngineError({ kind: "other", message: `${model.variant} is not a served variant`, variant: model.variant });
+    const { id } = await this.livePool(model.variant, spec, signal);
+    const info = id.live[0];
+    if (!info) throw new EngineError({ kind: "crashed", message: `${model.variant}: no endpoint answered (${id.dead.map((d) => `${d.url}: ${d.error}`).join("; ")})`, variant: model.variant });
+    const s = corpusSource(info);
+    if ("unavailable" in s) throw new KldUnavailableError(`${model.variant}: ${s.unavailable}`);
+    return { ...(info.nVocab !== undefined ? { nVocab: info.nVocab } : {}), ...s };
+  }
+
+  /** A served variant's distributions along a corpus chunk (scoreCorpusOn), on whichever endpoint is free. */
+  async scoreCorpus(model: ModelSpec, tokens: readonly number[], from: number, signal?: AbortSignal): Promise<CorpusChunkScores> {
+    const spec = model.remote;
+    if (!spec) throw new EngineError({ kind: "other", message: `${model.variant} is not a served variant`, variant: model.variant });
+    const entry = await this.livePool(model.variant, spec, signal);
+    let result: CorpusChunkScores | undefined;
+    let error: Error | undefined;
+    await entry.pool.runAll(
+      [{ id: `corpus ${tokens.length}@${from}`, run: (info, sig) => scoreCorpusOn({ info, spec, template: entry.id.template, signal: sig }, tokens, from) }],
+      (_job, out) => {
+        if (out.ok) result = out.value;
+        else error = out.error;
+      },
+      signal,
+    );
+    if (result) return result;
+    if (error instanceof KldUnavailableError) throw error;
+    throw new EngineError(failureOf(error ?? new Error("no answer"), model.variant, !entry.pool.alive));
+  }
+
   /**
    * Teacher forcing, locally or on a served variant's endpoints. For a server that gives no prompt
    * logprobs this rejects with KldUnavailableError (compare reports "no KL" and goes on).
@@ -147,16 +198,7 @@ export class RoutingEngine {
     const spec = req.model.remote;
     if (!spec) return (await this.localEngine()).score(req, signal);
     const variant = req.model.variant;
-    let entry: { pool: EndpointPool; id: RemoteIdentity };
-    try {
-      entry = await this.scorePool(variant, spec, signal);
-    } catch (e) {
-      throw new EngineError({ kind: "crashed", message: (e as Error).message, variant });
-    }
-    if (!entry.pool.alive) {
-      this.scorePools.delete(specKey(variant, spec));
-      entry = await this.scorePool(variant, spec, signal);
-    }
+    const entry = await this.livePool(variant, spec, signal);
     let result: ScoreResult | undefined;
     let error: Error | undefined;
     await entry.pool.runAll(

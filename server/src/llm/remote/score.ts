@@ -10,7 +10,7 @@
 // A probability the server did not list (outside its top-M) is unknown but at most the smallest
 // listed one; it is taken as min(that, the unlisted mass spread over the missing ids), so the KL
 // of such a position is a lower bound, as the top-K tail bucket already makes it.
-import type { ChatMessage, ScoredPosition, ScoreRequest, ScoreResult } from "../types";
+import type { ChatMessage, ExternalPosition, ScoredPosition, ScoreRequest, ScoreResult } from "../types";
 import { completionText } from "../completion-text";
 import { openAiMessages, llamaLora, llamaPromptTokens, type CallContext } from "./generate";
 import { RemoteError, requestJson } from "./http";
@@ -113,6 +113,84 @@ async function vllmScore(ctx: CallContext, r: ScoreRequest): Promise<ScoredPosit
     out.push(pos);
   }
   return out;
+}
+
+/** What a served variant gives at the scored positions of a corpus chunk: its top-M per position. */
+export interface CorpusChunkScores {
+  /** M: the alternatives listed per position (the whole vocabulary when M equals it). */
+  topK: number;
+  /** One per scored position `from` .. tokens.length − 2 (position k predicts tokens[k + 1]). */
+  positions: ExternalPosition[];
+}
+
+/** How corpus KL on this endpoint is measured: the alternatives per position (M) and their source. */
+export function corpusSource(info: Pick<CallContext["info"], "kind" | "nVocab">): { topK: number; source: string } | { unavailable: string } {
+  if (info.kind === "llama-server") {
+    const m = info.nVocab !== undefined && info.nVocab <= FULL_VOCAB_LIMIT ? info.nVocab : WIDE_TOP;
+    return { topK: m, source: `llama-server /completion n_probs per position (top ${m}${m === info.nVocab ? ", the whole vocabulary" : ""})` };
+  }
+  if (info.kind === "vllm") return { topK: VLLM_MAX_PROMPT_LOGPROBS, source: `vLLM prompt_logprobs (top ${VLLM_MAX_PROMPT_LOGPROBS})` };
+  const s = kldSource(info.kind, info.nVocab, 0);
+  return { unavailable: "unavailable" in s ? s.unavailable : "no KL: this server returns no prompt logprobs" };
+}
+
+/** ln q of the next token from a listed distribution, with score.ts's bound when it is not listed. */
+function listedPosition(dist: [number, number][], next: number): ExternalPosition {
+  const p = position(dist, next, dist.length, undefined);
+  // A token listed with no mass left over would get probability 0: floor it so ln stays finite.
+  return { ids: dist.map(([id]) => id), logprobs: dist.map(([, q]) => Math.log(q)), tokenLogprob: Math.log(Math.max(p.forcedProb, 1e-30)) };
+}
+
+/**
+ * The distributions of a served model along a token sequence as given (no template, no BOS added:
+ * the chunk already starts with one where the vocabulary has it), at positions `from` ..
+ * tokens.length − 2: corpus KL (`driftlens kld`) on a served variant. llama-server: one /completion
+ * per position, the prompt cache making each evaluate one new token; vLLM: one request with
+ * prompt_logprobs. KldUnavailableError where the server gives neither.
+ */
+export async function scoreCorpusOn(ctx: CallContext, tokens: readonly number[], from: number): Promise<CorpusChunkScores> {
+  const positions: ExternalPosition[] = [];
+  const src = corpusSource(ctx.info);
+  if ("unavailable" in src) throw new KldUnavailableError(src.unavailable);
+  if (ctx.info.kind === "llama-server") {
+    const m = src.topK;
+    const lora = llamaLora(ctx);
+    for (let k = from; k < tokens.length - 1; k++) {
+      const res = await requestJson<{ completion_probabilities?: { top_logprobs?: { id?: number; logprob?: number }[] }[] }>(`${ctx.info.base}/completion`, {
+        ...opts(ctx),
+        body: { prompt: tokens.slice(0, k + 1), n_predict: 1, n_probs: m, temperature: 0, cache_prompt: true, ...(lora ? { lora } : {}) },
+      });
+      const top = res.completion_probabilities?.[0]?.top_logprobs;
+      if (!Array.isArray(top)) throw new RemoteError("protocol", `${ctx.info.url}/completion answered without n_probs probabilities`);
+      const dist = top.flatMap((t) => (typeof t.id === "number" && typeof t.logprob === "number" ? [[t.id, Math.exp(t.logprob)] as [number, number]] : []));
+      positions.push(listedPosition(dist, tokens[k + 1]!));
+    }
+    return { topK: m, positions };
+  }
+  {
+    const k = src.topK;
+    const res = await requestJson<{ choices?: { prompt_logprobs?: (Record<string, { logprob?: number; rank?: number }> | null)[] }[] }>(`${ctx.info.v1}/completions`, {
+      ...opts(ctx),
+      body: { model: ctx.info.model, prompt: [...tokens], max_tokens: 1, temperature: 0, prompt_logprobs: k },
+    });
+    const pl = res.choices?.[0]?.prompt_logprobs;
+    if (!Array.isArray(pl) || pl.length < tokens.length) {
+      throw new KldUnavailableError(`no KL: ${ctx.info.url} answered without prompt_logprobs for every position (vLLM returns them on /v1/completions with prompt_logprobs ≤ ${VLLM_MAX_PROMPT_LOGPROBS})`);
+    }
+    for (let j = from; j < tokens.length - 1; j++) {
+      // Entry j + 1 is the distribution that predicts tokens[j + 1]: the top-k plus that token.
+      const all = Object.entries(pl[j + 1] ?? {}).flatMap(([id, v]) => (typeof v?.logprob === "number" ? [{ id: Number(id), lp: v.logprob, rank: v.rank ?? Infinity }] : []));
+      const ranked = all.filter((e) => e.rank <= k).sort((a, b) => b.lp - a.lp);
+      const pos = listedPosition(
+        ranked.map((e) => [e.id, Math.exp(e.lp)]),
+        tokens[j + 1]!,
+      );
+      const actual = all.find((e) => e.id === tokens[j + 1]);
+      if (actual) pos.tokenLogprob = actual.lp;
+      positions.push(pos);
+    }
+    return { topK: k, positions };
+  }
 }
 
 /** Teacher-forced distributions from one endpoint; KldUnavailableError when the server has no way. */
