@@ -15,6 +15,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { kldCommand } from "../../../server/src/cli/kld";
+import { ensureQuickstartModels } from "../../../server/src/modelgen/quickstart";
 import { llamaBinDir, startLlamaServer, type LlamaServer } from "../../helpers/llama-server";
 import { startMockServer, type MockServer } from "../../helpers/mock-server";
 import { FIXTURES, tempDir } from "../../helpers/paths";
@@ -30,6 +31,7 @@ let server: LlamaServer;
 let vllm: MockServer;
 let ollama: MockServer;
 let proxies: MockServer[];
+let other: LlamaServer;
 let ws: ServedWorkspace;
 
 before(async () => {
@@ -40,18 +42,21 @@ before(async () => {
   ollama = await startMockServer({ upstream: server, personality: "ollama" });
   // Two endpoints of one variant (plain proxies that count requests): a run spreads chunks over both.
   proxies = await Promise.all([0, 1].map(() => startMockServer({ upstream: server, personality: "llama-server" })));
+  // Another model with another vocabulary (the quickstart's generated tiny model).
+  other = await startLlamaServer({ model: ensureQuickstartModels(tempDir("driftlens-served-kld-qs-")).q4_0 });
   ws = servedWorkspace({
     q4: JSON.stringify(q4),
     served_q4: served([server.url]),
     vllm_q4: served([vllm.url], "model: mock-model, template: completion"),
     ollama_q4: served([ollama.url], "model: mock-model, template: completion"),
     pair_q4: served(proxies.map((p) => p.url)),
+    other: served([other.url]),
   });
 });
 
 after(async () => {
   await Promise.all([vllm?.close(), ollama?.close(), ...(proxies ?? []).map((p) => p.close())]);
-  await server?.stop();
+  await Promise.all([server?.stop(), other?.stop()]);
 });
 
 interface Variant {
@@ -125,11 +130,14 @@ test("a served variant with two endpoints spreads its chunks over both, with the
   for (const k of PERCENTILES) assert.ok(Math.abs(two.kld[k]! - one.kld[k]!) <= 1e-6 || rel(two.kld[k]!, one.kld[k]!) < 1e-3, `KLD ${k}: ${two.kld[k]} vs ${one.kld[k]}`);
 });
 
-test("a server without prompt logprobs, or a served reference, is refused with what to do", async () => {
+test("a server without prompt logprobs, a served reference or another model's vocabulary is refused with what to do", async () => {
   const o = await kld(["story/ollama_q4"]);
   assert.equal(o.code, 2);
   assert.match(o.err, /story\/ollama_q4: no KL: this server \(Ollama\) returns no prompt logprobs/);
   const ref = await runCommand(kldCommand, ["--reference", "story/served_q4", "--variant", "story/q4", "--text", TEXT, "--ctx", String(CTX), "--chunks", "1"], ws.root);
   assert.equal(ref.code, 2);
   assert.match(ref.err, /--reference story\/served_q4 is a served variant: .*use a local GGUF variant as the reference/);
+  const vocab = await kld(["story/other"]);
+  assert.equal(vocab.code, 2);
+  assert.match(vocab.err, /story\/other has a vocabulary of \d+ tokens and the reference story\/local one of 512: .*compare variants of the same model/);
 });
