@@ -5,7 +5,7 @@
 // unless a variant names an endpoint.
 import { EngineError } from "../errors";
 import type { CorpusTokens, DivergenceRequest, DivergenceResult, EngineFailure, EngineInfo, GeneratedToken, GenerateRequest, GenerateResult, ModelSpec, RemoteModelSpec, ScoreRequest, ScoreResult } from "../types";
-import { generateOn } from "./generate";
+import { generateOn, type CallContext } from "./generate";
 import { RemoteError } from "./http";
 import { identifyRemote, type RemoteIdentity } from "./probe";
 import { CancelledError, EndpointPool, type EndpointReport, type PoolEvent } from "./scheduler";
@@ -174,20 +174,7 @@ export class RoutingEngine {
   async scoreCorpus(model: ModelSpec, tokens: readonly number[], from: number, signal?: AbortSignal): Promise<CorpusChunkScores> {
     const spec = model.remote;
     if (!spec) throw new EngineError({ kind: "other", message: `${model.variant} is not a served variant`, variant: model.variant });
-    const entry = await this.livePool(model.variant, spec, signal);
-    let result: CorpusChunkScores | undefined;
-    let error: Error | undefined;
-    await entry.pool.runAll(
-      [{ id: `corpus ${tokens.length}@${from}`, run: (info, sig) => scoreCorpusOn({ info, spec, template: entry.id.template, signal: sig }, tokens, from) }],
-      (_job, out) => {
-        if (out.ok) result = out.value;
-        else error = out.error;
-      },
-      signal,
-    );
-    if (result) return result;
-    if (error instanceof KldUnavailableError) throw error;
-    throw new EngineError(failureOf(error ?? new Error("no answer"), model.variant, !entry.pool.alive));
+    return this.onEndpoint(model.variant, spec, `corpus ${tokens.length}@${from}`, (ctx) => scoreCorpusOn(ctx, tokens, from), signal);
   }
 
   /**
@@ -197,19 +184,23 @@ export class RoutingEngine {
   async score(req: ScoreRequest, signal?: AbortSignal): Promise<ScoreResult> {
     const spec = req.model.remote;
     if (!spec) return (await this.localEngine()).score(req, signal);
-    const variant = req.model.variant;
+    return this.onEndpoint(req.model.variant, spec, req.id, (ctx) => scoreOn(ctx, req), signal);
+  }
+
+  /** One scoring job on a served variant's pool; KldUnavailableError passes through as it is. */
+  private async onEndpoint<T>(variant: string, spec: RemoteModelSpec, id: string, run: (ctx: CallContext) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const entry = await this.livePool(variant, spec, signal);
-    let result: ScoreResult | undefined;
+    let result: { value: T } | undefined;
     let error: Error | undefined;
     await entry.pool.runAll(
-      [{ id: req.id, run: (info, sig) => scoreOn({ info, spec, template: entry.id.template, signal: sig }, req) }],
+      [{ id, run: (info, sig) => run({ info, spec, template: entry.id.template, signal: sig }) }],
       (_job, out) => {
-        if (out.ok) result = out.value;
+        if (out.ok) result = { value: out.value };
         else error = out.error;
       },
       signal,
     );
-    if (result) return result;
+    if (result) return result.value;
     if (error instanceof KldUnavailableError) throw error;
     throw new EngineError(failureOf(error ?? new Error("no answer"), variant, !entry.pool.alive));
   }
