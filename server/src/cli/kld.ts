@@ -148,6 +148,12 @@ export const kldCommand: Command = {
     if (maxKld !== undefined) {
       const over = report.variants.filter((v) => v.kld.mean > maxKld);
       for (const v of over) io.err(`driftlens kld: ${v.variant}: mean KLD ${v.kld.mean.toPrecision(3)} exceeds gate.maxKld ${maxKld}\n`);
+      // A top-K figure is a lower bound: under the limit, it does not show the variant is.
+      for (const v of report.variants) {
+        if (v.method === "top-K" && v.kld.mean <= maxKld && (v.topK ?? 0) < report.vocab) {
+          io.err(`driftlens kld: ${v.variant}: mean KLD ${v.kld.mean.toPrecision(3)} is within gate.maxKld ${maxKld}, but from the top ${v.topK} of ${report.vocab} tokens only, a lower bound: the full value may exceed it (use a local GGUF of this model for a full-vocabulary figure)\n`);
+        }
+      }
       if (over.length) return EXIT_FAIL;
     }
     return EXIT_OK;

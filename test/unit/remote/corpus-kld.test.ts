@@ -12,6 +12,7 @@
 // parity suite's 2% / 1e-4; a position off by one or a wrong tail bucket moves them by far more.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { kldCommand } from "../../../server/src/cli/kld";
@@ -128,6 +129,20 @@ test("a served variant with two endpoints spreads its chunks over both, with the
   assert.equal(counts[0]! + counts[1]!, CHUNKS * (CTX - 1 - CTX / 2), `one /completion per scored position (${counts})`);
   assert.ok(counts.every((c) => c > 0), `both endpoints served chunks (${counts})`);
   for (const k of PERCENTILES) assert.ok(Math.abs(two.kld[k]! - one.kld[k]!) <= 1e-6 || rel(two.kld[k]!, one.kld[k]!) < 1e-3, `KLD ${k}: ${two.kld[k]} vs ${one.kld[k]}`);
+});
+
+test("gate.maxKld: a top-K figure under the limit is flagged as a lower bound; a whole-vocabulary one is not", async () => {
+  const yaml = path.join(ws.root, "driftlens.yaml");
+  const before = fs.readFileSync(yaml, "utf8");
+  fs.writeFileSync(yaml, `${before}gate: {maxKld: 1}\n`);
+  try {
+    const r = await kld(["story/served_q4", "story/vllm_q4"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /story\/vllm_q4: mean KLD [0-9.e-]+ is within gate\.maxKld 1, but from the top 20 of 512 tokens only, a lower bound/);
+    assert.doesNotMatch(r.err, /story\/served_q4/);
+  } finally {
+    fs.writeFileSync(yaml, before);
+  }
 });
 
 test("a server without prompt logprobs, a served reference or another model's vocabulary is refused with what to do", async () => {

@@ -28,11 +28,16 @@ export class KldUnavailableError extends Error {
   }
 }
 
+/** The alternatives asked of llama-server per position: the whole vocabulary when small, else max(K, 160). */
+function llamaTopM(nVocab: number | undefined, topK: number): number {
+  return nVocab !== undefined && nVocab <= FULL_VOCAB_LIMIT ? nVocab : Math.max(topK, WIDE_TOP);
+}
+
 /** How a served variant's KL is measured: the source and the K it gives per position. */
 export function kldSource(kind: CallContext["info"]["kind"], nVocab: number | undefined, topK: number): { source: string; topK: number } | { unavailable: string } {
   if (kind === "llama-server") {
     if (nVocab === undefined) return { source: `llama-server /completion n_probs per position (the whole vocabulary up to ${FULL_VOCAB_LIMIT} tokens, else the top ${Math.max(topK, WIDE_TOP)})`, topK };
-    const m = nVocab <= FULL_VOCAB_LIMIT ? nVocab : Math.max(topK, WIDE_TOP);
+    const m = llamaTopM(nVocab, topK);
     return { source: `llama-server /completion n_probs per position (top ${m}${m === nVocab ? ", the whole vocabulary" : ""})`, topK };
   }
   if (kind === "vllm") return { source: `vLLM prompt_logprobs (top ${Math.min(topK, VLLM_MAX_PROMPT_LOGPROBS)})`, topK: Math.min(topK, VLLM_MAX_PROMPT_LOGPROBS) };
@@ -59,20 +64,24 @@ function position(dist: [number, number][], forced: number, topK: number, probe:
 
 const opts = (ctx: CallContext) => ({ apiKeyEnv: ctx.spec.apiKeyEnv, timeoutMs: ctx.spec.timeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}) });
 
+/** llama-server's distribution after `prompt` (token ids): its top `m` as [id, probability], most likely first. */
+async function llamaNextDist(ctx: CallContext, prompt: readonly number[], m: number, lora: ReturnType<typeof llamaLora>): Promise<[number, number][]> {
+  const res = await requestJson<{ completion_probabilities?: { top_logprobs?: { id?: number; logprob?: number }[] }[] }>(`${ctx.info.base}/completion`, {
+    ...opts(ctx),
+    body: { prompt, n_predict: 1, n_probs: m, temperature: 0, cache_prompt: true, ...(lora ? { lora } : {}) },
+  });
+  const top = res.completion_probabilities?.[0]?.top_logprobs;
+  if (!Array.isArray(top)) throw new RemoteError("protocol", `${ctx.info.url}/completion answered without n_probs probabilities`);
+  return top.flatMap((t) => (typeof t.id === "number" && typeof t.logprob === "number" ? [[t.id, Math.exp(t.logprob)] as [number, number]] : []));
+}
+
 async function llamaScore(ctx: CallContext, r: ScoreRequest): Promise<ScoredPosition[]> {
   const prompt = await llamaPromptTokens(ctx, r.messages);
-  const nVocab = ctx.info.nVocab;
-  const m = nVocab !== undefined && nVocab <= FULL_VOCAB_LIMIT ? nVocab : Math.max(r.topK, WIDE_TOP);
+  const m = llamaTopM(ctx.info.nVocab, r.topK);
   const lora = llamaLora(ctx);
   const out: ScoredPosition[] = [];
   for (let i = 0; i < r.tokens.length; i++) {
-    const res = await requestJson<{ completion_probabilities?: { top_logprobs?: { id?: number; logprob?: number }[] }[] }>(`${ctx.info.base}/completion`, {
-      ...opts(ctx),
-      body: { prompt: [...prompt, ...r.tokens.slice(0, i)], n_predict: 1, n_probs: m, temperature: 0, cache_prompt: true, ...(lora ? { lora } : {}) },
-    });
-    const top = res.completion_probabilities?.[0]?.top_logprobs;
-    if (!Array.isArray(top)) throw new RemoteError("protocol", `${ctx.info.url}/completion answered without n_probs probabilities`);
-    const dist = top.flatMap((t) => (typeof t.id === "number" && typeof t.logprob === "number" ? [[t.id, Math.exp(t.logprob)] as [number, number]] : []));
+    const dist = await llamaNextDist(ctx, [...prompt, ...r.tokens.slice(0, i)], m, lora);
     out.push(position(dist, r.tokens[i]!, r.topK, r.probe?.[i]));
   }
   return out;
@@ -88,28 +97,45 @@ async function vllmPromptTokens(ctx: CallContext, messages: ChatMessage[]): Prom
   return res.tokens as number[];
 }
 
+type VllmEntry = Record<string, { logprob?: number; rank?: number }> | null;
+
+/** vLLM's prompt_logprobs for `prompt` (token ids): one entry per prompt token, the first null. */
+async function vllmPromptLogprobs(ctx: CallContext, prompt: readonly number[], k: number): Promise<VllmEntry[]> {
+  const res = await requestJson<{ choices?: { prompt_logprobs?: VllmEntry[] }[] }>(`${ctx.info.v1}/completions`, {
+    ...opts(ctx),
+    body: { model: ctx.info.model, prompt, max_tokens: 1, temperature: 0, prompt_logprobs: k },
+  });
+  const pl = res.choices?.[0]?.prompt_logprobs;
+  if (!Array.isArray(pl) || pl.length < prompt.length) {
+    throw new KldUnavailableError(`no KL: ${ctx.info.url} answered without prompt_logprobs for every position (vLLM returns them on /v1/completions with prompt_logprobs ≤ ${VLLM_MAX_PROMPT_LOGPROBS})`);
+  }
+  return pl;
+}
+
+/** One prompt_logprobs entry: the top-k as [id, probability], most likely first, and the actual token's probability (listed whatever its rank). */
+function vllmEntry(entry: VllmEntry | undefined, k: number, actual: number): { dist: [number, number][]; actualProb?: number } {
+  const all = Object.entries(entry ?? {}).flatMap(([id, v]) => (typeof v?.logprob === "number" ? [{ id: Number(id), p: Math.exp(v.logprob), rank: v.rank ?? Infinity }] : []));
+  const dist = all
+    .filter((e) => e.rank <= k)
+    .sort((a, b) => b.p - a.p)
+    .map((e): [number, number] => [e.id, e.p]);
+  const hit = all.find((e) => e.id === actual);
+  return { dist, ...(hit ? { actualProb: hit.p } : {}) };
+}
+
 async function vllmScore(ctx: CallContext, r: ScoreRequest): Promise<ScoredPosition[]> {
   const prompt = await vllmPromptTokens(ctx, r.messages);
   const k = Math.min(Math.max(1, r.topK, r.probe?.[0]?.length ?? 0), VLLM_MAX_PROMPT_LOGPROBS);
-  const res = await requestJson<{ choices?: { prompt_logprobs?: (Record<string, { logprob?: number; rank?: number }> | null)[] }[] }>(`${ctx.info.v1}/completions`, {
-    ...opts(ctx),
-    body: { model: ctx.info.model, prompt: [...prompt, ...r.tokens], max_tokens: 1, temperature: 0, prompt_logprobs: k },
-  });
-  const pl = res.choices?.[0]?.prompt_logprobs;
-  if (!Array.isArray(pl) || pl.length < prompt.length + r.tokens.length) {
-    throw new KldUnavailableError(`no KL: ${ctx.info.url} answered without prompt_logprobs for every position (vLLM returns them on /v1/completions with prompt_logprobs ≤ ${VLLM_MAX_PROMPT_LOGPROBS})`);
-  }
+  const pl = await vllmPromptLogprobs(ctx, [...prompt, ...r.tokens], k);
   const out: ScoredPosition[] = [];
   for (let i = 0; i < r.tokens.length; i++) {
-    const entry = pl[prompt.length + i] ?? {};
-    // Each entry lists the top-k ids plus the actual (forced) token, whatever its rank.
-    const all = Object.entries(entry).flatMap(([id, v]) => (typeof v?.logprob === "number" ? [{ id: Number(id), p: Math.exp(v.logprob), rank: v.rank ?? Infinity }] : []));
-    const forcedEntry = all.find((e) => e.id === r.tokens[i]);
-    const ranked = all.filter((e) => e.rank <= k).sort((a, b) => b.p - a.p);
-    const dist: [number, number][] = ranked.map((e) => [e.id, e.p]);
-    const pos = position(dist, r.tokens[i]!, r.topK, r.probe?.[i]);
-    if (forcedEntry) pos.forcedProb = forcedEntry.p;
-    if (pos.probe && forcedEntry) pos.probe = r.probe![i]!.map((t, j) => (t === forcedEntry.id ? forcedEntry.p : pos.probe![j]!));
+    const forced = r.tokens[i]!;
+    const { dist, actualProb } = vllmEntry(pl[prompt.length + i], k, forced);
+    const pos = position(dist, forced, r.topK, r.probe?.[i]);
+    if (actualProb !== undefined) {
+      pos.forcedProb = actualProb;
+      if (pos.probe) pos.probe = r.probe![i]!.map((t, j) => (t === forced ? actualProb : pos.probe![j]!));
+    }
     out.push(pos);
   }
   return out;
@@ -126,7 +152,7 @@ export interface CorpusChunkScores {
 /** How corpus KL on this endpoint is measured: the alternatives per position (M) and their source. */
 export function corpusSource(info: Pick<CallContext["info"], "kind" | "nVocab">): { topK: number; source: string } | { unavailable: string } {
   if (info.kind === "llama-server") {
-    const m = info.nVocab !== undefined && info.nVocab <= FULL_VOCAB_LIMIT ? info.nVocab : WIDE_TOP;
+    const m = llamaTopM(info.nVocab, 0);
     return { topK: m, source: `llama-server /completion n_probs per position (top ${m}${m === info.nVocab ? ", the whole vocabulary" : ""})` };
   }
   if (info.kind === "vllm") return { topK: VLLM_MAX_PROMPT_LOGPROBS, source: `vLLM prompt_logprobs (top ${VLLM_MAX_PROMPT_LOGPROBS})` };
@@ -134,11 +160,11 @@ export function corpusSource(info: Pick<CallContext["info"], "kind" | "nVocab">)
   return { unavailable: "unavailable" in s ? s.unavailable : "no KL: this server returns no prompt logprobs" };
 }
 
-/** ln q of the next token from a listed distribution, with score.ts's bound when it is not listed. */
-function listedPosition(dist: [number, number][], next: number): ExternalPosition {
-  const p = position(dist, next, dist.length, undefined);
+/** A corpus position from a listed distribution: ln q of the next token, with position()'s bound when it is not listed. */
+function listedPosition(dist: [number, number][], next: number, nextProb?: number): ExternalPosition {
+  const p = nextProb ?? position(dist, next, dist.length, undefined).forcedProb;
   // A token listed with no mass left over would get probability 0: floor it so ln stays finite.
-  return { ids: dist.map(([id]) => id), logprobs: dist.map(([, q]) => Math.log(q)), tokenLogprob: Math.log(Math.max(p.forcedProb, 1e-30)) };
+  return { ids: dist.map(([id]) => id), logprobs: dist.map(([, q]) => Math.log(q)), tokenLogprob: Math.log(Math.max(p, 1e-30)) };
 }
 
 /**
@@ -149,48 +175,21 @@ function listedPosition(dist: [number, number][], next: number): ExternalPositio
  * prompt_logprobs. KldUnavailableError where the server gives neither.
  */
 export async function scoreCorpusOn(ctx: CallContext, tokens: readonly number[], from: number): Promise<CorpusChunkScores> {
-  const positions: ExternalPosition[] = [];
   const src = corpusSource(ctx.info);
   if ("unavailable" in src) throw new KldUnavailableError(src.unavailable);
+  const positions: ExternalPosition[] = [];
   if (ctx.info.kind === "llama-server") {
-    const m = src.topK;
     const lora = llamaLora(ctx);
+    for (let k = from; k < tokens.length - 1; k++) positions.push(listedPosition(await llamaNextDist(ctx, tokens.slice(0, k + 1), src.topK, lora), tokens[k + 1]!));
+  } else {
+    const pl = await vllmPromptLogprobs(ctx, tokens, src.topK);
+    // Entry k + 1 is the distribution that predicts tokens[k + 1].
     for (let k = from; k < tokens.length - 1; k++) {
-      const res = await requestJson<{ completion_probabilities?: { top_logprobs?: { id?: number; logprob?: number }[] }[] }>(`${ctx.info.base}/completion`, {
-        ...opts(ctx),
-        body: { prompt: tokens.slice(0, k + 1), n_predict: 1, n_probs: m, temperature: 0, cache_prompt: true, ...(lora ? { lora } : {}) },
-      });
-      const top = res.completion_probabilities?.[0]?.top_logprobs;
-      if (!Array.isArray(top)) throw new RemoteError("protocol", `${ctx.info.url}/completion answered without n_probs probabilities`);
-      const dist = top.flatMap((t) => (typeof t.id === "number" && typeof t.logprob === "number" ? [[t.id, Math.exp(t.logprob)] as [number, number]] : []));
-      positions.push(listedPosition(dist, tokens[k + 1]!));
+      const { dist, actualProb } = vllmEntry(pl[k + 1], src.topK, tokens[k + 1]!);
+      positions.push(listedPosition(dist, tokens[k + 1]!, actualProb));
     }
-    return { topK: m, positions };
   }
-  {
-    const k = src.topK;
-    const res = await requestJson<{ choices?: { prompt_logprobs?: (Record<string, { logprob?: number; rank?: number }> | null)[] }[] }>(`${ctx.info.v1}/completions`, {
-      ...opts(ctx),
-      body: { model: ctx.info.model, prompt: [...tokens], max_tokens: 1, temperature: 0, prompt_logprobs: k },
-    });
-    const pl = res.choices?.[0]?.prompt_logprobs;
-    if (!Array.isArray(pl) || pl.length < tokens.length) {
-      throw new KldUnavailableError(`no KL: ${ctx.info.url} answered without prompt_logprobs for every position (vLLM returns them on /v1/completions with prompt_logprobs ≤ ${VLLM_MAX_PROMPT_LOGPROBS})`);
-    }
-    for (let j = from; j < tokens.length - 1; j++) {
-      // Entry j + 1 is the distribution that predicts tokens[j + 1]: the top-k plus that token.
-      const all = Object.entries(pl[j + 1] ?? {}).flatMap(([id, v]) => (typeof v?.logprob === "number" ? [{ id: Number(id), lp: v.logprob, rank: v.rank ?? Infinity }] : []));
-      const ranked = all.filter((e) => e.rank <= k).sort((a, b) => b.lp - a.lp);
-      const pos = listedPosition(
-        ranked.map((e) => [e.id, Math.exp(e.lp)]),
-        tokens[j + 1]!,
-      );
-      const actual = all.find((e) => e.id === tokens[j + 1]);
-      if (actual) pos.tokenLogprob = actual.lp;
-      positions.push(pos);
-    }
-    return { topK: k, positions };
-  }
+  return { topK: src.topK, positions };
 }
 
 /** Teacher-forced distributions from one endpoint; KldUnavailableError when the server has no way. */
