@@ -24,6 +24,7 @@ const nodeEntries = [
   ["server/src/server-lsp.ts", "dist/server-lsp.js"],
   ["server/src/server-core.ts", "dist/server-core.js"],
   ["server/src/cli.ts", "dist/cli.js"],
+  ["server/src/cli-main.ts", "dist/cli-main.js"],
   ["server/src/llm/worker.ts", "dist/engine-worker.js"],
   ["server/src/eval/assertions/pattern-worker.ts", "dist/pattern-worker.js"],
 ];

@@ -11,11 +11,13 @@
 //   node extension/scripts/natives.mjs            runtimes 20, 22, 24 and their binaries, into dist/native
 //   node extension/scripts/natives.mjs --node 24  only those majors
 //   node extension/scripts/natives.mjs --runtimes only the runtimes (no compiling)
+//   node extension/scripts/natives.mjs --bulk-logits  only the bulk_logits addon (server/native/)
 //
 // A compile takes about 75 s of CPU on these 2-core machines (SQLite's amalgamation): run it under
 // the shared lock (`flock /tmp/driftlens-heavy.lock …`); `npm test` and `npm run package` call it
 // and find everything cached after the first time. Concurrent callers wait on .cache/natives/.lock.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -161,7 +163,74 @@ export function ensureNatives(majors = MAJORS) {
     }
     done.push({ major, version: rt.version, abi: rt.abi, node: rt.node, binary });
   }
+  ensureBulkLogits(majors[0]);
   return done;
+}
+
+/**
+ * The bulk_logits addon (server/native/bulk_logits.c): Node-API, so one binary for every runtime.
+ * Compiled with the system's C compiler against Node's `node_api.h` (from runtime `major`'s
+ * headers) and the llama.h / ggml headers of the llama.cpp source node-llama-cpp ships (taken from
+ * its git bundle: the release its prebuilt libraries were built from), cached by the hash of the
+ * source and the release, verified by loading node-llama-cpp's CPU library, and installed into
+ * dist/native/<platform>/bulk_logits.node. Linux only (it uses dlopen). Returns its path, or null
+ * when it cannot be built here (callers then use node-llama-cpp alone).
+ */
+export function ensureBulkLogits(major = MAJORS[0]) {
+  if (process.platform !== "linux") return null;
+  const src = path.join(ROOT, "server", "native", "bulk_logits.c");
+  const llamaDir = path.join(ROOT, "node_modules", "node-llama-cpp", "llama");
+  const info = JSON.parse(fs.readFileSync(path.join(llamaDir, "llama.cpp.info.json"), "utf8"));
+  const hash = createHash("sha256").update(fs.readFileSync(src)).update(info.tag).digest("hex").slice(0, 16);
+  const cached = path.join(NATIVE_CACHE, `bulk-logits-${hash}`, PLATFORM, "bulk_logits.node");
+  const dist = path.join(NATIVE_DIST, PLATFORM, "bulk_logits.node");
+  if (!fs.existsSync(cached)) {
+    const cc = process.env.CC || "cc";
+    if (spawnSync("sh", ["-c", `command -v ${cc}`], { encoding: "utf8" }).status !== 0) {
+      log(`bulk_logits: no C compiler (${cc}); not built (driftlens kld then reads logits through node-llama-cpp)`);
+      return null;
+    }
+    // llama.h and the ggml headers of the release node-llama-cpp's binaries come from.
+    const headers = path.join(NATIVE_CACHE, `llama-headers-${info.tag}`);
+    if (!fs.existsSync(path.join(headers, "include", "llama.h"))) {
+      const bare = path.join(NATIVE_CACHE, `llama-bundle-${process.pid}`);
+      fs.rmSync(bare, { recursive: true, force: true });
+      run("git", ["init", "-q", "--bare", bare]);
+      run("git", ["-C", bare, "fetch", "-q", path.join(llamaDir, "gitRelease.bundle"), "HEAD"]);
+      const tmp = `${headers}.tmp-${process.pid}`;
+      fs.mkdirSync(tmp, { recursive: true });
+      const tar = spawnSync("git", ["-C", bare, "archive", "FETCH_HEAD", "include", "ggml/include"], { maxBuffer: 256 * 1024 * 1024 });
+      if (tar.status !== 0) throw new Error(`git archive of llama.cpp's headers failed: ${String(tar.stderr)}`);
+      run("tar", ["-x", "-C", tmp], { input: tar.stdout });
+      fs.rmSync(bare, { recursive: true, force: true });
+      fs.rmSync(headers, { recursive: true, force: true });
+      fs.renameSync(tmp, headers);
+    }
+    const rt = ensureRuntime(major);
+    fs.mkdirSync(path.dirname(cached), { recursive: true });
+    const tmp = path.join(path.dirname(cached), `tmp-${process.pid}.node`);
+    const t0 = Date.now();
+    run(cc, [
+      "-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror", "-shared", "-fPIC",
+      "-DNODE_GYP_MODULE_NAME=bulk_logits",
+      `-I${path.join(rt.home, "include", "node")}`,
+      `-I${path.join(headers, "include")}`,
+      `-I${path.join(headers, "ggml", "include")}`,
+      src, "-o", tmp, "-ldl", "-lpthread",
+    ]);
+    // Loads, finds node-llama-cpp's CPU library and registers its backend.
+    const bins = path.join(ROOT, "node_modules", "@node-llama-cpp", PLATFORM, "bins", PLATFORM);
+    const lib = fs.existsSync(bins) ? fs.readdirSync(bins).find((n) => /^libllama\..*so$/.test(n)) : undefined;
+    if (lib) run(rt.node, ["-e", `require(${JSON.stringify(tmp)}).load(${JSON.stringify(path.join(bins, lib))}, ${JSON.stringify(bins)})`], { env: cleanEnv() });
+    fs.renameSync(tmp, cached);
+    log(`bulk_logits: compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s (llama.cpp ${info.tag}${lib ? `, loads ${lib}` : ""})`);
+  }
+  const same = fs.existsSync(dist) && fs.readFileSync(dist).equals(fs.readFileSync(cached));
+  if (!same) {
+    fs.mkdirSync(path.dirname(dist), { recursive: true });
+    fs.copyFileSync(cached, dist);
+  }
+  return dist;
 }
 
 /**
@@ -180,14 +249,15 @@ export function ensureNativesLocked(args = []) {
 }
 
 function parseArgs(argv) {
-  const opts = { majors: MAJORS, runtimesOnly: false, json: false };
+  const opts = { majors: MAJORS, runtimesOnly: false, bulkOnly: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--node") opts.majors = String(argv[++i] ?? "").split(",").map(Number);
     else if (a.startsWith("--node=")) opts.majors = a.slice(7).split(",").map(Number);
     else if (a === "--runtimes") opts.runtimesOnly = true;
+    else if (a === "--bulk-logits") opts.bulkOnly = true;
     else if (a === "--json") opts.json = true;
-    else throw new Error(`unknown argument '${a}' (use --node 20,22,24, --runtimes)`);
+    else throw new Error(`unknown argument '${a}' (use --node 20,22,24, --runtimes, --bulk-logits)`);
   }
   for (const m of opts.majors) if (!RUNTIMES[m]) throw new Error(`--node ${m}: no runtime pinned for Node ${m} (pinned: ${MAJORS.join(", ")})`);
   return opts;
@@ -198,8 +268,14 @@ if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import
     const opts = parseArgs(process.argv.slice(2));
     if (!process.env[LOCK_ENV]) {
       const r = ensureNativesLocked(process.argv.slice(2).filter((a) => a !== "--json"));
-      process.stdout.write(opts.json ? JSON.stringify(r) : r.map((x) => `Node ${x.version} (ABI ${x.abi}): ${x.binary ? path.relative(ROOT, x.binary) : x.node}\n`).join(""));
+      if (opts.bulkOnly) process.stdout.write(opts.json ? JSON.stringify(r) : `${r.bulkLogits ? path.relative(ROOT, r.bulkLogits) : "bulk_logits: not built here"}\n`);
+      else process.stdout.write(opts.json ? JSON.stringify(r) : r.map((x) => `Node ${x.version} (ABI ${x.abi}): ${x.binary ? path.relative(ROOT, x.binary) : x.node}\n`).join(""));
     } else {
+      if (opts.bulkOnly) {
+        const b = ensureBulkLogits(opts.majors[0]);
+        process.stdout.write(opts.json ? JSON.stringify({ bulkLogits: b }) : `${b ? path.relative(ROOT, b) : "bulk_logits: not built here"}\n`);
+        process.exit(0);
+      }
       const r = opts.runtimesOnly ? opts.majors.map((m) => ensureRuntime(m)) : ensureNatives(opts.majors);
       process.stdout.write(opts.json ? JSON.stringify(r) : r.map((x) => `Node ${x.version} (ABI ${x.abi})\n`).join(""));
     }

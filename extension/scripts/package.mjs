@@ -136,12 +136,15 @@ function ignoreFileFor(target, binaries) {
     "!dist/server-lsp.js",
     "!dist/server-core.js",
     "!dist/cli.js",
+    "!dist/cli-main.js",
     "!dist/engine-worker.js",
     "!dist/pattern-worker.js",
     "!dist/webviews/*.js",
     "!dist/webviews/*.css",
     "!syntaxes/**",
     ...binaries.map(([rel]) => `!${rel}`),
+    // The bulk_logits addon (Node-API, every runtime), where it was built for this target.
+    ...(fs.existsSync(path.join(root, "dist", "native", TARGETS[target].native, "bulk_logits.node")) ? [`!dist/native/${TARGETS[target].native}/bulk_logits.node`] : []),
     ...includes,
   ];
   const cache = path.join(root, ".cache", "vsix");

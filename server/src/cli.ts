@@ -1,68 +1,35 @@
-// The `driftlens` command: a thin dispatcher. Each command lives in server/src/cli/<name>.ts and
-// exports a `Command`; this file only routes argv and turns thrown errors into exit codes.
-import { commands } from "./cli/commands";
-import { CliError, EXIT_USAGE, type CliIO } from "./cli/common";
-import { versionText } from "./cli/version";
-import { terminalSafe } from "./util/terminal";
+// The `driftlens` launcher (dist/cli.js, a few KB; the package's bin). It loads the CLI bundle
+// (dist/cli-main.js, about 3 MB) through V8's code cache (util/code-cache.ts), as the language
+// server loads its own, and for a command that will need the engine worker right away
+// (`driftlens kld`) forks the worker first, so the worker's start and the CLI's overlap: about
+// 175 ms of a corpus run's start on 2 cores (docs/benchmarks.md, "Issue 13").
+import path from "node:path";
+import type { CliIO } from "./cli/common";
+import { preforkEngineWorker } from "./llm/worker-fork";
+import { requireWithCodeCache } from "./util/code-cache";
 
-const HELP = `driftlens — prompt and adapter engineering on local GGUF models
-
-Usage: driftlens <command> [options]
-
-Commands:
-${Object.entries(commands)
-  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
-  .join("\n")}
-
-Run 'driftlens <command> --help' for a command's options.`;
-
-export async function main(argv: string[], raw: CliIO): Promise<number> {
-  // Everything on stdout passes through here: ids, outputs and file names from the workspace may
-  // hold control characters (ANSI escapes, bidi overrides) that must not reach a terminal raw.
-  // stderr carries the progress bar's own line control; its messages are made safe where written.
-  const io: CliIO = { ...raw, out: (s) => raw.out(terminalSafe(s)) };
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    io.out(HELP + "\n");
-    return name ? 0 : EXIT_USAGE;
-  }
-  if (name === "--version" || name === "-v") {
-    io.out(versionText());
-    return 0;
-  }
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!command) {
-    io.err(`driftlens: unknown command '${name}'. Run 'driftlens --help' for the list.\n`);
-    return EXIT_USAGE;
-  }
+const argv = process.argv.slice(2);
+if (argv[0] === "kld" && !argv.some((a) => a === "--help" || a === "-h")) {
   try {
-    return await command.run(rest, io);
-  } catch (e) {
-    if (e instanceof CliError) {
-      io.err(`driftlens ${name}: ${terminalSafe(e.message)}\n`);
-      return e.exitCode;
-    }
-    // Never a stack trace to the user; DRIFTLENS_DEBUG=1 shows it.
-    io.err(`driftlens ${name}: internal error: ${terminalSafe(e instanceof Error ? e.message : String(e))}\n`);
-    if (process.env.DRIFTLENS_DEBUG) io.err(`${e instanceof Error ? e.stack : ""}\n`);
-    return EXIT_USAGE;
+    // The same worker and options EngineClient forks for `driftlens kld` (cli/kld.ts: flatMemory).
+    preforkEngineWorker(process.env.DRIFTLENS_ENGINE_WORKER || path.join(__dirname, "engine-worker.js"), { flatMemory: true });
+  } catch {
+    // EngineClient forks it itself and reports what is wrong.
   }
 }
-
-if (require.main === module) {
-  const io: CliIO = {
-    out: (s) => void process.stdout.write(s),
-    err: (s) => void process.stderr.write(s),
-    isTTY: Boolean(process.stdout.isTTY),
-    cwd: process.cwd(),
-  };
-  main(process.argv.slice(2), io).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e) => {
-      process.stderr.write(`driftlens: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = EXIT_USAGE;
-    },
-  );
-}
+const { main } = requireWithCodeCache(path.join(__dirname, "cli-main.js"), module) as typeof import("./cli-main");
+const io: CliIO = {
+  out: (s) => void process.stdout.write(s),
+  err: (s) => void process.stderr.write(s),
+  isTTY: Boolean(process.stdout.isTTY),
+  cwd: process.cwd(),
+};
+main(argv, io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`driftlens: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -50,7 +50,14 @@ async function vsLlamaPerplexity(): Promise<void> {
       tokens = j.tokens;
       return r.ms;
     };
-    // Warm-up of both (page cache, the engine's first start).
+    // Warm-up of both (page cache, the engine's first start), and which path reads the logits.
+    const probe = spawnSync(process.execPath, [cli, "kld", "--reference", ref, "--variant", cand, "--text", text, "--ctx", String(CTX), "--chunks", "1", "--threads", String(THREADS), "--format", "json"], {
+      encoding: "utf8",
+      env: { ...process.env, DRIFTLENS_DEBUG: "1" },
+    });
+    const logitsPath = /bulk logits: loaded/.test(probe.stderr)
+      ? "logits through the bulk_logits addon"
+      : `logits through node-llama-cpp per position (${/bulk logits not used: ([^\n]*)/.exec(probe.stderr)?.[1] ?? "addon not used"})`;
     ours();
     llama();
     const a: number[] = [];
@@ -71,7 +78,7 @@ async function vsLlamaPerplexity(): Promise<void> {
       "ratio",
       1.0,
       "lower",
-      `driftlens kld ${Math.round(median(a))} ms vs llama-perplexity base + KL passes ${Math.round(median(b))} ms (medians of ${ROUNDS}, alternating); stories260K F32 vs Q4_0, ${chunks} chunks × ${CTX} tokens, ${tokens} scored, ${THREADS} thread; vocabulary 512`,
+      `driftlens kld ${Math.round(median(a))} ms vs llama-perplexity base + KL passes ${Math.round(median(b))} ms (medians of ${ROUNDS}, alternating); stories260K F32 vs Q4_0, ${chunks} chunks × ${CTX} tokens, ${tokens} scored, ${THREADS} thread; vocabulary 512; ${logitsPath}`,
     );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -23,6 +23,10 @@ for (let i = 0; i < argv.length; i++) {
   }
 }
 
+// The bulk_logits addon `driftlens kld` reads logits through (built once, cached; kld.bench.ts
+// says in its notes which path a run took).
+spawnSync(process.execPath, [path.join(root, "extension/scripts/natives.mjs"), "--bulk-logits"], { stdio: ["ignore", "ignore", "inherit"] });
+
 const dir = path.join(root, "dist/test/bench");
 const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".bench.js")).sort() : [];
 // Every file runs; with --only each measures just the matching benchmarks (harness.ts `selected`)

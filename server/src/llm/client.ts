@@ -4,7 +4,7 @@
 // worker dies (native crash, out-of-memory, SIGKILL) every pending request rejects with an
 // EngineError of kind "crashed" naming the variant and file in flight, and the next request
 // starts a fresh worker.
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -20,6 +20,7 @@ import {
   type ToWorker,
 } from "../protocol/engine";
 import { EngineError } from "./errors";
+import { adoptPreforked, forkEngineWorker, type WorkerForkOptions } from "./worker-fork";
 import type {
   CorpusTokens,
   DivergenceRequest,
@@ -151,17 +152,12 @@ export class EngineClient {
     if (this.disposed) return Promise.reject(new EngineError({ kind: "other", message: "The engine client was disposed." }));
     if (this.child && this.ready) return this.ready;
     const workerPath = resolveWorkerPath(this.opts.workerPath);
-    const child = fork(workerPath, [], {
-      execPath: this.opts.execPath ?? process.env.DRIFTLENS_ENGINE_NODE ?? process.execPath,
-      // --expose-gc: full-vocabulary divergence collects its per-position garbage (llm/divergence-run.ts).
-      // --max-semi-space-size=16: the young generation V8 settles at on Node 20 here (two 16 MB
-      // semi-spaces); Node 24's V8 lets it grow to 2 × 32 MB over a long run, so the same corpus
-      // run ended 44% larger at 64 chunks than at 4 (32,000-token vocabulary) there and +2% with it.
-      execArgv: ["--expose-gc", "--max-semi-space-size=16"],
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      env: { ...(this.opts.flatMemory ? { MALLOC_MMAP_THRESHOLD_: "131072" } : {}), ...process.env, ...this.opts.env },
-      serialization: "json",
-    });
+    const forkOpts: WorkerForkOptions = {
+      ...(this.opts.execPath ? { execPath: this.opts.execPath } : {}),
+      ...(this.opts.flatMemory ? { flatMemory: true } : {}),
+      ...(this.opts.env ? { env: this.opts.env } : {}),
+    };
+    const child = adoptPreforked(workerPath, forkOpts) ?? forkEngineWorker(workerPath, forkOpts);
     this.starts++;
     this.child = child;
     this.readyDone = false;

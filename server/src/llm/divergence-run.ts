@@ -6,22 +6,39 @@
 // sequence's unscored prefix, then the scored positions are evaluated in groups of G tokens —
 // reference first (its distributions go into reusable slots of DivergenceMath), then each
 // candidate on the same tokens, compared slot by slot. The sequences of a request sit side by side
-// in one context per model and every evaluation step is issued for all of them in the same tick,
-// so node-llama-cpp decodes them in one batch (llama-perplexity's several chunks per batch) and
-// the batches — hence the numbers — do not depend on timing. The largest things alive are the
-// slots (about 16 MiB) and the one logits Map node-llama-cpp hands over per position, dropped as
-// soon as it is read: `controlledEvaluate` with `generateNext.logits: true` is node-llama-cpp's
-// public way to see every logit, and its `onTokenResult` callback lets each Map go at once.
-import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
+// in one context per model and every evaluation step covers all of them, so llama.cpp decodes them
+// in one batch (llama-perplexity's several chunks per batch) and the batches — hence the numbers —
+// do not depend on timing. The largest things alive are the slots (about 16 MiB) and one group's
+// logits.
+//
+// Where the logits come from is the host's business (HeldModel): node-llama-cpp's contexts, one
+// position at a time (llm/engine.ts), or the bulk_logits addon, a whole group per call
+// (llm/native/bulk-divergence.ts).
 import { EngineError } from "./errors";
 import { DivergenceMath, type PositionValues } from "./position-divergence";
 import type { ChatMessage, DivergenceRequest, DivergenceResult, DivergenceSequenceResult, DivergenceValues, ModelSpec } from "./types";
 
-type Token = NLC.Token;
+type Token = number;
 
-/** What the engine lends a divergence run: a pinned model with free sequences of one context. */
+/** A group of tokens to evaluate on one sequence, after what it holds. */
+export interface EvalItem {
+  seq: number;
+  tokens: readonly Token[];
+}
+
+/** What the host lends a divergence run: a model with `count` free sequences of one context. */
 export interface HeldModel {
-  seqs: NLC.LlamaContextSequence[];
+  /**
+   * Makes each sequence i hold exactly prefixes[i]: keeps what it already holds of it, evaluates
+   * the rest, all sequences in one batch (no logits wanted).
+   */
+  setPrefixes(prefixes: readonly (readonly Token[])[]): Promise<void>;
+  /**
+   * Evaluates each item after what its sequence holds, all in one batch, and calls onLogits for
+   * every token in item order: the logits of the position after it (every vocabulary entry). The
+   * array is only valid during the call.
+   */
+  evaluate(items: readonly EvalItem[], onLogits: (item: number, j: number, logits: ArrayLike<number>) => void): Promise<void>;
   /** The prompt tokens of `messages` with this model's template (eval cases). */
   prompt(messages: ChatMessage[]): Token[];
   /** Vocabulary size from the model's metadata, when it says. */
@@ -30,6 +47,8 @@ export interface HeldModel {
 }
 
 export interface DivergenceHost {
+  /** Groups the scored positions of a sequence are cut into (default 4; at least 8 positions each). */
+  readonly groups?: number;
   /**
    * `count` sequences of one context of `contextSize` tokens each; `copy` numbers the holds of
    * the same model and adapters in one request (each needs its own context).
@@ -40,31 +59,6 @@ export interface DivergenceHost {
 /** Reference slots per sequence: about 16 MiB of stored distributions in all, 4 to 128 positions. */
 export function groupSize(vocab: number, bytesPerValue: number, sequences = 1): number {
   return Math.max(4, Math.min(128, Math.floor((16 * 1048576) / (vocab * bytesPerValue * Math.max(1, sequences)))));
-}
-
-/**
- * Every logit node-llama-cpp hands over arrives as a JS array and a Map (about 50 bytes per
- * vocabulary entry), garbage as soon as it is read, along with native memory that only goes when
- * those objects are collected. From about 8,000 tokens (a position's array of 2 × vocabulary values
- * passes V8's 128 KB large-object size) they land in the large-object space, which only a full
- * collection frees, and V8 lets the heap grow before it does one. The worker runs with
- * --expose-gc: a full collection after roughly 100,000 such entries (about 5 MB of garbage; a few
- * ms of GC against the hundreds of ms it takes to produce them) keeps peak memory flat however
- * long the text is. Smaller vocabularies are young-generation garbage V8 frees on its own, but the
- * native memory still crept up (+7 to +11% over 64 chunks at 512 tokens without any full
- * collection); one every 250,000 entries keeps it flat (-2 to +2%) at about a fifth of the
- * collections, whose time had been a seventh of a 512-token corpus run at every 100,000.
- */
-const LARGE_OBJECT_VOCAB = 8192;
-const GC_EVERY_ENTRIES = 100_000;
-const GC_EVERY_ENTRIES_SMALL_VOCAB = 250_000;
-let garbageEntries = 0;
-
-function collectGarbage(positions: number, vocab: number): void {
-  garbageEntries += positions * vocab;
-  if (garbageEntries < (vocab < LARGE_OBJECT_VOCAB ? GC_EVERY_ENTRIES_SMALL_VOCAB : GC_EVERY_ENTRIES)) return;
-  garbageEntries = 0;
-  (globalThis as { gc?: () => void }).gc?.();
 }
 
 /**
@@ -91,17 +85,6 @@ function push(dst: DivergenceValues, v: PositionValues): void {
 
 function fail(message: string, spec?: ModelSpec): never {
   throw new EngineError({ kind: "other", message, ...(spec ? { variant: spec.variant, file: spec.modelPath } : {}) });
-}
-
-/** Empties `seq` down to the part of `prefix` it already holds; returns the tokens left to evaluate. */
-async function keepPrefix(seq: NLC.LlamaContextSequence, prefix: Token[]): Promise<Token[]> {
-  const { firstDifferentIndex } = seq.compareContextTokens(prefix);
-  const keep = Math.min(firstDifferentIndex, prefix.length);
-  if (keep < seq.nextTokenIndex) {
-    if (keep === 0) await seq.clearHistory();
-    else await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
-  }
-  return prefix.slice(seq.nextTokenIndex);
 }
 
 interface Planned {
@@ -176,75 +159,55 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
     const result: DivergenceResult = { id: req.id, sequences: seqs.map((p) => p.out), vocab: 0, wallMs: 0, peakRssBytes: 0 };
     if (seqs.every((p) => p.n === 0)) return finish(result, t0);
 
-    // Unscored prefixes: cleared first, then evaluated for every sequence in the same tick (one
-    // batch per model); the models' contexts are independent, so they evaluate at the same time.
-    await Promise.all(
-      held.map(async (h) => {
-        const rests = await Promise.all(seqs.map((p, i) => keepPrefix(h.seqs[i]!, p.tokens.slice(0, p.from))));
-        await Promise.all(rests.map((rest, i) => (rest.length ? h.seqs[i]!.controlledEvaluate(rest) : undefined)));
-      }),
-    );
+    // Unscored prefixes, every sequence in one batch per model. The models' contexts are
+    // independent, so they evaluate at the same time: the candidates take in their prefixes while
+    // the reference takes in its own and then its first group (below).
+    const prefixes = seqs.map((p) => p.tokens.slice(0, p.from));
+    let candidatePrefixes: Promise<unknown> | undefined = Promise.all(held.slice(1).map((h) => h.setPrefixes(prefixes)));
+    // Awaited before the candidates' first group; kept from being unhandled until then.
+    candidatePrefixes.catch(() => undefined);
 
     const bytes = req.storage === "llama16" ? 2 : 8;
     // Two banks of G slots per sequence: the reference fills one while the candidates read the
-    // other. At least four groups per sequence, so the two sides overlap for most of the work.
+    // other. Several groups per sequence (the host's choice), so the two sides overlap for most of
+    // the work.
     const total = Math.max(...seqs.map((p) => p.n));
-    const overlap = Math.max(8, Math.ceil(total / 4));
+    const overlap = Math.max(8, Math.ceil(total / (host.groups ?? 4)));
     let G = refVocab ? Math.min(overlap, total, groupSize(refVocab, bytes, 2 * width)) : 1;
     let math = refVocab ? takeMath(refVocab, 2 * G * width, req.storage) : undefined;
     if (math) result.vocab = math.vocab;
-    const scratch: Float32Array[] = [];
-    const want = { generateNext: { logits: true as const } };
-    let failure: unknown;
-    // Fills a scratch buffer from a position's logits Map; the Map is dropped by the caller.
-    const read = (buf: number, logits: Map<Token, number> | undefined, spec: ModelSpec): Float32Array => {
-      if (!logits) fail(`llama.cpp returned no logits for ${spec.variant} at a scored position`, spec);
+    const vocabOf = (logits: ArrayLike<number>, spec: ModelSpec): DivergenceMath => {
       if (!math) {
         // No vocabulary size in the metadata: learnt from the first position (a group of one).
-        G = Math.min(overlap, total, groupSize(logits.size, bytes, 2 * width));
-        math = takeMath(logits.size, 2 * G * width, req.storage);
+        G = Math.min(overlap, total, groupSize(logits.length, bytes, 2 * width));
+        math = takeMath(logits.length, 2 * G * width, req.storage);
         result.vocab = math.vocab;
       }
-      if (logits.size !== math.vocab) {
-        fail(`Variant ${spec.variant} has a vocabulary of ${logits.size} tokens but the reference ${req.reference.variant} has ${math.vocab}: KL divergence compares distributions over the same vocabulary.`, spec);
+      if (logits.length !== math.vocab) {
+        fail(`Variant ${spec.variant} has a vocabulary of ${logits.length} tokens but the reference ${req.reference.variant} has ${math.vocab}: KL divergence compares distributions over the same vocabulary.`, spec);
       }
-      const out = (scratch[buf] ??= new Float32Array(math.vocab));
-      for (const [t, l] of logits) out[t] = l;
-      return out;
+      return math;
     };
     /** Positions start..start+len of every sequence on model c; the reference stores into `bank`, candidates read it. */
-    const evalGroup = async (c: number, start: number, len: number, bank: number): Promise<number> => {
-      let entries = 0;
-      await Promise.all(
-        seqs.map((p, i) => {
-          const a = p.from + start;
-          const b = Math.min(p.from + p.n, a + len);
-          if (a >= b) return undefined;
-          entries += b - a;
-          return held[c]!.seqs[i]!.controlledEvaluate(
-            p.tokens.slice(a, b).map((t) => [t, want]),
-            {
-              onTokenResult(j, o) {
-                try {
-                  const logits = read(c * S + i, o.next.logits, specs[c]!);
-                  o.next.logits = undefined;
-                  const slot = (bank * width + i) * G + j;
-                  const k = a + j;
-                  if (c === 0) {
-                    math!.setReference(slot, logits, p.tokens[k + 1]!);
-                    p.out.nllBase.push(math!.referenceNll(slot));
-                    p.external.forEach((e, x) => push(p.out.candidates[req.candidates.length + x]!, math!.compareTopK(slot, e.positions[k - p.from]!)));
-                  } else push(p.out.candidates[c - 1]!, math!.compare(slot, logits));
-                } catch (err) {
-                  failure ??= err;
-                }
-              },
-            },
-          );
-        }),
-      );
-      if (failure) throw failure;
-      return entries;
+    const evalGroup = async (c: number, start: number, len: number, bank: number): Promise<void> => {
+      const items: (EvalItem & { p: Planned; a: number })[] = [];
+      seqs.forEach((p, i) => {
+        const a = p.from + start;
+        const b = Math.min(p.from + p.n, a + len);
+        if (a < b) items.push({ seq: i, tokens: p.tokens.slice(a, b), p, a });
+      });
+      if (!items.length) return;
+      await held[c]!.evaluate(items, (x, j, logits) => {
+        const { seq: i, p, a } = items[x]!;
+        const m = vocabOf(logits, specs[c]!);
+        const slot = (bank * width + i) * G + j;
+        const k = a + j;
+        if (c === 0) {
+          m.setReference(slot, logits, p.tokens[k + 1]!);
+          p.out.nllBase.push(m.referenceNll(slot));
+          p.external.forEach((e, y) => push(p.out.candidates[req.candidates.length + y]!, m.compareTopK(slot, e.positions[k - p.from]!)));
+        } else push(p.out.candidates[c - 1]!, m.compare(slot, logits));
+      });
     };
 
     // Pipelined: while the candidates evaluate group g against one bank, the reference evaluates
@@ -252,17 +215,20 @@ export async function runDivergence(host: DivergenceHost, req: DivergenceRequest
     let start = 0;
     let bank = 0;
     let len = math ? G : 1;
-    let refDone: Promise<number> | undefined = evalGroup(0, start, len, bank);
+    let refDone: Promise<void> | undefined = held[0]!.setPrefixes(prefixes).then(() => evalGroup(0, start, len, bank));
     while (refDone) {
       if (signal?.aborted) throw new EngineError({ kind: "cancelled", message: `Cancelled while scoring ${req.id}.`, variant: req.reference.variant, file: req.reference.modelPath });
-      const entries = await refDone;
+      await refDone;
+      if (candidatePrefixes) {
+        await candidatePrefixes;
+        candidatePrefixes = undefined;
+      }
       const next = start + len;
       const nextLen = G;
       refDone = next < total ? evalGroup(0, next, nextLen, bank ^ 1) : undefined;
       // A failure of the reference's next group surfaces when it is awaited; keep it from being unhandled meanwhile.
       refDone?.catch(() => undefined);
       await Promise.all(held.slice(1).map((_, c) => evalGroup(c + 1, start, len, bank)));
-      collectGarbage(entries * held.length, math?.vocab ?? 0);
       start = next;
       len = nextLen;
       bank ^= 1;

@@ -18,8 +18,9 @@ import fs from "node:fs";
 import os from "node:os";
 import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
 import { runDivergence, type HeldModel } from "./divergence-run";
+import { nlcHeldModel } from "./divergence-nlc";
 import { completionText } from "./completion-text";
-import { openRegularFile, UnsafeFileError } from "../util/safe-file";
+import { checkGgufMagic, checkModelFile, mb } from "./model-file";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import { Utf8Guard } from "./utf8-guard";
@@ -204,25 +205,7 @@ export class Engine {
   private async doLoadModel(spec: ModelSpec): Promise<ModelEntry> {
     const file = spec.modelPath;
     const where = { variant: spec.variant, file };
-    let size: number;
-    try {
-      size = fs.statSync(file).size;
-    } catch {
-      throw new EngineError({
-        kind: "model-missing",
-        message: `Model file not found for variant ${spec.variant}: ${file}. Check the path in driftlens.yaml (or generate the models).`,
-        ...where,
-      });
-    }
-    checkGgufMagic(file, spec.variant, "model");
-    const budget = this.settings.memoryBudgetBytes;
-    if (budget > 0 && size > budget) {
-      throw new EngineError({
-        kind: "out-of-memory",
-        message: `Model for variant ${spec.variant} (${file}, ${mb(size)}) is larger than the engine memory budget (${mb(budget)}). Raise engine.memoryBudget in driftlens.yaml or use a smaller quantization.`,
-        ...where,
-      });
-    }
+    const size = checkModelFile(spec, this.settings.memoryBudgetBytes);
     await this.evictFor(size);
     let model: NLC.LlamaModel;
     this.nativeErrors = [];
@@ -778,8 +761,9 @@ export class Engine {
       ctx = entry;
       for (let i = 0; i < count; i++) slots.push(await this.acquire(entry));
       let released = false;
-      return {
+      return nlcHeldModel({
         seqs: slots.map((s) => s.seq),
+        spec,
         prompt: (messages) => this.promptTokens(m.model, entry.template, messages),
         ...vocabSizeOf(m.model),
         release: () => {
@@ -789,7 +773,7 @@ export class Engine {
           m.inUse--;
           m.lastUsed = ++this.clock;
         },
-      };
+      });
     } catch (err) {
       if (ctx) for (const s of slots) this.release(ctx, s);
       m.inUse--;
@@ -1009,39 +993,6 @@ function cpuMs(): number {
 function firstLine(err: unknown): string {
   const s = err instanceof Error ? err.message : String(err);
   return s.split("\n")[0]!.trim();
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(1)} MB`;
-}
-
-/**
- * Checks the GGUF magic before llama.cpp sees the file: a non-GGUF file must be a clear error,
- * not whatever the native loader does with it.
- */
-function checkGgufMagic(file: string, variant: string, what: "model" | "adapter"): void {
-  const buf = Buffer.alloc(4);
-  let n = 0;
-  try {
-    // A regular file only: a FIFO would block the open, a device would feed llama.cpp forever.
-    const { fd } = openRegularFile(file);
-    try {
-      n = fs.readSync(fd, buf, 0, 4, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    const notRegular = err instanceof UnsafeFileError && err.code === "not-regular";
-    throw new EngineError({ kind: notRegular ? "model-corrupt" : "model-missing", message: `Cannot read the ${what} file of variant ${variant}: ${file} (${firstLine(err)}).`, variant, file });
-  }
-  if (n < 4 || buf.toString("latin1") !== "GGUF") {
-    throw new EngineError({
-      kind: "model-corrupt",
-      message: `The ${what} file of variant ${variant} is not a GGUF file: ${file}. Re-download or regenerate it.`,
-      variant,
-      file,
-    });
-  }
 }
 
 export function availableCores(): number {

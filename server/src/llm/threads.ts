@@ -108,6 +108,15 @@ export function threadCandidates(n: number): number[] {
   return out;
 }
 
+/** The thread count without measuring: the setting, or for "auto" the cached measurement (else undefined). */
+export function knownThreads(o: { setting: "auto" | number; modelBytes: number; backend: string; cacheDir?: string }): ThreadsChoice | undefined {
+  const n = cores();
+  if (o.setting !== "auto") return { threads: Math.max(1, Math.min(o.setting, n)), source: "setting" };
+  const hit = readCache(o.cacheDir ?? cacheDirDefault())[threadsCacheKey(o.backend, o.modelBytes)];
+  if (hit && !hit.partial && Number.isInteger(hit.threads) && hit.threads >= 1 && hit.threads <= n) return { threads: hit.threads, source: "auto-cached" };
+  return undefined;
+}
+
 export async function resolveThreads(o: {
   setting: "auto" | number;
   model: NLC.LlamaModel;
@@ -117,11 +126,11 @@ export async function resolveThreads(o: {
   log?: (line: string) => void;
 }): Promise<ThreadsChoice> {
   const n = cores();
-  if (o.setting !== "auto") return { threads: Math.max(1, Math.min(o.setting, n)), source: "setting" };
+  const known = knownThreads(o);
+  if (known) return known;
   const dir = o.cacheDir ?? cacheDirDefault();
   const key = threadsCacheKey(o.backend, o.modelBytes);
   const hit = readCache(dir)[key];
-  if (hit && !hit.partial && Number.isInteger(hit.threads) && hit.threads >= 1 && hit.threads <= n) return { threads: hit.threads, source: "auto-cached" };
   // Counts measured by a run that was killed part-way are kept and not measured again.
   const measured: Record<string, number> = hit?.partial && hit.measured ? { ...hit.measured } : {};
   let best = 1;

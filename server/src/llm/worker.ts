@@ -6,7 +6,9 @@ import { Worker } from "node:worker_threads";
 import { toWorkerSchema, type FromWorker, type ToWorker } from "../protocol/engine";
 import { Engine, type PhaseListener } from "./engine";
 import { EngineError, toFailure } from "./errors";
-import type { EngineSettings } from "./types";
+import { BulkDivergence, bulkEligible } from "./native/bulk-divergence";
+import { loadBulkLogits } from "./native/bulk-logits";
+import type { DivergenceRequest, EngineSettings } from "./types";
 
 // Outgoing messages are typed by FromWorker here and validated by the parent (the trust boundary);
 // validating them twice would cost CPU on every token and result.
@@ -18,10 +20,40 @@ let settings: EngineSettings | undefined;
 let enginePromise: Promise<Engine> | undefined;
 const aborts = new Map<number, AbortController>();
 
+let engineStarted: Engine | undefined;
+let bulk: BulkDivergence | undefined;
+const bulkSaid = new Set<string>();
+
+/**
+ * The bulk_logits host for a corpus request (llm/native/bulk-divergence.ts), when this request
+ * can run there; else undefined and node-llama-cpp serves it. Each reason is logged once.
+ */
+function bulkFor(req: DivergenceRequest | null): BulkDivergence | undefined {
+  if (!settings) return undefined;
+  const say = (line: string) => {
+    if (bulkSaid.has(line)) return;
+    bulkSaid.add(line);
+    send({ type: "log", line });
+  };
+  const ok = bulkEligible(settings, req, { ...(engineStarted ? { backend: engineStarted.backend } : {}) });
+  if (ok !== true) {
+    say(`bulk logits not used: ${ok}`);
+    return undefined;
+  }
+  const lib = loadBulkLogits();
+  if (typeof lib === "string") {
+    say(`bulk logits not used: ${lib}`);
+    return undefined;
+  }
+  say(`bulk logits: ${lib.binary} on ${lib.library}`);
+  bulk ??= new BulkDivergence(lib, settings, { log: (line) => send({ type: "log", line }) });
+  return bulk;
+}
+
 function engine(): Promise<Engine> {
   if (!settings) throw new EngineError({ kind: "other", message: "Engine worker got a request before its settings (protocol error)." });
   enginePromise ??= Engine.create(settings, { log: (line) => send({ type: "log", line }) });
-  enginePromise.catch(() => (enginePromise = undefined));
+  enginePromise.then((e) => (engineStarted = e)).catch(() => (enginePromise = undefined));
   return enginePromise;
 }
 
@@ -82,6 +114,19 @@ async function handle(msg: ToWorker): Promise<void> {
       process.send({ type: "phase", rid, phase, ...(id !== undefined ? { id } : {}) } satisfies FromWorker, undefined, {}, () => resolve());
     });
   try {
+    // Corpus requests that the bulk_logits addon can serve need no node-llama-cpp at all.
+    if (msg.type === "divergence" || msg.type === "corpusTokens") {
+      const b = bulkFor(msg.type === "divergence" ? msg.req : null);
+      if (b && msg.type === "divergence") {
+        send({ type: "busy", rid, variant: msg.req.reference.variant, file: msg.req.reference.modelPath });
+        send({ type: "result", rid, value: await b.divergence(msg.req, ac.signal) });
+        return;
+      }
+      if (b && msg.type === "corpusTokens") {
+        send({ type: "result", rid, value: b.corpusTokens(msg.modelPath, msg.text) });
+        return;
+      }
+    }
     const e = await engine();
     dropSignalHooks();
     switch (msg.type) {

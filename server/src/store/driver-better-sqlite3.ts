@@ -7,28 +7,11 @@ import fs from "node:fs";
 import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { SqliteDb } from "./sqlite-api";
+import { nativeDirs } from "../util/native-dirs";
 
 /** Where a binary for this ABI would be, below a native folder. */
 export function nativeSubpath(abi = process.versions.modules, platform = `${process.platform}-${process.arch}`): string {
   return path.join(platform, `node-${abi}`, "better_sqlite3.node");
-}
-
-/**
- * Native folders to look in: `native/` and `dist/native/` in the folder of this bundle and each
- * folder above it, up to the first one holding a package.json (the extension's or the checkout's
- * root): bundles live in dist/ (tests in dist/test/…), the binaries in dist/native/.
- * DRIFTLENS_NATIVE_DIR, when set, is the only folder looked in.
- */
-export function nativeDirs(from = __dirname): string[] {
-  if (process.env.DRIFTLENS_NATIVE_DIR) return [path.resolve(process.env.DRIFTLENS_NATIVE_DIR)];
-  const out: string[] = [];
-  for (let dir = from; ; ) {
-    out.push(path.join(dir, "native"), path.join(dir, "dist", "native"));
-    const up = path.dirname(dir);
-    if (up === dir || fs.existsSync(path.join(dir, "package.json"))) break;
-    dir = up;
-  }
-  return out;
 }
 
 /** node-gyp's record of the ABI a binary in node_modules was built for (config.gypi beside build/Release). */

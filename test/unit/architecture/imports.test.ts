@@ -34,7 +34,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   demo: ["util", "stats", "eval"],
   features: ["util", "gguf", "stats", "protocol", "artifacts", "store", "llm", "eval", "modelgen"],
   cli: ["util", "gguf", "stats", "protocol", "artifacts", "store", "llm", "eval", "modelgen", "demo"],
-  cli_entry: ["cli", "util"],
+  // The launcher: forks the engine worker early (llm/worker-fork) and loads cli-main.
+  cli_entry: ["cli", "util", "llm", "cli-main"],
+  "cli-main": ["cli", "util"],
   server: ["util"],
   "server-lsp": ["util", "protocol", "features", "server-core"],
   "server-core": ["util", "protocol", "features", "artifacts", "store", "llm", "eval"],
@@ -145,6 +147,18 @@ test("native modules are imported only from their one home (store/ for SQLite, l
       }
     }
   }
+  assert.deepEqual(problems, []);
+});
+
+test("our own addon (bulk_logits.node) is loaded by one module, and the rest reach it through that one", () => {
+  const HOME = path.join(SERVER_SRC, "llm", "native", "bulk-logits.ts");
+  const problems: string[] = [];
+  for (const file of ["server/src", "extension/src", "webviews/src"].flatMap((r) => sourceFiles(path.join(REPO_ROOT, r)))) {
+    if (file === HOME) continue;
+    const code = fs.readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+    if (/bulk_logits\.node/.test(code)) problems.push(`${path.relative(REPO_ROOT, file)} names bulk_logits.node; only server/src/llm/native/bulk-logits.ts loads it`);
+  }
+  assert.match(fs.readFileSync(HOME, "utf8"), /bulk_logits\.node/);
   assert.deepEqual(problems, []);
 });
 

@@ -1,0 +1,69 @@
+// Checks on a model or adapter file before llama.cpp sees it (shared by the engine and the bulk
+// logits host): it exists, it is a regular GGUF file, and it fits the engine's memory budget.
+import fs from "node:fs";
+import { openRegularFile, UnsafeFileError } from "../util/safe-file";
+import { EngineError } from "./errors";
+import type { ModelSpec } from "./types";
+
+export function mb(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+function firstLine(err: unknown): string {
+  const s = err instanceof Error ? err.message : String(err);
+  return s.split("\n")[0]!.trim();
+}
+
+/**
+ * Checks the GGUF magic before llama.cpp sees the file: a non-GGUF file must be a clear error,
+ * not whatever the native loader does with it.
+ */
+export function checkGgufMagic(file: string, variant: string, what: "model" | "adapter"): void {
+  const buf = Buffer.alloc(4);
+  let n = 0;
+  try {
+    // A regular file only: a FIFO would block the open, a device would feed llama.cpp forever.
+    const { fd } = openRegularFile(file);
+    try {
+      n = fs.readSync(fd, buf, 0, 4, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    const notRegular = err instanceof UnsafeFileError && err.code === "not-regular";
+    throw new EngineError({ kind: notRegular ? "model-corrupt" : "model-missing", message: `Cannot read the ${what} file of variant ${variant}: ${file} (${firstLine(err)}).`, variant, file });
+  }
+  if (n < 4 || buf.toString("latin1") !== "GGUF") {
+    throw new EngineError({
+      kind: "model-corrupt",
+      message: `The ${what} file of variant ${variant} is not a GGUF file: ${file}. Re-download or regenerate it.`,
+      variant,
+      file,
+    });
+  }
+}
+
+/** A variant's model file, checked (exists, GGUF, within `budgetBytes` when > 0); returns its size. */
+export function checkModelFile(spec: ModelSpec, budgetBytes: number): number {
+  const file = spec.modelPath;
+  const where = { variant: spec.variant, file };
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    throw new EngineError({
+      kind: "model-missing",
+      message: `Model file not found for variant ${spec.variant}: ${file}. Check the path in driftlens.yaml (or generate the models).`,
+      ...where,
+    });
+  }
+  checkGgufMagic(file, spec.variant, "model");
+  if (budgetBytes > 0 && size > budgetBytes) {
+    throw new EngineError({
+      kind: "out-of-memory",
+      message: `Model for variant ${spec.variant} (${file}, ${mb(size)}) is larger than the engine memory budget (${mb(budgetBytes)}). Raise engine.memoryBudget in driftlens.yaml or use a smaller quantization.`,
+      ...where,
+    });
+  }
+  return size;
+}
