@@ -35,7 +35,7 @@ function findLog(dir: string): string | undefined {
  * host's CPU meanwhile, the runtime choice, and (logged once the core has loaded) how long the
  * server process took from its start to its initialize answer.
  */
-async function openAndReadActivation(s: Session, userData: string, file: string): Promise<{ ms: number; hostCpuMs: number; runtimeMs?: number; serverAnswerMs: number }> {
+async function openAndReadActivation(s: Session, userData: string, file: string): Promise<{ ms: number; hostCpuMs: number; runtimeMs?: number; serverAnswerMs: number; serverListeningMs: number }> {
   await s.page.keyboard.press("Control+P");
   await s.page.keyboard.type(file);
   // A fresh window's first file search can take half a minute on a loaded 2-core machine; the
@@ -43,7 +43,7 @@ async function openAndReadActivation(s: Session, userData: string, file: string)
   await until("Quick Open result", async () => (await s.page.$$(".quick-input-list .monaco-list-row")).length > 0, 60_000);
   await s.page.keyboard.press("Enter");
   const log = await until("the activation log line", () => findLog(path.join(userData, "logs")), 90_000);
-  const srv = await until("the server's startup line", () => /initialize answered (\d+) ms after the process started/.exec(fs.readFileSync(log, "utf8")) ?? undefined, 30_000);
+  const srv = await until("the server's startup line", () => /initialize answered (\d+) ms after the process started \(listening from (\d+) ms\)/.exec(fs.readFileSync(log, "utf8")) ?? undefined, 30_000);
   const text = fs.readFileSync(log, "utf8");
   const m = /activated in ([\d.]+) ms \(language client (\w+)/.exec(text)!;
   if (m[2] !== "started") throw new Error("the language client did not start");
@@ -53,6 +53,7 @@ async function openAndReadActivation(s: Session, userData: string, file: string)
     hostCpuMs: Number(/extension host CPU meanwhile ([\d.]+) ms/.exec(text)?.[1] ?? NaN),
     ...(runtime ? { runtimeMs: Number(runtime[1]) } : {}),
     serverAnswerMs: Number(srv[1]),
+    serverListeningMs: Number(srv[2]),
   };
 }
 
@@ -69,13 +70,16 @@ async function activation(): Promise<void> {
   const ws = quickstartWorkspace();
   const samples: number[] = [];
   const serverAnswers: number[] = [];
+  const serverListening: number[] = [];
   const runtimeMs: number[] = [];
   const hostCpu: number[] = [];
   // One profile for every window, as on a user's machine: the server's first start writes its V8
   // code cache (into the extension's global storage); later ones use it. The server runs on the
   // editor's own runtime, which needs no probe.
   const userData = path.join(tempDir("driftlens-bench-profile-"), "user-data");
-  for (let i = 0; i < 22; i++) {
+  // DRIFTLENS_BENCH_ACTIVATIONS: fewer windows for a quick look (default 22: a first and 21 warm).
+  const windows = Math.max(2, Number(process.env.DRIFTLENS_BENCH_ACTIVATIONS) || 22);
+  for (let i = 0; i < windows; i++) {
     fs.rmSync(path.join(userData, "logs"), { recursive: true, force: true });
     const s = await openVsCode(ws, { userData, settings: serverSettings() });
     try {
@@ -86,6 +90,7 @@ async function activation(): Promise<void> {
       samples.push(a.ms);
       hostCpu.push(a.hostCpuMs);
       serverAnswers.push(a.serverAnswerMs);
+      serverListening.push(a.serverListeningMs);
       if (a.runtimeMs !== undefined) runtimeMs.push(a.runtimeMs);
     } finally {
       await s.close();
@@ -98,7 +103,7 @@ async function activation(): Promise<void> {
     "ms",
     200,
     "lower",
-    `median of ${warm.length} activations in code-server 4.139 at window start (profile reused${process.env.DRIFTLENS_BENCH_SERVER_NODE ? `; server on driftlens.server.nodePath ${process.env.DRIFTLENS_BENCH_SERVER_NODE}` : ""}); first activation (code cache not there yet) ${cold!.toFixed(0)} ms; samples ${samples.map((x) => x.toFixed(0)).join(", ")}; of which choosing the Node runtime (median of warm) ${median(runtimeMs.slice(1)).toFixed(0)} ms and the server process's own start to its initialize answer ${median(serverAnswers.slice(1)).toFixed(0)} ms (samples ${serverAnswers.join(", ")}; compare server.start_ms, measured on an otherwise idle machine); extension host CPU during activation (all extensions) median ${median(hostCpu.slice(1)).toFixed(0)} ms; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    `median of ${warm.length} activations in code-server 4.139 at window start (profile reused${process.env.DRIFTLENS_BENCH_SERVER_NODE ? `; server on driftlens.server.nodePath ${process.env.DRIFTLENS_BENCH_SERVER_NODE}` : ""}); first activation (code cache not there yet) ${cold!.toFixed(0)} ms; samples ${samples.map((x) => x.toFixed(0)).join(", ")}; of which choosing the Node runtime (median of warm) ${median(runtimeMs.slice(1)).toFixed(0)} ms and the server process's own start to its initialize answer ${median(serverAnswers.slice(1)).toFixed(0)} ms (samples ${serverAnswers.join(", ")}; of which until it listened for the client's first message, median ${median(serverListening.slice(1)).toFixed(0)} ms, samples ${serverListening.join(", ")}; the rest is waiting for the request; compare server.start_ms, measured on an otherwise idle machine); extension host CPU during activation (all extensions) median ${median(hostCpu.slice(1)).toFixed(0)} ms; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
   );
   await activationOnOpen(userData);
 }
@@ -113,6 +118,7 @@ async function activationOnOpen(userData: string): Promise<void> {
   fs.writeFileSync(path.join(ws, "README.md"), "# notes\n");
   const samples: number[] = [];
   const serverAnswers: number[] = [];
+  const serverListening: number[] = [];
   const hostCpu: number[] = [];
   const busy: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -132,6 +138,7 @@ async function activationOnOpen(userData: string): Promise<void> {
       samples.push(a.ms);
       hostCpu.push(a.hostCpuMs);
       serverAnswers.push(a.serverAnswerMs);
+      serverListening.push(a.serverListeningMs);
     } finally {
       await s.close();
     }
@@ -142,7 +149,7 @@ async function activationOnOpen(userData: string): Promise<void> {
     "ms",
     null,
     "lower",
-    `activate() until the language client has started when a prompt is opened in a window that had settled (CPU busy ${busy.map((x) => (x * 100).toFixed(0)).join(", ")}% before the open; onLanguage activation, warm runtime probe and code cache); median of ${samples.length}; samples ${samples.map((x) => x.toFixed(0)).join(", ")}; the server process's own start to its initialize answer: ${serverAnswers.join(", ")} ms; extension host CPU during activation: ${hostCpu.map((x) => x.toFixed(0)).join(", ")} ms`,
+    `activate() until the language client has started when a prompt is opened in a window that had settled (CPU busy ${busy.map((x) => (x * 100).toFixed(0)).join(", ")}% before the open; onLanguage activation, warm runtime probe and code cache); median of ${samples.length}; samples ${samples.map((x) => x.toFixed(0)).join(", ")}; the server process's own start to its initialize answer: ${serverAnswers.join(", ")} ms (listening from ${serverListening.join(", ")} ms); extension host CPU during activation: ${hostCpu.map((x) => x.toFixed(0)).join(", ")} ms`,
   );
 }
 

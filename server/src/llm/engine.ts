@@ -20,7 +20,7 @@ import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
 import { runDivergence, type HeldModel } from "./divergence-run";
 import { nlcHeldModel } from "./divergence-nlc";
 import { completionText } from "./completion-text";
-import { checkGgufMagic, checkModelFile, mb } from "./model-file";
+import { checkGgufMagic, checkModelFile, contextError, mb, modelLoadError } from "./model-file";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import { Utf8Guard } from "./utf8-guard";
@@ -204,7 +204,6 @@ export class Engine {
 
   private async doLoadModel(spec: ModelSpec): Promise<ModelEntry> {
     const file = spec.modelPath;
-    const where = { variant: spec.variant, file };
     const size = checkModelFile(spec, this.settings.memoryBudgetBytes);
     await this.evictFor(size);
     let model: NLC.LlamaModel;
@@ -213,11 +212,7 @@ export class Engine {
       model = await this.llama.loadModel({ modelPath: file });
     } catch (err) {
       await logsFlushed();
-      throw new EngineError({
-        kind: "model-corrupt",
-        message: `Cannot load the model for variant ${spec.variant} (${file}): ${this.reason(err)}. The file may be truncated or not a GGUF llama.cpp supports; re-download or regenerate it.`,
-        ...where,
-      });
+      throw modelLoadError(spec, this.reason(err));
     }
     let threads: ThreadsChoice;
     try {
@@ -309,13 +304,7 @@ export class Engine {
           file: spec.adapters[0]!.path,
         });
       }
-      const oom = /memory|alloc/i.test(msg);
-      throw new EngineError({
-        kind: oom ? "out-of-memory" : "other",
-        message: `Cannot create a context for variant ${spec.variant} (${m.path}): ${msg}.${oom ? " Lower engine.contextSize or engine.parallelSequences." : ""}`,
-        variant: spec.variant,
-        file: m.path,
-      });
+      throw contextError(spec, m.path, msg, "engine.contextSize or engine.parallelSequences");
     }
     const slots: SeqSlot[] = [];
     for (let i = 0; i < (shape?.sequences ?? this.sequences); i++) slots.push({ seq: context.getSequence(), busy: false });

@@ -67,3 +67,24 @@ export function checkModelFile(spec: ModelSpec, budgetBytes: number): number {
   }
   return size;
 }
+
+/** llama.cpp could not load a variant's model file (`reason`: its explanation). */
+export function modelLoadError(spec: ModelSpec, reason: string): EngineError {
+  return new EngineError({
+    kind: "model-corrupt",
+    message: `Cannot load the model for variant ${spec.variant} (${spec.modelPath}): ${reason}. The file may be truncated or not a GGUF llama.cpp supports; re-download or regenerate it.`,
+    variant: spec.variant,
+    file: spec.modelPath,
+  });
+}
+
+/** llama.cpp could not create a context for a variant; `lower` says what to lower when memory ran out. */
+export function contextError(spec: ModelSpec, file: string, reason: string, lower: string): EngineError {
+  const oom = /memory|alloc/i.test(reason);
+  return new EngineError({
+    kind: oom ? "out-of-memory" : "other",
+    message: `Cannot create a context for variant ${spec.variant} (${file}): ${reason}.${oom ? ` Lower ${lower}.` : ""}`,
+    variant: spec.variant,
+    file,
+  });
+}

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import { runDivergence, type DivergenceHost, type EvalItem, type HeldModel } from "../divergence-run";
 import { EngineError } from "../errors";
-import { checkGgufMagic, checkModelFile } from "../model-file";
+import { checkGgufMagic, checkModelFile, contextError, modelLoadError } from "../model-file";
 import { cores, knownThreads } from "../threads";
 import type { CorpusTokens, DivergenceRequest, DivergenceResult, EngineSettings, ModelSpec } from "../types";
 import type { BulkLogits, NativeContext, NativeModel } from "./bulk-logits";
@@ -150,12 +150,7 @@ export class BulkDivergence implements DivergenceHost {
     try {
       model = this.lib.addon.loadModel(spec.modelPath, false);
     } catch (err) {
-      throw new EngineError({
-        kind: "model-corrupt",
-        message: `Cannot load the model for variant ${spec.variant} (${spec.modelPath}): ${this.reason(err)}. The file may be truncated or not a GGUF llama.cpp supports; re-download or regenerate it.`,
-        variant: spec.variant,
-        file: spec.modelPath,
-      });
+      throw modelLoadError(spec, this.reason(err));
     }
     const threads = knownThreads({ setting: this.settings.threads, modelBytes: size, backend: "cpu", cacheDir: this.opts.cacheDir })?.threads ?? Math.min(4, cores());
     const info = this.lib.addon.modelInfo(model);
@@ -175,14 +170,7 @@ export class BulkDivergence implements DivergenceHost {
       try {
         ctx = this.lib.addon.newContext(m.model, { contextSize, sequences: count, batchSize: contextSize * count, threads: m.threads });
       } catch (err) {
-        const msg = this.reason(err);
-        const oom = /memory|alloc/i.test(msg);
-        throw new EngineError({
-          kind: oom ? "out-of-memory" : "other",
-          message: `Cannot create a context for variant ${spec.variant} (${spec.modelPath}): ${msg}.${oom ? " Lower the context size." : ""}`,
-          variant: spec.variant,
-          file: spec.modelPath,
-        });
+        throw contextError(spec, spec.modelPath, this.reason(err), "--ctx");
       }
       c = { ctx, tokens: Array.from({ length: count }, () => []), vocab: m.vocab, inUse: false, out: new Float32Array(0) };
       this.contexts.set(key, c);
