@@ -27,13 +27,13 @@ after(async () => {
   await s?.close();
 });
 
-test("the VSIX is small, marked linux-x64, and holds only the linux-x64 binaries: node-llama-cpp's CPU build and better-sqlite3 for Node 20, 22 and 24", () => {
+test("the VSIX is small, marked linux-x64, and holds only the linux-x64 binaries: node-llama-cpp's CPU build, better-sqlite3 for Node 20, 22 and 24, and the bulk_logits addon", () => {
   const mb = fs.statSync(vsix).size / 1024 / 1024;
   assert.ok(mb < 40, `the VSIX is ${mb.toFixed(1)} MiB`);
   const list = spawnSync("unzip", ["-Z1", vsix], { encoding: "utf8" });
   assert.equal(list.status, 0, list.stderr);
   const files = list.stdout.split("\n");
-  for (const want of ["extension/dist/extension.js", "extension/dist/extension-main.js", "extension/dist/server.js", "extension/dist/server-lsp.js", "extension/dist/server-core.js", "extension/dist/engine-worker.js", "extension/dist/webviews/compare.js", ...["115", "127", "137"].map((abi) => `extension/dist/native/linux-x64/node-${abi}/better_sqlite3.node`), "extension/node_modules/better-sqlite3/lib/index.js", "extension/syntaxes/prompt.tmLanguage.json"]) {
+  for (const want of ["extension/dist/extension.js", "extension/dist/extension-main.js", "extension/dist/server.js", "extension/dist/server-lsp.js", "extension/dist/server-core.js", "extension/dist/engine-worker.js", "extension/dist/cli.js", "extension/dist/cli-main.js", "extension/dist/native/linux-x64/bulk_logits.node", "extension/dist/webviews/compare.js", ...["115", "127", "137"].map((abi) => `extension/dist/native/linux-x64/node-${abi}/better_sqlite3.node`), "extension/node_modules/better-sqlite3/lib/index.js", "extension/syntaxes/prompt.tmLanguage.json"]) {
     assert.ok(files.includes(want), `${want} missing from the VSIX`);
   }
   assert.ok(files.some((f) => f.startsWith("extension/node_modules/@node-llama-cpp/linux-x64/")));
