@@ -149,6 +149,17 @@ export function ensureBinary(rt) {
   return out;
 }
 
+/**
+ * Copies a binary into dist/native under a temporary name, then renames it over the old one: a
+ * process that has the old file loaded keeps its own copy (a new inode) instead of seeing it
+ * rewritten under it.
+ */
+function installAtomically(from, to) {
+  const tmp = `${to}.tmp-${process.pid}`;
+  fs.copyFileSync(from, tmp);
+  fs.renameSync(tmp, to);
+}
+
 /** Copies the binary for each runtime into dist/native; returns [{major, version, abi, node, binary}]. */
 export function ensureNatives(majors = MAJORS) {
   const done = [];
@@ -159,7 +170,7 @@ export function ensureNatives(majors = MAJORS) {
     const same = fs.existsSync(binary) && fs.statSync(binary).size === fs.statSync(cached).size && fs.readFileSync(binary).equals(fs.readFileSync(cached));
     if (!same) {
       fs.mkdirSync(path.dirname(binary), { recursive: true });
-      fs.copyFileSync(cached, binary);
+      installAtomically(cached, binary);
     }
     done.push({ major, version: rt.version, abi: rt.abi, node: rt.node, binary });
   }
@@ -235,7 +246,7 @@ export function ensureBulkLogits(major = MAJORS[0]) {
   const same = fs.existsSync(dist) && fs.readFileSync(dist).equals(fs.readFileSync(cached));
   if (!same) {
     fs.mkdirSync(path.dirname(dist), { recursive: true });
-    fs.copyFileSync(cached, dist);
+    installAtomically(cached, dist);
   }
   return dist;
 }
