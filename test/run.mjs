@@ -102,6 +102,10 @@ function pass(label, nodeBin, passFiles, env) {
   return { label, ok, seconds: (Date.now() - t0) / 1000, failures };
 }
 
+// The bulk_logits addon `driftlens kld` reads logits through (cached after the first build; a fresh
+// clone's `npm ci && npm test` builds it here, before any test needs it).
+ensureNativesLocked(["--bulk-logits"]);
+
 const driverEnv = (name) => (name ? { DRIFTLENS_SQLITE_DRIVER: name } : {});
 const passes = [];
 if (!matrixOnly) {

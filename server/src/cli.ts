@@ -4,7 +4,7 @@
 // (`driftlens kld`) forks the worker first, so the worker's start and the CLI's overlap: about
 // 175 ms of a corpus run's start on 2 cores (docs/benchmarks.md, "Issue 13").
 import path from "node:path";
-import type { CliIO } from "./cli/common";
+import { EXIT_USAGE, type CliIO } from "./cli/common";
 import { preforkEngineWorker } from "./llm/worker-fork";
 import { requireWithCodeCache } from "./util/code-cache";
 
@@ -30,6 +30,6 @@ main(argv, io).then(
   },
   (e) => {
     process.stderr.write(`driftlens: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 2;
+    process.exitCode = EXIT_USAGE;
   },
 );

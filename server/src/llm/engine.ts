@@ -20,7 +20,7 @@ import type * as NLC from "node-llama-cpp" with { "resolution-mode": "import" };
 import { runDivergence, type HeldModel } from "./divergence-run";
 import { nlcHeldModel } from "./divergence-nlc";
 import { completionText } from "./completion-text";
-import { checkGgufMagic, checkModelFile, contextError, mb, modelLoadError } from "./model-file";
+import { checkGgufMagic, checkModelFile, contextError, mb, modelLoadError, withLlamaReason } from "./model-file";
 import { EngineError, toFailure } from "./errors";
 import { resolveThreads, type ThreadsChoice } from "./threads";
 import { Utf8Guard } from "./utf8-guard";
@@ -313,9 +313,7 @@ export class Engine {
 
   /** The thrown error plus llama.cpp's own explanation when it logged one (the useful part). */
   private reason(err: unknown): string {
-    const own = firstLine(err);
-    const native = this.nativeErrors.find((l) => /error|invalid|not within|mismatch|failed/i.test(l) && !l.includes(own));
-    return native ? `${own} (llama.cpp: ${native.replace(/^\S+: /, "")})` : own;
+    return withLlamaReason(err, this.nativeErrors);
   }
 
   private resolveTemplate(model: NLC.LlamaModel): PromptTemplate {

@@ -68,6 +68,16 @@ export function checkModelFile(spec: ModelSpec, budgetBytes: number): number {
   return size;
 }
 
+/**
+ * The thrown error's first line, plus llama.cpp's own explanation when one of its recent log lines
+ * gives one (its thrown errors are generic: "Failed to load model").
+ */
+export function withLlamaReason(err: unknown, logLines: readonly string[]): string {
+  const own = firstLine(err);
+  const native = logLines.map((l) => l.trim()).find((l) => /error|invalid|not within|mismatch|failed/i.test(l) && !l.includes(own));
+  return native ? `${own} (llama.cpp: ${native.replace(/^\S+: /, "")})` : own;
+}
+
 /** llama.cpp could not load a variant's model file (`reason`: its explanation). */
 export function modelLoadError(spec: ModelSpec, reason: string): EngineError {
   return new EngineError({

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import { runDivergence, type DivergenceHost, type EvalItem, type HeldModel } from "../divergence-run";
 import { EngineError } from "../errors";
-import { checkGgufMagic, checkModelFile, contextError, modelLoadError } from "../model-file";
+import { checkGgufMagic, checkModelFile, contextError, modelLoadError, withLlamaReason } from "../model-file";
 import { cores, knownThreads } from "../threads";
 import type { CorpusTokens, DivergenceRequest, DivergenceResult, EngineSettings, ModelSpec } from "../types";
 import type { BulkLogits, NativeContext, NativeModel } from "./bulk-logits";
@@ -132,14 +132,7 @@ export class BulkDivergence implements DivergenceHost {
   }
 
   private reason(err: unknown): string {
-    const own = (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
-    const native = this.lib.addon
-      .lastLog()
-      .split("\n")
-      .map((l) => l.trim())
-      .filter(Boolean)
-      .find((l) => /error|invalid|not within|mismatch|failed/i.test(l));
-    return native ? `${own} (${native})` : own;
+    return withLlamaReason(err, this.lib.addon.lastLog().split("\n"));
   }
 
   private load(spec: ModelSpec): LoadedModel {

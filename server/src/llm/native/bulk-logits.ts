@@ -52,9 +52,8 @@ export function llamaCpuLibrary(from = __dirname): { dir: string; library: strin
     d = up;
   }
   if (!dir) return `node-llama-cpp's CPU binaries for ${platform} (@node-llama-cpp/${platform}) are not installed`;
-  const ext = process.platform === "darwin" ? ".dylib" : ".so";
-  const lib = fs.readdirSync(dir).find((n) => n.startsWith("libllama.") && n.endsWith(ext));
-  if (!lib) return `no libllama${ext} in ${dir}`;
+  const lib = fs.readdirSync(dir).find((n) => n.startsWith("libllama.") && n.endsWith(".so"));
+  if (!lib) return `no libllama.so in ${dir}`;
   return { dir, library: path.join(dir, lib) };
 }
 
