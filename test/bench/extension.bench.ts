@@ -4,6 +4,12 @@
 //                                from the extension's own log line; median of 21 fresh windows
 //                                after a first one that fills the code caches. The server runs on
 //                                code-server's own Node (the editor's runtime; no node on PATH).
+//   extension.activation_floor_ms — the same windows, interleaved, with the same extension and client
+//                                but a floor server (test/bench/fixtures/floor-language-server.js:
+//                                answers initialize and loads nothing): what any Node language
+//                                server costs in such a window on this machine.
+//   extension.activation_vs_floor_ratio — ours ÷ the floor, median of the paired windows: what our
+//                                server and activation add, independent of the machine's speed.
 //   extension.activation_on_open_ms — the same, when a prompt is opened in a window that has
 //                                settled (onLanguage); runs with extension.activation_ms, whose
 //                                profile (warm caches) it reuses.
@@ -15,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { CHROMIUM, ensureToolchain, openVsCode, quickstartWorkspace, until, type Session } from "../e2e/harness";
-import { DIST, tempDir } from "../helpers/paths";
+import { DIST, REPO_ROOT, tempDir } from "../helpers/paths";
 import { cpuBusy, main, median, report, selected } from "./harness";
 
 function findLog(dir: string): string | undefined {
@@ -66,44 +72,100 @@ function serverSettings(): Record<string, unknown> {
   return node ? { "driftlens.server.nodePath": node } : {};
 }
 
+/**
+ * An extensions folder holding this extension with one change: dist/server.js is the floor server
+ * (a file that answers initialize and loads nothing). Everything else links to the repository, so
+ * the extension, its client and its activation are the same code.
+ */
+function floorExtensionsDir(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { publisher: string; name: string; version: string };
+  const dir = tempDir("driftlens-bench-floor-ext-");
+  const root = path.join(dir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
+  fs.mkdirSync(path.join(root, "dist"), { recursive: true });
+  for (const name of fs.readdirSync(REPO_ROOT)) {
+    if (name !== "dist" && name !== ".git") fs.symlinkSync(path.join(REPO_ROOT, name), path.join(root, name));
+  }
+  for (const name of fs.readdirSync(DIST)) {
+    if (name !== "server.js") fs.symlinkSync(path.join(DIST, name), path.join(root, "dist", name));
+  }
+  fs.copyFileSync(path.join(REPO_ROOT, "test", "bench", "fixtures", "floor-language-server.js"), path.join(root, "dist", "server.js"));
+  return dir;
+}
+
+interface Activations {
+  samples: number[];
+  serverAnswers: number[];
+  serverListening: number[];
+  runtimeMs: number[];
+  hostCpu: number[];
+}
+
+function activations(): Activations {
+  return { samples: [], serverAnswers: [], serverListening: [], runtimeMs: [], hostCpu: [] };
+}
+
+async function activateOnce(ws: string, userData: string, into: Activations, extensionsDir?: string): Promise<void> {
+  fs.rmSync(path.join(userData, "logs"), { recursive: true, force: true });
+  const s = await openVsCode(ws, { userData, settings: serverSettings(), ...(extensionsDir ? { extensionsDir } : {}) });
+  try {
+    // The quickstart holds driftlens.yaml, so the extension activates while the window starts
+    // (workspaceContains), competing with the workbench's own start for the 2 cores; a user then
+    // opens a prompt, and so does this.
+    const a = await openAndReadActivation(s, userData, "capital.prompt");
+    into.samples.push(a.ms);
+    into.hostCpu.push(a.hostCpuMs);
+    into.serverAnswers.push(a.serverAnswerMs);
+    into.serverListening.push(a.serverListeningMs);
+    if (a.runtimeMs !== undefined) into.runtimeMs.push(a.runtimeMs);
+  } finally {
+    await s.close();
+  }
+}
+
 async function activation(): Promise<void> {
   const ws = quickstartWorkspace();
-  const samples: number[] = [];
-  const serverAnswers: number[] = [];
-  const serverListening: number[] = [];
-  const runtimeMs: number[] = [];
-  const hostCpu: number[] = [];
-  // One profile for every window, as on a user's machine: the server's first start writes its V8
-  // code cache (into the extension's global storage); later ones use it. The server runs on the
-  // editor's own runtime, which needs no probe.
+  const ours = activations();
+  const floor = activations();
+  // One profile for every window of each kind, as on a user's machine: the server's first start
+  // writes its V8 code cache (into the extension's global storage); later ones use it. The server
+  // runs on the editor's own runtime, which needs no probe.
   const userData = path.join(tempDir("driftlens-bench-profile-"), "user-data");
-  // DRIFTLENS_BENCH_ACTIVATIONS: fewer windows for a quick look (default 22: a first and 21 warm).
+  const floorUserData = path.join(tempDir("driftlens-bench-floor-profile-"), "user-data");
+  const floorExtensions = floorExtensionsDir();
+  // DRIFTLENS_BENCH_ACTIVATIONS: fewer windows for a quick look (default 22 of each kind: a first
+  // and 21 warm). Ours and the floor alternate, so both see the same state of the machine.
   const windows = Math.max(2, Number(process.env.DRIFTLENS_BENCH_ACTIVATIONS) || 22);
   for (let i = 0; i < windows; i++) {
-    fs.rmSync(path.join(userData, "logs"), { recursive: true, force: true });
-    const s = await openVsCode(ws, { userData, settings: serverSettings() });
-    try {
-      // The quickstart holds driftlens.yaml, so the extension activates while the window starts
-      // (workspaceContains), competing with the workbench's own start for the 2 cores; a user then
-      // opens a prompt, and so does this.
-      const a = await openAndReadActivation(s, userData, "capital.prompt");
-      samples.push(a.ms);
-      hostCpu.push(a.hostCpuMs);
-      serverAnswers.push(a.serverAnswerMs);
-      serverListening.push(a.serverListeningMs);
-      if (a.runtimeMs !== undefined) runtimeMs.push(a.runtimeMs);
-    } finally {
-      await s.close();
-    }
+    await activateOnce(ws, userData, ours);
+    await activateOnce(ws, floorUserData, floor, floorExtensions);
   }
-  const [cold, ...warm] = samples;
+  const [cold, ...warm] = ours.samples;
+  const floorWarm = floor.samples.slice(1);
+  const ratios = warm.map((x, i) => x / floorWarm[i]!);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
   report(
     "extension.activation_ms",
     median(warm),
     "ms",
     200,
     "lower",
-    `median of ${warm.length} activations in code-server 4.139 at window start (profile reused${process.env.DRIFTLENS_BENCH_SERVER_NODE ? `; server on driftlens.server.nodePath ${process.env.DRIFTLENS_BENCH_SERVER_NODE}` : ""}); first activation (code cache not there yet) ${cold!.toFixed(0)} ms; samples ${samples.map((x) => x.toFixed(0)).join(", ")}; of which choosing the Node runtime (median of warm) ${median(runtimeMs.slice(1)).toFixed(0)} ms and the server process's own start to its initialize answer ${median(serverAnswers.slice(1)).toFixed(0)} ms (samples ${serverAnswers.join(", ")}; of which until it listened for the client's first message, median ${median(serverListening.slice(1)).toFixed(0)} ms, samples ${serverListening.join(", ")}; the rest is waiting for the request; compare server.start_ms, measured on an otherwise idle machine); extension host CPU during activation (all extensions) median ${median(hostCpu.slice(1)).toFixed(0)} ms; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    `median of ${warm.length} activations in code-server 4.139 at window start (profile reused${process.env.DRIFTLENS_BENCH_SERVER_NODE ? `; server on driftlens.server.nodePath ${process.env.DRIFTLENS_BENCH_SERVER_NODE}` : ""}); first activation (code cache not there yet) ${cold!.toFixed(0)} ms; samples ${list(ours.samples)}; of which choosing the Node runtime (median of warm) ${median(ours.runtimeMs.slice(1)).toFixed(0)} ms and the server process's own start to its initialize answer ${median(ours.serverAnswers.slice(1)).toFixed(0)} ms (samples ${ours.serverAnswers.join(", ")}; of which until it listened for the client's first message, median ${median(ours.serverListening.slice(1)).toFixed(0)} ms, samples ${ours.serverListening.join(", ")}; the rest is waiting for the request; compare server.start_ms, measured on an otherwise idle machine); extension host CPU during activation (all extensions) median ${median(ours.hostCpu.slice(1)).toFixed(0)} ms; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+  );
+  report(
+    "extension.activation_floor_ms",
+    median(floorWarm),
+    "ms",
+    null,
+    "lower",
+    `the same extension and client with a floor server that answers initialize and loads nothing (test/bench/fixtures/floor-language-server.js), in windows alternating with the ones above (own profile); median of ${floorWarm.length} warm; samples ${list(floor.samples)}; its start to its initialize answer, median ${median(floor.serverAnswers.slice(1)).toFixed(0)} ms (samples ${floor.serverAnswers.join(", ")}); extension host CPU during activation median ${median(floor.hostCpu.slice(1)).toFixed(0)} ms`,
+  );
+  report(
+    "extension.activation_vs_floor_ratio",
+    median(ratios),
+    "ratio",
+    1.25,
+    "lower",
+    `extension.activation_ms ÷ extension.activation_floor_ms, median of ${ratios.length} pairs of neighbouring windows (${ratios.map((r) => r.toFixed(2)).join(", ")}); ratio of the medians ${(median(warm) / median(floorWarm)).toFixed(2)}: what Driftlens's server and activation add over a server that does nothing, on the same machine at the same time`,
   );
   await activationOnOpen(userData);
 }
@@ -219,5 +281,5 @@ main("extension", async () => {
     ensureToolchain();
     await compareRender();
   }
-  if (selected("extension.activation_ms") || selected("extension.activation_on_open_ms")) await activation();
+  if (["extension.activation_ms", "extension.activation_floor_ms", "extension.activation_vs_floor_ratio", "extension.activation_on_open_ms"].some((n) => selected(n))) await activation();
 });

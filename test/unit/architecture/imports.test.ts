@@ -37,8 +37,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // The launcher: forks the engine worker early (llm/worker-fork) and loads cli-main.
   cli_entry: ["cli", "util", "llm", "cli-main"],
   "cli-main": ["cli", "util"],
-  server: ["util"],
-  "server-lsp": ["util", "protocol", "features", "server-core"],
+  // The launcher: answers initialize early (server-early, from the static features/capabilities)
+  // and loads server-lsp or server-core lazily through util/code-cache.
+  server: ["util", "server-early", "features/capabilities", "server-lsp"],
+  "server-early": [],
+  "server-lsp": ["util", "protocol", "features", "server-core", "server-early"],
   "server-core": ["util", "protocol", "features", "artifacts", "store", "llm", "eval"],
 };
 
@@ -77,7 +80,7 @@ function unitOf(file: string): string {
   return rel[0]!;
 }
 
-/** The server/src unit a relative import lands in ("llm/types" for that one file, else the folder). */
+/** The server/src unit a relative import lands in ("llm/types" and "features/capabilities" for those files, else the folder). */
 function targetUnit(file: string, spec: string): string | undefined {
   const abs = path.resolve(path.dirname(file), spec);
   const rel = path.relative(SERVER_SRC, abs);
@@ -85,6 +88,7 @@ function targetUnit(file: string, spec: string): string | undefined {
   const parts = rel.split(path.sep);
   if (parts.length === 1) return parts[0] === "cli" ? "cli_entry" : parts[0];
   if (parts[0] === "llm" && parts[1] === "types") return "llm/types";
+  if (parts[0] === "features" && parts[1] === "capabilities") return "features/capabilities";
   return parts[0];
 }
 
