@@ -15,7 +15,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileUri, LspClient } from "../lsp/client";
-import { TINY_RANDOM_GGUF, tempDir } from "../helpers/paths";
+import { REPO_ROOT, TINY_RANDOM_GGUF, tempDir } from "../helpers/paths";
 import { Workspace } from "../../server/src/artifacts/workspace";
 import { main, median, percentile, report, selected, settle } from "./harness";
 import { serverEnvironment } from "../../extension/src/server-runtime";
@@ -250,32 +250,43 @@ main("lsp", async () => {
 
   if (wantStart) {
     // As the extension starts it (serverEnvironment: its code cache, no NODE_EXTRA_CA_CERTS),
-    // interleaved with a baseline started as a plain `node dist/server.js` from this process's
-    // environment without the code cache. One start first fills the cache.
+    // interleaved with three baselines: a plain `node dist/server.js` from this process's
+    // environment without the code cache; the same as the extension starts it but with the
+    // protocol library answering initialize (DRIFTLENS_SERVER_EARLY_INITIALIZE=0, as before the
+    // launcher answered it); and the floor, a server that answers initialize and loads nothing
+    // (test/bench/fixtures/floor-language-server.js). One start first fills the cache.
     const cacheDir = tempDir("driftlens-bench-code-cache-");
     const asExtension = serverEnvironment(process.env, {}, { trusted: true, hostRuntime: false, codeCacheDir: cacheDir });
     const plain = { ...process.env, DRIFTLENS_CODE_CACHE: "off" };
-    const startOnce = async (env: NodeJS.ProcessEnv) => {
+    const library = { ...asExtension, DRIFTLENS_SERVER_EARLY_INITIALIZE: "0" };
+    const floorServer = path.join(REPO_ROOT, "test", "bench", "fixtures", "floor-language-server.js");
+    const startOnce = async (env: NodeJS.ProcessEnv, serverPath?: string) => {
       const t0 = performance.now();
-      const c = await LspClient.start({ folders: [root], settings: { scanOnStartup: false }, exactEnv: env });
+      const c = await LspClient.start({ folders: [root], settings: { scanOnStartup: false }, exactEnv: env, ...(serverPath ? { serverPath } : {}) });
       const ms = performance.now() - t0;
       await c.stop();
       return ms;
     };
     await startOnce(asExtension);
+    await startOnce(library);
     const starts: number[] = [];
     const baseline: number[] = [];
+    const libraryStarts: number[] = [];
+    const floor: number[] = [];
     for (let i = 0; i < 7; i++) {
       starts.push(await startOnce(asExtension));
       baseline.push(await startOnce(plain));
+      libraryStarts.push(await startOnce(library));
+      floor.push(await startOnce(asExtension, floorServer));
     }
+    const list = (xs: number[]) => xs.map((s) => s.toFixed(0)).join(", ");
     report(
       "server.start_ms",
       median(starts),
       "ms",
       null,
       "lower",
-      `spawn of node dist/server.js --stdio to the initialize result as the extension starts it, median of 7 (${starts.map((s) => s.toFixed(0)).join(", ")}); baseline in the same run, plain node with this environment${process.env.NODE_EXTRA_CA_CERTS ? " (NODE_EXTRA_CA_CERTS set)" : ""} and no code cache: median ${median(baseline).toFixed(0)} ms, ratio ${(median(starts) / median(baseline)).toFixed(2)}`,
+      `spawn of node dist/server.js --stdio to the initialize result as the extension starts it, median of 7 (${list(starts)}); baselines in the same run, interleaved: plain node with this environment${process.env.NODE_EXTRA_CA_CERTS ? " (NODE_EXTRA_CA_CERTS set)" : ""} and no code cache, median ${median(baseline).toFixed(0)} ms (ratio ${(median(starts) / median(baseline)).toFixed(2)}); the protocol library answering initialize (DRIFTLENS_SERVER_EARLY_INITIALIZE=0) median ${median(libraryStarts).toFixed(0)} ms (${list(libraryStarts)}; ratio ${(median(starts) / median(libraryStarts)).toFixed(2)}); a floor server that loads nothing, median ${median(floor).toFixed(0)} ms (${list(floor)}; ratio ${(median(starts) / median(floor)).toFixed(2)})`,
     );
   }
 
