@@ -135,6 +135,8 @@ const MATRIX = [
   "unit/remote/generate",
   "unit/remote/runner",
   "lsp/server",
+  // The launcher reads stdin itself before the protocol library does (stream semantics per runtime).
+  "lsp/early-initialize",
   "lsp/diagnostics",
   "lsp/runs",
 ].map((p) => p.split("/").join(path.sep));
