@@ -157,7 +157,7 @@ export class EngineClient {
       ...(this.opts.flatMemory ? { flatMemory: true } : {}),
       ...(this.opts.env ? { env: this.opts.env } : {}),
     };
-    const child = adoptPreforked(workerPath, forkOpts) ?? forkEngineWorker(workerPath, forkOpts);
+    const child = adoptPreforked(workerPath, forkOpts, (l) => this.log(l)) ?? forkEngineWorker(workerPath, forkOpts);
     this.starts++;
     this.child = child;
     this.readyDone = false;

@@ -58,8 +58,11 @@ export function preforkEngineWorker(workerPath: string, o: WorkerForkOptions = {
   g[PREFORK] = { child, workerPath, key: keyOf(o) };
 }
 
-/** The preforked worker when it matches and is still running (each is adopted once); else undefined. */
-export function adoptPreforked(workerPath: string, o: WorkerForkOptions = {}): ChildProcess | undefined {
+/**
+ * The preforked worker when it matches and is still running (each is adopted once); else
+ * undefined. `log` hears whether one was adopted, or why one was not (it is then killed).
+ */
+export function adoptPreforked(workerPath: string, o: WorkerForkOptions = {}, log?: (line: string) => void): ChildProcess | undefined {
   const g = globalThis as { [PREFORK]?: Preforked };
   const p = g[PREFORK];
   if (!p) return undefined;
@@ -68,8 +71,10 @@ export function adoptPreforked(workerPath: string, o: WorkerForkOptions = {}): C
   if (alive && p.workerPath === workerPath && p.key === keyOf(o)) {
     // Referenced again, as a fresh fork is: the adopter decides from here (EngineClient.updateRef).
     for (const h of handles(p.child)) h?.ref?.();
+    log?.(`engine: adopted the worker forked at start (pid ${p.child.pid})`);
     return p.child;
   }
+  log?.(`engine: the worker forked at start was not adopted (${!alive ? "it is no longer running" : p.workerPath !== workerPath ? "another worker bundle" : "other fork options"}); forking another`);
   p.child.kill();
   return undefined;
 }

@@ -51,6 +51,12 @@ describe("bulk logits against node-llama-cpp's per-position logits", () => {
       const bulk = kld(args);
       const nlc = kld(args, { DRIFTLENS_BULK_LOGITS: "0" });
       assert.match(bulk.err, /bulk logits: \S+bulk_logits\.node on \S+libllama/, "the addon must be the one reading the logits");
+      // The CLI's launcher forks the engine worker before loading the CLI (server/src/cli.ts); the
+      // engine client must take that one over, not fork a second.
+      for (const run of [bulk, nlc]) {
+        assert.match(run.err, /engine: adopted the worker forked at start \(pid \d+\)/, run.err);
+        assert.doesNotMatch(run.err, /was not adopted/);
+      }
       assert.match(nlc.err, /bulk logits not used: DRIFTLENS_BULK_LOGITS=0/);
       assert.doesNotMatch(nlc.err, /bulk logits: loaded/);
       assert.deepEqual(figures(bulk.json), figures(nlc.json));
