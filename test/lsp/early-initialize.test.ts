@@ -24,11 +24,13 @@ class RawServer {
   readonly messages: { id?: unknown; method?: string; result?: unknown; error?: { code: number }; params?: { message?: string } }[] = [];
   private pending: Buffer = Buffer.alloc(0);
   readonly exited: Promise<number | null>;
+  stderr = "";
   private readonly proc: ChildProcess;
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.proc = spawn(process.execPath, [path.join(DIST, "server.js"), "--stdio"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+  constructor(env: NodeJS.ProcessEnv, serverPath = path.join(DIST, "server.js")) {
+    this.proc = spawn(process.execPath, [serverPath, "--stdio"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
     this.exited = new Promise((resolve) => this.proc.on("exit", (code) => resolve(code)));
+    this.proc.stderr!.on("data", (d: Buffer) => void (this.stderr += d.toString()));
     this.proc.stdout!.on("data", (chunk: Buffer) => {
       this.pending = Buffer.concat([this.pending, chunk]);
       for (let first = splitFirstMessage(this.pending); first && first !== "unreadable"; first = splitFirstMessage(this.pending)) {
@@ -137,6 +139,20 @@ describe("the launcher's early initialize answer", () => {
       }
       assert.deepEqual(outcomes[0], outcomes[1], `input ${JSON.stringify(input.toString())}`);
       assert.equal(outcomes[0]!.code, 1, "stdin ended without shutdown: exit code 1, as the library exits");
+    }
+  });
+
+  it("without its connection bundle, says which file is missing and what to do, and exits (no stack trace)", async () => {
+    const lonely = tempDir("driftlens-lsp-nolsp-");
+    fs.copyFileSync(path.join(DIST, "server.js"), path.join(lonely, "server.js"));
+    for (const env of [{}, LIBRARY]) {
+      const s = new RawServer(env, path.join(lonely, "server.js"));
+      await s.send(frame(INITIALIZE));
+      const timer = setTimeout(() => void s.close(), 10_000);
+      const code = await s.exited;
+      clearTimeout(timer);
+      assert.equal(code, 1, s.stderr);
+      assert.match(s.stderr, /^Driftlens could not load its language server \(\S+server-lsp\.js\): .+\. Reinstall the extension or rebuild with npm run build\.\n$/, s.stderr);
     }
   });
 
